@@ -1,0 +1,51 @@
+# Two commands for people: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall whenever the dependency list changes.
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+.PHONY: run test lint format install redis-server help
+
+help:
+	@echo "make run    start the local stack (Redis, Email Security simulator or API, bot)"
+	@echo "make test   lint, type-check and run the test suite"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install Debian's python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; \
+	fi
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+# Debian's redis-server, installed with apt-get when it is missing and we are root.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's redis-server"; \
+	    apt-get update -qq && $(APT_INSTALL) redis-server >/dev/null; \
+	  else echo "redis-server is not installed (not root, so not installing it): sudo apt-get install redis-server"; fi; }
+
+run: install redis-server
+	$(BIN)/python -m bot local
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint redis-server
+	@command -v redis-server >/dev/null 2>&1 || { echo "the tests need redis-server"; exit 1; }
+	$(BIN)/pytest

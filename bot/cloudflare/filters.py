@@ -1,0 +1,127 @@
+"""Query parameters the client may send, checked before anything goes on the wire.
+
+Search filters follow `GET /investigate` in email-security-openapi.json, plus `exact_subject` and
+`submissions`, which the HTTP reference (docs/001) documents and the spec extract lacks. `page` is
+past end of life (CONTRACT.md §3) and is refused here, so it can never be sent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SearchDisposition = Literal["MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE"]
+MessageAction = Literal["PREVIEW", "QUARANTINE_RELEASED", "MOVED"]
+DeliveryStatus = Literal[
+    "delivered", "moved", "quarantined", "rejected", "deferred", "bounced", "queued", "move_failed"
+]
+
+
+class SearchFilterArgs(TypedDict, total=False):
+    """Keyword arguments of `EmailSecurityClient.search` (all optional)."""
+
+    start: datetime | str
+    end: datetime | str
+    query: str
+    detections_only: bool
+    final_disposition: SearchDisposition
+    metric: str
+    message_action: MessageAction
+    recipient: str
+    sender: str
+    alert_id: str
+    domain: str
+    message_id: str
+    subject: str
+    exact_subject: str
+    submissions: bool
+    delivery_status: DeliveryStatus
+    per_page: int
+
+
+def rfc3339(value: datetime) -> str:
+    """UTC, second precision, `Z` suffix: the form the API documents."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def query_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return str(value)
+
+
+class SearchFilters(BaseModel):
+    """Validated search filters; unknown names (including the EOL `page`) are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: datetime | None = None
+    end: datetime | None = None
+    query: str | None = None
+    detections_only: bool | None = None
+    final_disposition: SearchDisposition | None = None
+    metric: str | None = None
+    message_action: MessageAction | None = None
+    recipient: str | None = None
+    sender: str | None = None
+    alert_id: str | None = None
+    domain: str | None = None
+    message_id: str | None = None
+    subject: str | None = None
+    exact_subject: str | None = None
+    submissions: bool | None = None
+    delivery_status: DeliveryStatus | None = None
+    per_page: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    def params(self) -> dict[str, str]:
+        return {k: query_value(v) for k, v in self.model_dump(exclude_none=True).items()}
+
+
+# Page-paginated list endpoints: the filters each one documents (pagination handled separately).
+SETTINGS_LIST = frozenset({"search", "order", "direction", "pattern_type", "pattern"})
+LIST_FILTERS: dict[str, frozenset[str]] = {
+    "submissions": frozenset(
+        {
+            "start",
+            "end",
+            "type",
+            "submission_id",
+            "original_disposition",
+            "requested_disposition",
+            "outcome_disposition",
+            "status",
+            "query",
+            "escalated_from_user",
+        }
+    ),
+    "settings/block_senders": SETTINGS_LIST,
+    "settings/allow_policies": SETTINGS_LIST
+    | {"is_exempt_recipient", "is_trusted_sender", "is_acceptable_sender", "verify_sender"},
+    "settings/trusted_domains": frozenset(
+        {"search", "order", "direction", "is_recent", "is_similarity", "pattern"}
+    ),
+}
+
+
+def list_params(endpoint: str, filters: dict[str, object]) -> dict[str, str]:
+    """Check `filters` against what `endpoint` documents and render them as query parameters."""
+    allowed = LIST_FILTERS[endpoint] | {"page", "per_page"}
+    unknown = sorted(set(filters) - allowed)
+    if unknown:
+        raise ValueError(
+            f"{endpoint} does not take {', '.join(unknown)}; it takes {', '.join(sorted(allowed))}"
+        )
+    return {k: query_value(v) for k, v in filters.items() if v is not None}

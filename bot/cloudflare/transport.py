@@ -1,0 +1,221 @@
+"""The HTTP core of the Email Security client: auth, the v4 envelope, typed errors, retries.
+
+Retry rules (issue #2, DESIGN.md "Failure behaviour"):
+- 429, any method: wait Retry-After (at most `max_retry_after`, cancellable) and try again; the
+  wait also pauses every other request of this client, since Cloudflare blocks them all.
+- GET: 5xx, timeouts and connection errors are retried with jittered exponential backoff.
+- POST/PATCH/DELETE: never retried once the request may have reached the server; only a failure
+  to connect at all (nothing was sent) is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bot.cloudflare.errors import (
+    ApiError,
+    AuthError,
+    CloudflareMessage,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+    UnexpectedResponseError,
+)
+from bot.cloudflare.ratelimit import RequestLimiter
+
+log = logging.getLogger("bot.cloudflare")
+
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+# Failures that prove the request never left this host, so even a POST may be sent again.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # tries in all for a GET that fails with 5xx or a network error
+    backoff_base: float = 0.25
+    backoff_cap: float = 8.0
+    max_retry_after: float = 300.0
+    rate_limit_retries: int = 3
+    # 429 without Retry-After: Cloudflare's block lasts 5 minutes, so wait a while, not a blink.
+    default_retry_after: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the `attempt`-th retry (1-based)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def auth_headers(api_token: str | None, email: str | None, api_key: str | None) -> dict[str, str]:
+    """Headers for Bearer-token auth or the legacy global-key pair; a token wins if both are set."""
+    if api_token:
+        log.info("Email Security API auth: API token (Authorization: Bearer)")
+        return {"Authorization": f"Bearer {api_token}"}
+    if email and api_key:
+        log.info("Email Security API auth: legacy global API key (X-Auth-Email, X-Auth-Key)")
+        return {"X-Auth-Email": email, "X-Auth-Key": api_key}
+    if email or api_key:
+        raise ValueError("legacy auth needs both CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY")
+    raise ValueError(
+        "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN "
+        "(or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)"
+    )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def envelope_errors(response: httpx.Response) -> list[CloudflareMessage]:
+    """The `errors` of a v4 failure envelope; empty when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    items = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        CloudflareMessage(code=int(item.get("code", 0)), message=str(item.get("message", "")))
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+def error_for(response: httpx.Response, what: str) -> ApiError:
+    status = response.status_code
+    errors = envelope_errors(response)
+    summary = f"Email Security API answered {status} to {what}"
+    if status == 404:
+        return NotFoundError(f"not found ({what})", status=status, errors=errors)
+    if status in (400, 422):
+        return InvalidRequestError(f"request rejected ({what})", status=status, errors=errors)
+    if status in (401, 403):
+        return AuthError(
+            f"credentials refused ({what}): check CLOUDFLARE_API_TOKEN and its "
+            "'Cloud Email Security' permissions",
+            status=status,
+            errors=errors,
+        )
+    if status == 429:
+        return RateLimitedError(
+            f"rate limited ({what})",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            errors=errors,
+        )
+    if status >= 500:
+        return UnavailableError(f"{summary}; try again shortly", status=status, errors=errors)
+    return ApiError(summary, status=status, errors=errors)
+
+
+class Transport:
+    """Sends one logical request, with the retry rules above, and returns the decoded envelope."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        limiter: RequestLimiter,
+        retry: RetryPolicy,
+    ) -> None:
+        self.http = http
+        self.limiter = limiter
+        self.retry = retry
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        what: str,
+    ) -> httpx.Response:
+        """Send until success or a final error; returns the 2xx response."""
+        failures = 0
+        rate_limited = 0
+        while True:
+            await self.limiter.acquire()
+            started = time.monotonic()
+            try:
+                response = await self.http.request(method, url, params=params, json=json)
+            except httpx.TransportError as exc:
+                failures += 1
+                retriable = method in IDEMPOTENT or isinstance(exc, NOT_SENT)
+                if not retriable or failures >= self.retry.attempts:
+                    raise UnavailableError(
+                        f"could not reach the Email Security API ({what}): {type(exc).__name__}; "
+                        "check CLOUDFLARE_API_URL and the network, then try again"
+                    ) from exc
+                await self._backoff(failures, what, type(exc).__name__)
+                continue
+            log.debug(
+                "%s %s -> %s in %.0f ms",
+                method,
+                what,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+            if response.status_code == 429:
+                rate_limited += 1
+                await self._wait_rate_limit(response, rate_limited, what)
+                continue
+            if response.status_code >= 500 and method in IDEMPOTENT:
+                failures += 1
+                if failures < self.retry.attempts:
+                    await self._backoff(failures, what, str(response.status_code))
+                    continue
+            if response.status_code >= 400:
+                raise error_for(response, what)
+            return response
+
+    async def _backoff(self, attempt: int, what: str, reason: str) -> None:
+        delay = self.retry.backoff(attempt)
+        log.warning("retrying %s after %s in %.2fs (retry %d)", what, reason, delay, attempt)
+        await asyncio.sleep(delay)
+
+    async def _wait_rate_limit(self, response: httpx.Response, count: int, what: str) -> None:
+        header = parse_retry_after(response.headers.get("Retry-After"))
+        wait = self.retry.default_retry_after if header is None else header
+        self.limiter.pause(min(wait, self.retry.max_retry_after))
+        if wait > self.retry.max_retry_after or count > self.retry.rate_limit_retries:
+            error = error_for(response, what)
+            assert isinstance(error, RateLimitedError)
+            raise error
+        log.warning("rate limited on %s: waiting %.1fs (Retry-After)", what, wait)
+        # The limiter's pause makes the next acquire() wait; nothing else to do here.
+
+
+def decode_envelope(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON body of a 2xx answer, checked to be a successful v4 envelope."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise UnexpectedResponseError(f"{what}: the answer is not JSON") from exc
+    if not isinstance(body, dict) or body.get("success") is not True:
+        raise UnexpectedResponseError(
+            f"{what}: the answer is not a successful Cloudflare envelope",
+            errors=envelope_errors(response),
+        )
+    return body

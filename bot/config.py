@@ -1,0 +1,170 @@
+"""Configuration from the environment: the names and defaults of DESIGN.md's table.
+
+`load_settings()` reports every bad setting at once, by name, with what to do about it, and
+never echoes a value (some are secrets).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Used when no Cloudflare credentials are set: `make run` then talks to the local simulator.
+SIMULATOR_URL = "http://127.0.0.1:8787/client/v4"
+SIMULATOR_ACCOUNT_ID = "0" * 32
+SIMULATOR_TOKEN = "simulator-token"  # noqa: S105 - the simulator's, not a credential
+
+DISPOSITIONS = frozenset(
+    {"MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE"}
+    | {"ENCRYPTED", "EXTERNAL", "UNKNOWN"}
+)
+SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class ConfigError(Exception):
+    """Start-up refused: the message lists every bad setting and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    cloudflare_account_id: str | None = None
+    cloudflare_api_token: SecretStr | None = None
+    cloudflare_email: str | None = None
+    cloudflare_api_key: SecretStr | None = None
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+
+    redis_url: str = "redis://localhost:6379/0"
+    host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    bot_command: str = "/email"
+    bot_viewers: CommaList = ()
+    bot_operators: CommaList = ()
+    bot_approvers: CommaList = ()
+    bot_approval_ttl: int = Field(default=3600, ge=60)
+    bot_bulk_threshold: int = Field(default=2, ge=1)
+    bot_guarded_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC")
+
+    alert_channel: str | None = None
+    alert_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")
+    alert_poll_seconds: int = Field(default=60, ge=10)
+    alert_backfill_hours: int = Field(default=0, ge=0)
+    alert_routes: Path | None = None
+
+    _split_lists = field_validator(
+        "bot_viewers",
+        "bot_operators",
+        "bot_approvers",
+        "bot_guarded_dispositions",
+        "alert_dispositions",
+        mode="before",
+    )(_split)
+
+    @field_validator("bot_viewers", "bot_operators", "bot_approvers")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not SLACK_PRINCIPAL.match(v)]
+        if bad:
+            raise ValueError(
+                f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not a Slack user id "
+                "(U…/W…) or user-group id (S…); list ids, not names"
+            )
+        return value
+
+    @field_validator("bot_guarded_dispositions", "alert_dispositions")
+    @classmethod
+    def _dispositions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        upper = tuple(v.upper() for v in value)
+        bad = sorted(set(upper) - DISPOSITIONS)
+        if bad:
+            raise ValueError(
+                f"unknown disposition {', '.join(bad)}; use {', '.join(sorted(DISPOSITIONS))}"
+            )
+        return upper
+
+    @field_validator("cloudflare_account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ValueError("must be the 32 hex characters shown on the account's dashboard")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// (TLS) or unix://")
+        return value
+
+    @field_validator("bot_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
+            raise ValueError("must be a slash command such as /email")
+        return value
+
+    @field_validator("alert_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL_ID.match(value):
+            raise ValueError("must be a channel id (C…), not a channel name")
+        return value
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _routes(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("names a file that does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _cloudflare(self) -> Settings:
+        legacy = (self.cloudflare_email, self.cloudflare_api_key)
+        if any(legacy) and not all(legacy):
+            raise ValueError(
+                "CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY go together; set both or neither"
+            )
+        if self.uses_cloudflare and not self.cloudflare_account_id:
+            raise ValueError("CLOUDFLARE_ACCOUNT_ID is required with Cloudflare credentials")
+        return self
+
+    @property
+    def uses_cloudflare(self) -> bool:
+        """False when no credentials are set: the bot then talks to the local simulator."""
+        return bool(self.cloudflare_api_token or self.cloudflare_api_key)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one ConfigError that names every bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    lines = ["The bot cannot start; fix these settings (environment variables):"]
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  - {name}: {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""Real processes for the tests: the simulator and redis-server, each on a free port.
+
+Helpers only; the pytest fixtures that use them live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+API_TOKEN = "sim-test-token"
+API_EMAIL = "secops@example.com"
+API_KEY = "sim-legacy-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _http_json(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read() or b"null")
+
+
+class SimulatorProcess:
+    """`python -m bot simulator` in a child process, driven through its /__simulator hooks."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root}/client/v4"
+        self._log = tempfile.NamedTemporaryFile(prefix="simulator-", suffix=".log", delete=False)  # noqa: SIM115
+        cmd = [sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), *args]
+        self.process = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        try:
+            wait_until(self._healthy, 20, f"simulator on port {self.port}")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"simulator did not start:\n{self.log()}") from None
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"simulator exited early:\n{self.log()}")
+        try:
+            _http_json("GET", f"{self.root}/__simulator/health")
+        except (OSError, urllib.error.URLError):
+            return False
+        return True
+
+    def log(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def hook(self, method: str, name: str, body: Any = None) -> Any:
+        return _http_json(method, f"{self.root}/__simulator/{name}", body)
+
+    def reset(self) -> None:
+        self.hook("POST", "reset")
+
+    def faults(self, **settings: Any) -> None:
+        self.hook("POST", "faults", settings)
+
+    def calls(self) -> list[dict[str, Any]]:
+        return list(self.hook("GET", "calls"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.hook("GET", "requests"))
+
+    def add_messages(self, messages: Any) -> list[str]:
+        return list(self.hook("POST", "messages", messages))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class RedisProcess:
+    """A throw-away redis-server on a free port with its own data directory."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(
+                "redis-server is not installed: run `make test` (it installs Debian's redis-server)"
+            )
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tempfile.mkdtemp(prefix="redis-test-")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._pong, 10, f"redis-server on port {self.port}")
+
+    def _pong(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)

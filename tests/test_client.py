@@ -1,0 +1,515 @@
+"""EmailSecurityClient against the simulator over real HTTP; every exchange is contract-checked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.cloudflare import (
+    AuthError,
+    EmailSecurityClient,
+    InvalidRequestError,
+    NotFoundError,
+    PartialBulkError,
+    RateLimitedError,
+    RetryPolicy,
+    UnavailableError,
+)
+from tests.contract import ContractRecorder
+from tests.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess, free_port
+
+FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05, max_retry_after=5)
+
+
+def make_client(base_url: str, recorder: ContractRecorder | None = None, **kw: Any) -> EmailSecurityClient:
+    options: dict[str, Any] = {
+        "api_token": API_TOKEN,
+        "base_url": base_url,
+        "timeout": 10.0,
+        "retry": FAST_RETRY,
+        "search_poll_interval": 0.01,
+    }
+    options.update(kw)
+    if recorder is not None:
+        options["event_hooks"] = recorder.hooks
+    return EmailSecurityClient(ACCOUNT_ID, **options)
+
+
+@pytest.fixture
+def recorder() -> ContractRecorder:
+    return ContractRecorder()
+
+
+@pytest.fixture
+async def client(
+    simulator: SimulatorProcess, recorder: ContractRecorder
+) -> AsyncIterator[EmailSecurityClient]:
+    async with make_client(simulator.base_url, recorder) as es:
+        yield es
+    # The contract holds for every exchange of every test, not only in test_contract.py.
+    assert recorder.violations() == []
+
+
+async def all_messages(es: EmailSecurityClient, **filters: Any) -> list[Any]:
+    return [m async for m in es.search(**filters)]
+
+
+def api_requests(simulator: SimulatorProcess, path_end: str, method: str = "GET") -> list[dict[str, Any]]:
+    return [
+        r for r in simulator.requests() if r["method"] == method and r["path"].endswith(path_end)
+    ]
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+async def test_search_follows_cursor_across_pages(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    one_page = await client.search_page(detections_only=False, per_page=1000)
+    assert one_page.next_cursor is None
+    paged = await all_messages(client, detections_only=False, per_page=7)
+    assert len(one_page.messages) >= 200
+    assert [m.id for m in paged] == [m.id for m in one_page.messages]
+    searches = api_requests(simulator, "/investigate")
+    assert len(searches) == 1 + -(-len(paged) // 7)
+    assert all("page" not in r["query"] for r in searches), "EOL `page` must never be sent"
+    assert sum("cursor" in r["query"] for r in searches) == len(searches) - 2
+
+
+async def test_search_limit_stops_early(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    found = [m async for m in client.search(limit=5, per_page=3, detections_only=False)]
+    assert len(found) == 5
+    assert len(api_requests(simulator, "/investigate")) == 2
+
+
+async def test_search_filters_reach_the_api(client: EmailSecurityClient) -> None:
+    malicious = await all_messages(client, final_disposition="MALICIOUS", per_page=1000)
+    assert malicious and all(m.final_disposition == "MALICIOUS" for m in malicious)
+    everything = await all_messages(client, detections_only=False, per_page=1000)
+    detections = await all_messages(client, per_page=1000)
+    assert any(m.final_disposition == "NONE" for m in everything)
+    assert all(m.final_disposition != "NONE" for m in detections)
+    sender = malicious[0].from_
+    assert sender
+    by_sender = await all_messages(client, sender=sender, detections_only=False)
+    assert by_sender and all(m.from_ == sender for m in by_sender)
+    start = datetime.now(UTC) + timedelta(days=1)
+    with pytest.raises(InvalidRequestError) as future:
+        await client.search_page(start=start)
+    assert future.value.status == 422 and future.value.errors
+
+
+async def test_search_refuses_unknown_and_end_of_life_filters(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    with pytest.raises(ValueError, match="page"):
+        await client.search_page(page=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="final_disposition"):
+        await client.search_page(final_disposition="MALICIOUS-BEC")  # type: ignore[typeddict-item]
+    assert simulator.requests() == []
+
+
+async def test_search_202_polls_location_until_ready(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    simulator.faults(search_202=3)
+    page = await client.search_page(final_disposition="MALICIOUS", per_page=50)
+    assert page.messages and all(m.final_disposition == "MALICIOUS" for m in page.messages)
+    statuses = [r["status"] for r in api_requests(simulator, "/investigate")]
+    assert statuses == [202, 202, 202, 200]
+
+
+async def test_search_202_polling_is_bounded(simulator: SimulatorProcess) -> None:
+    simulator.faults(search_202=1000)
+    async with make_client(simulator.base_url, search_poll_timeout=0.3) as es:
+        with pytest.raises(UnavailableError, match="still running"):
+            await es.search_page()
+    assert len(api_requests(simulator, "/investigate")) < 40
+
+
+# -- one message ------------------------------------------------------------------------------
+
+
+async def test_get_message_by_investigate_and_postfix_id(client: EmailSecurityClient) -> None:
+    first = (await client.search_page(per_page=1)).messages[0]
+    by_id = await client.get_message(first.id)
+    by_postfix = await client.get_message(first.postfix_id)
+    assert by_id == first
+    assert by_postfix.postfix_id == first.postfix_id
+
+
+async def test_get_message_not_found_is_typed(client: EmailSecurityClient) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        await client.get_message("NoSuchMessage00-2026-01-01T00:00:00-deadbeef")
+    assert missing.value.status == 404
+    assert missing.value.errors and missing.value.errors[0].code >= 1000
+    assert "not found" in str(missing.value)
+
+
+async def test_get_message_from_submissions(client: EmailSecurityClient) -> None:
+    submitted = await all_messages(client, submissions=True, detections_only=False, per_page=1000)
+    assert submitted, "the sample data has phish submissions"
+    found = await client.get_message(submitted[0].id, submission=True)
+    assert found.is_phish_submission
+    regular = (await client.search_page(per_page=1)).messages[0]
+    with pytest.raises(NotFoundError):
+        await client.get_message(regular.id, submission=True)
+
+
+async def test_detections_raw_trace_and_action_log(client: EmailSecurityClient) -> None:
+    malicious = await all_messages(client, final_disposition="MALICIOUS", per_page=1000)
+    message = next(m for m in malicious if m.is_quarantined)
+    detections = await client.get_detections(message.id)
+    assert detections.links or detections.attachments
+    assert detections.validation.spf is not None
+    raw = await client.get_raw(message.id)
+    assert "Subject:" in raw and "From:" in raw
+    trace = await client.get_trace(message.id)
+    assert trace.inbound.lines and all(line.message for line in trace.inbound.lines)
+    before = await client.get_action_log(message.id)
+    await client.release([message.id])
+    after = await client.get_action_log(message.id)
+    assert after[: len(before)] == before
+    assert [entry.operation for entry in after[len(before) :]] == ["QUARANTINE_RELEASE"]
+
+
+def decode_png(data: bytes) -> tuple[int, int]:
+    """Walk the PNG's chunks, check every CRC and inflate IDAT; returns (width, height)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", (0, 0)
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
+        assert zlib.crc32(kind + body) == crc, f"bad CRC in {kind!r}"
+        if kind == b"IHDR":
+            size = (int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big"))
+        if kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert len(zlib.decompress(idat)) > size[1]
+    return size
+
+
+async def test_preview_of_a_detection_uses_get(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    message = (await client.search_page(final_disposition="MALICIOUS", per_page=1)).messages[0]
+    png = await client.get_preview(message.id, is_detection=True)
+    width, height = decode_png(png)
+    assert width > 0 and height > 0
+    assert api_requests(simulator, "/preview", "GET")
+    assert not api_requests(simulator, "/preview", "POST")
+
+
+async def test_preview_of_a_clean_message_posts_the_postfix_id(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    clean = (await client.search_page(final_disposition="NONE", detections_only=False, per_page=1)).messages[0]
+    decode_png(await client.get_preview(clean.id, is_detection=False))
+    decode_png(await client.get_preview(clean.id))  # unknown: GET first, POST on 404
+    posts = [c for c in simulator.calls() if c["path"].endswith("/investigate/preview")]
+    assert [c["body"] for c in posts] == [{"postfix_id": clean.postfix_id}] * 2
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def quarantined_messages(count: int, prefix: str) -> list[dict[str, Any]]:
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    return [
+        {
+            "postfix_id": f"{prefix}{i:06d}",
+            "scanned_at": (now - timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "subject": f"Invoice {i}",
+            "from": "billing@invoices.example.net",
+            "to": [f"user{i % 50}@example.com"],
+            "final_disposition": "SUSPICIOUS",
+            "is_quarantined": True,
+        }
+        for i in range(count)
+    ]
+
+
+async def test_release_chunks_2500_ids_at_1000(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(2500, "Bulk"))
+    chunk_sizes: list[int] = []
+
+    async def on_chunk(results: list[Any]) -> None:
+        chunk_sizes.append(len(results))
+
+    results = await client.release(ids + ids[:10], on_chunk=on_chunk)
+    assert chunk_sizes == [1000, 1000, 500]
+    assert [r.id for r in results] == ids
+    assert {r.outcome for r in results} == {"delivered"}
+    calls = [c for c in simulator.calls() if c["path"].endswith("/investigate/release")]
+    assert [len(c["body"]) for c in calls] == [1000, 1000, 500]
+    assert all(isinstance(c["body"], list) for c in calls), "spec shape: a bare array"
+    sent = [i for c in calls for i in c["body"]]
+    assert sorted(sent) == sorted(ids), "every id released exactly once"
+    released = await all_messages(client, message_action="QUARANTINE_RELEASED", per_page=1000)
+    assert set(ids) <= {m.id for m in released}
+
+
+async def test_release_reports_every_id(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    [queued] = simulator.add_messages(quarantined_messages(1, "Once"))
+    first = await client.release([queued])
+    again = await client.release([queued, "Unknown000000-2026-01-01T00:00:00-00000000"])
+    assert first[0].outcome == "delivered" and first[0].delivered
+    assert again[0].outcome == "undelivered"
+    assert again[1].outcome == "unknown"
+
+
+async def test_move_one_uses_single_endpoint(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    message = (await client.search_page(per_page=1)).messages[0]
+    results = await client.move([message.id], "JunkEmail")
+    assert results and all(r.success for r in results)
+    [call] = simulator.calls()
+    assert call["path"].endswith(f"/investigate/{message.id}/move")
+    assert call["body"] == {"destination": "JunkEmail"}
+    log = await client.get_action_log(message.id)
+    assert log[-1].operation == "MOVE" and log[-1].properties and log[-1].properties.folder == "JunkEmail"
+
+
+async def test_move_2500_in_chunks_of_1000(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    ids = simulator.add_messages(quarantined_messages(2500, "Move"))
+    results = await client.move(ids, "DeletedItems")
+    assert len(results) == 2500 and all(r.success for r in results)
+    calls = [c for c in simulator.calls() if c["path"].endswith("/investigate/move")]
+    assert [len(c["body"]["ids"]) for c in calls] == [1000, 1000, 500]
+    assert {c["body"]["destination"] for c in calls} == {"DeletedItems"}
+    assert sorted(i for c in calls for i in c["body"]["ids"]) == sorted(ids)
+
+
+async def test_move_refuses_unknown_folder(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    with pytest.raises(ValueError, match="JunkEmail"):
+        await client.move(["a1b2c3d4e5"], "Spam")  # type: ignore[arg-type]
+    assert simulator.calls() == []
+
+
+async def test_bulk_failure_part_way_reports_what_was_done(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(2500, "Part"))
+
+    async def break_next_chunk(results: list[Any]) -> None:
+        async with httpx.AsyncClient() as http:
+            await http.post(
+                f"{simulator.root}/__simulator/faults",
+                json={"fail_next": [{"status": 503, "count": 1, "method": "POST"}]},
+            )
+
+    with pytest.raises(PartialBulkError) as partial:
+        await client.release(ids, on_chunk=break_next_chunk)
+    assert [r.id for r in partial.value.done] == ids[:1000]
+    assert partial.value.not_attempted == ids[1000:]
+    assert isinstance(partial.value.cause, UnavailableError)
+    posted = [c for c in simulator.calls() if c["path"].endswith("/release")]
+    assert [c["status"] for c in posted] == [200, 503], "a failed POST is not retried"
+
+
+async def test_reclassify_creates_a_submission(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    message = (await client.search_page(final_disposition="SPAM", per_page=1)).messages[0]
+    await client.reclassify(message.id, "NONE", eml_content=b"From: a@example.com\r\n\r\nhi")
+    [call] = simulator.calls()
+    assert call["status"] == 202
+    assert call["body"]["expected_disposition"] == "NONE"
+    assert base64.b64decode(call["body"]["eml_content"]).startswith(b"From: a@example.com")
+    submissions = await client.list_submissions(requested_disposition="NONE")
+    assert any(s.original_postfix_id == message.postfix_id for s in submissions)
+    with pytest.raises(ValueError, match="MALICIOUS-BEC"):
+        await client.reclassify(message.id, "MALICIOUS-BEC")  # type: ignore[arg-type]
+
+
+async def test_submissions_page_through_everything(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    everything = await client.list_submissions(per_page=1000)
+    paged = await client.list_submissions(per_page=5)
+    assert len(everything) > 5
+    assert [s.submission_id for s in paged] == [s.submission_id for s in everything]
+    one_page = await client.list_submissions(page=2, per_page=5)
+    assert [s.submission_id for s in one_page] == [s.submission_id for s in everything[5:10]]
+    with pytest.raises(ValueError, match="cursor"):
+        await client.list_submissions(cursor="x")
+
+
+async def test_phishguard_reports(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    end = datetime.now(UTC)
+    reports = await client.list_phishguard_reports(end - timedelta(days=30), end)
+    assert reports and all(r.fields.to for r in reports)
+    [request] = api_requests(simulator, "/phishguard/reports")
+    assert set(request["query"]) == {"start", "end"}
+
+
+async def test_block_sender_list_and_delete(client: EmailSecurityClient) -> None:
+    created = await client.block_sender("phisher@evil.example", "EMAIL", comments="campaign 42")
+    assert created.id and created.pattern == "phisher@evil.example"
+    listed = await client.list_blocked_senders(pattern="phisher@evil.example")
+    assert [b.id for b in listed] == [created.id]
+    assert await client.delete_blocked_sender(created.id) == created.id
+    assert await client.list_blocked_senders(pattern="phisher@evil.example") == []
+    with pytest.raises(NotFoundError):
+        await client.delete_blocked_sender(created.id)
+
+
+async def test_block_sender_validation_error_carries_cloudflare_text(client: EmailSecurityClient) -> None:
+    with pytest.raises(InvalidRequestError) as bad:
+        await client.block_sender("not an address", "EMAIL")
+    assert bad.value.errors and bad.value.errors[0].code >= 1000 and bad.value.errors[0].message
+    assert bad.value.errors[0].message in str(bad.value)
+    with pytest.raises(ValueError, match="UNKNOWN"):
+        await client.block_sender("x@example.com", "UNKNOWN")  # type: ignore[arg-type]
+
+
+async def test_allow_policies_and_trusted_domains(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    policy = await client.create_allow_policy(
+        "partner.example", "DOMAIN", is_acceptable_sender=True, comments="partner"
+    )
+    assert policy.is_acceptable_sender and not policy.is_trusted_sender
+    [call] = simulator.calls()
+    assert not {"is_recipient", "is_sender", "is_spoof"} & set(call["body"]), "EOL flags"
+    policies = await client.list_allow_policies(pattern="partner.example")
+    assert policy.id in {p.id for p in policies}
+    assert await client.list_trusted_domains()
+
+
+# -- auth, errors, retries, limits -----------------------------------------------------------
+
+
+async def test_wrong_token_is_an_auth_error(simulator: SimulatorProcess) -> None:
+    async with make_client(simulator.base_url, api_token="wrong") as es:
+        with pytest.raises(AuthError, match="CLOUDFLARE_API_TOKEN") as refused:
+            await es.search_page()
+    assert refused.value.status == 401
+    assert len(simulator.requests()) == 1, "auth errors are not retried"
+
+
+async def test_legacy_key_auth_and_token_precedence(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    async with make_client(simulator.base_url, api_token=None, email=API_EMAIL, api_key=API_KEY) as es:
+        assert (await es.search_page(per_page=1)).messages
+    async with make_client(simulator.base_url, email=API_EMAIL, api_key="wrong-key") as es:
+        assert (await es.search_page(per_page=1)).messages, "the token wins over the key pair"
+    text = caplog.text
+    assert "legacy global API key" in text and "API token" in text
+    for secret in (API_TOKEN, API_KEY, "wrong-key"):
+        assert secret not in text
+
+
+def test_missing_or_half_credentials_are_refused() -> None:
+    with pytest.raises(ValueError, match="CLOUDFLARE_API_TOKEN"):
+        EmailSecurityClient(ACCOUNT_ID)
+    with pytest.raises(ValueError, match="both"):
+        EmailSecurityClient(ACCOUNT_ID, email=API_EMAIL)
+    with pytest.raises(ValueError, match="32"):
+        EmailSecurityClient("short", api_token=API_TOKEN)
+
+
+async def test_429_waits_retry_after_then_succeeds(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    simulator.faults(fail_next=[{"status": 429, "count": 1, "retry_after": 1}])
+    started = time.monotonic()
+    page = await client.search_page(per_page=1)
+    assert page.messages
+    assert time.monotonic() - started >= 1.0
+    assert [r["status"] for r in simulator.requests()] == [429, 200]
+
+
+async def test_429_on_post_waits_and_sends_once(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    [queued] = simulator.add_messages(quarantined_messages(1, "Rate"))
+    simulator.faults(fail_next=[{"status": 429, "count": 1, "method": "POST", "retry_after": 1}])
+    [result] = await client.release([queued])
+    assert result.outcome == "delivered"
+    assert [c["status"] for c in simulator.calls()] == [429, 200]
+
+
+async def test_429_longer_than_the_cap_fails_fast(simulator: SimulatorProcess) -> None:
+    simulator.faults(fail_next=[{"status": 429, "count": 1, "retry_after": 120}])
+    async with make_client(simulator.base_url) as es:  # FAST_RETRY caps waits at 5 s
+        started = time.monotonic()
+        with pytest.raises(RateLimitedError) as limited:
+            await es.search_page()
+        assert time.monotonic() - started < 2
+    assert limited.value.retry_after == 120
+
+
+async def test_429_wait_is_cancellable(simulator: SimulatorProcess) -> None:
+    simulator.faults(fail_next=[{"status": 429, "count": 1, "retry_after": 4}])
+    async with make_client(simulator.base_url) as es:
+        task = asyncio.create_task(es.search_page())
+        deadline = time.monotonic() + 5
+        while not simulator.requests() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 1
+    assert len(simulator.requests()) == 1
+
+
+async def test_get_retries_5xx(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    simulator.faults(fail_next=[{"status": 503, "count": 2, "method": "GET"}])
+    assert (await client.search_page(per_page=1)).messages
+    assert [r["status"] for r in simulator.requests()] == [503, 503, 200]
+
+
+async def test_get_gives_up_after_the_retry_budget(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    simulator.faults(fail_next=[{"status": 500, "count": 10, "method": "GET"}])
+    with pytest.raises(UnavailableError, match="500"):
+        await client.search_page()
+    assert len(simulator.requests()) == FAST_RETRY.attempts
+
+
+async def test_post_is_not_retried_on_5xx(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+    message = (await client.search_page(per_page=1)).messages[0]
+    simulator.faults(fail_next=[{"status": 502, "count": 1, "method": "POST"}])
+    with pytest.raises(UnavailableError):
+        await client.move([message.id], "Inbox")
+    assert [c["status"] for c in simulator.calls()] == [502]
+
+
+async def test_unreachable_api_is_unavailable() -> None:
+    async with make_client(f"http://127.0.0.1:{free_port()}/client/v4") as es:
+        with pytest.raises(UnavailableError, match="could not reach"):
+            await es.get_message("a1b2c3d4e5f6")
+        with pytest.raises(UnavailableError, match="could not reach"):
+            await es.release(["a1b2c3d4e5f6"])
+
+
+async def test_client_side_limiter_keeps_under_the_window(simulator: SimulatorProcess) -> None:
+    async with make_client(simulator.base_url, rate_limit=(5, 0.5)) as es:
+        started = time.monotonic()
+        await asyncio.gather(*(es.search_page(per_page=1) for _ in range(8)))
+        assert time.monotonic() - started >= 0.5
+    times = sorted(datetime.fromisoformat(r["at"]).timestamp() for r in simulator.requests())
+    assert len(times) == 8
+    for i in range(len(times) - 5):
+        assert times[i + 5] - times[i] >= 0.45, "more than 5 requests inside one 0.5 s window"
+
+
+async def test_simulator_rate_limit_is_survived(tmp_path: Any) -> None:
+    limited = SimulatorProcess("--rate-limit", "4/1", "--api-token", API_TOKEN)
+    try:
+        async with make_client(limited.base_url) as es:
+            found = [m async for m in es.search(per_page=20, detections_only=False, limit=120)]
+        assert len(found) == 120
+        statuses = [r["status"] for r in limited.requests()]
+        assert 429 in statuses and statuses[-1] == 200
+    finally:
+        limited.stop()

@@ -1,0 +1,91 @@
+"""Configuration: DESIGN.md's names and defaults, and one error that names every bad setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.servers import ROOT
+
+ENV_NAMES = [
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
+    "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_API_URL", "REDIS_URL", "HOST", "PORT", "BOT_COMMAND", "BOT_VIEWERS",
+    "BOT_OPERATORS", "BOT_APPROVERS", "BOT_APPROVAL_TTL", "BOT_BULK_THRESHOLD",
+    "BOT_GUARDED_DISPOSITIONS", "ALERT_CHANNEL", "ALERT_DISPOSITIONS", "ALERT_POLL_SECONDS",
+    "ALERT_BACKFILL_HOURS", "ALERT_ROUTES",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_follow_the_design_table() -> None:
+    settings = load_settings()
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.cloudflare_api_url == "https://api.cloudflare.com/client/v4"
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert (settings.host, settings.port, settings.bot_command) == ("0.0.0.0", 3000, "/email")
+    assert settings.bot_viewers == settings.bot_operators == settings.bot_approvers == ()
+    assert (settings.bot_approval_ttl, settings.bot_bulk_threshold) == (3600, 2)
+    assert settings.bot_guarded_dispositions == ("MALICIOUS", "MALICIOUS-BEC")
+    assert settings.alert_channel is None
+    assert settings.alert_dispositions == ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")
+    assert (settings.alert_poll_seconds, settings.alert_backfill_hours) == (60, 0)
+    assert not settings.uses_cloudflare
+
+
+def test_lists_and_credentials_parse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    routes = tmp_path / "routes.yml"
+    routes.write_text("[]\n")
+    monkeypatch.setenv("BOT_OPERATORS", "U012ABC, S0G00D ,")
+    monkeypatch.setenv("ALERT_DISPOSITIONS", "malicious,SPOOF")
+    monkeypatch.setenv("ALERT_ROUTES", str(routes))
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "023e105f4ecef8ad9ca31a8372d0c353")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "secret-token-value")
+    settings = load_settings()
+    assert settings.bot_operators == ("U012ABC", "S0G00D")
+    assert settings.alert_dispositions == ("MALICIOUS", "SPOOF")
+    assert settings.uses_cloudflare
+    assert "secret-token-value" not in repr(settings)
+
+
+def test_every_bad_setting_is_named_once_without_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "not-an-account")
+    monkeypatch.setenv("BOT_APPROVERS", "alice,U123")
+    monkeypatch.setenv("PORT", "99999")
+    monkeypatch.setenv("REDIS_URL", "http://cache:6379")
+    monkeypatch.setenv("ALERT_CHANNEL", "#security-alerts")
+    monkeypatch.setenv("BOT_GUARDED_DISPOSITIONS", "MALICIOUS,EVIL")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    text = str(error.value)
+    for name in ("CLOUDFLARE_ACCOUNT_ID", "BOT_APPROVERS", "PORT", "REDIS_URL", "ALERT_CHANNEL",
+                 "BOT_GUARDED_DISPOSITIONS"):  # fmt: skip
+        assert f"- {name}:" in text
+    assert "alice" not in text and "not-an-account" not in text
+
+
+def test_credentials_need_their_partners(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDFLARE_EMAIL", "ops@example.com")
+    with pytest.raises(ConfigError, match="CLOUDFLARE_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("CLOUDFLARE_API_KEY", "k")
+    with pytest.raises(ConfigError, match="CLOUDFLARE_ACCOUNT_ID is required"):
+        load_settings()
+
+
+def test_manifest_is_valid_for_slack() -> None:
+    validator = ROOT.parent / "shared" / "slack" / "validate_manifest.py"
+    result = subprocess.run(
+        [sys.executable, str(validator), str(ROOT / "manifest.yml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
