@@ -28,7 +28,9 @@ class ContractRecorder:
             try:
                 check_exchange(request, response)
             except Exception as exc:  # every kind of violation is reported, not raised
-                found.append(f"{request.method} {request.url.path} -> {response.status_code}: {exc}")
+                found.append(
+                    f"{request.method} {request.url.path} -> {response.status_code}: {exc}"
+                )
         return found
 
     def operations(self) -> set[str]:

@@ -30,7 +30,9 @@ from tests.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorPr
 FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05, max_retry_after=5)
 
 
-def make_client(base_url: str, recorder: ContractRecorder | None = None, **kw: Any) -> EmailSecurityClient:
+def make_client(
+    base_url: str, recorder: ContractRecorder | None = None, **kw: Any
+) -> EmailSecurityClient:
     options: dict[str, Any] = {
         "api_token": API_TOKEN,
         "base_url": base_url,
@@ -63,7 +65,9 @@ async def all_messages(es: EmailSecurityClient, **filters: Any) -> list[Any]:
     return [m async for m in es.search(**filters)]
 
 
-def api_requests(simulator: SimulatorProcess, path_end: str, method: str = "GET") -> list[dict[str, Any]]:
+def api_requests(
+    simulator: SimulatorProcess, path_end: str, method: str = "GET"
+) -> list[dict[str, Any]]:
     return [
         r for r in simulator.requests() if r["method"] == method and r["path"].endswith(path_end)
     ]
@@ -86,7 +90,9 @@ async def test_search_follows_cursor_across_pages(
     assert sum("cursor" in r["query"] for r in searches) == len(searches) - 2
 
 
-async def test_search_limit_stops_early(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_search_limit_stops_early(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     found = [m async for m in client.search(limit=5, per_page=3, detections_only=False)]
     assert len(found) == 5
     assert len(api_requests(simulator, "/investigate")) == 2
@@ -216,7 +222,9 @@ async def test_preview_of_a_detection_uses_get(
 async def test_preview_of_a_clean_message_posts_the_postfix_id(
     client: EmailSecurityClient, simulator: SimulatorProcess
 ) -> None:
-    clean = (await client.search_page(final_disposition="NONE", detections_only=False, per_page=1)).messages[0]
+    clean = (
+        await client.search_page(final_disposition="NONE", detections_only=False, per_page=1)
+    ).messages[0]
     decode_png(await client.get_preview(clean.id, is_detection=False))
     decode_png(await client.get_preview(clean.id))  # unknown: GET first, POST on 404
     posts = [c for c in simulator.calls() if c["path"].endswith("/investigate/preview")]
@@ -264,7 +272,9 @@ async def test_release_chunks_2500_ids_at_1000(
     assert set(ids) <= {m.id for m in released}
 
 
-async def test_release_reports_every_id(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_release_reports_every_id(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     [queued] = simulator.add_messages(quarantined_messages(1, "Once"))
     first = await client.release([queued])
     again = await client.release([queued, "Unknown000000-2026-01-01T00:00:00-00000000"])
@@ -273,7 +283,9 @@ async def test_release_reports_every_id(client: EmailSecurityClient, simulator: 
     assert again[1].outcome == "unknown"
 
 
-async def test_move_one_uses_single_endpoint(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_move_one_uses_single_endpoint(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     message = (await client.search_page(per_page=1)).messages[0]
     results = await client.move([message.id], "JunkEmail")
     assert results and all(r.success for r in results)
@@ -281,10 +293,16 @@ async def test_move_one_uses_single_endpoint(client: EmailSecurityClient, simula
     assert call["path"].endswith(f"/investigate/{message.id}/move")
     assert call["body"] == {"destination": "JunkEmail"}
     log = await client.get_action_log(message.id)
-    assert log[-1].operation == "MOVE" and log[-1].properties and log[-1].properties.folder == "JunkEmail"
+    assert (
+        log[-1].operation == "MOVE"
+        and log[-1].properties
+        and log[-1].properties.folder == "JunkEmail"
+    )
 
 
-async def test_move_2500_in_chunks_of_1000(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_move_2500_in_chunks_of_1000(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     ids = simulator.add_messages(quarantined_messages(2500, "Move"))
     results = await client.move(ids, "DeletedItems")
     assert len(results) == 2500 and all(r.success for r in results)
@@ -294,7 +312,9 @@ async def test_move_2500_in_chunks_of_1000(client: EmailSecurityClient, simulato
     assert sorted(i for c in calls for i in c["body"]["ids"]) == sorted(ids)
 
 
-async def test_move_refuses_unknown_folder(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_move_refuses_unknown_folder(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     with pytest.raises(ValueError, match="JunkEmail"):
         await client.move(["a1b2c3d4e5"], "Spam")  # type: ignore[arg-type]
     assert simulator.calls() == []
@@ -321,7 +341,9 @@ async def test_bulk_failure_part_way_reports_what_was_done(
     assert [c["status"] for c in posted] == [200, 503], "a failed POST is not retried"
 
 
-async def test_reclassify_creates_a_submission(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_reclassify_creates_a_submission(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     message = (await client.search_page(final_disposition="SPAM", per_page=1)).messages[0]
     await client.reclassify(message.id, "NONE", eml_content=b"From: a@example.com\r\n\r\nhi")
     [call] = simulator.calls()
@@ -334,7 +356,9 @@ async def test_reclassify_creates_a_submission(client: EmailSecurityClient, simu
         await client.reclassify(message.id, "MALICIOUS-BEC")  # type: ignore[arg-type]
 
 
-async def test_submissions_page_through_everything(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_submissions_page_through_everything(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     everything = await client.list_submissions(per_page=1000)
     paged = await client.list_submissions(per_page=5)
     assert len(everything) > 5
@@ -364,7 +388,9 @@ async def test_block_sender_list_and_delete(client: EmailSecurityClient) -> None
         await client.delete_blocked_sender(created.id)
 
 
-async def test_block_sender_validation_error_carries_cloudflare_text(client: EmailSecurityClient) -> None:
+async def test_block_sender_validation_error_carries_cloudflare_text(
+    client: EmailSecurityClient,
+) -> None:
     with pytest.raises(InvalidRequestError) as bad:
         await client.block_sender("not an address", "EMAIL")
     assert bad.value.errors and bad.value.errors[0].code >= 1000 and bad.value.errors[0].message
@@ -373,7 +399,9 @@ async def test_block_sender_validation_error_carries_cloudflare_text(client: Ema
         await client.block_sender("x@example.com", "UNKNOWN")  # type: ignore[arg-type]
 
 
-async def test_allow_policies_and_trusted_domains(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_allow_policies_and_trusted_domains(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     policy = await client.create_allow_policy(
         "partner.example", "DOMAIN", is_acceptable_sender=True, comments="partner"
     )
@@ -400,7 +428,9 @@ async def test_legacy_key_auth_and_token_precedence(
     simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.cloudflare")
-    async with make_client(simulator.base_url, api_token=None, email=API_EMAIL, api_key=API_KEY) as es:
+    async with make_client(
+        simulator.base_url, api_token=None, email=API_EMAIL, api_key=API_KEY
+    ) as es:
         assert (await es.search_page(per_page=1)).messages
     async with make_client(simulator.base_url, email=API_EMAIL, api_key="wrong-key") as es:
         assert (await es.search_page(per_page=1)).messages, "the token wins over the key pair"
@@ -430,7 +460,9 @@ async def test_429_waits_retry_after_then_succeeds(
     assert [r["status"] for r in simulator.requests()] == [429, 200]
 
 
-async def test_429_on_post_waits_and_sends_once(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_429_on_post_waits_and_sends_once(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     [queued] = simulator.add_messages(quarantined_messages(1, "Rate"))
     simulator.faults(fail_next=[{"status": 429, "count": 1, "method": "POST", "retry_after": 1}])
     [result] = await client.release([queued])
@@ -469,14 +501,18 @@ async def test_get_retries_5xx(client: EmailSecurityClient, simulator: Simulator
     assert [r["status"] for r in simulator.requests()] == [503, 503, 200]
 
 
-async def test_get_gives_up_after_the_retry_budget(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_get_gives_up_after_the_retry_budget(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     simulator.faults(fail_next=[{"status": 500, "count": 10, "method": "GET"}])
     with pytest.raises(UnavailableError, match="500"):
         await client.search_page()
     assert len(simulator.requests()) == FAST_RETRY.attempts
 
 
-async def test_post_is_not_retried_on_5xx(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:
+async def test_post_is_not_retried_on_5xx(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
     message = (await client.search_page(per_page=1)).messages[0]
     simulator.faults(fail_next=[{"status": 502, "count": 1, "method": "POST"}])
     with pytest.raises(UnavailableError):

@@ -10,7 +10,9 @@ import urllib.request
 
 import pytest
 
-from tests.servers import ROOT, free_port, wait_until
+from bot.config import ConfigError
+from bot.local.stack import Children, ensure_redis, redis_answers
+from tests.servers import ROOT, RedisProcess, free_port, wait_until
 
 
 def test_local_stack_starts_redis_and_simulator_and_stops_them(tmp_path: object) -> None:
@@ -32,7 +34,7 @@ def test_local_stack_starts_redis_and_simulator_and_stops_them(tmp_path: object)
         assert "Local stack ready" in output, output
         assert f"started redis-server on port {redis_port}" in output
         assert "SIMULATOR" in output and "detections in the last 24 h" in output
-        with urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=5) as r:
             assert r.status == 200
     finally:
         stack.send_signal(signal.SIGINT)
@@ -40,7 +42,7 @@ def test_local_stack_starts_redis_and_simulator_and_stops_them(tmp_path: object)
 
     def simulator_gone() -> bool:
         try:
-            urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=1)  # noqa: S310
+            urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=1)
         except OSError:
             return True
         return False
@@ -66,3 +68,15 @@ def test_unknown_command_prints_usage(argv: list[str]) -> None:
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "usage: python -m bot" in result.stderr
+
+
+async def test_redis_probe_answers_only_for_a_live_server(redis_server: RedisProcess) -> None:
+    assert await redis_answers(redis_server.url)
+    assert not await redis_answers(f"redis://127.0.0.1:{free_port()}/0")
+
+
+async def test_remote_redis_that_does_not_answer_is_not_replaced() -> None:
+    children = Children()
+    with pytest.raises(ConfigError, match="does not answer"):
+        await ensure_redis("redis://redis.invalid:6379/0", children)
+    assert children.processes == []

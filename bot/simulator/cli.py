@@ -1,0 +1,114 @@
+"""`python -m bot simulator`: serve the Email Security API simulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.simulator.app import create_app
+from bot.simulator.faults import FaultSettings, parse_rate_limit
+from bot.simulator.runtime import Credentials, Simulator, now
+from bot.simulator.state import Dataset
+
+DEFAULT_SEED = 20261101
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bot simulator",
+        description="Stateful simulator of the Cloudflare Email Security API, for local runs "
+        "and tests. Test hooks live under /__simulator/.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    p.add_argument("--data", type=Path, help="JSON array of MessageDetails objects to serve")
+    p.add_argument("--messages", type=_non_negative, default=240, help="sample size")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the sample data")
+    p.add_argument("--latency-ms", type=_non_negative, default=0)
+    p.add_argument("--error-rate", type=_rate, default=0.0, help="share of requests given a 503")
+    p.add_argument("--rate-limit", type=_rate_limit, help="N/SECONDS, e.g. 1200/300")
+    p.add_argument(
+        "--search-202",
+        type=_non_negative,
+        default=0,
+        help="a new search answers 202 this many times before its results",
+    )
+    p.add_argument("--api-token", help="the only Bearer token accepted (default: any)")
+    p.add_argument("--api-email", help="the only X-Auth-Email accepted (with --api-key)")
+    p.add_argument("--api-key", help="the only X-Auth-Key accepted (with --api-email)")
+    return p
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _rate_limit(text: str) -> str:
+    try:
+        parse_rate_limit(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    if (args.api_email is None) != (args.api_key is None):
+        parser().error("--api-email and --api-key go together")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        dataset = Dataset.build(args.seed, args.messages, now(), args.data)
+    except (OSError, ValueError) as error:
+        print(f"simulator: cannot load data: {error}", file=sys.stderr)
+        return 2
+    faults = FaultSettings(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        rate_limit=args.rate_limit,
+        search_202=args.search_202,
+    )
+    credentials = Credentials(args.api_token, args.api_email, args.api_key)
+    simulator = Simulator.create(dataset, args.seed, faults, credentials)
+    try:
+        asyncio.run(serve(simulator, args.host, args.port))
+    except OSError as error:  # typically the port is taken
+        print(f"simulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(simulator: Simulator, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM; print the ready line once the socket listens."""
+    runner = web.AppRunner(create_app(simulator), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_port = runner.addresses[0][1] if runner.addresses else port
+    count = len(simulator.store.messages)
+    print(
+        f"Email Security API simulator on http://{host}:{bound_port}/client/v4 ({count} messages)",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
