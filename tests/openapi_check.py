@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,9 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "api" / "email-security-openapi.json"
+from tests.servers import SHARED
+
+SPEC_PATH = SHARED / "api" / "email-security-openapi.json"
 SPEC_HOST = "https://api.cloudflare.com"
 FAILURE_SCHEMA = "email-security_api-response-common-failure"
 

@@ -19,21 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.openapi_check import check_failure_body, check_response
+from tests.openapi_check import check_failure_body, check_response, spec
 from tests.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess
 
-ALL_DISPOSITIONS = {
-    "MALICIOUS",
-    "MALICIOUS-BEC",
-    "SUSPICIOUS",
-    "SPOOF",
-    "SPAM",
-    "BULK",
-    "ENCRYPTED",
-    "EXTERNAL",
-    "UNKNOWN",
-    "NONE",
-}
+ALL_DISPOSITIONS = set(spec()["components"]["schemas"]["email-security_DispositionLabel"]["enum"])
 INVESTIGATE_ID = r"^[A-Za-z0-9]{10,16}-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-[0-9a-f]{8}$"
 
 

@@ -425,6 +425,23 @@ class EmailSecurityClient:
         )
         return result
 
+    async def _create_setting(
+        self,
+        model: type[M],
+        kind: str,
+        pattern: str,
+        body: dict[str, Any],
+        comments: str | None,
+    ) -> M:
+        """POST a new settings entry: the pattern trimmed, comments within the 1024 limit."""
+        if not pattern.strip():
+            raise ValueError("the pattern is empty")
+        body = {"pattern": pattern.strip(), **body}
+        if comments:
+            body["comments"] = comments[:1024]
+        result: M = await self._result(model, "POST", "settings", kind, json=body)
+        return result
+
     # -- settings --------------------------------------------------------------------------------
 
     async def block_sender(
@@ -436,17 +453,9 @@ class EmailSecurityClient:
     ) -> BlockedSender:
         if pattern_type not in ("EMAIL", "DOMAIN", "IP"):
             raise ValueError("pattern_type must be EMAIL, DOMAIN or IP (UNKNOWN is read-only)")
-        if not pattern.strip():
-            raise ValueError("the pattern to block is empty")
-        body: dict[str, Any] = {
-            "pattern": pattern.strip(),
-            "pattern_type": pattern_type,
-            "is_regex": is_regex,
-        }
-        if comments:
-            body["comments"] = comments[:1024]
-        result: BlockedSender = await self._result(
-            BlockedSender, "POST", "settings", "block_senders", json=body
+        body: dict[str, Any] = {"pattern_type": pattern_type, "is_regex": is_regex}
+        result: BlockedSender = await self._create_setting(
+            BlockedSender, "block_senders", pattern, body, comments
         )
         return result
 
@@ -474,7 +483,6 @@ class EmailSecurityClient:
         """Create an allow policy. Uses the current flag names only; `is_recipient`,
         `is_sender` and `is_spoof` reached end of life on 2026-07-01."""
         body: dict[str, Any] = {
-            "pattern": pattern,
             "pattern_type": pattern_type,
             "is_exempt_recipient": is_exempt_recipient,
             "is_trusted_sender": is_trusted_sender,
@@ -482,10 +490,8 @@ class EmailSecurityClient:
             "verify_sender": verify_sender,
             "is_regex": is_regex,
         }
-        if comments:
-            body["comments"] = comments[:1024]
-        result: AllowPolicy = await self._result(
-            AllowPolicy, "POST", "settings", "allow_policies", json=body
+        result: AllowPolicy = await self._create_setting(
+            AllowPolicy, "allow_policies", pattern, body, comments
         )
         return result
 
