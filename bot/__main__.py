@@ -1,23 +1,29 @@
-"""Entry point: `python -m bot [simulator|...]`."""
+"""Entry point: `python -m bot` runs the bot; sub-commands run the local tools."""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m bot COMMAND
+USAGE = """usage: python -m bot [COMMAND]
+  (none)                run the Slack bot (configuration from the environment)
   simulator [options]   serve the Email Security API simulator (--help for options)
-  local                 start Redis and the Email Security backend for `make run`"""
+  local                 start the whole local stack, as `make run` does"""
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["simulator"]:
+    command, rest = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "":
+        from bot.app import main as bot_main
+
+        return bot_main()
+    if command == "simulator":
         from bot.simulator.cli import main as simulator_main
 
-        return simulator_main(argv[1:])
-    if argv[:1] == ["local"]:
+        return simulator_main(rest)
+    if command == "local":
         from bot.local.stack import main as local_main
 
-        return local_main(argv[1:])
+        return local_main(rest)
     print(USAGE, file=sys.stderr)
     return 2
 

@@ -161,6 +161,17 @@ def load_settings() -> Settings:
         raise ConfigError(describe(exc)) from None
 
 
+def check_slack(settings: Settings) -> None:
+    """The bot itself (not the local stack) needs Slack credentials for its mode."""
+    missing = ["SLACK_BOT_TOKEN"] if settings.slack_bot_token is None else []
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        lines = [f"  - {name}: required (see README, Configuration)" for name in missing]
+        mode = "Socket Mode" if settings.slack_app_token else "HTTP mode"
+        raise ConfigError(f"The bot cannot start in {mode}; set:\n" + "\n".join(lines))
+
+
 def describe(exc: ValidationError) -> str:
     lines = ["The bot cannot start; fix these settings (environment variables):"]
     for error in exc.errors():

@@ -1,0 +1,15 @@
+"""Slack listeners: parse the request, check policy, call a service, render, reply."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import Services
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    from handlers import commands, home, interactions
+
+    commands.register(app, services)
+    interactions.register(app, services)
+    home.register(app, services)

@@ -61,13 +61,23 @@ def test_local_stack_refuses_bad_settings() -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("argv", [["bogus"], []])
-def test_unknown_command_prints_usage(argv: list[str]) -> None:
+def test_unknown_command_prints_usage() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", *argv], cwd=ROOT,
+        [sys.executable, "-m", "bot", "bogus"], cwd=ROOT,
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "usage: python -m bot" in result.stderr
+
+
+def test_bot_without_slack_credentials_names_them() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_redis_probe_answers_only_for_a_live_server(redis_server: RedisProcess) -> None:

@@ -27,3 +27,23 @@ def parse_message_id(text: str) -> MessageId | None:
     if POSTFIX_ID.match(text):
         return MessageId(text, None)
     return None
+
+
+# A word that may be a postfix id in free text: 10-20 letters and digits with both in it, so
+# that ordinary words ("Hello", "2024") are not taken for ids.
+_CANDIDATE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:T-]{8,80}[A-Za-z0-9]")
+
+
+def find_message_ids(text: str) -> list[str]:
+    """Message ids found in free text, in order, without repeats."""
+    found: list[str] = []
+    for match in _CANDIDATE.finditer(text):
+        word = match.group(0)
+        if INVESTIGATE_ID.match(word) or (
+            POSTFIX_ID.match(word)
+            and 10 <= len(word) <= 20
+            and any(c.isdigit() for c in word)
+            and any(c.isalpha() for c in word)
+        ):
+            found.append(word)
+    return list(dict.fromkeys(found))

@@ -15,7 +15,8 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ from bot.cloudflare.ratelimit import RequestLimiter
 log = logging.getLogger("bot.cloudflare")
 
 IDEMPOTENT = frozenset({"GET", "HEAD"})
+# Set by whoever serves a person (a Slack handler) to tell them a 429 makes us wait: seconds in.
+WAIT_NOTICE: ContextVar[Callable[[float], Awaitable[None]] | None] = ContextVar(
+    "WAIT_NOTICE", default=None
+)
 # Failures that prove the request never left this host, so even a POST may be sent again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
@@ -204,7 +209,10 @@ class Transport:
             assert isinstance(error, RateLimitedError)
             raise error
         log.warning("rate limited on %s: waiting %.1fs (Retry-After)", what, wait)
-        # The limiter's pause makes the next acquire() wait; nothing else to do here.
+        # The limiter's pause makes the next acquire() wait; the person waiting hears why.
+        notice = WAIT_NOTICE.get()
+        if notice is not None:
+            await notice(wait)
 
 
 def decode_envelope(response: httpx.Response, what: str) -> dict[str, Any]:

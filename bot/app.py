@@ -1,0 +1,182 @@
+"""Wiring: settings -> API clients, Redis, services, the Bolt app and its HTTP server.
+
+`python -m bot` runs `main()`: HTTP mode (POST /slack/events, GET /healthz) unless
+SLACK_APP_TOKEN is set, then Socket Mode (with /healthz still served over HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cloudflare import EmailSecurityClient
+from bot.config import (
+    SIMULATOR_ACCOUNT_ID,
+    SIMULATOR_TOKEN,
+    SIMULATOR_URL,
+    ConfigError,
+    Settings,
+    check_slack,
+    load_settings,
+)
+from bot.services.actions import ActionService
+from bot.services.lookup import LookupService
+from bot.services.policy import GroupLookupError, Policy
+from bot.store import CardStore, SearchStore
+
+log = logging.getLogger("bot")
+
+
+@dataclass
+class Services:
+    """Everything a handler may call; built once per process from the settings."""
+
+    settings: Settings
+    email: EmailSecurityClient
+    lookup: LookupService
+    actions: ActionService
+    policy: Policy
+    searches: SearchStore
+    cards: CardStore
+
+
+def _secret(value: object) -> str | None:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get else None
+
+
+def email_client(settings: Settings) -> EmailSecurityClient:
+    if not settings.uses_cloudflare:
+        log.warning(
+            "No Cloudflare credentials set: using the Email Security API SIMULATOR at %s",
+            SIMULATOR_URL,
+        )
+        return EmailSecurityClient(
+            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL
+        )
+    assert settings.cloudflare_account_id is not None
+    return EmailSecurityClient(
+        settings.cloudflare_account_id,
+        api_token=_secret(settings.cloudflare_api_token),
+        email=settings.cloudflare_email,
+        api_key=_secret(settings.cloudflare_api_key),
+        base_url=settings.cloudflare_api_url,
+    )
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=_secret(settings.slack_bot_token),
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def build_services(
+    settings: Settings, slack: AsyncWebClient, store: redis.Redis, email: EmailSecurityClient
+) -> Services:
+    async def group_members(group_id: str) -> frozenset[str]:
+        try:
+            answer = await slack.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            raise GroupLookupError(f"user group {group_id}: {exc.response.get('error')}") from None
+        return frozenset(answer.get("users") or [])
+
+    return Services(
+        settings=settings,
+        email=email,
+        lookup=LookupService(email),
+        actions=ActionService(email, settings),
+        policy=Policy(settings, group_members),
+        searches=SearchStore(store),
+        cards=CardStore(store),
+    )
+
+
+def build_app(settings: Settings, services: Services, slack: AsyncWebClient) -> AsyncApp:
+    from handlers import register
+
+    app = AsyncApp(
+        client=slack,
+        signing_secret=_secret(settings.slack_signing_secret) or "socket-mode",
+        request_verification_enabled=settings.slack_app_token is None,
+    )
+    register(app, services)
+    return app
+
+
+def build_http(app: AsyncApp) -> web.Application:
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    # Slack payloads are small; a large body is not from Slack and is refused before parsing.
+    web_app = web.Application(client_max_size=256 * 1024)
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+async def serve(settings: Settings) -> None:
+    slack = slack_client(settings)
+    store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    async with email_client(settings) as email:
+        services = build_services(settings, slack, store, email)
+        app = build_app(settings, services, slack)
+        runner = web.AppRunner(build_http(app), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        socket_mode = None
+        if settings.slack_app_token is not None:
+            socket_mode = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
+            await socket_mode.connect_async()
+        mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
+        log.info("bot ready (%s, command %s)", mode, settings.bot_command)
+        print(f"bot ready ({mode})", flush=True)
+        try:
+            await _until_signalled()
+        finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
+            await runner.cleanup()
+            await store.aclose()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+        check_slack(settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    asyncio.run(serve(settings))
+    return 0

@@ -1,0 +1,273 @@
+"""Parsing of `/email <verb> …` text into typed commands; bad input raises `UsageError` with a
+short explanation and the right usage, to be sent back privately."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.cloudflare.filters import SearchDisposition
+from bot.cloudflare.ids import parse_message_id
+from bot.cloudflare.models import (
+    DESTINATIONS,
+    RECLASSIFY_DISPOSITIONS,
+    Destination,
+    PatternType,
+    ReclassifyDisposition,
+)
+
+MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
+SEARCH_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")
+USAGE = {
+    "lookup": "lookup <id>",
+    "search": 'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
+    "preview": "preview <id>",
+    "raw": "raw <id>",
+    "trace": "trace <id>",
+    "release": "release <id…>",
+    "move": "move <id…> <folder>",
+    "reclassify": "reclassify <id> <disposition>",
+    "block": "block <sender|domain>",
+    "approvals": "approvals",
+    "audit": "audit [id]",
+    "help": "help",
+}
+FOLDER_ALIASES: dict[str, Destination] = {
+    **{d.lower(): d for d in DESTINATIONS},
+    "junk": "JunkEmail",
+    "deleted": "DeletedItems",
+    "trash": "DeletedItems",
+    "purges": "RecoverableItemsPurges",
+    "deletions": "RecoverableItemsDeletions",
+}
+DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s<>]{1,64}@(?P<domain>[^@\s<>]{1,253})$")
+
+
+class UsageError(Exception):
+    """What was wrong with the input, and the usage of the verb (or of all verbs)."""
+
+    def __init__(self, problem: str, verb: str | None = None) -> None:
+        self.problem = problem
+        self.verb = verb
+        super().__init__(problem)
+
+
+@dataclass(frozen=True)
+class MessageCommand:
+    """lookup / preview / raw / trace of one message."""
+
+    verb: Literal["lookup", "preview", "raw", "trace"]
+    message_id: str
+
+
+@dataclass(frozen=True)
+class SearchCommand:
+    terms: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    subject: str | None = None
+    disposition: SearchDisposition | None = None
+    since: timedelta | None = None
+    description: str = ""
+
+    def filters(self, now: datetime) -> dict[str, object]:
+        """Keyword filters for EmailSecurityClient.search."""
+        found: dict[str, object] = {"detections_only": False}
+        pairs = {
+            "query": self.terms,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "subject": self.subject,
+            "final_disposition": self.disposition,
+        }
+        found.update({k: v for k, v in pairs.items() if v})
+        if self.since:
+            found["start"] = now - self.since
+        return found
+
+
+@dataclass(frozen=True)
+class ReleaseCommand:
+    message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MoveCommand:
+    message_ids: tuple[str, ...]
+    folder: Destination
+
+
+@dataclass(frozen=True)
+class ReclassifyCommand:
+    message_id: str
+    disposition: ReclassifyDisposition
+
+
+@dataclass(frozen=True)
+class BlockCommand:
+    pattern: str
+    pattern_type: PatternType
+
+
+@dataclass(frozen=True)
+class SimpleCommand:
+    verb: Literal["help", "approvals", "audit"]
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+
+Command = (
+    MessageCommand
+    | SearchCommand
+    | ReleaseCommand
+    | MoveCommand
+    | ReclassifyCommand
+    | BlockCommand
+    | SimpleCommand
+)
+
+
+def parse(text: str) -> Command:
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        raise UsageError("a quote is not closed") from None
+    if not words:
+        return SimpleCommand("help")
+    verb, args = words[0].lower(), words[1:]
+    if verb not in USAGE:
+        raise UsageError(f"`{verb[:30]}` is not a command")
+    if verb in ("lookup", "preview", "raw", "trace"):
+        return MessageCommand(verb, _one_id(args, verb))  # type: ignore[arg-type]
+    parsers: dict[str, Callable[[list[str]], Command]] = {
+        "search": _search,
+        "release": lambda a: ReleaseCommand(_ids(a, "release")),
+        "move": _move,
+        "reclassify": _reclassify,
+        "block": _block,
+    }
+    if verb in parsers:
+        return parsers[verb](args)
+    if verb == "help" or verb == "approvals":
+        return SimpleCommand(verb)  # type: ignore[arg-type]
+    if len(args) > 1:
+        raise UsageError("audit takes at most one id", "audit")
+    return SimpleCommand("audit", tuple(_message_id(a, "audit") for a in args))
+
+
+def _message_id(word: str, verb: str) -> str:
+    if parse_message_id(word) is None:
+        raise UsageError(
+            f"`{word[:80]}` is not a message id: ids look like `4Njp3P0STMz2c02Q` or "
+            "`4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678`",
+            verb,
+        )
+    return word.strip()
+
+
+def _one_id(args: list[str], verb: str) -> str:
+    if len(args) != 1:
+        raise UsageError(f"{verb} takes exactly one message id", verb)
+    return _message_id(args[0], verb)
+
+
+def _ids(args: list[str], verb: str) -> tuple[str, ...]:
+    if not args:
+        raise UsageError(f"{verb} needs at least one message id", verb)
+    ids = tuple(dict.fromkeys(_message_id(a, verb) for a in args))
+    if len(ids) > MAX_IDS:
+        raise UsageError(
+            f"too many ids ({len(ids)}; at most {MAX_IDS} per command): use "
+            "`search` and its “Release all” / “Move all” for more",
+            verb,
+        )
+    return ids
+
+
+def _move(args: list[str]) -> MoveCommand:
+    if len(args) < 2:
+        raise UsageError("move needs message ids and a folder", "move")
+    folder = FOLDER_ALIASES.get(args[-1].lower())
+    if folder is None:
+        raise UsageError(
+            f"`{args[-1][:40]}` is not a folder; use one of {', '.join(DESTINATIONS)}", "move"
+        )
+    return MoveCommand(_ids(args[:-1], "move"), folder)
+
+
+def _reclassify(args: list[str]) -> ReclassifyCommand:
+    if len(args) != 2:
+        raise UsageError("reclassify takes a message id and a disposition", "reclassify")
+    disposition = next((d for d in RECLASSIFY_DISPOSITIONS if d == args[1].upper()), None)
+    if disposition is None:
+        raise UsageError(
+            f"`{args[1][:40]}` is not a disposition; use one of "
+            f"{', '.join(RECLASSIFY_DISPOSITIONS)}",
+            "reclassify",
+        )
+    return ReclassifyCommand(_message_id(args[0], "reclassify"), disposition)
+
+
+def _block(args: list[str]) -> BlockCommand:
+    if len(args) != 1:
+        raise UsageError("block takes one sender address or domain", "block")
+    value = args[0].strip().lower().strip("<>")
+    if (match := EMAIL.match(value)) and DOMAIN.match(match["domain"]):
+        return BlockCommand(value, "EMAIL")
+    if DOMAIN.match(value):
+        return BlockCommand(value, "DOMAIN")
+    raise UsageError(f"`{args[0][:80]}` is neither an email address nor a domain", "block")
+
+
+def _search(args: list[str]) -> SearchCommand:
+    if not args:
+        raise UsageError("search needs terms or filters", "search")
+    fields: dict[str, object] = {}
+    terms: list[str] = []
+    for word in args:
+        key, sep, value = word.partition(":")
+        key = key.lower()
+        if not sep or key not in ("from", "to", "subject", "disposition", "since"):
+            terms.append(word)
+            continue
+        if not value:
+            raise UsageError(f"`{key}:` needs a value", "search")
+        fields[key] = _search_value(key, value)
+    return SearchCommand(
+        terms=" ".join(terms) or None,
+        sender=_str(fields.get("from")),
+        recipient=_str(fields.get("to")),
+        subject=_str(fields.get("subject")),
+        disposition=fields.get("disposition"),  # type: ignore[arg-type]
+        since=fields.get("since"),  # type: ignore[arg-type]
+        description=" ".join(args)[:200],
+    )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _search_value(key: str, value: str) -> object:
+    if key == "disposition":
+        upper = value.upper()
+        if upper not in SEARCH_DISPOSITIONS:
+            raise UsageError(
+                f"search can filter on {', '.join(SEARCH_DISPOSITIONS)} "
+                "(the API has no MALICIOUS-BEC filter; search MALICIOUS)",
+                "search",
+            )
+        return upper
+    if key == "since":
+        match = DURATION.match(value.lower())
+        if not match:
+            raise UsageError("`since:` takes a duration such as 30m, 24h, 7d or 2w", "search")
+        amount = int(match[1])
+        return timedelta(**{UNITS[match[2]]: amount})
+    return value

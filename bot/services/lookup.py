@@ -1,0 +1,116 @@
+"""Looking messages up: an investigate id or a bare postfix id -> the message and its evidence.
+
+The calls for one lookup run concurrently and none is repeated (a message fetched to resolve a
+postfix id is not fetched again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.cloudflare import EmailSecurityClient, NotFoundError
+from bot.cloudflare.ids import parse_message_id
+from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
+
+MAX_CHOICES = 20  # recipients of one postfix id shown in a chooser
+
+
+@dataclass(frozen=True)
+class Investigation:
+    message: MessageDetails
+    detections: Detections | None
+    actions: list[ActionEntry]
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """A bare postfix id matched several messages (one per recipient)."""
+
+    postfix_id: str
+    matches: list[MessageDetails]
+
+
+class LookupService:
+    def __init__(self, client: EmailSecurityClient) -> None:
+        self.client = client
+
+    async def investigate(self, text: str) -> Investigation | Ambiguous:
+        """The full picture for one id; NotFoundError if nothing matches."""
+        parsed = parse_message_id(text)
+        if parsed is None:
+            raise ValueError(f"not a message id: {text[:40]!r}")
+        if parsed.investigate_id:
+            return await self._evidence(parsed.investigate_id, None)
+        found = await self.resolve_postfix(parsed.postfix_id)
+        if isinstance(found, Ambiguous):
+            return found
+        return await self._evidence(found.id, found)
+
+    async def message(self, text: str) -> MessageDetails | Ambiguous:
+        """Just the message (for actions that need its state, not its evidence)."""
+        parsed = parse_message_id(text)
+        if parsed is None:
+            raise ValueError(f"not a message id: {text[:40]!r}")
+        if parsed.investigate_id:
+            return await self.client.get_message(parsed.investigate_id)
+        return await self.resolve_postfix(parsed.postfix_id)
+
+    async def messages(self, ids: Sequence[str]) -> list[MessageDetails | Ambiguous | None]:
+        """Each id's message, at once; None for an id that matches nothing."""
+        return list(await asyncio.gather(*(self._message_or_none(i) for i in ids)))
+
+    async def _message_or_none(self, text: str) -> MessageDetails | Ambiguous | None:
+        try:
+            return await self.message(text)
+        except NotFoundError:
+            return None
+
+    async def resolve_postfix(self, postfix_id: str) -> MessageDetails | Ambiguous:
+        """Direct GET and a search at once: the GET answers one message, the search finds every
+        recipient's copy (CONTRACT.md §1: a bare postfix id may or may not work in paths)."""
+        direct, searched = await asyncio.gather(
+            self._get_or_none(postfix_id), self._search_postfix(postfix_id)
+        )
+        if len(searched) > 1:
+            return Ambiguous(postfix_id, searched[:MAX_CHOICES])
+        if searched:
+            return searched[0]
+        if direct is not None:
+            return direct
+        raise NotFoundError(f"not found ({postfix_id})", status=404)
+
+    async def _get_or_none(self, message_id: str) -> MessageDetails | None:
+        try:
+            return await self.client.get_message(message_id)
+        except NotFoundError:
+            return None
+
+    async def _search_postfix(self, postfix_id: str) -> list[MessageDetails]:
+        found = self.client.search(query=postfix_id, detections_only=False, per_page=100)
+        return [m async for m in found if m.postfix_id == postfix_id]
+
+    async def _evidence(self, message_id: str, known: MessageDetails | None) -> Investigation:
+        message, detections, actions = await asyncio.gather(
+            self.client.get_message(message_id) if known is None else _given(known),
+            self._detections(message_id),
+            self._actions(message_id),
+        )
+        return Investigation(message, detections, actions)
+
+    async def _detections(self, message_id: str) -> Detections | None:
+        try:
+            return await self.client.get_detections(message_id)
+        except NotFoundError:
+            return None
+
+    async def _actions(self, message_id: str) -> list[ActionEntry]:
+        try:
+            return await self.client.get_action_log(message_id)
+        except NotFoundError:
+            return []
+
+
+async def _given(message: MessageDetails) -> MessageDetails:
+    return message

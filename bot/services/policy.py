@@ -1,0 +1,116 @@
+"""Who may do what: viewers, operators and approvers from configuration, fail closed.
+
+User-group membership is looked up through an injected function (the Slack side provides it)
+and cached only briefly, so removing someone from a group takes effect within a minute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.config import Settings
+
+GroupMembers = Callable[[str], Awaitable[frozenset[str]]]
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+
+
+SETTING = {
+    Role.VIEWER: "BOT_VIEWERS",
+    Role.OPERATOR: "BOT_OPERATORS",
+    Role.APPROVER: "BOT_APPROVERS",
+}
+# Higher roles include looking things up: an operator or approver must see what they act on.
+GRANTS = {
+    Role.VIEWER: {Role.VIEWER, Role.OPERATOR, Role.APPROVER},
+    Role.OPERATOR: {Role.OPERATOR},
+    Role.APPROVER: {Role.APPROVER},
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a user may not do something, and who can."""
+
+    text: str
+
+
+class GroupLookupError(Exception):
+    """Slack could not tell us a user group's members."""
+
+
+class Policy:
+    def __init__(
+        self,
+        settings: Settings,
+        group_members: GroupMembers,
+        cache_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._entries = {
+            Role.VIEWER: settings.bot_viewers,
+            Role.OPERATOR: settings.bot_operators,
+            Role.APPROVER: settings.bot_approvers,
+        }
+        self._group_members = group_members
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def check(self, user_id: str, needed: Role, action: str) -> Refusal | None:
+        """None when `user_id` may do `action` (which needs `needed`), else why not."""
+        granting = sorted(GRANTS[needed])
+        if not any(self._entries[r] for r in granting):
+            return Refusal(
+                f"Nobody may {action} yet: no {needed.value} is configured. An admin must set "
+                f"{SETTING[needed]} (Slack user ids U… or user-group ids S…) and restart the bot."
+            )
+        failures: list[str] = []
+        for role in granting:
+            try:
+                if await self._has(user_id, role):
+                    return None
+            except GroupLookupError as exc:
+                failures.append(str(exc))
+        if failures:
+            return Refusal(
+                f"Could not check your {needed.value} role ({'; '.join(failures)}); "
+                "try again in a minute."
+            )
+        return Refusal(
+            f"You need the {needed.value} role to {action}. {self.who(needed)} "
+            f"An admin can add you to {SETTING[needed]}."
+        )
+
+    def who(self, role: Role) -> str:
+        """A sentence naming who holds `role`; safe to send (ids only, nobody is pinged
+        in the private messages it is used in)."""
+        users = [e for e in self._entries[role] if not e.startswith("S")]
+        groups = [e for e in self._entries[role] if e.startswith("S")]
+        parts = [f"<@{u}>" for u in users[:10]] + [f"members of user group {g}" for g in groups]
+        return f"{role.value.capitalize()}s: {', '.join(parts)}." if parts else ""
+
+    async def _has(self, user_id: str, role: Role) -> bool:
+        entries = self._entries[role]
+        if user_id in entries:
+            return True
+        for group in (e for e in entries if e.startswith("S")):
+            if user_id in await self._members(group):
+                return True
+        return False
+
+    async def _members(self, group_id: str) -> frozenset[str]:
+        now = self._clock()
+        cached = self._cache.get(group_id)
+        if cached and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        members = await self._group_members(group_id)
+        self._cache[group_id] = (now, members)
+        return members

@@ -1,0 +1,187 @@
+"""The actions (release, move, reclassify, block) as one flow each, whether they come from a
+command, a card's button or a modal: role, fresh state, approval rule, act, outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from blocks import safe
+from bot.app import Services
+from bot.cloudflare.models import (
+    Destination,
+    MessageDetails,
+    MoveResult,
+    PatternType,
+    ReclassifyDisposition,
+    ReleaseResult,
+)
+from bot.services.actions import ApprovalNeeded, block_pattern
+from bot.services.lookup import Ambiguous
+from bot.services.policy import Role
+from handlers import flows
+from handlers.flows import Card
+from handlers.replies import NOTICE_LIMIT, Reply, not_found
+
+
+async def _messages(
+    services: Services, reply: Reply, ids: Sequence[str]
+) -> list[MessageDetails] | None:
+    """Current state of every id (fresh, so a stale card cannot mislead); None after telling
+    the user what is wrong with the ids."""
+    found = await services.lookup.messages(ids)
+    missing = [i for i, f in zip(ids, found, strict=True) if f is None]
+    if missing:
+        await reply.private(not_found(", ".join(missing[:10])))
+        return None
+    ambiguous = [f for f in found if isinstance(f, Ambiguous)]
+    if ambiguous:
+        await flows.show_chooser(reply, ambiguous[0])
+        return None
+    return [f for f in found if isinstance(f, MessageDetails)]
+
+
+async def _approval(services: Services, reply: Reply, need: ApprovalNeeded, what: str) -> None:
+    await reply.private(
+        f"{what} needs a second person's approval: {need.reason}. Approval requests are not "
+        "enabled in this version yet, so nothing was done. " + services.policy.who(Role.APPROVER)
+    )
+
+
+async def _conclude(
+    services: Services, reply: Reply, card: Card | None, message: MessageDetails, line: str
+) -> None:
+    """Show the outcome: on the card it came from, else on a new card."""
+    if card is not None:
+        await flows.record_outcome(services, reply, card, message.id, line)
+        return
+    found = await flows.investigate(services, reply, message.id)
+    if found is not None:
+        await flows.post_card(services, reply, found, outcomes=[line])
+
+
+async def release(services: Services, reply: Reply, ids: Sequence[str], card: Card | None) -> None:
+    if not await flows.allowed(services, reply, Role.OPERATOR, "release messages"):
+        return
+    messages = await _messages(services, reply, ids)
+    if messages is None:
+        return
+    held = [m for m in messages if m.is_quarantined]
+    for message in messages:
+        if not message.is_quarantined:
+            await reply.private(
+                safe(f"`{message.id}` is not in quarantine: nothing to release.", NOTICE_LIMIT)
+            )
+            if card is not None:  # the card was stale: show the current state
+                await flows.record_outcome(
+                    services,
+                    reply,
+                    card,
+                    message.id,
+                    flows.stamp(reply.user_id, "Checked: not in quarantine"),
+                )
+    if not held:
+        return
+    need = services.actions.approval_needed("release", held)
+    if need is not None:
+        await _approval(services, reply, need, "This release")
+        return
+    results = await services.actions.release([m.id for m in held])
+    for message, result in zip(held, results, strict=True):
+        await _conclude(
+            services, reply, card, message, flows.stamp(reply.user_id, release_summary(result))
+        )
+
+
+def release_summary(result: ReleaseResult) -> str:
+    parts = {
+        "delivered": f"✅ Released: delivered to {len(result.delivered)}",
+        "partial": f"⚠️ Released in part: delivered to {len(result.delivered)}, "
+        f"failed for {len(result.failed)}, undelivered for {len(result.undelivered)}",
+        "failed": f"❌ Release failed for {len(result.failed)} recipients",
+        "undelivered": f"⚠️ Release undelivered for {len(result.undelivered)} recipients",
+        "unknown": "❔ Release sent; Cloudflare reported no outcome for this message",
+    }
+    text = parts[result.outcome]
+    if result.failed:
+        text += f" (failed: {', '.join(result.failed[:5])})"
+    return safe(text, 600)
+
+
+async def move(
+    services: Services, reply: Reply, ids: Sequence[str], folder: Destination, card: Card | None
+) -> None:
+    if not await flows.allowed(services, reply, Role.OPERATOR, "move messages"):
+        return
+    messages = await _messages(services, reply, ids)
+    if messages is None:
+        return
+    need = services.actions.approval_needed("move", messages)
+    if need is not None:
+        await _approval(services, reply, need, "This move")
+        return
+    results = await services.actions.move([m.id for m in messages], folder)
+    line = flows.stamp(reply.user_id, move_summary(results, folder))
+    for message in messages:
+        await _conclude(services, reply, card, message, line)
+
+
+def move_summary(results: Sequence[MoveResult], folder: str) -> str:
+    failed = [r for r in results if not r.success]
+    if not failed:
+        return f"📁 Moved to {folder}"
+    return safe(f"⚠️ Move to {folder}: {len(results) - len(failed)} done, {len(failed)} failed", 600)
+
+
+async def reclassify(
+    services: Services,
+    reply: Reply,
+    message_id: str,
+    disposition: ReclassifyDisposition,
+    reason: str | None,
+    card: Card | None,
+) -> None:
+    if not await flows.allowed(services, reply, Role.OPERATOR, "reclassify messages"):
+        return
+    message = await flows.one_message(services, reply, message_id)
+    if message is None:
+        return
+    await services.actions.reclassify(message.id, disposition)
+    why = f" (reason: {safe(reason, 300)})" if reason else ""
+    line = flows.stamp(reply.user_id, f"🏷️ Reclassification as {disposition} requested{why}")
+    await _conclude(services, reply, card, message, line)
+
+
+async def block(
+    services: Services,
+    reply: Reply,
+    pattern: str,
+    pattern_type: PatternType,
+    comment: str | None,
+    card: Card | None,
+    message: MessageDetails | None = None,
+) -> None:
+    if not await flows.allowed(services, reply, Role.OPERATOR, "block senders"):
+        return
+    blocked = await services.actions.block(pattern, pattern_type, comment, reply.user_id)
+    note = f" (comment: {safe(comment, 300)})" if comment else ""
+    line = flows.stamp(
+        reply.user_id, f"⛔ Blocked {pattern_type.lower()} {safe(blocked.pattern, 300)}{note}"
+    )
+    if message is not None:
+        await _conclude(services, reply, card, message, line)
+    else:
+        await reply.private(line)
+
+
+async def block_from_card(
+    services: Services, reply: Reply, message_id: str, pattern_type: PatternType,
+    comment: str | None, card: Card | None,
+) -> None:  # fmt: skip
+    message = await flows.one_message(services, reply, message_id)
+    if message is None:
+        return
+    pattern = block_pattern(message, pattern_type)
+    if pattern is None:
+        await reply.private("This message has no sender address to block.")
+        return
+    await block(services, reply, pattern, pattern_type, comment, card, message)

@@ -1,0 +1,135 @@
+"""`/email <verb> …`: parse, check the role, call a service, render, reply. Acknowledged at
+once with nothing (Slack's 3-second rule); every answer comes after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks import help_blocks, search_results
+from bot.app import Services
+from bot.cloudflare.transport import WAIT_NOTICE
+from bot.commands import (
+    BlockCommand,
+    Command,
+    MessageCommand,
+    MoveCommand,
+    ReclassifyCommand,
+    ReleaseCommand,
+    SearchCommand,
+    SimpleCommand,
+    parse,
+)
+from bot.services.policy import Role
+from bot.store import SavedSearch, StoreUnavailable
+from handlers import acts, flows
+from handlers.replies import Reply, answering
+
+PAGE_SIZE = 10  # hits per search message (each hit is two blocks; Slack allows 50)
+VIEW_ROLE = {
+    "lookup": Role.VIEWER,
+    "trace": Role.VIEWER,
+    "preview": Role.OPERATOR,
+    "raw": Role.OPERATOR,
+}
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command(services.settings.bot_command)
+    async def on_command(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        reply = Reply(
+            client, body["user_id"], body.get("channel_id"), respond,
+            command=services.settings.bot_command,
+        )  # fmt: skip
+        await run(services, reply, str(body.get("text", "")))
+
+
+async def run(services: Services, reply: Reply, text: str) -> None:
+    async def waiting(seconds: float) -> None:
+        await reply.private(
+            f"Cloudflare is rate-limiting the bot: waiting {seconds:.0f} s, then retrying…"
+        )
+
+    token = WAIT_NOTICE.set(waiting)
+    try:
+        async with answering(reply, "running the command"):
+            await dispatch(services, reply, parse(text))
+    finally:
+        WAIT_NOTICE.reset(token)
+
+
+async def dispatch(services: Services, reply: Reply, command: Command) -> None:
+    match command:
+        case MessageCommand(verb="lookup", message_id=message_id):
+            if await flows.allowed(services, reply, Role.VIEWER, "look up messages"):
+                await flows.lookup(services, reply, message_id)
+        case MessageCommand(verb=verb, message_id=message_id):
+            await view_verb(services, reply, verb, message_id)
+        case SearchCommand():
+            if await flows.allowed(services, reply, Role.VIEWER, "search"):
+                await search(services, reply, command)
+        case ReleaseCommand(message_ids=ids):
+            await acts.release(services, reply, ids, card=None)
+        case MoveCommand(message_ids=ids, folder=folder):
+            await acts.move(services, reply, ids, folder, card=None)
+        case ReclassifyCommand(message_id=message_id, disposition=disposition):
+            await acts.reclassify(services, reply, message_id, disposition, None, card=None)
+        case BlockCommand(pattern=pattern, pattern_type=pattern_type):
+            await acts.block(services, reply, pattern, pattern_type, None, card=None)
+        case SimpleCommand(verb="approvals" | "audit"):
+            await reply.private(
+                "Approval requests and the audit trail are not enabled in this version yet."
+            )
+        case _:
+            await reply.private_blocks(help_blocks(reply.command), f"{reply.command} help")
+
+
+async def view_verb(services: Services, reply: Reply, verb: str, message_id: str) -> None:
+    """preview / raw / trace from a command: a card first, so the result has a thread."""
+    role = VIEW_ROLE[verb]
+    if not await flows.allowed(services, reply, role, f"see a message's {verb}"):
+        return
+    posted = await flows.lookup(services, reply, message_id)
+    if posted is None:
+        return
+    card, found = posted
+    upload = {"preview": flows.upload_preview, "raw": flows.upload_raw, "trace": flows.post_trace}
+    await upload[verb](services, reply, found.message, card)
+
+
+async def search(
+    services: Services, reply: Reply, command: SearchCommand | SavedSearch, key: str | None = None
+) -> None:
+    if isinstance(command, SearchCommand):
+        saved = SavedSearch(
+            description=command.description, filters=command.filters(datetime.now(UTC)),
+            cursor="", shown=0,
+        )  # fmt: skip
+    else:
+        saved = command
+    page = await services.email.search_page(
+        saved.cursor or None, per_page=PAGE_SIZE, **saved.filters
+    )
+    more_key = None
+    if page.next_cursor:
+        following = saved.model_copy(
+            update={"cursor": page.next_cursor, "shown": saved.shown + len(page.messages)}
+        )
+        try:
+            more_key = await services.searches.save(following)
+        except StoreUnavailable:
+            more_key = None  # results still shown; only paging is lost, and we say so below
+    blocks = search_results(
+        page.messages, description=saved.description, more_key=more_key, shown_before=saved.shown
+    )
+    await reply.private_blocks(blocks, f"Search results: {len(page.messages)} messages")
+    if page.next_cursor and more_key is None:
+        await reply.private("More results exist, but paging needs Redis, which is unreachable.")

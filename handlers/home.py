@@ -1,0 +1,51 @@
+"""App Home and the "Investigate email" message shortcut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks import actions as ids
+from blocks import help_blocks, notice
+from bot.app import Services
+from bot.cloudflare.ids import find_message_ids
+from bot.services.policy import Role
+from handlers import flows
+from handlers.replies import Reply, answering
+
+MAX_SHORTCUT_IDS = 5
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("app_home_opened")
+    async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        user = event["user"]
+        roles = [r.value for r in Role if await services.policy.check(user, r, "") is None]
+        text = f"Your roles: {', '.join(roles) if roles else 'none (ask an admin)'}."
+        blocks = notice(text) + help_blocks(services.settings.bot_command)
+        await client.views_publish(user_id=user, view=View(type="home", blocks=blocks))
+
+    @app.shortcut(ids.INVESTIGATE_SHORTCUT)
+    async def on_shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        channel = body["channel"]["id"]
+        reply = Reply(
+            client, body["user"]["id"], channel, None, command=services.settings.bot_command
+        )
+        async with answering(reply, "investigating the message"):
+            found = find_message_ids(str((body.get("message") or {}).get("text", "")))
+            if not found:
+                await reply.private(
+                    "I found no message id (like `4Njp3P0STMz2c02Q`) in that message."
+                )
+                return
+            if not await flows.allowed(services, reply, Role.VIEWER, "look up messages"):
+                return
+            for message_id in found[:MAX_SHORTCUT_IDS]:
+                await flows.lookup(services, reply, message_id)
+            if len(found) > MAX_SHORTCUT_IDS:
+                await reply.private(f"Looked up the first {MAX_SHORTCUT_IDS} of {len(found)} ids.")
