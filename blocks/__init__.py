@@ -1,0 +1,32 @@
+"""Block Kit renderers: pure functions from data to slack-sdk block models, and `safe`, the one
+text-safety layer every attacker-controlled string passes before it reaches Slack."""
+
+from blocks.card import fallback_text, message_card
+from blocks.help import help_blocks, notice
+from blocks.limits import problems, text_size, view_problems
+from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal
+from blocks.safety import clamp, defang, escape, safe
+from blocks.search import SEARCH_PAGE, chooser, search_results
+from blocks.trace import trace_blocks
+
+__all__ = [
+    "SEARCH_PAGE",
+    "ModalContext",
+    "block_modal",
+    "chooser",
+    "clamp",
+    "defang",
+    "escape",
+    "fallback_text",
+    "help_blocks",
+    "message_card",
+    "move_modal",
+    "notice",
+    "problems",
+    "reclassify_modal",
+    "safe",
+    "search_results",
+    "text_size",
+    "trace_blocks",
+    "view_problems",
+]

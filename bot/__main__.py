@@ -7,7 +7,9 @@ import sys
 USAGE = """usage: python -m bot [COMMAND]
   (none)                run the Slack bot (configuration from the environment)
   simulator [options]   serve the Email Security API simulator (--help for options)
-  local                 start the whole local stack, as `make run` does"""
+  local                 start the whole local stack, as `make run` does
+  slack-standin [opts]  serve the local stand-in for the Slack Web API (--help)
+  console [options]     drive a running bot from the terminal as a Slack user (--help)"""
 
 
 def main(argv: list[str]) -> int:
@@ -20,6 +22,14 @@ def main(argv: list[str]) -> int:
         from bot.simulator.cli import main as simulator_main
 
         return simulator_main(rest)
+    if command == "slack-standin":
+        from bot.local.standin.cli import main as standin_main
+
+        return standin_main(rest)
+    if command == "console":
+        from bot.local.console import main as console_main
+
+        return console_main(rest)
     if command == "local":
         from bot.local.stack import main as local_main
 

@@ -11,7 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks import help_blocks, search_results
+from blocks import SEARCH_PAGE, help_blocks, search_results
 from bot.app import Services
 from bot.cloudflare.transport import WAIT_NOTICE
 from bot.commands import (
@@ -30,7 +30,6 @@ from bot.store import SavedSearch, StoreUnavailable
 from handlers import acts, flows
 from handlers.replies import Reply, answering
 
-PAGE_SIZE = 10  # hits per search message (each hit is two blocks; Slack allows 50)
 VIEW_ROLE = {
     "lookup": Role.VIEWER,
     "trace": Role.VIEWER,
@@ -101,8 +100,7 @@ async def view_verb(services: Services, reply: Reply, verb: str, message_id: str
     if posted is None:
         return
     card, found = posted
-    upload = {"preview": flows.upload_preview, "raw": flows.upload_raw, "trace": flows.post_trace}
-    await upload[verb](services, reply, found.message, card)
+    await flows.show(services, reply, verb, found.message, card)
 
 
 async def search(
@@ -116,7 +114,7 @@ async def search(
     else:
         saved = command
     page = await services.email.search_page(
-        saved.cursor or None, per_page=PAGE_SIZE, **saved.filters
+        saved.cursor or None, per_page=SEARCH_PAGE, **saved.filters
     )
     more_key = None
     if page.next_cursor:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from blocks import chooser, fallback_text, message_card, safe, trace_blocks
+from blocks import chooser, clamp, fallback_text, message_card, safe, trace_blocks
 from bot.app import Services
 from bot.cloudflare import NotFoundError
 from bot.cloudflare.models import MessageDetails
@@ -104,7 +104,7 @@ async def record_outcome(
             channel=card.channel_id, ts=card.ts, blocks=blocks, text=fallback_text(found.message)
         )
     await reply.client.chat_postMessage(
-        channel=card.channel_id, thread_ts=card.ts, text=safe(line, NOTICE_LIMIT),
+        channel=card.channel_id, thread_ts=card.ts, text=clamp(line, NOTICE_LIMIT),
         unfurl_links=False, unfurl_media=False,
     )  # fmt: skip
 
@@ -146,3 +146,11 @@ async def post_trace(services: Services, reply: Reply, message: MessageDetails, 
         channel=card.channel_id, thread_ts=card.ts, blocks=trace_blocks(message.id, trace),
         text=f"Trace of {message.postfix_id}", unfurl_links=False, unfurl_media=False,
     )  # fmt: skip
+
+
+async def show(
+    services: Services, reply: Reply, verb: str, message: MessageDetails, card: Card
+) -> None:
+    """preview / raw / trace of `message`, into the card's thread."""
+    handler = {"preview": upload_preview, "raw": upload_raw, "trace": post_trace}[verb]
+    await handler(services, reply, message, card)

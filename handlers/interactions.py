@@ -3,6 +3,8 @@ acknowledged at once; a click on a stale card gets a private explanation, never 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -21,6 +23,8 @@ from handlers.flows import Card
 from handlers.replies import Reply, answering, field
 
 Body = dict[str, Any]
+ClickHandler = Callable[[Reply, Body], Awaitable[None]]
+SubmitHandler = Callable[[Reply, ModalContext, "Card | None", Body], Awaitable[None]]
 
 
 def _reply(
@@ -50,10 +54,10 @@ def _value(body: Body) -> str:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    def clicked(action_id: str, doing: str) -> Any:
+    def clicked(action_id: str, doing: str) -> Callable[[ClickHandler], ClickHandler]:
         """Decorator: ack, build the reply, and run the handler under `answering`."""
 
-        def wrap(handler: Any) -> Any:
+        def wrap(handler: ClickHandler) -> ClickHandler:
             @app.action(action_id)
             async def listener(
                 ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond
@@ -73,7 +77,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 finally:
                     WAIT_NOTICE.reset(token)
 
-            return listener
+            return handler
 
         return wrap
 
@@ -102,17 +106,10 @@ def register(app: AsyncApp, services: Services) -> None:
         card = _card(body)
         if message is None or card is None:
             return
-        upload = {
-            "preview": flows.upload_preview,
-            "raw": flows.upload_raw,
-            "trace": flows.post_trace,
-        }
-        await upload[verb](services, reply, message, card)
+        await flows.show(services, reply, verb, message, card)
 
     for action_id, verb in ((ids.PREVIEW, "preview"), (ids.RAW, "raw"), (ids.TRACE, "trace")):
-        clicked(action_id, f"fetching the {verb}")(
-            lambda reply, body, verb=verb: on_view(reply, body, verb)
-        )
+        clicked(action_id, f"fetching the {verb}")(functools.partial(on_view, verb=verb))
 
     @clicked(ids.RELEASE, "releasing the message")
     async def on_release(reply: Reply, body: Body) -> None:
@@ -174,8 +171,8 @@ def _card_message_id(body: Body) -> str:
 
 
 def register_modals(app: AsyncApp, services: Services) -> None:
-    def submitted(callback_id: str, doing: str) -> Any:
-        def wrap(handler: Any) -> Any:
+    def submitted(callback_id: str, doing: str) -> Callable[[SubmitHandler], SubmitHandler]:
+        def wrap(handler: SubmitHandler) -> SubmitHandler:
             @app.view(callback_id)
             async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
                 await ack()
@@ -192,7 +189,7 @@ def register_modals(app: AsyncApp, services: Services) -> None:
                 async with answering(reply, doing):
                     await handler(reply, ctx, card, view["state"]["values"])
 
-            return listener
+            return handler
 
         return wrap
 

@@ -1,0 +1,150 @@
+"""Small builders the renderers share: text objects, times, disposition cues, capped lists.
+
+Helpers here never call `safe` on their own input unless their name says so (`safe_or`); callers
+pass text that is already safe, so nothing is escaped twice."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from slack_sdk.models.blocks import (
+    ButtonElement,
+    ConfirmObject,
+    MarkdownTextObject,
+    Option,
+    PlainTextObject,
+)
+
+from blocks.safety import safe
+from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, MessageDetails
+
+# Shown where a value is missing, so no text object is ever empty (Slack rejects empty text).
+MISSING = "—"
+
+# Colour cue per final disposition; anything else (UNKNOWN, new values) is white.
+_CUES = {
+    "MALICIOUS": "🔴",
+    "MALICIOUS-BEC": "🔴",
+    "SUSPICIOUS": "🟠",
+    "SPOOF": "🟠",
+    "SPAM": "🟡",
+    "BULK": "🟡",
+    "NONE": "🟢",
+}
+# Ids go into button values (max 2000) and come back to us; anything but a sane id is not
+# offered as an action (the API's ids are `<postfix>-<timestamp>-<hex>`, under 100 chars).
+_ACTIONABLE_ID = re.compile(r"^[A-Za-z0-9:._-]{1,255}$")
+
+# Human labels for the API's folder names (option values stay the API's names).
+FOLDER_LABELS: dict[str, str] = {
+    "Inbox": "Inbox",
+    "JunkEmail": "Junk email",
+    "DeletedItems": "Deleted items",
+    "RecoverableItemsDeletions": "Recoverable items: deletions",
+    "RecoverableItemsPurges": "Recoverable items: purges",
+}
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """mrkdwn with `verbatim` on: no auto-linking or automatic mention parsing of what we show
+    (our own `<@U…>` mentions still work; attacker text has no `<` left)."""
+    return MarkdownTextObject(text=text or MISSING, verbatim=True)
+
+
+def plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text or MISSING, emoji=True)
+
+
+def safe_or(text: str | None, limit: int, missing: str = MISSING) -> str:
+    """`safe(text, limit)`, or `missing` when nothing is left of it."""
+    return safe(text, limit) or missing
+
+
+def when(moment: datetime | None) -> str:
+    """A readable UTC time; naive datetimes are taken as UTC (the API speaks UTC)."""
+    if moment is None:
+        return MISSING
+    try:
+        utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return moment.isoformat()
+    return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def disposition(value: str | None) -> str:
+    """`🔴 MALICIOUS`: emoji cue plus the (safe) disposition name."""
+    if not value:
+        return "⚪ not given"
+    return f"{_CUES.get(value.upper(), '⚪')} {safe_or(value, 40)}"
+
+
+def quarantine(is_quarantined: bool, statuses: Sequence[str] | None) -> str:
+    if is_quarantined:
+        return "🔒 Quarantined"
+    status = ", ".join(safe_or(s, 40) for s in (statuses or [])[:3])
+    return f"Not quarantined ({status})" if status else "Not quarantined"
+
+
+def capped(shown: Sequence[str], total: int, *, bullet: str = "• ", sep: str = "\n") -> str:
+    """Already-safe `shown` items (the first of `total`), then "…and N more" for the rest."""
+    lines = [bullet + item for item in shown]
+    if total > len(shown):
+        lines.append(f"…and {total - len(shown)} more")
+    return sep.join(lines)
+
+
+def actionable(message_id: str) -> bool:
+    return bool(_ACTIONABLE_ID.match(message_id))
+
+
+def button(
+    label: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: ConfirmObject | None = None,
+) -> ButtonElement:
+    return ButtonElement(
+        text=plain(label), action_id=action_id, value=value, style=style, confirm=confirm
+    )
+
+
+def option(label: str, value: str) -> Option:
+    return Option(text=plain(label), value=value)
+
+
+def folder_options() -> list[Option]:
+    return [option(FOLDER_LABELS.get(folder, folder), folder) for folder in DESTINATIONS]
+
+
+def disposition_options() -> list[Option]:
+    return [option(value, value) for value in RECLASSIFY_DISPOSITIONS]
+
+
+def field(label: str, value: str) -> MarkdownTextObject:
+    """A section field: our bold label over an already-safe value."""
+    return mrkdwn(f"*{label}*\n{value or MISSING}")
+
+
+def sender(message: MessageDetails) -> str:
+    """`Name <address>` of the header From, safe."""
+    name = safe(message.from_name, 80)
+    address = safe(message.from_ or message.envelope_from, 150)
+    if name and address:
+        return f"{name} &lt;{address}&gt;"
+    return name or address or MISSING
+
+
+def recipients(message: MessageDetails, shown: int) -> str:
+    """The first `shown` recipients (`Name <address>`), then "…and N more"."""
+    addresses = message.to or message.envelope_to or message.client_recipients
+    names = message.to_name or []
+    items = []
+    for index, address in enumerate(addresses[:shown]):
+        name = safe(names[index], 60) if index < len(names) else ""
+        shown_address = safe_or(address, 120)
+        items.append(f"{name} &lt;{shown_address}&gt;" if name else shown_address)
+    return capped(items, len(addresses), bullet="", sep=", ") or MISSING

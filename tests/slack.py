@@ -1,0 +1,280 @@
+"""End-to-end harness: the bot (`python -m bot`), the Slack stand-in and the simulator as
+separate processes, and a driver that sends what Slack sends, signed as Slack signs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from bot.local import payloads
+from tests.servers import (
+    ACCOUNT_ID,
+    API_TOKEN,
+    ROOT,
+    SimulatorProcess,
+    free_port,
+    wait_until,
+)
+
+SIGNING_SECRET = "e2e-signing-secret"
+BOT_TOKEN = "xoxb-e2e-token"
+CHANNEL = "C0SOC"
+OPERATOR = "U0OPERATOR"
+VIEWER = "U0VIEWER"
+APPROVER = "U0APPROVER"
+STRANGER = "U0STRANGER"
+GROUP = "S0OPSGROUP"
+GROUP_MEMBER = "U0GROUPOP"
+T = TypeVar("T")
+
+
+class ChildProcess:
+    """A `python -m bot …` child with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], health_url: str, what: str) -> None:
+        self._log = tempfile.NamedTemporaryFile(prefix="e2e-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.health_url = health_url
+        try:
+            wait_until(self._healthy, 20, what)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"{what} did not start:\n{self.log()}") from None
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"exited early:\n{self.log()}")
+        try:
+            return httpx.get(self.health_url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class StandinProcess(ChildProcess):
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--bot-token", BOT_TOKEN, *args]
+        super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
+
+    def hook(self, method: str, name: str, body: Any = None, **params: str) -> Any:
+        response = httpx.request(
+            method, f"{self.root}/__standin/{name}", json=body, params=params, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        return list(self.hook("GET", "messages", channel=channel))
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.hook("GET", "calls") if method in (None, c["method"])]
+
+
+class BotProcess(ChildProcess):
+    def __init__(
+        self, simulator: SimulatorProcess, standin: StandinProcess, redis_url: str, **env: str
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/slack/events"
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "CLOUDFLARE_", "BOT_"))
+        }
+        environ.update(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=f"{standin.root}/api/",
+            CLOUDFLARE_ACCOUNT_ID=ACCOUNT_ID,
+            CLOUDFLARE_API_TOKEN=API_TOKEN,
+            CLOUDFLARE_API_URL=simulator.base_url,
+            REDIS_URL=redis_url,
+            HOST="127.0.0.1",
+            PORT=str(self.port),
+            BOT_VIEWERS=VIEWER,
+            BOT_OPERATORS=f"{OPERATOR},{GROUP}",
+            BOT_APPROVERS=APPROVER,
+        )
+        environ.update(env)
+        super().__init__([], environ, f"http://127.0.0.1:{self.port}/healthz", "the bot")
+
+
+class Slack:
+    """Sends commands, clicks and modal submissions to the bot as Slack would."""
+
+    def __init__(self, bot: BotProcess, standin: StandinProcess) -> None:
+        self.bot = bot
+        self.standin = standin
+
+    def send(self, body: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        headers = headers or payloads.signed_headers(SIGNING_SECRET, body)
+        started = time.monotonic()
+        response = httpx.post(self.bot.url, content=body.encode(), headers=headers, timeout=10)
+        self.last_ack_seconds = time.monotonic() - started
+        return response
+
+    def _handles(self, user: str, message_ts: str | None = None) -> dict[str, str]:
+        issued = self.standin.hook(
+            "POST", "response_urls", {"channel": CHANNEL, "user": user, "message_ts": message_ts}
+        )
+        return {"url": issued["url"], "trigger_id": issued["trigger_id"]}
+
+    def command(self, text: str, user: str = OPERATOR) -> httpx.Response:
+        handles = self._handles(user)
+        body = payloads.slash_command(
+            "/email", text, user, CHANNEL, handles["url"], handles["trigger_id"]
+        )
+        return self.send(body)
+
+    def click(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        user: str = OPERATOR,
+        option: str | None = None,
+    ) -> httpx.Response:
+        block, element = find_element(message, action_id)
+        entry: dict[str, Any] = {
+            "type": element["type"], "action_id": action_id, "block_id": block["block_id"],
+            "action_ts": f"{time.time():.6f}",
+        }  # fmt: skip
+        if element["type"] == "button":
+            entry["value"] = element.get("value")
+        else:
+            chosen = next(o for o in element["options"] if o["value"] == option)
+            entry["selected_option"] = chosen
+        handles = self._handles(user, message["ts"])
+        payload = payloads.block_actions(
+            user, [entry], handles["trigger_id"], message=message, response_url=handles["url"]
+        )
+        return self.send(payloads.interaction(payload))
+
+    def submit(
+        self, view: dict[str, Any], values: dict[str, Any], user: str = OPERATOR
+    ) -> httpx.Response:
+        """Submit a modal; `values` maps an input's action id to a value or option value."""
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            element = block.get("element") or {}
+            action_id = element.get("action_id")
+            if block.get("type") != "input" or action_id not in values:
+                continue
+            value = values[action_id]
+            if "options" in element:
+                chosen = next(o for o in element["options"] if o["value"] == value)
+                entry = {"type": element["type"], "selected_option": chosen}
+            else:
+                entry = {"type": element["type"], "value": value}
+            state[block["block_id"]] = {action_id: entry}
+        payload = payloads.view_submission(user, view, {}, self._handles(user)["trigger_id"])
+        payload["view"]["state"] = {"values": state}
+        return self.send(payloads.interaction(payload))
+
+    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = 10) -> T:
+        """Poll `probe` until it returns something truthy; fail with `what` and the bot's log."""
+        found: list[T] = []
+
+        def check() -> bool:
+            value = probe()
+            if value:
+                found.append(value)
+            return bool(value)
+
+        try:
+            wait_until(check, timeout, what)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out waiting for {what}\n--- bot log ---\n{self.bot.log()[-4000:]}"
+            ) from None
+        return found[0]
+
+    def card(self, predicate: Callable[[dict[str, Any]], bool] = lambda m: True) -> dict[str, Any]:
+        """The newest channel card (a non-ephemeral bot message with buttons) that matches."""
+
+        def probe() -> dict[str, Any] | None:
+            cards = [
+                m for m in self.standin.messages()
+                if not m["ephemeral"] and not m.get("thread_ts") and has_action(m, "msg_trace")
+            ]  # fmt: skip
+            return next((m for m in reversed(cards) if predicate(m)), None)
+
+        return self.wait(probe, "a card in the channel")
+
+    def private(self, user: str, containing: str) -> dict[str, Any]:
+        """The newest ephemeral message to `user` whose text contains `containing`."""
+
+        def probe() -> dict[str, Any] | None:
+            for message in reversed(self.standin.messages()):
+                if (
+                    message["ephemeral"]
+                    and message.get("user") == user
+                    and containing in text_of(message)
+                ):
+                    return message
+            return None
+
+        return self.wait(probe, f"a private message to {user} containing {containing!r}")
+
+
+def find_element(message: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return block, element
+        accessory = block.get("accessory")
+        if accessory and accessory.get("action_id") == action_id:
+            return block, accessory
+    raise AssertionError(f"no {action_id} in the message: {json.dumps(message)[:2000]}")
+
+
+def has_action(message: dict[str, Any], action_id: str) -> bool:
+    try:
+        find_element(message, action_id)
+    except AssertionError:
+        return False
+    return True
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """All visible text of a message: top-level text and every text in its blocks."""
+    parts = [message.get("text") or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(parts)

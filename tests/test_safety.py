@@ -1,0 +1,237 @@
+"""`blocks.safety.safe`: whatever an email's author writes, what reaches Slack cannot mention,
+link, hide or reorder text, or break a length limit; and it is escaped exactly once."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blocks.safety import (
+    BIDI_CONTROLS,
+    BIDI_MARK,
+    INVISIBLE,
+    clamp,
+    clean,
+    defang,
+    escape,
+    safe,
+    text_width,
+)
+
+# Pieces an attacker would use: Slack control sequences, entities, invisible and bidi
+# characters, schemes, hosts, addresses, line breaks, astral characters, our own markers.
+HOSTILE = (
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123ABC>",
+    "<!subteam^S123|grp>",
+    "<#C123>",
+    "<!date^1700000000^{date}|x>",
+    "<https://evil.example|Click>",
+    "<mailto:bob@evil.example|Bob>",
+    "&amp;",
+    "&lt;",
+    "&",
+    "<",
+    ">",
+    "\u202e",
+    "\u2066",
+    "\u061c",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\u2060",
+    "\x00",
+    "\x1b[31m",
+    "\x85",
+    "\u2028",
+    "\r\n",
+    "\t",
+    "\n",
+    "javascript:alert(1)",
+    "https://evil.example/x?a=1&b=2",
+    "HTTP://EVIL.EXAMPLE",
+    "http://1.2.3.4/",
+    "ftp://files.evil.example",
+    "ssh://evil.example",
+    "mailto:bob@evil.example",
+    "bob@evil.example",
+    "evil\u3002example",
+    "invoice.zip",
+    "@channel",
+    "@here",
+    "hxxps://",
+    "[.]",
+    "…",
+    "😀",
+    "e\u0301",
+    "`",
+    "*bold*",
+    " ",
+)
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12)), max_size=40).map(
+    "".join
+)
+repeated = st.builds(lambda piece, n: piece * n, st.sampled_from(HOSTILE), st.integers(1, 1500))
+any_text = st.one_of(st.text(), hostile_text, repeated)
+limits = st.integers(min_value=1, max_value=3000)
+
+ENTITY = re.compile(r"&(?:amp|lt|gt);")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def assert_safe(out: str, limit: int, *, multiline: bool = False) -> None:
+    assert "<" not in out and ">" not in out
+    assert "&" not in ENTITY.sub("", out), "an & that is not an entity"
+    lowered = out.lower()
+    for scheme in ("http://", "https://", "ftp://"):
+        assert scheme not in lowered
+    assert not re.search(r"(mailto|javascript|vbscript|\bdata|\bfile):\S", lowered)
+    assert not re.search(r"\w[.\u3002\uff0e\uff61]\w", out), "an undefanged dot"
+    assert not re.search(r"(?<![\w@.\[])@(here|channel|everyone)\b", out, re.IGNORECASE)
+    for char in out:
+        if multiline and char == "\n":
+            continue
+        assert unicodedata.category(char) not in ("Cc", "Cf", "Cs"), repr(char)
+        assert char not in INVISIBLE and char not in BIDI_CONTROLS, repr(char)
+    assert len(out) <= text_width(out) <= limit
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text, limits)
+def test_output_is_safe(text: str, limit: int) -> None:
+    assert_safe(safe(text, limit), limit)
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_text, limits)
+def test_multiline_output_is_safe(text: str, limit: int) -> None:
+    assert_safe(safe(text, limit, multiline=True), limit, multiline=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=300), hostile_text))
+def test_escaped_exactly_once(text: str) -> None:
+    """Undoing one round of escaping gives back the cleaned, defanged text: nothing was escaped
+    twice (`&amp;amp;`) and nothing was left unescaped."""
+    assert unescape(safe(text, 100_000)) == defang(clean(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_text, limits)
+def test_truncation_keeps_a_prefix_and_says_so(text: str, limit: int) -> None:
+    full = safe(text, 1_000_000)
+    out = safe(text, limit)
+    if out == full:
+        return
+    assert out.endswith("…")
+    head = out[:-1]
+    if len(text) <= 8 * limit:  # beyond that the input is cut before processing
+        assert full.startswith(head)
+    assert not re.search(r"&[a-z]*$", head), "an entity cut in half"
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_text)
+def test_defang_is_idempotent(text: str) -> None:
+    once = defang(clean(text))
+    assert defang(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://evil.example/x", "hxxps://evil[.]example/x"),
+        ("http://evil.example", "hxxp://evil[.]example"),
+        ("HTTPS://EVIL.EXAMPLE", "HxxPS://EVIL[.]EXAMPLE"),
+        ("bob@evil.example", "bob@evil[.]example"),
+        ("1.2.3.4", "1[.]2[.]3[.]4"),
+        ("evil\u3002example", "evil[.]example"),
+        ("mailto:bob@evil.example", "mailto[:]bob@evil[.]example"),
+        ("ftp://files.evil.example", "fxp://files[.]evil[.]example"),
+        ("ssh://evil.example", "ssh[:]//evil[.]example"),
+        ("javascript:alert(1)", "javascript[:]alert(1)"),
+        ("<https://evil.example|Click>", "&lt;hxxps://evil[.]example|Click&gt;"),
+        ("<!channel> <@U123ABC>", "&lt;!channel&gt; &lt;@U123ABC&gt;"),
+        ("<!subteam^S123|grp>", "&lt;!subteam^S123|grp&gt;"),
+        ("Tom & Jerry", "Tom &amp; Jerry"),
+        ("&amp;", "&amp;amp;"),  # the sender's literal text, shown as typed
+        ("@channel look", "[@]channel look"),
+        ("end. Next", "end. Next"),
+        ("invoice\u202efdp.exe", f"invoice{BIDI_MARK}fdp[.]exe"),
+        ("pay\u200bpal", "paypal"),
+        ("a\nb\tc\x00d", "a b cd"),
+        ("  padded  ", "padded"),
+        ("", ""),
+    ],
+)
+def test_examples(text: str, expected: str) -> None:
+    assert safe(text, 3000) == expected
+
+
+def test_none_is_empty() -> None:
+    assert safe(None, 10) == ""
+
+
+def test_multiline_keeps_line_breaks_only() -> None:
+    assert safe("a\r\nb\u2028c\td", 100, multiline=True) == "a\nb\nc d"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("abc", 3, "abc"),
+        ("abcd", 3, "ab…"),
+        ("abc", 1, "…"),
+        ("&&&&", 10, "&amp;…"),  # never `&am…`
+        ("<<", 8, "&lt;&lt;"),
+        ("<<", 7, "&lt;…"),
+        ("😀😀😀😀", 5, "😀😀…"),  # astral characters count twice
+    ],
+)
+def test_truncation(text: str, limit: int, expected: str) -> None:
+    assert safe(text, limit) == expected
+
+
+def test_huge_input_is_cut_with_an_ellipsis() -> None:
+    out = safe("\u200b" * 100_000 + "visible", 10)
+    assert out == "…"
+
+
+def test_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        safe("x", 0)
+
+
+def test_escape_only_escapes() -> None:
+    assert escape("lookup <id> & more.example") == "lookup &lt;id&gt; &amp; more.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Released by <@U123ABC>", 100, "Released by <@U123ABC>"),
+        ("hi <@U12345678> there", 8, "hi…"),
+        ("a &amp; b", 5, "a…"),
+        ("abcdef", 4, "abc…"),
+    ],
+)
+def test_clamp_never_cuts_a_token(text: str, limit: int, expected: str) -> None:
+    assert clamp(text, limit) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="ab <@U1>&;", max_size=200), limits)
+def test_clamp_within_limit(text: str, limit: int) -> None:
+    out = clamp(text, limit)
+    assert text_width(out) <= limit
+    if out != text:
+        assert out.endswith("…")
