@@ -50,7 +50,8 @@ def test_reclassify_and_block() -> None:
 
 def test_search_filters() -> None:
     command = parse(
-        'search invoice urgent from:billing@x.example to:ceo@example.com subject:"wire transfer" disposition:malicious since:7d'
+        "search invoice urgent from:billing@x.example to:ceo@example.com "
+        'subject:"wire transfer" disposition:malicious since:7d'
     )
     assert isinstance(command, SearchCommand)
     now = datetime(2026, 11, 21, tzinfo=UTC)

@@ -1,0 +1,325 @@
+"""The local console: rendering, the payloads it signs, and a round trip through a real Bolt
+app served over HTTP with the Slack stand-in as its Web API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.local import payloads
+from bot.local.console import execute
+from bot.local.console_session import Console, ConsoleError
+from bot.local.render import Renderer, mrkdwn, render
+from tests.servers import ROOT, free_port
+from tests.test_standin import StandinProcess
+
+SECRET = "console-test-signing-secret"
+MOVE_SELECT = {
+    "type": "static_select",
+    "action_id": "move",
+    "placeholder": {"type": "plain_text", "text": "Move"},
+    "options": [
+        {"text": {"type": "plain_text", "text": name}, "value": name}
+        for name in ("Inbox", "JunkEmail", "DeletedItems")
+    ],
+}
+CARD = [
+    {"type": "header", "text": {"type": "plain_text", "text": "Invoice overdue"}},
+    {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "From &lt;billing@evil.example&gt; &amp; co <!here>"},
+        "fields": [
+            {"type": "mrkdwn", "text": "*Disposition*\nMALICIOUS"},
+            {"type": "mrkdwn", "text": "*To*\na@example.com\nb@example.com"},
+        ],
+    },
+    {"type": "context", "elements": [{"type": "mrkdwn", "text": "scanned 10:02"}]},
+    {"type": "divider"},
+    {
+        "type": "actions",
+        "block_id": "acts",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "release",
+                "text": {"type": "plain_text", "text": "Release"},
+                "value": "rq1",
+            },
+            MOVE_SELECT,
+        ],
+    },
+]
+
+
+def plain(text: str) -> dict[str, str]:
+    return {"type": "plain_text", "text": text}
+
+
+def button(action_id: str, text: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": plain(text)}
+
+
+def folder_input() -> dict[str, Any]:
+    element = {**MOVE_SELECT, "action_id": "pick"}
+    return {"type": "input", "block_id": "folder", "label": plain("Folder"), "element": element}
+
+
+# --- render -----------------------------------------------------------------------------------
+
+
+def test_render_a_card() -> None:
+    text, clickables = render(CARD)
+    assert text.splitlines() == [
+        "== Invoice overdue ==",
+        "From <billing@evil.example> & co @here",
+        "Disposition: MALICIOUS",
+        "To: a@example.com",
+        "  b@example.com",
+        "· scanned 10:02",
+        "─" * 40,
+        "[1] Release  [2] Move ▾ (1 Inbox, 2 JunkEmail, 3 DeletedItems)",
+    ]
+    release, move = clickables
+    assert (release.number, release.action_id, release.block_id) == (1, "release", "acts")
+    assert move.kind == "static_select" and move.choose("2")[0].value == "JunkEmail"
+    assert move.choose("DeletedItems")[0].text == "DeletedItems"
+    with pytest.raises(ValueError, match="no option"):
+        move.choose("9")
+
+
+def test_render_numbers_from_start_and_shows_accessories() -> None:
+    overflow = {"type": "overflow", "action_id": "o", "options": MOVE_SELECT["options"][:2]}
+    blocks = [
+        {"type": "section", "text": plain("a"), "accessory": button("p", "Preview")},
+        {"type": "image", "image_url": "https://x/y.png", "alt_text": "preview"},
+        {"type": "actions", "elements": [overflow]},
+    ]
+    text, clickables = render(blocks, start=7)
+    assert text.splitlines() == [
+        "a",
+        "[7] Preview",
+        "[image: preview]",
+        "[8] ⋯ (1 Inbox, 2 JunkEmail)",
+    ]
+    assert [c.number for c in clickables] == [7, 8]
+
+
+def test_text_is_shown_not_interpreted() -> None:
+    # Escaped control sequences show literally; real ones show as Slack displays them.
+    assert mrkdwn("&lt;!channel&gt; vs <!channel>") == "<!channel> vs @channel"
+    assert (
+        mrkdwn("<https://a.example/x|click> <@U1> <#C2|ops>")
+        == "click (https://a.example/x) @U1 #ops"
+    )
+    assert mrkdwn("&amp;lt;") == "&lt;"  # decoded exactly once
+    # Terminal escapes from an email subject never reach the terminal.
+    assert mrkdwn("\x1b[2Jsubject\u202e") == "\\x1b[2Jsubject\\u202e"
+    text, _ = render([{"type": "header", "text": {"type": "plain_text", "text": "a &amp; b"}}])
+    assert text == "== a &amp; b ==", "plain_text is not mrkdwn: a needless escape shows"
+
+
+def test_modal_inputs_are_numbered_with_their_values() -> None:
+    reason = {"type": "plain_text_input", "action_id": "text"}
+    blocks = [
+        folder_input(),
+        {
+            "type": "input",
+            "block_id": "why",
+            "optional": True,
+            "label": plain("Reason"),
+            "element": reason,
+        },
+    ]
+    values = {"why": {"text": {"type": "plain_text_input", "value": "phish"}}}
+    renderer = Renderer(1, values)
+    renderer.blocks(blocks)
+    assert renderer.lines == [
+        "{1} Folder: (empty)",
+        "    options: 1 Inbox, 2 JunkEmail, 3 DeletedItems",
+        "{2} Reason (optional): phish",
+    ]
+    state = payloads.state_values(blocks, values)
+    assert state["folder"]["pick"] == {"type": "static_select", "selected_option": None}
+    chosen = payloads.input_state(renderer.inputs[0], "JunkEmail")
+    assert chosen["selected_option"]["value"] == "JunkEmail"
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+def test_requests_are_signed_like_slack() -> None:
+    body = payloads.slash_command("/email", "lookup x", "U1", "C1", "http://r", "1.2.3")
+    headers = payloads.signed_headers(SECRET, body)
+    assert SignatureVerifier(SECRET).is_valid_request(body, headers)
+    fields = parse_qs(body)
+    assert fields["command"] == ["/email"] and fields["text"] == ["lookup x"]
+    assert fields["user_id"] == ["U1"] and fields["response_url"] == ["http://r"]
+
+
+def test_block_actions_from_channel_and_ephemeral_messages() -> None:
+    _, (release, _) = render(CARD)
+    action = payloads.action(release, [])
+    message = {"channel": "C1", "ts": "1.000100", "text": "t", "blocks": CARD, "ephemeral": False,
+               "user": "U0BOT", "bot_id": "B0BOT", "thread_ts": None, "files": None}  # fmt: skip
+    public = payloads.block_actions(
+        "U1", [action], "trig", message=message, response_url="http://r"
+    )
+    assert public["container"] == {
+        "type": "message", "message_ts": "1.000100", "channel_id": "C1", "is_ephemeral": False,
+    }  # fmt: skip
+    assert public["message"]["blocks"] == CARD and public["channel"]["id"] == "C1"
+    assert public["actions"][0]["value"] == "rq1" and public["response_url"] == "http://r"
+    private = payloads.block_actions("U1", [action], "trig", message={**message, "ephemeral": True})
+    assert private["container"]["is_ephemeral"] and "message" not in private
+    form = parse_qs(payloads.interaction(public))
+    assert json.loads(form["payload"][0])["type"] == "block_actions"
+
+
+# --- round trip -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def standin_process() -> Iterator[StandinProcess]:
+    process = StandinProcess("--channel-rate", "off")
+    yield process
+    process.stop()
+
+
+def bolt_app(api_url: str) -> AsyncApp:
+    """A tiny bot: /email answers with a button and a modal opener; both do something."""
+    client = AsyncWebClient(token="xoxb-console-test", base_url=api_url)
+    app = AsyncApp(signing_secret=SECRET, client=client)
+
+    @app.command("/email")
+    async def email(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+        if command["text"] == "ack":
+            await ack("Working on it")  # the answer is the HTTP ack body itself
+            return
+        await ack()
+        text = {"type": "mrkdwn", "text": f"Looked up *{command['text']}* &lt;ok&gt;"}
+        confirm = {
+            "title": {"type": "plain_text", "text": "Release?"},
+            "text": {"type": "plain_text", "text": "Deliver it to the inbox."},
+            "confirm": {"type": "plain_text", "text": "Release"},
+            "deny": {"type": "plain_text", "text": "Keep"},
+        }
+        await respond(
+            blocks=[
+                {"type": "section", "text": text},
+                {"type": "actions", "elements": [
+                    {**button("b1", "Release"), "value": "v1", "confirm": confirm},
+                    button("open", "Move…"),
+                ]},
+            ]
+        )  # fmt: skip
+
+    @app.action("b1")
+    async def clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        value, user = body["actions"][0]["value"], body["user"]["id"]
+        await client.chat_postMessage(
+            channel=body["channel"]["id"], text=f"clicked {value} by {user}"
+        )
+
+    @app.action("open")
+    async def open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = {
+            "type": "modal", "callback_id": "move", "private_metadata": body["channel"]["id"],
+            "title": {"type": "plain_text", "text": "Move"},
+            "submit": {"type": "plain_text", "text": "Move"},
+            "blocks": [folder_input()],
+        }  # fmt: skip
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view("move")
+    async def moved(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        folder = view["state"]["values"]["folder"]["pick"]["selected_option"]["value"]
+        await client.chat_postMessage(channel=view["private_metadata"], text=f"moved to {folder}")
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        blocks = [{"type": "section", "text": plain("Approvals waiting: 0")}]
+        await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks})
+
+    @app.shortcut("investigate")
+    async def investigate(ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await respond(text=f"investigating: {shortcut['message']['text']}")
+
+    return app
+
+
+@pytest.fixture
+async def console(standin_process: StandinProcess) -> AsyncIterator[Console]:
+    standin_process.hook("POST", "reset")
+    port = free_port()
+    runner = web.AppRunner(bolt_app(standin_process.api_url).web_app(port=port))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    bot_url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        async with Console(bot_url, standin_process.root, SECRET, timeout=5) as session:
+            yield session
+    finally:
+        await runner.cleanup()
+
+
+async def test_command_answer_click_and_confirm(console: Console) -> None:
+    answer = await console.send_command("/email lookup abc123")
+    assert "Looked up *lookup abc123* <ok>" in answer and "only visible to you" in answer
+    assert "[1] Release  [2] Move…" in answer
+
+    asked = await console.click(1)
+    assert "?? Release?" in asked and "yes = Release · no = Keep" in asked
+    await console.answer_confirm(yes=True)
+    await console.wait_for(lambda screen: "clicked v1 by U0LOCAL" in screen)
+
+
+async def test_modal_through_the_repl_commands(console: Console) -> None:
+    await execute(console, "/email move abc123")
+    await execute(console, "click 2")
+    await console.wait_for(lambda screen: "modal opened: Move" in screen)
+    assert "{1} Folder: (empty)" in console.screen()
+    with pytest.raises(ConsoleError):
+        await execute(console, "click 99")
+    await execute(console, "submit")
+    assert "⚠ {1} Folder is required" in console.screen()
+    await execute(console, "set 1 JunkEmail")
+    await execute(console, "submit")
+    await console.wait_for(lambda screen: "moved to JunkEmail" in screen)
+    assert "(modal closed)" in console.screen()
+    assert not await execute(console, "quit")
+
+
+async def test_ack_text_home_tab_and_message_shortcut(console: Console) -> None:
+    answer = await console.send_command("/email ack")
+    assert "Working on it" in answer and "only visible to you" in answer
+    assert "Approvals waiting: 0" in await console.open_home()
+    await console.say_text("have a look at abc123")
+    await console.shortcut("investigate")
+    await console.wait_for(lambda screen: "investigating: have a look at abc123" in screen)
+    other = await console.switch(user="U0OTHER")
+    assert "have a look at abc123" in other and "Working on it" not in other
+
+
+def test_the_terminal_loop(standin_process: StandinProcess) -> None:
+    command = [sys.executable, "-m", "bot.local.console", "--standin", standin_process.root]
+    command += ["--bot-url", "http://127.0.0.1:9/none", "--signing-secret", "s"]
+    result = subprocess.run(
+        command, input="help\nclick 5\nquit\n", capture_output=True, text=True,
+        cwd=ROOT, timeout=20, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "click N [OPTION]" in result.stdout and "there is no [5] on screen" in result.stdout

@@ -1,0 +1,388 @@
+"""The Slack Web API stand-in, in a child process, driven by the real client-sdk client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from tests.servers import ROOT, free_port, wait_until
+
+BOT_TOKEN = "xoxb-server-test"
+
+
+class StandinProcess:
+    """`python -m bot.local.slack_standin` in a child process (like tests.servers'
+    SimulatorProcess), driven through its /__standin hooks."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.api_url = f"{self.root}/api/"
+        self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
+        cmd = [sys.executable, "-m", "bot.local.slack_standin", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), *args]
+        self.process = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        try:
+            wait_until(self._healthy, 20, f"Slack stand-in on port {self.port}")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"Slack stand-in did not start:\n{self.log()}") from None
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"Slack stand-in exited early:\n{self.log()}")
+        try:
+            self.hook("GET", "health")
+        except (OSError, urllib.error.URLError):
+            return False
+        return True
+
+    def log(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def hook(self, method: str, name: str, body: Any = None) -> Any:
+        """Blocking; for fixtures. Async tests use `ahook`."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.root}/__standin/{name}", data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    async def ahook(self, method: str, name: str, body: Any = None) -> Any:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, f"{self.root}/__standin/{name}", json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def standin_process() -> Iterator[StandinProcess]:
+    process = StandinProcess("--bot-token", BOT_TOKEN)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def server(standin_process: StandinProcess) -> StandinProcess:
+    standin_process.hook("POST", "reset")
+    return standin_process
+
+
+@pytest.fixture
+def client(server: StandinProcess) -> AsyncWebClient:
+    """The real slack-sdk client (it opens a session per call), pointed at the stand-in."""
+    return AsyncWebClient(token=BOT_TOKEN, base_url=server.api_url)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+async def test_auth_test_answers_the_bot_identity(client: AsyncWebClient) -> None:
+    answer = await client.auth_test()
+    assert answer["ok"] and answer["user_id"] == "U0BOT" and answer["bot_id"] == "B0BOT"
+    assert answer["team_id"] and answer["url"].startswith("http://127.0.0.1:")
+
+
+async def test_wrong_or_missing_token_is_refused(server: StandinProcess) -> None:
+    for token, error in (("xoxb-other", "invalid_auth"), (None, "not_authed")):
+        client = AsyncWebClient(token=token, base_url=server.api_url)
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_postMessage(channel="C1", text="hi")
+        assert raised.value.response.status_code == 200
+        assert raised.value.response["error"] == error
+    assert await server.ahook("GET", "messages") == []
+    calls = await server.ahook("GET", "calls")
+    assert [c["error"] for c in calls] == ["invalid_auth", "not_authed"]
+    assert all("token" not in c["args"] for c in calls)
+
+
+async def test_unknown_method(client: AsyncWebClient) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        await client.api_call("chat.teleport", json={"channel": "C1"})
+    assert raised.value.response["error"] == "unknown_method"
+
+
+async def test_post_update_ephemeral_delete(client: AsyncWebClient, server: StandinProcess) -> None:
+    posted = await client.chat_postMessage(
+        channel="C1", text="card", blocks=[section("*one*")], unfurl_links=False
+    )
+    ts = posted["ts"]
+    assert posted["channel"] == "C1" and posted["message"]["blocks"][0]["block_id"]
+    reply = await client.chat_postMessage(channel="C2", text="reply", thread_ts="1.000001")
+    assert float(reply["ts"]) > float(ts)
+    await client.chat_update(channel="C1", ts=ts, text="card v2")
+    private = await client.chat_postEphemeral(channel="C1", user="U7", text="only you")
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_update(channel="C1", ts="1.000000", text="x")
+    assert raised.value.response["error"] == "message_not_found"
+
+    messages = await server.ahook("GET", "messages?channel=C1")
+    assert [m["text"] for m in messages] == ["card v2", "only you"]
+    card, note = messages
+    assert card["edited"] and card["blocks"][0]["text"]["text"] == "*one*"  # blocks kept
+    assert card["unfurl_links"] is False and not card["ephemeral"]
+    assert note["ephemeral"] and note["user"] == "U7" and note["ts"] == private["message_ts"]
+    other = await server.ahook("GET", "messages?channel=C2")
+    assert other[0]["thread_ts"] == "1.000001"
+
+    await client.chat_delete(channel="C1", ts=ts)
+    assert [m["text"] for m in await server.ahook("GET", "messages?channel=C1")] == ["only you"]
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+async def test_message_shapes_are_checked(client: AsyncWebClient) -> None:
+    header = {"type": "header", "text": {"type": "mrkdwn", "text": "x"}}  # must be plain_text
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"blocks": [section(str(i)) for i in range(51)]}, "invalid_blocks"),
+        ({"text": ""}, "no_text"),
+        ({"blocks": [{"text": "no type"}]}, "invalid_blocks"),
+        ({"blocks": '{"not": "an array"}'}, "invalid_blocks_format"),
+        ({"blocks": [header]}, "invalid_blocks"),
+        ({"blocks": [section("x" * 3001)]}, "invalid_blocks"),
+    ]
+    for index, (args, error) in enumerate(cases):
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_postMessage(channel=f"C{index}", **{"text": "t", **args})
+        assert raised.value.response["error"] == error, args
+    assert raised.value.response["errors"] == [
+        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    ]
+
+
+async def test_views_open_update_push_publish(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    issued = await server.ahook("POST", "response_urls", {"channel": "C1", "user": "U7"})
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Move"}, "blocks": []}
+    opened = await client.views_open(trigger_id=issued["trigger_id"], view=modal)
+    view_id = opened["view"]["id"]
+    assert view_id.startswith("V") and opened["view"]["title"]["text"] == "Move"
+    with pytest.raises(SlackApiError) as raised:
+        await client.views_open(trigger_id=issued["trigger_id"], view=modal)
+    assert raised.value.response["error"] == "exchanged_trigger_id"
+    updated = await client.views_update(view_id=view_id, view={**modal, "callback_id": "move"})
+    assert updated["view"]["id"] == view_id and updated["view"]["callback_id"] == "move"
+    with pytest.raises(SlackApiError) as raised:
+        await client.views_update(view_id=view_id, hash="stale", view=modal)
+    assert raised.value.response["error"] == "hash_conflict"
+    pushed = await client.views_push(trigger_id="123.456.abc", view=modal)
+    home = {"type": "home", "blocks": [section("Approvals")]}
+    published = await client.views_publish(user_id="U7", view=home)
+
+    events = await server.ahook("GET", "views")
+    assert [(e["kind"], e["id"]) for e in events] == [
+        ("open", view_id),
+        ("update", view_id),
+        ("push", pushed["view"]["id"]),
+        ("publish", published["view"]["id"]),
+    ]
+    assert events[0]["user"] == "U7" and events[0]["trigger_id"] == issued["trigger_id"]
+    assert events[3]["view"]["blocks"][0]["text"]["text"] == "Approvals"
+
+
+async def test_an_issued_trigger_expires() -> None:
+    short = StandinProcess("--trigger-ttl", "0.2")
+    try:
+        client = AsyncWebClient(token="xoxb-any", base_url=short.api_url)
+        issued = await short.ahook("POST", "response_urls", {"user": "U7"})
+        modal = {"type": "modal", "title": {"type": "plain_text", "text": "Late"}, "blocks": []}
+        await asyncio.sleep(0.3)  # not synchronisation: the passing time is what is tested
+        with pytest.raises(SlackApiError) as raised:
+            await client.views_open(trigger_id=issued["trigger_id"], view=modal)
+        assert raised.value.response["error"] == "expired_trigger_id"
+        assert (await client.auth_test())["ok"]  # any xoxb- token without --bot-token
+    finally:
+        short.stop()
+
+
+async def test_files_upload_v2_end_to_end(client: AsyncWebClient, server: StandinProcess) -> None:
+    root = await client.chat_postMessage(channel="C1", text="raw EML follows")
+    data = bytes(range(256)) * 40 + b"\r\nSubject: hi\r\n"
+    answer = await client.files_upload_v2(
+        channel="C1",
+        thread_ts=root["ts"],
+        content=None,
+        file=data,
+        filename="message.eml",
+        title="Raw message",
+        initial_comment="here it is",
+    )
+    file_id = answer["file"]["id"]
+    assert answer["file"]["title"] == "Raw message"
+
+    files = await server.ahook("GET", "files")
+    assert len(files) == 1 and files[0]["id"] == file_id
+    assert base64.b64decode(files[0]["content_base64"]) == data
+    assert files[0]["length"] == len(data) and files[0]["filename"] == "message.eml"
+    assert files[0]["channel"] == "C1" and files[0]["thread_ts"] == root["ts"]
+    shared = (await server.ahook("GET", "messages?channel=C1"))[-1]
+    assert shared["thread_ts"] == root["ts"] and shared["text"] == "here it is"
+    assert shared["files"][0]["id"] == file_id
+    methods = [c["method"] for c in await server.ahook("GET", "calls")]
+    assert methods[-2:] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+
+
+async def test_usergroups_users_list_after_the_hook(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        await client.usergroups_users_list(usergroup="S1")
+    assert raised.value.response["error"] == "no_such_subteam"
+    await server.ahook("POST", "usergroups", {"S1": ["U1", "U2"]})
+    assert (await client.usergroups_users_list(usergroup="S1"))["users"] == ["U1", "U2"]
+    assert (await client.users_info(user="U1"))["user"]["id"] == "U1"
+
+
+async def test_channel_rate_limit_is_per_channel(client: AsyncWebClient) -> None:
+    await client.chat_postMessage(channel="C1", text="one")
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_postMessage(channel="C1", text="two")
+    response = raised.value.response
+    assert response.status_code == 429 and response["error"] == "ratelimited"
+    assert int(response.headers["Retry-After"]) >= 1
+    await client.chat_postMessage(channel="C2", text="elsewhere")
+
+
+async def test_retry_handler_waits_out_the_rate_limit(
+    server: StandinProcess, client: AsyncWebClient
+) -> None:
+    patient = AsyncWebClient(
+        token=BOT_TOKEN,
+        base_url=server.api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    await client.chat_postMessage(channel="C1", text="one")
+    started = time.monotonic()
+    await patient.chat_postMessage(channel="C1", text="two")
+    assert time.monotonic() - started >= 0.5
+    texts = [m["text"] for m in await server.ahook("GET", "messages?channel=C1")]
+    assert texts == ["one", "two"]  # the refused attempt posted nothing
+    statuses = [c["status"] for c in await server.ahook("GET", "calls")]
+    assert statuses == [200, 429, 200]
+
+
+async def test_injected_faults_fire_once(client: AsyncWebClient, server: StandinProcess) -> None:
+    await server.ahook(
+        "POST",
+        "faults",
+        {
+            "fail_next": [
+                {"method": "chat.update", "status": 429, "retry_after": 3, "count": 1},
+                {"method": "chat.postMessage", "error": "channel_not_found", "count": 1},
+            ],
+            "channel_rate": None,
+        },
+    )
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_postMessage(channel="C1", text="lost")
+    assert raised.value.response.status_code == 200
+    assert raised.value.response["error"] == "channel_not_found"
+    first = await client.chat_postMessage(channel="C1", text="kept")
+    await client.chat_postMessage(channel="C1", text="no limit now")
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_update(channel="C1", ts=first["ts"], text="x")
+    assert raised.value.response.status_code == 429
+    assert raised.value.response.headers["Retry-After"] == "3"
+    await client.chat_update(channel="C1", ts=first["ts"], text="updated")
+    assert (await server.ahook("GET", "faults"))["fail_next"] == []
+
+
+async def test_response_url_is_good_for_five_posts(server: StandinProcess) -> None:
+    issued = await server.ahook("POST", "response_urls", {"channel": "C1", "user": "U7"})
+    webhook = AsyncWebhookClient(issued["url"])
+    statuses = [(await webhook.send(text=f"answer {i}")).status_code for i in range(6)]
+    assert statuses == [200] * 5 + [404]
+    last = await webhook.send(text="again")
+    assert json.loads(last.body) == {"ok": False, "error": "expired_url"}
+    messages = await server.ahook("GET", "messages?channel=C1")
+    assert len(messages) == 5 and all(m["ephemeral"] and m["user"] == "U7" for m in messages)
+    assert len(await server.ahook("GET", "responses")) == 7
+
+
+async def test_response_url_replaces_and_deletes_the_original(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    card = await client.chat_postMessage(channel="C1", text="card", blocks=[section("v1")])
+    issued = await server.ahook(
+        "POST", "response_urls", {"channel": "C1", "user": "U7", "message_ts": card["ts"]}
+    )
+    webhook = AsyncWebhookClient(issued["url"])
+    await webhook.send(text="public", response_type="in_channel")
+    await webhook.send(text="card v2", blocks=[section("v2")], replace_original=True)
+    messages = await server.ahook("GET", "messages?channel=C1")
+    assert [(m["text"], m["ephemeral"], m["edited"]) for m in messages] == [
+        ("card v2", False, True),
+        ("public", False, False),
+    ]
+    await webhook.send(delete_original=True)
+    assert [m["text"] for m in await server.ahook("GET", "messages?channel=C1")] == ["public"]
+
+
+async def test_args_merge_query_form_and_json(server: StandinProcess) -> None:
+    headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
+    blocks = json.dumps([section("from a form")])
+    async with aiohttp.ClientSession(headers=headers) as session:
+        url = f"{server.api_url}chat.postMessage?channel=C5"
+        async with session.post(url, data={"text": "t", "blocks": blocks}) as response:
+            assert (await response.json())["ok"]
+        async with session.get(f"{server.api_url}auth.test") as response:
+            assert (await response.json())["ok"]
+    messages = await server.ahook("GET", "messages?channel=C5")
+    assert messages[0]["blocks"][0]["text"]["text"] == "from a form"
+
+
+async def test_multipart_upload_and_bad_hook_input(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    issued = await client.files_getUploadURLExternal(filename="a.txt", length=5)
+    form = aiohttp.FormData()
+    form.add_field("file", b"hello", filename="a.txt")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(issued["upload_url"], data=form) as response,
+    ):
+        assert response.status == 200
+    done = await client.files_completeUploadExternal(files=[{"id": issued["file_id"]}])
+    assert done["files"][0]["size"] == 5
+    with pytest.raises(SlackApiError) as raised:
+        await client.files_completeUploadExternal(files=[{"id": "FNOPE"}])
+    assert raised.value.response["error"] == "file_not_found"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.root}/__standin/faults", json={"fail_next": [{}]}) as response,
+    ):
+        assert response.status == 400
+        assert "fail_next" in (await response.json())["error"]
