@@ -149,7 +149,7 @@ async def serve(settings: Settings) -> None:
         socket_mode = None
         if settings.slack_app_token is not None:
             socket_mode = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-            await socket_mode.connect_async()
+            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
         mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
         log.info("bot ready (%s, command %s)", mode, settings.bot_command)
         print(f"bot ready ({mode})", flush=True)
@@ -157,7 +157,7 @@ async def serve(settings: Settings) -> None:
             await _until_signalled()
         finally:
             if socket_mode is not None:
-                await socket_mode.close_async()
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await runner.cleanup()
             await store.aclose()
 

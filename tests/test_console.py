@@ -315,7 +315,7 @@ async def test_ack_text_home_tab_and_message_shortcut(console: Console) -> None:
 
 
 def test_the_terminal_loop(standin_process: StandinProcess) -> None:
-    command = [sys.executable, "-m", "bot.local.console", "--standin", standin_process.root]
+    command = [sys.executable, "-m", "bot", "console", "--standin", standin_process.root]
     command += ["--bot-url", "http://127.0.0.1:9/none", "--signing-secret", "s"]
     result = subprocess.run(
         command, input="help\nclick 5\nquit\n", capture_output=True, text=True,

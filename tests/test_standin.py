@@ -29,7 +29,7 @@ BOT_TOKEN = "xoxb-server-test"
 
 
 class StandinProcess:
-    """`python -m bot.local.slack_standin` in a child process (like tests.servers'
+    """`python -m bot slack-standin` in a child process (like tests.servers'
     SimulatorProcess), driven through its /__standin hooks."""
 
     def __init__(self, *args: str) -> None:
@@ -37,7 +37,7 @@ class StandinProcess:
         self.root = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.root}/api/"
         self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
-        cmd = [sys.executable, "-m", "bot.local.slack_standin", "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "bot", "slack-standin", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), *args]
         self.process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)

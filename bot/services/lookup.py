@@ -7,7 +7,8 @@ postfix id is not fetched again).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient, NotFoundError
@@ -59,7 +60,10 @@ class LookupService:
 
     async def messages(self, ids: Sequence[str]) -> list[MessageDetails | Ambiguous | None]:
         """Each id's message, at once; None for an id that matches nothing."""
-        return list(await asyncio.gather(*(self._message_or_none(i) for i in ids)))
+        with first_error():
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._message_or_none(i)) for i in ids]
+        return [task.result() for task in tasks]
 
     async def _message_or_none(self, text: str) -> MessageDetails | Ambiguous | None:
         try:
@@ -70,9 +74,11 @@ class LookupService:
     async def resolve_postfix(self, postfix_id: str) -> MessageDetails | Ambiguous:
         """Direct GET and a search at once: the GET answers one message, the search finds every
         recipient's copy (CONTRACT.md §1: a bare postfix id may or may not work in paths)."""
-        direct, searched = await asyncio.gather(
-            self._get_or_none(postfix_id), self._search_postfix(postfix_id)
-        )
+        with first_error():
+            async with asyncio.TaskGroup() as group:
+                get = group.create_task(self._get_or_none(postfix_id))
+                search = group.create_task(self._search_postfix(postfix_id))
+        direct, searched = get.result(), search.result()
         if len(searched) > 1:
             return Ambiguous(postfix_id, searched[:MAX_CHOICES])
         if searched:
@@ -92,12 +98,15 @@ class LookupService:
         return [m async for m in found if m.postfix_id == postfix_id]
 
     async def _evidence(self, message_id: str, known: MessageDetails | None) -> Investigation:
-        message, detections, actions = await asyncio.gather(
-            self.client.get_message(message_id) if known is None else _given(known),
-            self._detections(message_id),
-            self._actions(message_id),
-        )
-        return Investigation(message, detections, actions)
+        with first_error():
+            async with asyncio.TaskGroup() as group:
+                message = group.create_task(self._fetched(message_id, known))
+                detections = group.create_task(self._detections(message_id))
+                actions = group.create_task(self._actions(message_id))
+        return Investigation(message.result(), detections.result(), actions.result())
+
+    async def _fetched(self, message_id: str, known: MessageDetails | None) -> MessageDetails:
+        return known if known is not None else await self.client.get_message(message_id)
 
     async def _detections(self, message_id: str) -> Detections | None:
         try:
@@ -112,5 +121,14 @@ class LookupService:
             return []
 
 
-async def _given(message: MessageDetails) -> MessageDetails:
-    return message
+@contextlib.contextmanager
+def first_error() -> Iterator[None]:
+    """Around a TaskGroup: its first failure cancels the other calls (no retries left running
+    for nobody) and is raised as itself, so callers catch NotFoundError, not a group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        raise error from None

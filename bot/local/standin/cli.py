@@ -1,0 +1,78 @@
+"""`python -m bot slack-standin`: serve the Slack Web API stand-in until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.local.standin.app import create_app
+from bot.local.standin.limits import Rate, parse_rate
+from bot.local.standin.state import Config
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bot slack-standin",
+        description="Local stand-in for the Slack Web API, response_url and file uploads. "
+        "Point the bot at http://HOST:PORT/api/ (SLACK_API_URL). Test hooks: /__standin/.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8790, help="0 picks a free port")
+    p.add_argument(
+        "--bot-token", help="the only bot token accepted (default: any token starting xoxb-)"
+    )
+    p.add_argument(
+        "--channel-rate",
+        type=_rate,
+        default="1/1",
+        help="chat.postMessage limit per channel, N/SECONDS (default 1/1, like Slack); off = none",
+    )
+    p.add_argument(
+        "--trigger-ttl",
+        type=float,
+        default=3.0,
+        help="seconds a trigger_id from /__standin/response_urls lives (default 3; 0 = forever)",
+    )
+    return p
+
+
+def _rate(text: str) -> Rate | None:
+    try:
+        return parse_rate(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # argparse runs `type` on the string default too, so channel_rate is parsed already.
+    config = Config(args.bot_token, args.channel_rate, args.trigger_ttl)
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except OSError as error:  # typically the port is taken
+        print(f"slack-standin: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(config: Config, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM; print the ready line once the socket listens."""
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_port = runner.addresses[0][1] if runner.addresses else port
+    print(f"Slack stand-in on http://{host}:{bound_port}/api/", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,34 @@
+"""What a post to a response_url does, for response_urls the stand-in issued.
+
+Slack's rules (docs.slack.dev/interactivity/handling-user-interaction): `delete_original`
+removes the message the interaction came from; `replace_original` edits it; otherwise a new
+message appears, visible to the user only unless `response_type` is `in_channel`.
+"""
+
+from __future__ import annotations
+
+from bot.local.standin.model import JsonObject, Message, ResponseUrl
+from bot.local.standin.state import Standin
+from bot.local.standin.webapi import content
+
+
+def apply_response(standin: Standin, url: ResponseUrl, body: JsonObject) -> None:
+    if body.get("delete_original"):
+        if url.channel and url.message_ts:
+            standin.delete(standin.find(url.channel, url.message_ts, ephemeral=None))
+        return
+    text, blocks, attachments = content(body)
+    if url.channel is None:
+        return  # a response_url nobody issued here: recorded, shown nowhere
+    if body.get("replace_original") and url.message_ts:
+        original = standin.find(url.channel, url.message_ts, ephemeral=None)
+        original.text, original.blocks, original.attachments = text, blocks, attachments
+        original.edited, original.version = True, original.version + 1
+        return
+    message = Message(url.channel, standin.ids.ts(), text, blocks, attachments=attachments)
+    message.thread_ts = body.get("thread_ts")
+    message.unfurl_links, message.unfurl_media = body.get("unfurl_links"), body.get("unfurl_media")
+    message.source = "response_url"
+    if body.get("response_type") != "in_channel":
+        message.user, message.ephemeral = url.user, True
+    standin.store(message)
