@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -15,39 +18,63 @@ from bot.local.stack import Children, ensure_redis, redis_answers
 from tests.servers import ROOT, RedisProcess, free_port, wait_until
 
 
-def test_local_stack_starts_redis_and_simulator_and_stops_them(tmp_path: object) -> None:
-    redis_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_"))}
-    env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
+    """What `make run` starts with no credentials: Redis, simulator, Slack stand-in, bot and
+    the console in the foreground; a typed command comes back as a rendered card."""
+    redis_port, bot_port = free_port(), free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_", "BOT_"))
+    }
+    env.update(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PORT=str(bot_port))
     stack = subprocess.Popen(
-        [sys.executable, "-m", "bot", "local"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "bot", "local"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     )  # fmt: skip
-    lines: list[str] = []
+    assert stack.stdin is not None and stack.stdout is not None
+    seen: list[str] = []
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in stack.stdout], daemon=True).start()
+
+    def read_until(marker: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if marker in seen[-1]:
+                return "".join(seen)
+        raise AssertionError(f"no {marker!r} in:\n{''.join(seen)}")
+
     try:
-        assert stack.stdout is not None
-        for line in stack.stdout:
-            lines.append(line)
-            if "Local stack ready" in line or stack.poll() is not None:
-                break
-        output = "".join(lines)
-        assert "Local stack ready" in output, output
+        output = read_until("Local stack ready")
         assert f"started redis-server on port {redis_port}" in output
         assert "SIMULATOR" in output and "detections in the last 24 h" in output
-        with urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=5) as r:
-            assert r.status == 200
+        assert "U0LOCAL is an operator" in output
+        read_until("Type help")
+        stack.stdin.write("/email search disposition:malicious\n")
+        stack.stdin.flush()
+        read_until("Open")
+        stack.stdin.write("quit\n")
+        stack.stdin.flush()
+        assert stack.wait(timeout=30) == 0
     finally:
-        stack.send_signal(signal.SIGINT)
-        assert stack.wait(timeout=20) == 0
+        if stack.poll() is None:
+            stack.send_signal(signal.SIGINT)
+            stack.wait(timeout=20)
 
-    def simulator_gone() -> bool:
+    def gone(url: str) -> bool:
         try:
-            urllib.request.urlopen("http://127.0.0.1:8787/__simulator/health", timeout=1)
+            urllib.request.urlopen(url, timeout=1)
         except OSError:
             return True
         return False
 
-    wait_until(simulator_gone, 10, "the simulator to stop")
+    wait_until(
+        lambda: gone("http://127.0.0.1:8787/__simulator/health"), 10, "the simulator to stop"
+    )
+    wait_until(lambda: gone("http://127.0.0.1:8790/__standin/health"), 10, "the stand-in to stop")
+    wait_until(lambda: gone(f"http://127.0.0.1:{bot_port}/healthz"), 10, "the bot to stop")
 
 
 def test_local_stack_refuses_bad_settings() -> None:

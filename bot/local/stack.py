@@ -2,21 +2,28 @@
 
 Used by `make run`. Redis: the one at REDIS_URL if it answers, else a local `redis-server`
 started here (only for a loopback REDIS_URL). Email Security: the real API when Cloudflare
-credentials are set, otherwise the simulator, with a banner saying so.
+credentials are set, otherwise the simulator, with a banner saying so. Slack: the real one when
+SLACK_BOT_TOKEN is set; otherwise the local stand-in, and a console in this terminal to act as a
+Slack user (the other processes then log to files, so the console stays readable).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import redis.asyncio as redis
 
 from bot.cloudflare import ApiError, EmailSecurityClient, UnavailableError
@@ -30,16 +37,31 @@ from bot.config import (
 )
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+STANDIN_URL = "http://127.0.0.1:8790"
+LOCAL_USER = "U0LOCAL"
+LOCAL_APPROVER = "U0APPROVER"
+LOCAL_CHANNEL = "C0LOCAL"
+LOCAL_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's, not a credential
 
 
 @dataclass
 class Children:
-    """Child processes started here, stopped in reverse order on the way out."""
+    """Child processes started here, stopped in reverse order on the way out. With `log_dir`,
+    each one's output goes to `<log_dir>/<name>.log` instead of this terminal."""
 
+    log_dir: Path | None = None
     processes: list[tuple[str, asyncio.subprocess.Process]] = field(default_factory=list)
 
-    async def start(self, name: str, *cmd: str) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.DEVNULL)
+    async def start(
+        self, name: str, *cmd: str, env: dict[str, str] | None = None, interactive: bool = False
+    ) -> asyncio.subprocess.Process:
+        output: Any = None
+        if self.log_dir is not None and not interactive:
+            output = (self.log_dir / f"{name}.log").open("ab")
+        process = await asyncio.create_subprocess_exec(
+            *cmd, env=env, stdout=output, stderr=output,
+            stdin=None if interactive else asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
         self.processes.append((name, process))
         return process
 
@@ -116,6 +138,8 @@ async def ensure_backend(settings: Settings, children: Children) -> EmailSecurit
     await children.start(
         "simulator", sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1", "--port", port
     )
+    root = SIMULATOR_URL.removesuffix("/client/v4")
+    await wait_healthy(f"{root}/__simulator/health", children, "simulator")
     return EmailSecurityClient(
         SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL
     )
@@ -149,7 +173,9 @@ async def run() -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    children = Children()
+    local_slack = settings.slack_bot_token is None
+    logs = Path(tempfile.mkdtemp(prefix="email-bot-logs-")) if local_slack else None
+    children = Children(logs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -158,22 +184,82 @@ async def run() -> int:
         print(await ensure_redis(settings.redis_url, children), flush=True)
         async with await ensure_backend(settings, children) as client:
             print(await check_backend(client, patience=15), flush=True)
+        if local_slack:
+            foreground = await start_local_slack(settings, children, logs)
+        else:
+            foreground = await children.start("bot", sys.executable, "-m", "bot")
         print("Local stack ready. Press Ctrl-C to stop.", flush=True)
-        exited = asyncio.ensure_future(children.first_exit()) if children.processes else None
-        stopping = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait(
-            [t for t in (exited, stopping) if t], return_when=asyncio.FIRST_COMPLETED
-        )
-        if exited in done:
-            print(f"{exited.result()} exited; stopping the local stack", file=sys.stderr)
-            return 1
-        return 0
+        return await until_done(children, foreground, stop)
     except (ConfigError, ApiError) as exc:
         print(f"Cannot start the local stack: {exc}", file=sys.stderr)
         return 1
     finally:
         with contextlib.suppress(Exception):
             await children.stop()
+
+
+async def start_local_slack(
+    settings: Settings, children: Children, logs: Path | None
+) -> asyncio.subprocess.Process:
+    """The Slack stand-in, the bot pointed at it, and the console in this terminal."""
+    secret = secrets.token_hex(16)
+    env = dict(os.environ, SLACK_BOT_TOKEN=LOCAL_TOKEN, SLACK_SIGNING_SECRET=secret)
+    env.update(SLACK_API_URL=f"{STANDIN_URL}/api/", HOST="127.0.0.1", PORT=str(settings.port))
+    env.pop("SLACK_APP_TOKEN", None)
+    if not (settings.bot_viewers or settings.bot_operators or settings.bot_approvers):
+        # The stand-in's own users only: a real workspace never gets these defaults.
+        env.update(BOT_OPERATORS=LOCAL_USER, BOT_APPROVERS=LOCAL_APPROVER)
+        print(
+            f"No roles configured: in this local workspace {LOCAL_USER} is an operator and "
+            f"{LOCAL_APPROVER} an approver (the console's `user` command switches).",
+            flush=True,
+        )
+    port = str(urlsplit(STANDIN_URL).port)
+    await children.start(
+        "slack-standin", sys.executable, "-m", "bot", "slack-standin", "--port", port,
+        "--bot-token", LOCAL_TOKEN,
+    )  # fmt: skip
+    await children.start("bot", sys.executable, "-m", "bot", env=env)
+    bot_url = f"http://127.0.0.1:{settings.port}"
+    await wait_healthy(f"{bot_url}/healthz", children, "bot")
+    print(f"Slack: the local stand-in at {STANDIN_URL}; logs in {logs}", flush=True)
+    return await children.start(
+        "console", sys.executable, "-m", "bot", "console", "--bot-url", f"{bot_url}/slack/events",
+        "--standin", STANDIN_URL, "--signing-secret", secret, "--user", LOCAL_USER,
+        "--channel", LOCAL_CHANNEL, interactive=True,
+    )  # fmt: skip
+
+
+async def wait_healthy(url: str, children: Children, name: str, patience: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + patience
+    async with httpx.AsyncClient(timeout=1) as http:
+        while asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            if any(p.returncode is not None for n, p in children.processes if n == name):
+                break
+            await asyncio.sleep(0.1)
+    where = f"; see {children.log_dir}/{name}.log" if children.log_dir else ""
+    raise ConfigError(f"the {name} did not start{where}")
+
+
+async def until_done(
+    children: Children, foreground: asyncio.subprocess.Process, stop: asyncio.Event
+) -> int:
+    """Run until Ctrl-C, the foreground process (console or bot) ends, or any child dies."""
+    exited = asyncio.ensure_future(children.first_exit())
+    stopping = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait([exited, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if exited not in done:
+        exited.cancel()
+        return 0
+    name = exited.result()
+    if name == "console" and foreground.returncode == 0:
+        return 0
+    print(f"{name} exited; stopping the local stack", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str]) -> int:
