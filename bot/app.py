@@ -62,10 +62,6 @@ def _secret(value: object) -> str | None:
 
 def email_client(settings: Settings) -> EmailSecurityClient:
     if not settings.uses_cloudflare:
-        log.warning(
-            "No Cloudflare credentials set: using the Email Security API SIMULATOR at %s",
-            SIMULATOR_URL,
-        )
         return EmailSecurityClient(
             SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL
         )
@@ -138,6 +134,11 @@ def build_http(app: AsyncApp) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
+    if not settings.uses_cloudflare:
+        log.warning(
+            "No Cloudflare credentials set: using the Email Security API SIMULATOR at %s",
+            SIMULATOR_URL,
+        )
     slack = slack_client(settings)
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     async with email_client(settings) as email:

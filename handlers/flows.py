@@ -4,9 +4,10 @@ and record its outcome on the card. Each flow: check policy, call a service, ren
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from blocks import chooser, clamp, fallback_text, message_card, safe, trace_blocks
 from bot.app import Services
@@ -18,6 +19,7 @@ from bot.store import StoreUnavailable
 from handlers.replies import NOTICE_LIMIT, Reply, not_found
 
 log = logging.getLogger("bot.handlers")
+T = TypeVar("T")
 DETECTIONS = frozenset({"MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK"})
 
 
@@ -45,20 +47,17 @@ async def allowed(services: Services, reply: Reply, role: Role, action: str) -> 
 async def investigate(services: Services, reply: Reply, text: str) -> Investigation | None:
     """The investigation of `text`, or None after telling the user why not (not found, or a
     chooser when a postfix id has several recipients)."""
-    try:
-        found = await services.lookup.investigate(text)
-    except NotFoundError:
-        await reply.private(not_found(text))
-        return None
-    if isinstance(found, Ambiguous):
-        await show_chooser(reply, found)
-        return None
-    return found
+    return await _resolved(reply, text, services.lookup.investigate(text))
 
 
 async def one_message(services: Services, reply: Reply, text: str) -> MessageDetails | None:
+    """Like `investigate`, for just the message."""
+    return await _resolved(reply, text, services.lookup.message(text))
+
+
+async def _resolved(reply: Reply, text: str, lookup: Awaitable[T | Ambiguous]) -> T | None:
     try:
-        found = await services.lookup.message(text)
+        found = await lookup
     except NotFoundError:
         await reply.private(not_found(text))
         return None

@@ -127,19 +127,18 @@ def register(app: AsyncApp, services: Services) -> None:
             message_ts=card.ts if card else "",
         )
 
-    @app.action(ids.MOVE)
-    async def on_move(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
-        folder = _value(body) if _value(body) in DESTINATIONS else None
-        ctx = context(body, _card_message_id(body))
-        await open_modal(client, body, move_modal(ctx, None, folder))
+    def menu(action_id: str, choices: tuple[str, ...], modal: Callable[..., Any]) -> None:
+        """A card menu whose choice opens `modal` with that choice preselected."""
 
-    @app.action(ids.RECLASSIFY)
-    async def on_reclassify(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
-        disposition = _value(body) if _value(body) in RECLASSIFY_DISPOSITIONS else None
-        ctx = context(body, _card_message_id(body))
-        await open_modal(client, body, reclassify_modal(ctx, None, disposition))
+        @app.action(action_id)
+        async def on_choice(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+            await ack()
+            chosen = _value(body) if _value(body) in choices else None
+            ctx = context(body, _card_message_id(body))
+            await open_modal(client, body, modal(ctx, None, chosen))
+
+    menu(ids.MOVE, DESTINATIONS, move_modal)
+    menu(ids.RECLASSIFY, RECLASSIFY_DISPOSITIONS, reclassify_modal)
 
     @app.action(ids.BLOCK)
     async def on_block(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:

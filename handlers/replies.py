@@ -50,7 +50,7 @@ class Reply:
         if self.respond is not None:
             await self.respond(
                 text=text[:NOTICE_LIMIT], blocks=payload, response_type="ephemeral",
-                replace_original=False,
+                replace_original=False, unfurl_links=False, unfurl_media=False,
             )  # fmt: skip
         elif self.channel_id is not None:
             await self.client.chat_postEphemeral(

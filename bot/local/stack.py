@@ -26,10 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 import redis.asyncio as redis
 
+from bot.app import email_client
 from bot.cloudflare import ApiError, EmailSecurityClient, UnavailableError
 from bot.config import (
-    SIMULATOR_ACCOUNT_ID,
-    SIMULATOR_TOKEN,
     SIMULATOR_URL,
     ConfigError,
     Settings,
@@ -120,34 +119,21 @@ async def ensure_redis(url: str, children: Children) -> str:
 
 
 async def ensure_backend(settings: Settings, children: Children) -> EmailSecurityClient:
-    if settings.uses_cloudflare:
-        assert settings.cloudflare_account_id is not None
-        return EmailSecurityClient(
-            settings.cloudflare_account_id,
-            api_token=_secret(settings.cloudflare_api_token),
-            email=settings.cloudflare_email,
-            api_key=_secret(settings.cloudflare_api_key),
-            base_url=settings.cloudflare_api_url,
+    """The client the bot will use; starts the simulator first when it is the backend."""
+    if not settings.uses_cloudflare:
+        print(
+            "*** No Cloudflare credentials set (CLOUDFLARE_API_TOKEN): using the Email Security "
+            f"API SIMULATOR at {SIMULATOR_URL}. Nothing here touches a real tenant. ***",
+            flush=True,
         )
-    port = str(urlsplit(SIMULATOR_URL).port)
-    print(
-        "*** No Cloudflare credentials set (CLOUDFLARE_API_TOKEN): using the Email Security API "
-        f"SIMULATOR at {SIMULATOR_URL}. Nothing here touches a real tenant. ***",
-        flush=True,
-    )
-    await children.start(
-        "simulator", sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1", "--port", port
-    )
-    root = SIMULATOR_URL.removesuffix("/client/v4")
-    await wait_healthy(f"{root}/__simulator/health", children, "simulator")
-    return EmailSecurityClient(
-        SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL
-    )
-
-
-def _secret(value: object) -> str | None:
-    get = getattr(value, "get_secret_value", None)
-    return str(get()) if get else None
+        port = str(urlsplit(SIMULATOR_URL).port)
+        await children.start(
+            "simulator", sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1",
+            "--port", port,
+        )  # fmt: skip
+        root = SIMULATOR_URL.removesuffix("/client/v4")
+        await wait_healthy(f"{root}/__simulator/health", children, "simulator")
+    return email_client(settings)
 
 
 async def check_backend(client: EmailSecurityClient, patience: float) -> str:
