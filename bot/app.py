@@ -31,7 +31,6 @@ from bot.config import (
     SIMULATOR_URL,
     ConfigError,
     Settings,
-    check_slack,
     load_settings,
 )
 from bot.services.actions import ActionService
@@ -174,8 +173,7 @@ async def _until_signalled() -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        settings = load_settings()
-        check_slack(settings)
+        settings = load_settings(for_bot=True)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

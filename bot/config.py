@@ -6,11 +6,20 @@ never echoes a value (some are secrets).
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Used when no Cloudflare credentials are set: `make run` then talks to the local simulator.
@@ -101,6 +110,14 @@ class Settings(BaseSettings):
             )
         return upper
 
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefix = "xoxb-" if info.field_name == "slack_bot_token" else "xapp-"
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"must be a token starting {prefix}")
+        return value
+
     @field_validator("cloudflare_account_id")
     @classmethod
     def _account(cls, value: str | None) -> str | None:
@@ -153,29 +170,38 @@ class Settings(BaseSettings):
         return bool(self.cloudflare_api_token or self.cloudflare_api_key)
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or one ConfigError that names every bad setting."""
+def load_settings(for_bot: bool = False) -> Settings:
+    """Settings from the environment, or one ConfigError that names every bad setting. With
+    `for_bot`, the Slack credentials the bot's mode needs are required too."""
+    missing = slack_missing(os.environ) if for_bot else []
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
-
-
-def check_slack(settings: Settings) -> None:
-    """The bot itself (not the local stack) needs Slack credentials for its mode."""
-    missing = ["SLACK_BOT_TOKEN"] if settings.slack_bot_token is None else []
-    if settings.slack_app_token is None and settings.slack_signing_secret is None:
-        missing.append("SLACK_SIGNING_SECRET")
+        raise ConfigError(describe(exc, missing)) from None
     if missing:
-        lines = [f"  - {name}: required (see README, Configuration)" for name in missing]
-        mode = "Socket Mode" if settings.slack_app_token else "HTTP mode"
-        raise ConfigError(f"The bot cannot start in {mode}; set:\n" + "\n".join(lines))
+        raise ConfigError(describe(None, missing))
+    return settings
 
 
-def describe(exc: ValidationError) -> str:
+def slack_missing(environ: Mapping[str, str]) -> list[str]:
+    """The Slack settings the bot cannot run without: a bot token, and a signing secret
+    unless Socket Mode (an app token) is used."""
+    present = {k.upper() for k, v in environ.items() if v}
+    missing = [] if "SLACK_BOT_TOKEN" in present else ["SLACK_BOT_TOKEN"]
+    if not present & {"SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"}:
+        missing.append("SLACK_SIGNING_SECRET")
+    return missing
+
+
+def describe(exc: ValidationError | None, missing: list[str]) -> str:
     lines = ["The bot cannot start; fix these settings (environment variables):"]
-    for error in exc.errors():
+    for error in exc.errors() if exc else []:
         name = ".".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
         reason = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"  - {name}: {reason}")
+    hint = {
+        "SLACK_BOT_TOKEN": "required: the app's Bot User OAuth Token (xoxb-…)",
+        "SLACK_SIGNING_SECRET": "required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)",
+    }
+    lines += [f"  - {name}: {hint[name]}" for name in missing]
     return "\n".join(lines)

@@ -89,3 +89,18 @@ def test_manifest_is_valid_for_slack() -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
+
+
+def test_bot_start_names_slack_and_other_problems_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "0")
+    with pytest.raises(ConfigError) as error:
+        load_settings(for_bot=True)
+    text = str(error.value)
+    assert "- PORT:" in text and "- SLACK_BOT_TOKEN:" in text and "- SLACK_SIGNING_SECRET:" in text
+    monkeypatch.setenv("PORT", "3000")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-socket")
+    with pytest.raises(ConfigError) as error:
+        load_settings(for_bot=True)
+    assert "- SLACK_BOT_TOKEN: must be a token starting xoxb-" in str(error.value)
+    assert "SLACK_SIGNING_SECRET" not in str(error.value), "Socket Mode needs no signing secret"
