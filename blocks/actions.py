@@ -29,6 +29,17 @@ REASON_INPUT = "reason"
 PATTERN_TYPE_INPUT = "pattern_type"
 COMMENT_INPUT = "comment"
 
+# Approval cards: value = the approval request id (opaque; the record lives in Redis).
+APPROVE = "approval_approve"
+REJECT = "approval_reject"
+CANCEL = "approval_cancel"
+REJECT_MODAL = "approval_reject_modal"  # private_metadata = the request id
+
+# Search results: act on every match (value = the saved search key), through a modal.
+RELEASE_ALL = "search_release_all"
+MOVE_ALL = "search_move_all"
+BULK_MODAL = "search_bulk_modal"  # private_metadata = JSON {key, action, channel}
+
 # Message shortcut "Investigate email".
 INVESTIGATE_SHORTCUT = "investigate_email"
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
 
 from blocks import parts
-from blocks.actions import OPEN, SEARCH_MORE
+from blocks.actions import MOVE_ALL, OPEN, RELEASE_ALL, SEARCH_MORE
 from blocks.parts import mrkdwn, safe_or
 from bot.cloudflare.models import MessageDetails
 
@@ -28,9 +28,11 @@ def search_results(
     description: str,
     more_key: str | None,
     shown_before: int = 0,
+    bulk_key: str | None = None,
 ) -> list[Block]:
     """One page of results. `description` is what the user typed (so it is made safe);
-    `more_key` is our opaque key of the next page, on a "More results" button when set."""
+    `more_key` is our opaque key of the next page, on a "More results" button when set;
+    `bulk_key` (the whole search's key) adds "Release all" / "Move all" for every match."""
     what = safe_or(description, 200, "your search")
     if not messages:
         return [
@@ -47,11 +49,17 @@ def search_results(
     if len(messages) > len(hits):
         note = f"{len(messages) - len(hits)} more not shown here: narrow the search."
         blocks.append(ContextBlock(elements=[mrkdwn(note)]))
+    buttons = []
+    for key in (more_key, bulk_key):
+        if key is not None and len(key) > 2000:
+            raise ValueError("keys must fit a button value (2000 characters)")
     if more_key:
-        if len(more_key) > 2000:
-            raise ValueError("more_key must fit a button value (2000 characters)")
-        more = parts.button("More results", SEARCH_MORE, more_key)
-        blocks.append(ActionsBlock(elements=[more]))
+        buttons.append(parts.button("More results", SEARCH_MORE, more_key))
+    if bulk_key:
+        buttons.append(parts.button("Release all matching…", RELEASE_ALL, bulk_key))
+        buttons.append(parts.button("Move all matching…", MOVE_ALL, bulk_key))
+    if buttons:
+        blocks.append(ActionsBlock(elements=buttons))
     return blocks
 
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 
 import redis.asyncio as redis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -34,6 +39,8 @@ from bot.config import (
     load_settings,
 )
 from bot.services.actions import ActionService
+from bot.services.approvals import ApprovalStore
+from bot.services.audit import AuditLog
 from bot.services.lookup import LookupService
 from bot.services.policy import GroupLookupError, Policy
 from bot.store import CardStore, SearchStore
@@ -52,6 +59,9 @@ class Services:
     policy: Policy
     searches: SearchStore
     cards: CardStore
+    approvals: ApprovalStore
+    audit: AuditLog
+    instance_id: str  # this process, as owner of execution leases
 
 
 def _secret(value: object) -> str | None:
@@ -62,8 +72,9 @@ def _secret(value: object) -> str | None:
 def email_client(settings: Settings) -> EmailSecurityClient:
     if not settings.uses_cloudflare:
         return EmailSecurityClient(
-            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL
-        )
+            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL,
+            rate_limit=settings.rate_limit,
+        )  # fmt: skip
     assert settings.cloudflare_account_id is not None
     return EmailSecurityClient(
         settings.cloudflare_account_id,
@@ -71,6 +82,20 @@ def email_client(settings: Settings) -> EmailSecurityClient:
         email=settings.cloudflare_email,
         api_key=_secret(settings.cloudflare_api_key),
         base_url=settings.cloudflare_api_url,
+        rate_limit=settings.rate_limit,
+    )
+
+
+def redis_client(url: str) -> redis.Redis:
+    """Redis that reconnects by itself: after a restart or a failover the next command gets a
+    fresh connection (a few quick retries) instead of failing on the dead one."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
     )
 
 
@@ -80,7 +105,7 @@ def slack_client(settings: Settings) -> AsyncWebClient:
         base_url=settings.slack_api_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
         ],
     )
 
@@ -103,22 +128,27 @@ def build_services(
         policy=Policy(settings, group_members),
         searches=SearchStore(store),
         cards=CardStore(store),
+        approvals=ApprovalStore(store),
+        audit=AuditLog(store),
+        instance_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
     )
 
 
 def build_app(settings: Settings, services: Services, slack: AsyncWebClient) -> AsyncApp:
     from handlers import register
 
+    # Bolt skips the signature check for Socket Mode requests by itself; anything that comes
+    # over HTTP is always checked (and in Socket Mode there is no HTTP route to reach it).
     app = AsyncApp(
-        client=slack,
-        signing_secret=_secret(settings.slack_signing_secret) or "socket-mode",
-        request_verification_enabled=settings.slack_app_token is None,
+        client=slack, signing_secret=_secret(settings.slack_signing_secret) or "socket-mode"
     )
     register(app, services)
     return app
 
 
-def build_http(app: AsyncApp) -> web.Application:
+def build_http(app: AsyncApp, *, request_url: bool = True) -> web.Application:
+    """/healthz, and Slack's Request URL (POST /slack/events) unless in Socket Mode."""
+
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
@@ -127,7 +157,8 @@ def build_http(app: AsyncApp) -> web.Application:
 
     # Slack payloads are small; a large body is not from Slack and is refused before parsing.
     web_app = web.Application(client_max_size=256 * 1024)
-    web_app.router.add_post("/slack/events", events)
+    if request_url:
+        web_app.router.add_post("/slack/events", events)
     web_app.router.add_get("/healthz", healthz)
     return web_app
 
@@ -139,27 +170,46 @@ async def serve(settings: Settings) -> None:
             SIMULATOR_URL,
         )
     slack = slack_client(settings)
-    store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    store = redis_client(settings.redis_url)
     async with email_client(settings) as email:
         services = build_services(settings, slack, store, email)
         app = build_app(settings, services, slack)
-        runner = web.AppRunner(build_http(app), access_log=None)
+        http = build_http(app, request_url=settings.slack_app_token is None)
+        runner = web.AppRunner(http, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         socket_mode = None
         if settings.slack_app_token is not None:
             socket_mode = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
+        sweeper = asyncio.create_task(sweep_forever(services, slack))
         mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
         log.info("bot ready (%s, command %s)", mode, settings.bot_command)
         print(f"bot ready ({mode})", flush=True)
         try:
             await _until_signalled()
         finally:
+            sweeper.cancel()
             if socket_mode is not None:
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await runner.cleanup()
             await store.aclose()
+
+
+SWEEP_SECONDS = 1.0  # cheap: two Redis range reads
+
+
+async def sweep_forever(services: Services, slack: AsyncWebClient) -> None:
+    """Expire overdue approvals and resume stalled executions, on every replica (the store
+    makes each step happen once)."""
+    from handlers.approvals import sweep
+
+    while True:
+        try:
+            await sweep(services, slack)
+        except Exception:  # a failed sweep (Redis or Slack down) is retried next time
+            log.exception("approval sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 async def _until_signalled() -> None:

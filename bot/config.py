@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     cloudflare_email: str | None = None
     cloudflare_api_key: SecretStr | None = None
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    cloudflare_rate_limit: str = "1200/300"  # requests/seconds this bot keeps under
 
     redis_url: str = "redis://localhost:6379/0"
     host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
@@ -69,8 +70,9 @@ class Settings(BaseSettings):
     bot_viewers: CommaList = ()
     bot_operators: CommaList = ()
     bot_approvers: CommaList = ()
-    bot_approval_ttl: int = Field(default=3600, ge=60)
+    bot_approval_ttl: int = Field(default=3600, ge=1)
     bot_bulk_threshold: int = Field(default=2, ge=1)
+    bot_required_approvals: int = Field(default=1, ge=1, le=5)
     bot_guarded_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC")
 
     alert_channel: str | None = None
@@ -117,6 +119,21 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(prefix):
             raise ValueError(f"must be a token starting {prefix}")
         return value
+
+    @field_validator("cloudflare_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        count, _, seconds = value.partition("/")
+        if not (count.isdigit() and int(count) > 0 and seconds.replace(".", "", 1).isdigit()):
+            raise ValueError("must look like N/SECONDS, e.g. 1200/300 (Cloudflare's default)")
+        if float(seconds) <= 0:
+            raise ValueError("the period must be more than 0 seconds")
+        return value
+
+    @property
+    def rate_limit(self) -> tuple[int, float]:
+        count, _, seconds = self.cloudflare_rate_limit.partition("/")
+        return int(count), float(seconds)
 
     @field_validator("cloudflare_account_id")
     @classmethod

@@ -8,8 +8,9 @@ from bot.app import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    from handlers import commands, home, interactions
+    from handlers import approvals, commands, home, interactions
 
     commands.register(app, services)
     interactions.register(app, services)
+    approvals.register(app, services)
     home.register(app, services)

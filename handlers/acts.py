@@ -15,10 +15,11 @@ from bot.cloudflare.models import (
     ReclassifyDisposition,
     ReleaseResult,
 )
-from bot.services.actions import ApprovalNeeded, block_pattern
+from bot.services.actions import block_pattern
 from bot.services.lookup import Ambiguous
 from bot.services.policy import Role
-from handlers import flows
+from bot.store import StoreUnavailable
+from handlers import approvals, flows
 from handlers.flows import Card
 from handlers.replies import NOTICE_LIMIT, Reply, not_found
 
@@ -40,11 +41,16 @@ async def _messages(
     return [f for f in found if isinstance(f, MessageDetails)]
 
 
-async def _approval(services: Services, reply: Reply, need: ApprovalNeeded, what: str) -> None:
-    await reply.private(
-        f"{what} needs a second person's approval: {need.reason}. Approval requests are not "
-        "enabled in this version yet, so nothing was done. " + services.policy.who(Role.APPROVER)
-    )
+async def _audit(
+    services: Services, reply: Reply, action: str, ids: Sequence[str], outcome: str
+) -> None:
+    """Record a direct action; it is done already, so a Redis failure is said, not raised."""
+    try:
+        await services.audit.record(actor=reply.user_id, action=action, ids=ids, outcome=outcome)
+    except StoreUnavailable:
+        await reply.private(
+            f"Done, but not recorded in the audit trail: the bot's Redis is unreachable ({action})."
+        )
 
 
 async def _conclude(
@@ -83,9 +89,12 @@ async def release(services: Services, reply: Reply, ids: Sequence[str], card: Ca
         return
     need = services.actions.approval_needed("release", held)
     if need is not None:
-        await _approval(services, reply, need, "This release")
+        await approvals.request(services, reply, "release", held, {}, need)
         return
     results = await services.actions.release([m.id for m in held])
+    await _audit(
+        services, reply, "release", [m.id for m in held], ", ".join(r.outcome for r in results)
+    )
     for message, result in zip(held, results, strict=True):
         await _conclude(
             services, reply, card, message, flows.stamp(reply.user_id, release_summary(result))
@@ -117,10 +126,17 @@ async def move(
         return
     need = services.actions.approval_needed("move", messages)
     if need is not None:
-        await _approval(services, reply, need, "This move")
+        await approvals.request(services, reply, "move", messages, {"folder": folder}, need)
         return
     results = await services.actions.move([m.id for m in messages], folder)
     line = flows.stamp(reply.user_id, move_summary(results, folder))
+    await _audit(
+        services,
+        reply,
+        f"move to {folder}",
+        [m.id for m in messages],
+        move_summary(results, folder),
+    )
     for message in messages:
         await _conclude(services, reply, card, message, line)
 
@@ -146,6 +162,7 @@ async def reclassify(
     if message is None:
         return
     await services.actions.reclassify(message.id, disposition)
+    await _audit(services, reply, f"reclassify as {disposition}", [message.id], "requested")
     why = f" (reason: {safe(reason, 300)})" if reason else ""
     line = flows.stamp(reply.user_id, f"🏷️ Reclassification as {disposition} requested{why}")
     await _conclude(services, reply, card, message, line)
@@ -163,6 +180,7 @@ async def block(
     if not await flows.allowed(services, reply, Role.OPERATOR, "block senders"):
         return
     blocked = await services.actions.block(pattern, pattern_type, comment, reply.user_id)
+    await _audit(services, reply, f"block {pattern_type.lower()} {blocked.pattern}", [], "blocked")
     note = f" (comment: {safe(comment, 300)})" if comment else ""
     line = flows.stamp(
         reply.user_id, f"⛔ Blocked {pattern_type.lower()} {safe(blocked.pattern, 300)}{note}"

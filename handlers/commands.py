@@ -12,6 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import SEARCH_PAGE, help_blocks, search_results
+from blocks.audit import audit_blocks
 from bot.app import Services
 from bot.cloudflare.transport import WAIT_NOTICE
 from bot.commands import (
@@ -27,7 +28,7 @@ from bot.commands import (
 )
 from bot.services.policy import Role
 from bot.store import SavedSearch, StoreUnavailable
-from handlers import acts, flows
+from handlers import acts, approvals, flows
 from handlers.replies import Reply, answering
 
 VIEW_ROLE = {
@@ -83,10 +84,12 @@ async def dispatch(services: Services, reply: Reply, command: Command) -> None:
             await acts.reclassify(services, reply, message_id, disposition, None, card=None)
         case BlockCommand(pattern=pattern, pattern_type=pattern_type):
             await acts.block(services, reply, pattern, pattern_type, None, card=None)
-        case SimpleCommand(verb="approvals" | "audit"):
-            await reply.private(
-                "Approval requests and the audit trail are not enabled in this version yet."
-            )
+        case SimpleCommand(verb="approvals"):
+            if await flows.allowed(services, reply, Role.VIEWER, "see approval requests"):
+                await approvals.list_for(services, reply)
+        case SimpleCommand(verb="audit", args=args):
+            if await flows.allowed(services, reply, Role.VIEWER, "read the audit trail"):
+                await audit(services, reply, args[0] if args else None)
         case _:
             await reply.private_blocks(help_blocks(reply.command), f"{reply.command} help")
 
@@ -116,18 +119,35 @@ async def search(
     page = await services.email.search_page(
         saved.cursor or None, per_page=SEARCH_PAGE, **saved.filters
     )
-    more_key = None
-    if page.next_cursor:
-        following = saved.model_copy(
-            update={"cursor": page.next_cursor, "shown": saved.shown + len(page.messages)}
-        )
-        try:
+    more_key = bulk_key = None
+    try:
+        if page.next_cursor:
+            following = saved.model_copy(
+                update={"cursor": page.next_cursor, "shown": saved.shown + len(page.messages)}
+            )
             more_key = await services.searches.save(following)
-        except StoreUnavailable:
-            more_key = None  # results still shown; only paging is lost, and we say so below
+        if page.messages:
+            whole = saved.model_copy(update={"cursor": "", "shown": 0})
+            bulk_key = await services.searches.save(whole)
+    except StoreUnavailable:
+        pass  # results still shown; paging and bulk actions need Redis, and we say so below
     blocks = search_results(
-        page.messages, description=saved.description, more_key=more_key, shown_before=saved.shown
-    )
+        page.messages, description=saved.description, more_key=more_key,
+        shown_before=saved.shown, bulk_key=bulk_key,
+    )  # fmt: skip
     await reply.private_blocks(blocks, f"Search results: {len(page.messages)} messages")
-    if page.next_cursor and more_key is None:
-        await reply.private("More results exist, but paging needs Redis, which is unreachable.")
+    if page.messages and bulk_key is None:
+        await reply.private(
+            "Paging and “Release/Move all” need the bot's Redis, which is unreachable now."
+        )
+
+
+async def audit(services: Services, reply: Reply, subject: str | None) -> None:
+    """`/email audit [id]`: recent entries, for one message or one approval request."""
+    if subject is None:
+        entries = await services.audit.recent(limit=20)
+    elif await services.approvals.get(subject) is not None:
+        entries = await services.audit.recent(limit=20, request_id=subject)
+    else:
+        entries = await services.audit.recent(limit=20, message_id=subject)
+    await reply.private_blocks(audit_blocks(entries, subject), f"{len(entries)} audit entries")

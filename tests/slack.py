@@ -31,6 +31,8 @@ CHANNEL = "C0SOC"
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
 APPROVER = "U0APPROVER"
+APPROVER2 = "U0APPROVER2"
+BOTH = "U0BOTH"  # operator and approver: may ask, may approve others, never self
 STRANGER = "U0STRANGER"
 GROUP = "S0OPSGROUP"
 GROUP_MEMBER = "U0GROUPOP"
@@ -80,7 +82,9 @@ class StandinProcess(ChildProcess):
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--bot-token", BOT_TOKEN, *args]
+        # Slack allows short bursts above 1 message/s per channel; tests about the limit itself
+        # inject 429s (or run a stand-in of their own with the strict rate).
+        cmd += ["--bot-token", BOT_TOKEN, "--channel-rate", "10/1", *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
 
     def hook(self, method: str, name: str, body: Any = None, **params: str) -> Any:
@@ -115,12 +119,14 @@ class BotProcess(ChildProcess):
             CLOUDFLARE_ACCOUNT_ID=ACCOUNT_ID,
             CLOUDFLARE_API_TOKEN=API_TOKEN,
             CLOUDFLARE_API_URL=simulator.base_url,
+            # The simulator has no limit unless a test sets one; bulk tests send thousands.
+            CLOUDFLARE_RATE_LIMIT="100000/1",
             REDIS_URL=redis_url,
             HOST="127.0.0.1",
             PORT=str(self.port),
             BOT_VIEWERS=VIEWER,
-            BOT_OPERATORS=f"{OPERATOR},{GROUP}",
-            BOT_APPROVERS=APPROVER,
+            BOT_OPERATORS=f"{OPERATOR},{GROUP},{BOTH}",
+            BOT_APPROVERS=f"{APPROVER},{APPROVER2},{BOTH}",
         )
         environ.update(env)
         super().__init__([], environ, f"http://127.0.0.1:{self.port}/healthz", "the bot")

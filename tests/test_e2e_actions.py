@@ -81,18 +81,20 @@ def test_guarded_release_needs_approval_and_does_nothing(
     assert calls_to(simulator, "/release") == []
 
 
-def test_bulk_release_and_move_need_approval(slack: Slack, simulator: SimulatorProcess) -> None:
+def test_bulk_release_and_move_ask_for_approval(slack: Slack, simulator: SimulatorProcess) -> None:
     first, second = add(simulator, subject="one"), add(simulator, subject="two")
     slack.command(f"release {first} {second}")
-    assert "BOT_BULK_THRESHOLD" in text_of(slack.private(OPERATOR, "approval"))
+    assert "BOT_BULK_THRESHOLD" in text_of(slack.private(OPERATOR, "Asked for approval"))
     slack.command(f"move {first} {second} junk")
-    slack.wait(
-        lambda: (
-            len([m for m in slack.standin.messages() if "BOT_BULK_THRESHOLD" in text_of(m)]) == 2
-        ),
-        "second refusal",
-    )
-    assert simulator.calls() == []
+
+    def cards() -> list[dict[str, Any]] | None:
+        found = [m for m in slack.standin.messages() if has_action(m, "approval_approve")]
+        return found if len(found) == 2 else None
+
+    release, move = slack.wait(cards, "two approval cards")
+    assert "Release 2 messages" in text_of(release)
+    assert "Move 2 messages to JunkEmail" in text_of(move)
+    assert simulator.calls() == [], "nothing is done before approval"
 
 
 def test_release_command_posts_a_card_with_the_outcome(
@@ -200,3 +202,12 @@ def test_preview_and_trace_buttons(slack: Slack, simulator: SimulatorProcess) ->
     )
     slack.click(card, "msg_trace")
     thread_reply(slack, card["ts"], "Trace")
+
+
+def test_direct_actions_are_audited(slack: Slack, simulator: SimulatorProcess) -> None:
+    message_id = add(simulator, subject="Audit me")
+    slack.command(f"release {message_id}")
+    slack.card(lambda m: "Released" in text_of(m))
+    slack.command(f"audit {message_id}")
+    trail = text_of(slack.private(OPERATOR, "Audit trail"))
+    assert "release" in trail and f"<@{OPERATOR}>" in trail and "delivered" in trail

@@ -166,6 +166,7 @@ def test_viewer_may_look_up_but_not_preview(slack: Slack, simulator: SimulatorPr
     slack.private(STRANGER, "viewer role")
 
 
-def test_approvals_and_audit_say_not_yet(slack: Slack) -> None:
-    slack.command("approvals")
-    slack.private(OPERATOR, "not enabled")
+def test_audit_of_an_untouched_message_is_empty(slack: Slack, simulator: SimulatorProcess) -> None:
+    message_id = add(simulator)
+    slack.command(f"audit {message_id}")
+    slack.private(OPERATOR, "No audit entries")

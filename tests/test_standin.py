@@ -12,20 +12,24 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from tests.servers import ROOT, free_port, wait_until
 
 BOT_TOKEN = "xoxb-server-test"
+T = TypeVar("T")
 
 
 class StandinProcess:
@@ -386,3 +390,171 @@ async def test_multipart_upload_and_bad_hook_input(
     ):
         assert response.status == 400
         assert "fail_next" in (await response.json())["error"]
+
+
+# --- Socket Mode ------------------------------------------------------------------------------
+
+APP_TOKEN = "xapp-1-A0LOCAL-1-test"
+
+
+async def until(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
+    """Poll `probe` (async) until it returns something truthy; at most 5 seconds."""
+    try:
+        async with asyncio.timeout(5):
+            while not (value := await probe()):
+                await asyncio.sleep(0.02)
+            return value
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+class SocketApp:
+    """slack-sdk's aiohttp SocketModeClient, acking every request as a Bolt app would."""
+
+    def __init__(self, server: StandinProcess, answer: dict[str, Any] | None = None) -> None:
+        self.server = server
+        self.answer = answer
+        self.messages: list[dict[str, Any]] = []  # everything received, hello included
+        self.requests: asyncio.Queue[SocketModeRequest] = asyncio.Queue()
+        self.client = SocketModeClient(
+            app_token=APP_TOKEN, web_client=AsyncWebClient(base_url=server.api_url)
+        )
+        self.client.message_listeners.append(self._message)
+        self.client.socket_mode_request_listeners.append(self._request)
+
+    async def _message(self, client: Any, message: dict[str, Any], raw: str | None) -> None:
+        self.messages.append(message)
+
+    async def _request(self, client: Any, request: SocketModeRequest) -> None:
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=request.envelope_id, payload=self.answer)
+        )
+        await self.requests.put(request)
+
+    async def next_request(self) -> SocketModeRequest:
+        return await asyncio.wait_for(self.requests.get(), timeout=5)
+
+    async def connected(self, count: int = 1) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            state = await self.server.ahook("GET", "socket")
+            return state if state["connected"] == count else None
+
+        return await until(probe, f"{count} Socket Mode connection(s)")
+
+    async def acked(self, envelope_id: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            acks = (await self.server.ahook("GET", "socket"))["acks"]
+            return next((a for a in acks if a["envelope_id"] == envelope_id), None)
+
+        return await until(probe, f"the ack of {envelope_id}")
+
+
+def slash_payload(text: str, channel: str = "C1", user: str = "U7") -> dict[str, Any]:
+    return {
+        "command": "/email", "text": text, "channel_id": channel, "user_id": user,
+        "team_id": "T0LOCAL", "response_url": "http://127.0.0.1:1/none", "trigger_id": "1.2.x",
+    }  # fmt: skip
+
+
+async def test_socket_mode_client_connects_receives_and_acks(server: StandinProcess) -> None:
+    app = SocketApp(server, answer={"text": "pong"})
+    try:
+        await app.client.connect()
+        state = await app.connected()
+        assert state["connections"][0]["closed_at"] is None
+        assert app.messages and app.messages[0]["type"] == "hello"
+        assert app.messages[0]["num_connections"] == 1
+
+        pushed = await server.ahook(
+            "POST", "socket", {"type": "slash_commands", "payload": slash_payload("ping")}
+        )
+        request = await app.next_request()
+        assert request.envelope_id == pushed["envelope_id"]
+        assert request.type == "slash_commands" and request.accepts_response_payload
+        assert request.payload["text"] == "ping" and request.payload["user_id"] == "U7"
+
+        ack = await app.acked(pushed["envelope_id"])
+        assert ack["payload"] == {"text": "pong"} and ack["known"]
+        assert 0 <= ack["seconds"] < 3 and ack["connection"] == pushed["connection"]
+        state = await server.ahook("GET", "socket")
+        assert [e["acked"] for e in state["envelopes"]] == [True]
+        assert state["connections"][0]["envelopes"] == 1
+        # A slash command's ack payload shows up as Slack shows an HTTP ack body.
+        shown = await server.ahook("GET", "messages?channel=C1")
+        assert [(m["text"], m["ephemeral"], m["user"], m["source"]) for m in shown] == [
+            ("pong", True, "U7", "ack")
+        ]
+
+        event = {"type": "event_callback", "event": {"type": "app_home_opened", "user": "U7"}}
+        pushed = await server.ahook("POST", "socket", {"type": "events_api", "payload": event})
+        request = await app.next_request()
+        assert request.type == "events_api" and not request.accepts_response_payload
+        assert request.retry_attempt == 0 and request.retry_reason == ""
+        await app.acked(pushed["envelope_id"])
+
+        calls = await server.ahook("GET", "calls")
+        assert [(c["method"], c["ok"]) for c in calls] == [("apps.connections.open", True)]
+        assert calls[0]["args"] == {}  # the app token is never kept
+    finally:
+        await app.client.close()
+    await app.connected(0)
+
+
+async def test_socket_mode_needs_an_app_level_token_and_a_client(server: StandinProcess) -> None:
+    web = AsyncWebClient(base_url=server.api_url)
+    for token, error in (
+        (BOT_TOKEN, "not_allowed_token_type"),
+        ("xoxp-a-user-token", "invalid_auth"),
+        ("", "not_authed"),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            await web.apps_connections_open(app_token=token)
+        assert raised.value.response.status_code == 200
+        assert raised.value.response["error"] == error
+    with pytest.raises(SlackApiError) as raised:
+        await AsyncWebClient(token=APP_TOKEN, base_url=server.api_url).auth_test()
+    assert raised.value.response["error"] == "not_allowed_token_type"
+
+    push = {"type": "slash_commands", "payload": slash_payload("nobody")}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{server.root}/__standin/socket", json=push) as response:
+            assert response.status == 409
+            assert (await response.json())["error"] == "no_connection"
+        bad = {"type": "block_actions", "payload": {}}
+        async with session.post(f"{server.root}/__standin/socket", json=bad) as response:
+            assert response.status == 400
+        url = (await web.apps_connections_open(app_token=APP_TOKEN))["url"]
+        assert url.startswith(f"ws://127.0.0.1:{server.port}/link/?ticket=")
+        async with session.ws_connect(url) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url)  # a ticket opens one connection only
+        assert refused.value.status == 401
+
+
+async def test_disconnect_makes_the_client_reconnect(server: StandinProcess) -> None:
+    app = SocketApp(server)
+    try:
+        await app.client.connect()
+        await app.connected()
+        told = await server.ahook("POST", "socket/disconnect", {"reason": "refresh_requested"})
+        assert len(told["connections"]) == 1
+
+        async def replaced() -> dict[str, Any] | None:
+            state = await server.ahook("GET", "socket")
+            closed = [c for c in state["connections"] if c["closed_at"]]
+            return state if state["connected"] == 1 and closed else None
+
+        state = await until(replaced, "the client to replace its connection")
+        fresh = next(c["id"] for c in state["connections"] if c["closed_at"] is None)
+        pushed = await server.ahook(
+            "POST", "socket", {"type": "slash_commands", "payload": slash_payload("again")}
+        )
+        assert pushed["connection"] == fresh
+        assert (await app.next_request()).payload["text"] == "again"
+        ack = await app.acked(pushed["envelope_id"])
+        assert "payload" not in ack  # an empty ack is just the envelope id
+        calls = await server.ahook("GET", "calls")
+        assert [c["method"] for c in calls] == ["apps.connections.open"] * 2
+    finally:
+        await app.client.close()

@@ -1,4 +1,5 @@
-"""The aiohttp application: Web API under /api/, file uploads, response_urls and the hooks.
+"""The aiohttp application: Web API under /api/, file uploads, response_urls, the Socket Mode
+WebSocket (/link/) and the hooks.
 
 Web API answers are HTTP 200 with `"ok": false` on failure, as Slack's are, except rate
 limits (429 + Retry-After) and injected HTTP statuses. One log line per call: method, status
@@ -10,13 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from bot.local.standin.hooks import STANDIN, add_hooks
 from bot.local.standin.model import JsonObject, SlackError, iso_now
-from bot.local.standin.responses import apply_response
+from bot.local.standin.responses import apply_ack, apply_response
 from bot.local.standin.state import Config, Standin
-from bot.local.standin.webapi import METHODS, Call
+from bot.local.standin.webapi import APP_LEVEL, METHODS, Call
 
 log = logging.getLogger("bot.local.standin")
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,6 +30,9 @@ def create_app(config: Config | None = None) -> web.Application:
     app.router.add_post("/api/{method}", api)
     app.router.add_post("/upload/{file_id}", upload)
     app.router.add_post("/response/{token}", response_url)
+    app.router.add_get("/link", link)
+    app.router.add_get("/link/", link)
+    app.on_shutdown.append(close_sockets)
     add_hooks(app)
     return app
 
@@ -67,7 +71,8 @@ def run(
     handler = METHODS.get(method)
     if handler is None:
         raise SlackError("unknown_method")
-    standin.check_token(token if isinstance(token, str) else None)
+    token = token if isinstance(token, str) else None
+    standin.check_token(token, app_level=method in APP_LEVEL)
     standin.faults.check(method)
     return handler(standin, Call(args, base_url(request)))
 
@@ -135,3 +140,33 @@ async def response_url(request: web.Request) -> web.Response:
     url.uses += 1
     log.info("response_url %d ok", 200)
     return web.Response(text="ok")
+
+
+async def link(request: web.Request) -> web.StreamResponse:
+    """The Socket Mode WebSocket: `hello` first, then envelopes out and acks in."""
+    standin = request.app[STANDIN]
+    hub = standin.sockets
+    if not hub.redeem(request.query.get("ticket")):
+        log.info("link %d unknown or used ticket", 401)
+        return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
+    ws = web.WebSocketResponse()  # answers the client's pings itself
+    await ws.prepare(request)
+    connection = hub.open(ws)
+    log.info("link open %s", connection.id)
+    try:
+        await ws.send_json(hub.hello())
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            received = hub.receive(connection, message.data)
+            if received is not None:
+                ack, sent = received
+                apply_ack(standin, ack, sent.envelope)
+    finally:
+        hub.close(connection)
+        log.info("link closed %s", connection.id)
+    return ws
+
+
+async def close_sockets(app: web.Application) -> None:
+    await app[STANDIN].sockets.close_all()

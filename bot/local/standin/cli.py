@@ -27,6 +27,10 @@ def parser() -> argparse.ArgumentParser:
         "--bot-token", help="the only bot token accepted (default: any token starting xoxb-)"
     )
     p.add_argument(
+        "--app-token",
+        help="the only app-level token apps.connections.open accepts (default: any xapp- token)",
+    )
+    p.add_argument(
         "--channel-rate",
         type=_rate,
         default="1/1",
@@ -52,7 +56,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # argparse runs `type` on the string default too, so channel_rate is parsed already.
-    config = Config(args.bot_token, args.channel_rate, args.trigger_ttl)
+    config = Config(args.bot_token, args.channel_rate, args.trigger_ttl, app_token=args.app_token)
     try:
         asyncio.run(serve(config, args.host, args.port))
     except OSError as error:  # typically the port is taken

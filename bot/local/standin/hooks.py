@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.local.standin.limits import parse_rate
 from bot.local.standin.model import BOT_USER_ID, JsonObject, Message, SlackError, StoredFile
+from bot.local.standin.sockets import KINDS, NoConnectionError
 from bot.local.standin.state import Standin
 from bot.local.standin.webapi import content
 
@@ -30,6 +31,9 @@ def add_hooks(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/faults", set_faults)
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_post(f"{PREFIX}/response_urls", issue_response_url)
+    app.router.add_get(f"{PREFIX}/socket", socket_state)
+    app.router.add_post(f"{PREFIX}/socket", push_envelope)
+    app.router.add_post(f"{PREFIX}/socket/disconnect", socket_disconnect)
 
 
 def _bad(message: str) -> web.Response:
@@ -188,3 +192,44 @@ async def issue_response_url(request: web.Request) -> web.Response:
     trigger = standin.issue_trigger(fields[1])
     address = f"{request.scheme}://{request.host}/response/{url.token}"
     return web.json_response({"url": address, "token": url.token, "trigger_id": trigger.trigger_id})
+
+
+async def socket_state(request: web.Request) -> web.Response:
+    """Socket Mode: clients connected now, connections, envelopes delivered, acks received."""
+    return web.json_response(request.app[STANDIN].sockets.to_json())
+
+
+ENVELOPE_OVERRIDES = ("accepts_response_payload", "retry_attempt", "retry_reason")
+
+
+async def push_envelope(request: web.Request) -> web.Response:
+    """`{"type": "slash_commands"|"interactive"|"events_api", "payload": {...}}`: delivered
+    to a connected client as Slack would; 409 when no client is connected."""
+    try:
+        body = await _object(request)
+    except ValueError as error:
+        return _bad(str(error))
+    kind, payload = body.get("type"), body.get("payload")
+    unknown = set(body) - {"type", "payload", *ENVELOPE_OVERRIDES}
+    if kind not in KINDS or not isinstance(payload, dict) or unknown:
+        return _bad(f"send {{type: {'|'.join(KINDS)}, payload: {{...}}}}")
+    overrides = {k: body[k] for k in ENVELOPE_OVERRIDES if k in body}
+    try:
+        sent = await request.app[STANDIN].sockets.push(str(kind), payload, **overrides)
+    except NoConnectionError:
+        return web.json_response({"ok": False, "error": "no_connection"}, status=409)
+    return web.json_response(
+        {"envelope_id": sent.envelope["envelope_id"], "connection": sent.connection}
+    )
+
+
+async def socket_disconnect(request: web.Request) -> web.Response:
+    """Slack's `{"type": "disconnect", "reason": ...}` to every client (default reason
+    refresh_requested); a well-behaved client opens a new connection and drops the old."""
+    try:
+        body = await _object(request)
+    except ValueError as error:
+        return _bad(str(error))
+    reason = str(body.get("reason") or "refresh_requested")
+    told = await request.app[STANDIN].sockets.disconnect(reason)
+    return web.json_response({"connections": told})

@@ -7,7 +7,7 @@ message appears, visible to the user only unless `response_type` is `in_channel`
 
 from __future__ import annotations
 
-from bot.local.standin.model import JsonObject, Message, ResponseUrl
+from bot.local.standin.model import BOT_USER_ID, JsonObject, Message, ResponseUrl, SlackError
 from bot.local.standin.state import Standin
 from bot.local.standin.webapi import content
 
@@ -31,4 +31,29 @@ def apply_response(standin: Standin, url: ResponseUrl, body: JsonObject) -> None
     message.source = "response_url"
     if body.get("response_type") != "in_channel":
         message.user, message.ephemeral = url.user, True
+    standin.store(message)
+
+
+def apply_ack(standin: Standin, ack: JsonObject, envelope: JsonObject) -> None:
+    """Socket Mode: a slash command acked with a payload shows it, as Slack shows the HTTP ack
+    body (visible to the user only unless in_channel). A payload Slack would refuse gets an
+    `error` on the ack record; other envelopes' payloads are only recorded."""
+    payload = ack.get("payload")
+    if envelope["type"] != "slash_commands" or not isinstance(payload, dict):
+        return
+    command = envelope["payload"]
+    channel, user = command.get("channel_id"), command.get("user_id")
+    if not isinstance(channel, str) or not channel:
+        return
+    try:
+        text, blocks, attachments = content(payload)
+    except SlackError as error:
+        ack["error"] = error.error
+        return
+    message = Message(channel, standin.ids.ts(), text, blocks, attachments=attachments)
+    message.source = "ack"
+    if payload.get("response_type") == "in_channel":
+        message.user = BOT_USER_ID
+    else:
+        message.user, message.ephemeral = user, True
     standin.store(message)

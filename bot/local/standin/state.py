@@ -24,6 +24,7 @@ from bot.local.standin.model import (
     View,
     iso_now,
 )
+from bot.local.standin.sockets import SocketHub
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,14 @@ class Config:
     trigger_ttl: float = 3.0  # seconds; 0 = trigger ids issued here never expire
     response_url_uses: int = 5
     response_url_ttl: float = 30 * 60
+    app_token: str | None = None  # None: any xapp- token opens a Socket Mode connection
 
 
 class Standin:
     def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
+        self.sockets = SocketHub(clock)  # open connections outlive a reset
         self.reset()
 
     def reset(self) -> None:
@@ -55,15 +58,21 @@ class Standin:
         self.triggers: dict[str, Trigger] = {}
         self.faults = Faults()
         self.limiter = ChannelLimiter(self.config.channel_rate, self.clock)
+        self.sockets.forget()
 
     # --- auth -------------------------------------------------------------------------------
 
-    def check_token(self, token: str | None) -> None:
+    def check_token(self, token: str | None, *, app_level: bool = False) -> None:
+        """A bot token (`xoxb-`), or an app-level one (`xapp-`) for `app_level` methods. A
+        token of the other kind is refused as Slack does: `not_allowed_token_type`."""
         if not token:
             raise SlackError("not_authed")
-        expected = self.config.bot_token
+        prefix, other = ("xapp-", "xoxb-") if app_level else ("xoxb-", "xapp-")
+        if token.startswith(other):
+            raise SlackError("not_allowed_token_type")
+        expected = self.config.app_token if app_level else self.config.bot_token
         if expected is None:
-            if not token.startswith("xoxb-"):
+            if not token.startswith(prefix):
                 raise SlackError("invalid_auth")
         elif not hmac.compare_digest(token.encode(), expected.encode()):
             raise SlackError("invalid_auth")

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.local.standin.blocks import message_blocks, parse_json, view_body
 from bot.local.standin.model import (
+    APP_ID,
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
@@ -68,6 +69,14 @@ def content(args: dict[str, Any]) -> tuple[str, list[JsonObject], list[JsonObjec
     if not text and not blocks and not attachments:
         raise SlackError("no_text")
     return text, blocks, attachments
+
+
+def apps_connections_open(standin: Standin, call: Call) -> JsonObject:
+    """Socket Mode: a one-time WebSocket URL back to this stand-in (`/link/`)."""
+    scheme, _, rest = call.base_url.partition("://")
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    ticket = standin.sockets.issue_ticket()
+    return {"url": f"{ws_scheme}://{rest}/link/?ticket={ticket}&app_id={APP_ID}"}
 
 
 def auth_test(standin: Standin, call: Call) -> JsonObject:
@@ -250,6 +259,7 @@ def files_upload_v1(standin: Standin, call: Call) -> JsonObject:
 
 
 METHODS: dict[str, Method] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.postEphemeral": chat_post_ephemeral,
@@ -267,3 +277,6 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
 }
+
+# Methods that take an app-level token (xapp-) instead of the bot token.
+APP_LEVEL = frozenset({"apps.connections.open"})

@@ -1,0 +1,47 @@
+"""The App Home tab: your roles, approvals waiting for you, your requests, recent outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.views import View
+
+from blocks.approvals import approvals_list, what
+from blocks.help import help_blocks
+from blocks.parts import mrkdwn, plain, when
+from bot.services.approvals import ApprovalRequest
+
+HOME_BLOCKS = 100
+
+
+def home_view(
+    *,
+    roles: Sequence[str],
+    waiting: Sequence[ApprovalRequest],
+    mine: Sequence[ApprovalRequest],
+    recent: Sequence[ApprovalRequest],
+    command: str,
+) -> View:
+    role_text = ", ".join(roles) if roles else "none yet (ask an admin)"
+    blocks: list[Block] = [
+        HeaderBlock(text=plain("Email Security")),
+        SectionBlock(text=mrkdwn(f"Your roles: *{role_text}*.")),
+        DividerBlock(),
+    ]
+    if "approver" in roles:
+        blocks += approvals_list(waiting, title="Waiting for your approval")
+    blocks += approvals_list(mine, title="Your pending requests")
+    blocks.append(SectionBlock(text=mrkdwn(_recent(recent))))
+    blocks.append(DividerBlock())
+    blocks += help_blocks(command)
+    return View(type="home", blocks=blocks[:HOME_BLOCKS])
+
+
+def _recent(recent: Sequence[ApprovalRequest]) -> str:
+    if not recent:
+        return "*Recent outcomes*: none yet."
+    lines = [
+        f"• {what(r)}: *{r.state.value}* ({when(r.ended_at or r.created_at)})" for r in recent[:10]
+    ]
+    return "*Recent outcomes*\n" + "\n".join(lines)

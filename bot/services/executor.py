@@ -1,0 +1,363 @@
+"""Running an approved request: chunk by chunk, each message re-checked just before acting,
+each chunk's result stored before the next, resumable after a crash without repeating a chunk.
+
+Exactly-once, step by step (DESIGN.md "Policy and approvals"):
+
+- Only the holder of the request's lease acts on it. The lease has a TTL and is renewed in the
+  background while the executor works, so a slow chunk keeps it; a killed process loses it
+  after `lease_seconds` and any replica resumes (`resume_stalled`).
+- A chunk's result is stored once (`save_chunk`, lease-checked); a chunk with a stored result
+  is never sent again.
+- A chunk whose POST went out but whose result was not stored (a crash in between) is sent
+  again only after its re-check: every message is fetched and only those still needing the
+  action are sent (release: still quarantined; move: not already moved to that folder), so the
+  messages the lost POST released are skipped, not released twice.
+- When the run stops while a POST may be in flight (cancelled, crashed), the lease is left to
+  lapse rather than released, so a resume cannot re-check before that POST has landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.errors import ApiError, NotFoundError
+from bot.cloudflare.models import Destination, MessageDetails, MoveResult, ReleaseResult
+from bot.services.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    ApprovalStore,
+    ChunkResult,
+    verified,
+)
+from bot.services.audit import AuditLog
+from bot.store import StoreUnavailable
+
+log = logging.getLogger("bot.executor")
+
+ProgressCallback = Callable[[ApprovalRequest], Awaitable[None]]
+Check = Literal["act", "skip", "not_found"] | ApiError | ValueError
+TAMPERED_ERROR = (
+    "the request's stored content no longer matches its approved digest; nothing was sent"
+)
+
+
+class ExecutionReport(BaseModel):
+    """The totals over a request's chunk results, for the final card and the audit entry."""
+
+    acted: int
+    succeeded: int  # release: delivered; move: sent and not reported failed
+    skipped: int
+    not_found: int
+    delivered: int
+    failed: list[str]
+    undelivered: list[str]
+    errors: list[str]
+    chunks: int
+
+
+def report(results: Sequence[ChunkResult]) -> ExecutionReport:
+    return ExecutionReport(
+        acted=sum(len(r.acted) for r in results),
+        succeeded=sum(len(set(r.acted) - set(r.failed) - set(r.undelivered)) for r in results),
+        skipped=sum(len(r.skipped) for r in results),
+        not_found=sum(len(r.not_found) for r in results),
+        delivered=sum(len(r.delivered) for r in results),
+        failed=[i for r in results for i in r.failed],
+        undelivered=[i for r in results for i in r.undelivered],
+        errors=[f"chunk {r.index + 1}: {r.error}" for r in results if r.error],
+        chunks=len(results),
+    )
+
+
+@dataclass
+class _Run:
+    """One run's mutable state (an Executor may run several requests at once)."""
+
+    request_id: str
+    posting: bool = False  # a POST may be in flight whose result is not stored yet
+    lost: bool = False  # the lease was found held by someone else
+    last_progress: float = 0.0
+
+
+class Executor:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        client: EmailSecurityClient,
+        owner: str,
+        lease_seconds: float = 30,
+        recheck_concurrency: int = 10,
+        on_progress: ProgressCallback | None = None,
+        audit: AuditLog | None = None,
+        progress_interval: float = 1.0,
+    ) -> None:
+        if lease_seconds <= 0 or recheck_concurrency < 1:
+            raise ValueError("lease_seconds must be > 0 and recheck_concurrency >= 1")
+        self.store = store
+        self.client = client
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.recheck_concurrency = recheck_concurrency
+        self.on_progress = on_progress
+        self.audit = audit
+        self.progress_interval = progress_interval
+
+    # -- entry points --------------------------------------------------------------------------
+
+    async def run(self, request_id: str) -> ApprovalRequest | None:
+        """Execute (or resume) an executing request and return it done. None when it could not
+        be claimed: another owner holds its lease, or it is not executing (finished already,
+        never approved)."""
+        if not await self.store.claim(request_id, self.owner, self.lease_seconds):
+            return None
+        run = _Run(request_id)
+        renewer = asyncio.create_task(self._keep_renewed(run))
+        try:
+            return await self._execute(run)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            if not run.posting and not run.lost:
+                # Let another replica resume at once; never while a POST may still land.
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.release_lease(request_id, self.owner)
+
+    async def resume_stalled(self) -> list[ApprovalRequest]:
+        """Run every executing request nobody holds (at start-up and periodically)."""
+        finished = []
+        for request_id in await self.store.stalled():
+            try:
+                done = await self.run(request_id)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("resuming approval request %s failed", request_id)
+                continue
+            if done is not None:
+                finished.append(done)
+        return finished
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def _execute(self, run: _Run) -> ApprovalRequest | None:
+        made = await self.store.get(run.request_id)
+        if made is None or made.state != ApprovalState.EXECUTING:
+            return None
+        intact = verified(made)
+        if not intact:
+            log.error("approval request %s: digest mismatch at execution", made.id)
+        await self._audit_start(made, intact)
+        run.last_progress = time.monotonic()
+        last = made.chunks_total - 1
+        for index in range(made.chunks_total):
+            if await self.store.chunk(made.id, index) is not None:
+                continue  # done before a crash or restart: never sent again
+            ids = made.chunk_ids(index)
+            if intact:
+                result = await self._chunk(run, made, index, ids)
+            else:
+                result = ChunkResult(
+                    index=index, acted=[], skipped=[], failed=ids, error=TAMPERED_ERROR
+                )
+            if not await self.store.save_chunk(made.id, result, self.owner):
+                run.lost = True
+                log.warning("approval request %s: lease lost at chunk %d", made.id, index)
+                return None
+            run.posting = False
+            if not await self.store.renew(made.id, self.owner, self.lease_seconds):
+                run.lost = True
+                return None
+            if index != last and time.monotonic() - run.last_progress >= self.progress_interval:
+                await self._progress(run, await self.store.get(made.id))
+        done = await self.store.finish(made.id, self.owner)
+        if done is None:
+            run.lost = True
+            return None
+        await self._progress(run, done)
+        await self._audit_result(done)
+        return done
+
+    async def _chunk(
+        self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
+    ) -> ChunkResult:
+        checks = await self._recheck(made, ids)
+        to_act = [i for i in ids if checks[i] == "act"]
+        skipped = [i for i in ids if checks[i] in ("skip", "not_found")]
+        not_found = [i for i in ids if checks[i] == "not_found"]
+        unchecked = [i for i in ids if isinstance(checks[i], Exception)]
+        errors = []
+        if unchecked:
+            first = checks[unchecked[0]]
+            errors.append(f"{len(unchecked)} messages could not be re-checked ({first})")
+        result = ChunkResult(
+            index=index, acted=to_act, skipped=skipped, not_found=not_found, failed=unchecked
+        )
+        if to_act:
+            run.posting = True  # until this chunk's result is stored
+            try:
+                if made.action == "release":
+                    self._released(result, await self.client.release(to_act))
+                else:
+                    folder: Destination = made.params["folder"]  # type: ignore[assignment]
+                    errors += self._moved(result, await self.client.move(to_act, folder))
+            except (ApiError, ValueError) as exc:
+                log.warning("approval request %s chunk %d failed: %s", made.id, index, exc)
+                result.delivered, result.undelivered = [], []
+                result.failed = unchecked + to_act
+                errors.insert(0, str(exc))
+        result.error = "; ".join(errors) or None
+        return result
+
+    @staticmethod
+    def _released(result: ChunkResult, answers: list[ReleaseResult]) -> None:
+        for answer in answers:
+            if answer.outcome == "delivered":
+                result.delivered.append(answer.id)
+            elif answer.failed:
+                result.failed.append(answer.id)
+            else:  # undelivered recipients, or no outcome at all
+                result.undelivered.append(answer.id)
+
+    @staticmethod
+    def _moved(result: ChunkResult, answers: list[MoveResult]) -> list[str]:
+        sent = set(result.acted)
+        failed: set[str] = set()
+        unmatched = 0
+        for answer in answers:
+            if answer.success:
+                continue
+            if answer.message_id in sent:
+                failed.add(answer.message_id)
+            elif len(result.acted) == 1:
+                failed.add(result.acted[0])
+            else:
+                unmatched += 1
+        result.failed += sorted(failed)
+        if unmatched:
+            return [f"{unmatched} move results reported a failure for an unknown message"]
+        return []
+
+    # -- re-check ------------------------------------------------------------------------------
+
+    async def _recheck(self, made: ApprovalRequest, ids: list[str]) -> dict[str, Check]:
+        """Fetch every message just before acting: what still needs the action?"""
+        limit = asyncio.Semaphore(self.recheck_concurrency)
+        folder = made.params.get("folder")
+
+        async def check(message_id: str) -> Check:
+            async with limit:
+                try:
+                    message = await self.client.get_message(message_id)
+                    if made.action == "release":
+                        return "act" if message.is_quarantined else "skip"
+                    if await self._already_moved(message, folder):
+                        return "skip"
+                    return "act"
+                except NotFoundError:
+                    return "not_found"
+                except (ApiError, ValueError) as exc:
+                    return exc
+
+        answers = await asyncio.gather(*(check(i) for i in ids))
+        return dict(zip(ids, answers, strict=True))
+
+    async def _already_moved(self, message: MessageDetails, folder: str | None) -> bool:
+        """True when the message's last folder change was a move to `folder` (a move that a
+        crash kept from being recorded, or one done by someone else meanwhile)."""
+        if "MOVE" not in (message.post_delivery_operations or []):
+            return False
+        entries = [
+            e
+            for e in await self.client.get_action_log(message.id)
+            if e.success is not False
+            and (e.operation == "MOVE" or "RELEASE" in e.operation.upper())
+        ]
+        if not entries:
+            return False
+        latest = entries[-1]
+        return (
+            latest.operation == "MOVE"
+            and latest.properties is not None
+            and latest.properties.folder == folder
+        )
+
+    # -- lease, progress, audit ----------------------------------------------------------------
+
+    async def _keep_renewed(self, run: _Run) -> None:
+        interval = self.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.store.renew(run.request_id, self.owner, self.lease_seconds):
+                    run.lost = True
+                    log.warning("approval request %s: lease lost", run.request_id)
+                    return
+            except StoreUnavailable as exc:
+                log.warning("could not renew the lease of %s: %s", run.request_id, exc)
+
+    async def _progress(self, run: _Run, made: ApprovalRequest | None) -> None:
+        run.last_progress = time.monotonic()
+        if self.on_progress is None or made is None:
+            return
+        try:
+            await self.on_progress(made)
+        except StoreUnavailable:
+            raise
+        except Exception:  # showing progress must never stop the execution
+            log.exception("progress callback failed for approval request %s", made.id)
+
+    async def _audit_start(self, made: ApprovalRequest, intact: bool) -> None:
+        if self.audit is None:
+            return
+        outcome = "resumed" if made.chunks_done else "started"
+        await self.audit.record(
+            actor="bot",
+            action=f"execute {made.action}",
+            ids=made.ids,
+            outcome=outcome if intact else "tampered",
+            request_id=made.id,
+            digest=made.digest,
+            detail={
+                "owner": self.owner,
+                "approved_by": sorted(made.approvers),
+                "chunks_done": made.chunks_done,
+                "chunks_total": made.chunks_total,
+            },
+        )
+
+    async def _audit_result(self, done: ApprovalRequest) -> None:
+        if self.audit is None:
+            return
+        totals = report(await self.store.chunks(done.id))
+        try:
+            await self.audit.record(
+                actor="bot",
+                action=f"result {done.action}",
+                ids=done.ids,
+                outcome="failures" if totals.failed or totals.errors else "done",
+                request_id=done.id,
+                digest=done.digest,
+                detail={
+                    "acted": totals.acted,
+                    "succeeded": totals.succeeded,
+                    "skipped": totals.skipped,
+                    "not_found": totals.not_found,
+                    "failed": len(totals.failed),
+                    "undelivered": len(totals.undelivered),
+                    "failed_ids": totals.failed[:20],
+                    "errors": totals.errors[:5],
+                },
+            )
+        except StoreUnavailable:
+            # The request is done and stored; the caller still gets it to show the result.
+            log.exception("could not write the result audit entry of %s", done.id)

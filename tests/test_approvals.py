@@ -1,0 +1,498 @@
+"""ApprovalStore against a real redis-server: the rules of DESIGN.md "Policy and approvals"
+and the exactly-once transitions under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.services.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    ApprovalStore,
+    ChunkResult,
+    MessageSummary,
+    Outcome,
+    digest,
+)
+from bot.store import StoreUnavailable
+from tests.servers import RedisProcess, free_port
+
+REQUESTER = "UREQUESTER"
+IDS = [f"Msg{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(5)]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
+
+
+@pytest.fixture
+async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    """A second, separate connection (pool) to the same Redis: another replica."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(rdb: aioredis.Redis, clock: Clock) -> ApprovalStore:
+    return ApprovalStore(rdb, clock)
+
+
+async def make(
+    store: ApprovalStore,
+    *,
+    ids: list[str] | None = None,
+    required: int = 1,
+    ttl: float = 3600,
+    action: str = "release",
+    params: dict[str, str] | None = None,
+    requester: str = REQUESTER,
+) -> ApprovalRequest:
+    chosen = IDS if ids is None else ids
+    return await store.create(
+        action=action,
+        params=params or {},
+        ids=chosen,
+        requester=requester,
+        reason="phish campaign false positive",
+        rule="it touches 5 messages (BOT_BULK_THRESHOLD is 2)",
+        summary=[MessageSummary(id=i, subject=f"Invoice {i}") for i in chosen[:3]],
+        ttl_seconds=ttl,
+        required=required,
+        channel="C123",
+    )
+
+
+# -- creating ----------------------------------------------------------------------------------
+
+
+async def test_create_stores_sorted_unique_ids_digest_and_indexes(
+    store: ApprovalStore, rdb: aioredis.Redis, clock: Clock
+) -> None:
+    ids = [f"Bulk{i:04d}-x" for i in (7, 3, 2500, 3, 1)] + [f"M{i:05d}" for i in range(2400)]
+    made = await make(store, ids=ids, action="move", params={"folder": "JunkEmail"})
+    assert made.ids == sorted(set(ids)) and len(made.ids) == 2404
+    assert made.digest == digest("move", {"folder": "JunkEmail"}, sorted(set(ids)))
+    assert made.chunks_total == 3 and made.chunks_done == 0
+    assert len(made.id) == 12 and made.state == ApprovalState.PENDING
+    assert made.expires_at == clock.now + timedelta(hours=1)
+    assert await store.get(made.id) == made
+    assert [r.id for r in await store.pending()] == [made.id]
+    assert [r.id for r in await store.by_requester(REQUESTER)] == [made.id]
+    assert await store.by_requester("USOMEONE") == []
+    # A pending record outlives its expiry by the 30 days ended records are kept.
+    assert 30 * 86400 < await rdb.ttl(f"approval:{made.id}") <= 30 * 86400 + 3600
+
+    assert await store.attach_card(made.id, "C999", "1700000000.000100")
+    again = await store.get(made.id)
+    assert again is not None and (again.channel, again.message_ts) == ("C999", "1700000000.000100")
+    assert not await store.attach_card("nope", "C1", "1.0")
+
+
+async def test_create_refuses_what_cannot_be_approved(store: ApprovalStore) -> None:
+    with pytest.raises(ValueError, match="only release and move"):
+        await make(store, action="reclassify")
+    with pytest.raises(ValueError, match="folder"):
+        await make(store, action="move", params={"folder": "Elsewhere"})
+    with pytest.raises(ValueError, match="at least one"):
+        await make(store, ids=[])
+
+
+async def test_unknown_and_malformed_ids_are_not_found(store: ApprovalStore) -> None:
+    await make(store)
+    for request_id in ("nothere", "", "x:lease", "a b", "approval:x", "é" * 3):
+        assert await store.get(request_id) is None
+        assert (await store.approve(request_id, "U2")).outcome == Outcome.NOT_FOUND
+        assert (await store.reject(request_id, "U2", "no")).outcome == Outcome.NOT_FOUND
+        assert (await store.cancel(request_id, REQUESTER)).outcome == Outcome.NOT_FOUND
+        assert not await store.claim(request_id, "owner", 5)
+
+
+# -- approving ---------------------------------------------------------------------------------
+
+
+async def test_requester_never_approves_own_request(store: ApprovalStore) -> None:
+    made = await make(store)
+    decision = await store.approve(made.id, REQUESTER)
+    assert decision.outcome == Outcome.SELF_APPROVAL
+    assert decision.request is not None and decision.request.approvals == []
+    assert decision.request.state == ApprovalState.PENDING
+
+
+async def test_one_approval_executes_and_later_clicks_are_not_pending(
+    store: ApprovalStore, clock: Clock
+) -> None:
+    made = await make(store)
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.EXECUTE
+    after = decision.request
+    assert after is not None and after.state == ApprovalState.EXECUTING
+    assert [(a.user, a.at) for a in after.approvals] == [("UAPPROVER", clock.now)]
+    assert after.executing_at == clock.now
+    assert await store.pending() == []
+    assert [r.id for r in await store.executing()] == [made.id]
+    for user in ("UAPPROVER", "UOTHER", REQUESTER):
+        late = await store.approve(made.id, user)
+        assert late.outcome == Outcome.NOT_PENDING and late.state == ApprovalState.EXECUTING
+    assert (await store.reject(made.id, "UOTHER", "x")).outcome == Outcome.NOT_PENDING
+    assert (await store.cancel(made.id, REQUESTER)).outcome == Outcome.NOT_PENDING
+
+
+async def test_two_required_approvals_need_two_different_approvers(store: ApprovalStore) -> None:
+    made = await make(store, required=2)
+    first = await store.approve(made.id, "UALICE")
+    assert first.outcome == Outcome.APPROVED
+    assert first.request is not None and first.request.approvals_missing == 1
+    again = await store.approve(made.id, "UALICE")
+    assert again.outcome == Outcome.ALREADY_APPROVED
+    assert again.request is not None and len(again.request.approvals) == 1
+    assert (await store.approve(made.id, REQUESTER)).outcome == Outcome.SELF_APPROVAL
+    second = await store.approve(made.id, "UBOB")
+    assert second.outcome == Outcome.EXECUTE
+    assert second.request is not None and second.request.approvers == {"UALICE", "UBOB"}
+
+
+async def approve_concurrently(
+    stores: list[ApprovalStore], request_id: str, users: list[str]
+) -> list[Outcome]:
+    calls = [stores[n % len(stores)].approve(request_id, user) for n, user in enumerate(users)]
+    return [d.outcome for d in await asyncio.gather(*calls)]
+
+
+async def test_fifty_concurrent_approvals_execute_exactly_once(
+    store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
+) -> None:
+    other = ApprovalStore(other_rdb, clock)  # another replica, its own connections
+    made = await make(store)
+    outcomes = await approve_concurrently(
+        [store, other], made.id, [f"UAPPROVER{n}" for n in range(50)]
+    )
+    assert outcomes.count(Outcome.EXECUTE) == 1
+    assert outcomes.count(Outcome.NOT_PENDING) == 49
+    after = await store.get(made.id)
+    assert after is not None and after.state == ApprovalState.EXECUTING
+    assert len(after.approvals) == 1
+
+
+async def test_fifty_concurrent_approvals_with_two_required(
+    store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
+) -> None:
+    other = ApprovalStore(other_rdb, clock)
+    made = await make(store, required=2)
+    # Each approver clicks twice (a Slack retry): counted once.
+    users = [f"UAPPROVER{n % 25}" for n in range(50)]
+    outcomes = await approve_concurrently([store, other], made.id, users)
+    assert outcomes.count(Outcome.EXECUTE) == 1
+    assert outcomes.count(Outcome.APPROVED) == 1
+    assert set(outcomes) <= {
+        Outcome.EXECUTE,
+        Outcome.APPROVED,
+        Outcome.NOT_PENDING,
+        Outcome.ALREADY_APPROVED,
+    }
+    after = await store.get(made.id)
+    assert after is not None and len(after.approvals) == 2 and len(after.approvers) == 2
+
+
+async def test_expired_request_refuses_and_moves_to_expired(
+    store: ApprovalStore, clock: Clock
+) -> None:
+    made = await make(store, ttl=60)
+    clock.advance(60)
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.EXPIRED
+    assert decision.request is not None and decision.request.state == ApprovalState.EXPIRED
+    assert decision.request.ended_at == clock.now and decision.request.approvals == []
+    later = await store.approve(made.id, "UAPPROVER")
+    assert later.outcome == Outcome.NOT_PENDING and later.state == ApprovalState.EXPIRED
+    assert await store.pending() == []
+    assert [r.id for r in await store.recent()] == [made.id]
+    assert await store.expire_due() == []  # already expired: nobody gets it again
+
+    other = await make(store, ttl=60)
+    clock.advance(61)
+    assert (await store.reject(other.id, "UAPPROVER", "no")).outcome == Outcome.EXPIRED
+    third = await make(store, ttl=60)
+    clock.advance(61)
+    assert (await store.cancel(third.id, REQUESTER)).outcome == Outcome.EXPIRED
+
+
+async def test_expire_due_gives_each_request_to_exactly_one_sweeper(
+    store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock, rdb: aioredis.Redis
+) -> None:
+    other = ApprovalStore(other_rdb, clock)
+    due = [await make(store, ttl=60) for _ in range(150)]  # more than one sweep batch
+    later = await make(store, ttl=3600)
+    clock.advance(120)
+    sweeps = await asyncio.gather(*(s.expire_due() for s in [store, other, store, other]))
+    got = [r.id for sweep in sweeps for r in sweep]
+    assert sorted(got) == sorted(r.id for r in due), "each expired request returned once"
+    assert all(r.state == ApprovalState.EXPIRED for sweep in sweeps for r in sweep)
+    assert await store.expire_due() == []
+    assert [r.id for r in await store.pending()] == [later.id]
+    ttl = await rdb.ttl(f"approval:{due[0].id}")
+    assert 29 * 86400 < ttl <= 30 * 86400
+    assert len(await store.recent(limit=500)) == 150
+
+
+async def test_tampered_ids_are_refused_and_nothing_changes(
+    store: ApprovalStore, rdb: aioredis.Redis
+) -> None:
+    made = await make(store)
+    key = f"approval:{made.id}"
+    await rdb.hset(key, "ids", json.dumps([*made.ids, "Evil0001-2026-01-01T00:00:00-deadbeef"]))
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.TAMPERED
+    after = await store.get(made.id)
+    assert after is not None and after.state == ApprovalState.PENDING and after.approvals == []
+
+    moved = await make(store, action="move", params={"folder": "Inbox"})
+    await rdb.hset(f"approval:{moved.id}", "params", json.dumps({"folder": "DeletedItems"}))
+    assert (await store.approve(moved.id, "UAPPROVER")).outcome == Outcome.TAMPERED
+
+    relabelled = await make(store)
+    await rdb.hset(f"approval:{relabelled.id}", "action", "move")
+    assert (await store.approve(relabelled.id, "UAPPROVER")).outcome == Outcome.TAMPERED
+
+
+async def test_content_changed_between_check_and_script_is_not_approved(
+    store: ApprovalStore, rdb: aioredis.Redis
+) -> None:
+    """The script compares what is stored with what was verified: a change in between (here
+    right after the verifying read) is never approved."""
+    made = await make(store)
+    original = store._get_raw
+    reads = 0
+
+    async def read_then_tamper(request_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        raw = await original(request_id)
+        if reads == 1:
+            await rdb.hset(f"approval:{made.id}", "ids", json.dumps([*made.ids, "Evil-1"]))
+        return raw
+
+    store._get_raw = read_then_tamper  # type: ignore[method-assign]
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.TAMPERED and reads == 2
+    after = await store.get(made.id)
+    assert after is not None and after.state == ApprovalState.PENDING and after.approvals == []
+
+
+# -- rejecting, cancelling ---------------------------------------------------------------------
+
+
+async def test_reject_ends_the_request(store: ApprovalStore, clock: Clock) -> None:
+    made = await make(store, required=2)
+    assert (await store.approve(made.id, "UALICE")).outcome == Outcome.APPROVED
+    decision = await store.reject(made.id, "UBOB", "not a false positive")
+    assert decision.outcome == Outcome.REJECTED
+    after = decision.request
+    assert after is not None and after.state == ApprovalState.REJECTED
+    assert (after.ended_by, after.end_reason, after.ended_at) == (
+        "UBOB",
+        "not a false positive",
+        clock.now,
+    )
+    late = await store.approve(made.id, "UCAROL")
+    assert late.outcome == Outcome.NOT_PENDING and late.state == ApprovalState.REJECTED
+    assert (await store.cancel(made.id, REQUESTER)).outcome == Outcome.NOT_PENDING
+    assert await store.pending() == []
+    assert [r.id for r in await store.recent()] == [made.id]
+
+
+async def test_only_the_requester_cancels(store: ApprovalStore) -> None:
+    made = await make(store)
+    refused = await store.cancel(made.id, "UAPPROVER")
+    assert refused.outcome == Outcome.NOT_REQUESTER
+    assert refused.request is not None and refused.request.state == ApprovalState.PENDING
+    decision = await store.cancel(made.id, REQUESTER)
+    assert decision.outcome == Outcome.CANCELLED
+    assert decision.request is not None and decision.request.ended_by == REQUESTER
+    late = await store.approve(made.id, "UAPPROVER")
+    assert late.outcome == Outcome.NOT_PENDING and late.state == ApprovalState.CANCELLED
+    assert (await store.reject(made.id, "UAPPROVER", "x")).outcome == Outcome.NOT_PENDING
+
+
+async def test_lists_order_and_limits(store: ApprovalStore, clock: Clock) -> None:
+    made = []
+    for n in range(5):
+        made.append(await make(store, ttl=3600 - 10 * n))  # later ones expire sooner
+        clock.advance(1)
+    assert [r.id for r in await store.pending()] == [r.id for r in reversed(made)]
+    assert [r.id for r in await store.by_requester(REQUESTER, limit=3)] == [
+        r.id for r in reversed(made[-3:])
+    ]
+    for request in made[:3]:
+        clock.advance(1)
+        await store.cancel(request.id, REQUESTER)
+    assert [r.id for r in await store.recent(limit=2)] == [made[2].id, made[1].id]
+
+
+async def test_recent_keeps_the_last_two_hundred(store: ApprovalStore, rdb: aioredis.Redis) -> None:
+    for _ in range(205):
+        request = await make(store)
+        await store.cancel(request.id, REQUESTER)
+    assert await rdb.zcard("approvals:recent") == 200
+    assert await rdb.zcard(f"approvals:by:{REQUESTER}") == 200
+
+
+# -- execution bookkeeping ---------------------------------------------------------------------
+
+
+async def executing(store: ApprovalStore, **kw: Any) -> ApprovalRequest:
+    made = await make(store, **kw)
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.EXECUTE and decision.request is not None
+    return decision.request
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"timed out after {within}s waiting for {what}")
+
+
+async def test_lease_is_exclusive_and_only_for_executing_requests(
+    store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
+) -> None:
+    other = ApprovalStore(other_rdb, clock)
+    pending = await make(store)
+    assert not await store.claim(pending.id, "A", 5), "a pending request cannot be executed"
+    made = await executing(store)
+    assert await store.stalled() == [made.id]  # approved, nobody running it yet
+    results = await asyncio.gather(
+        *(s.claim(made.id, o, 5) for s, o in [(store, "A"), (other, "B")] * 5)
+    )
+    assert sorted(set(results)) == [False, True]
+    holder = await store.lease_holder(made.id)
+    assert holder in ("A", "B")
+    loser = "B" if holder == "A" else "A"
+    assert results.count(True) == 5, "the holder may re-claim; the other never gets it"
+    assert await store.stalled() == []
+    assert not await store.renew(made.id, loser, 5)
+    await store.release_lease(made.id, loser)
+    assert await store.lease_holder(made.id) == holder
+    assert await store.renew(made.id, holder, 5)
+    await store.release_lease(made.id, holder)
+    assert await store.stalled() == [made.id]
+    assert await store.claim(made.id, loser, 0.2)
+    await eventually(lambda: _stalled_has(store, made.id), 5, "the short lease to lapse")
+
+
+async def _stalled_has(store: ApprovalStore, request_id: str) -> bool:
+    return request_id in await store.stalled()
+
+
+async def test_chunks_are_saved_once_by_the_lease_holder_then_finished_once(
+    store: ApprovalStore, rdb: aioredis.Redis, clock: Clock
+) -> None:
+    made = await executing(store, ids=[f"M{i:05d}" for i in range(2500)])
+    assert made.chunks_total == 3
+    first = ChunkResult(index=0, acted=made.chunk_ids(0), skipped=[], delivered=made.chunk_ids(0))
+    assert not await store.save_chunk(made.id, first, "A"), "no lease, no write"
+    assert await store.claim(made.id, "A", 30)
+    assert not await store.save_chunk(made.id, first, "B")
+    assert await store.save_chunk(made.id, first, "A")
+    assert await store.save_chunk(made.id, first.model_copy(update={"delivered": []}), "A")
+    assert await store.chunk(made.id, 0) == first, "a chunk's result is written once"
+    assert await store.chunk(made.id, 1) is None
+    after = await store.get(made.id)
+    assert after is not None and after.chunks_done == 1
+    assert await store.finish(made.id, "A") is None, "not before every chunk is stored"
+    for index in (2, 1):
+        ids = made.chunk_ids(index)
+        await store.save_chunk(made.id, ChunkResult(index=index, acted=[], skipped=ids), "A")
+    assert [c.index for c in await store.chunks(made.id)] == [0, 1, 2]
+    assert sum(len(c.acted) + len(c.skipped) for c in await store.chunks(made.id)) == 2500
+    assert await store.finish(made.id, "B") is None, "only the lease holder finishes"
+    assert await rdb.ttl(f"approval:{made.id}") == -1, "an executing record never expires"
+    clock.advance(5)
+    done = await store.finish(made.id, "A")
+    assert done is not None and done.state == ApprovalState.DONE and done.chunks_done == 3
+    assert done.ended_at == clock.now
+    assert await store.finish(made.id, "A") is None, "done exactly once"
+    assert await store.executing() == [] and await store.stalled() == []
+    assert [r.id for r in await store.recent()] == [made.id]
+    assert await store.lease_holder(made.id) is None
+    for key in (f"approval:{made.id}", f"approval:{made.id}:chunks"):
+        assert 29 * 86400 < await rdb.ttl(key) <= 30 * 86400
+    assert not await store.claim(made.id, "A", 5), "a finished request is never run again"
+
+
+async def test_works_with_decoded_responses(
+    redis_server: RedisProcess, rdb: aioredis.Redis
+) -> None:
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        store = ApprovalStore(client)
+        made = await make(store, ids=["Ünïcode-id-1", "id-2"])
+        assert (await store.approve(made.id, "UAPPROVER")).outcome == Outcome.EXECUTE
+        assert await store.claim(made.id, "A", 5)
+        result = ChunkResult(index=0, acted=made.ids, skipped=[])
+        assert await store.save_chunk(made.id, result, "A")
+        done = await store.finish(made.id, "A")
+        assert done is not None and done.ids == made.ids and await store.chunks(made.id) == [result]
+    finally:
+        await client.aclose()
+
+
+async def test_redis_down_is_store_unavailable() -> None:
+    client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=NO_RETRY)
+    store = ApprovalStore(client)
+    try:
+        with pytest.raises(StoreUnavailable, match="REDIS_URL"):
+            await make(store)
+        for call in (
+            store.get("abcdefabcdef"),
+            store.approve("abcdefabcdef", "U1"),
+            store.reject("abcdefabcdef", "U1", "no"),
+            store.cancel("abcdefabcdef", "U1"),
+            store.expire_due(),
+            store.pending(),
+            store.stalled(),
+            store.claim("abcdefabcdef", "A", 5),
+        ):
+            with pytest.raises(StoreUnavailable):
+                await call
+    finally:
+        await client.aclose()

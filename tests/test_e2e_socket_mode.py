@@ -1,0 +1,142 @@
+"""End to end in Socket Mode: the bot (`SLACK_APP_TOKEN` set) opens a WebSocket to the Slack
+stand-in, which pushes the same slash commands and clicks the HTTP tests send (as JSON
+envelopes) and records the bot's acks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl
+
+import httpx
+import pytest
+import redis
+
+from bot.local import payloads
+from tests.servers import RedisProcess, SimulatorProcess
+from tests.slack import (
+    CHANNEL,
+    GROUP,
+    GROUP_MEMBER,
+    OPERATOR,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    has_action,
+    text_of,
+)
+from tests.test_e2e_actions import thread_reply
+from tests.test_e2e_lookup import add
+
+APP_TOKEN = "xapp-1-e2e"
+
+
+class SocketSlack(Slack):
+    """Slack over the bot's Socket Mode connection: what `Slack` would POST to the Request
+    URL is pushed as an envelope instead, and `send` answers the bot's ack."""
+
+    def send(self, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:  # type: ignore[override]
+        if body.startswith("payload="):
+            kind, payload = "interactive", json.loads(parse_qs(body)["payload"][0])
+        else:
+            kind, payload = "slash_commands", dict(parse_qsl(body))
+        pushed = self.standin.hook("POST", "socket", {"type": kind, "payload": payload})
+
+        def acked() -> dict[str, Any] | None:
+            acks = self.standin.hook("GET", "socket")["acks"]
+            return next((a for a in acks if a["envelope_id"] == pushed["envelope_id"]), None)
+
+        ack: dict[str, Any] = self.wait(acked, f"the bot's ack of a {kind} envelope", timeout=5)
+        self.last_ack_seconds = float(ack["seconds"])
+        return ack
+
+
+def socket_state(standin: StandinProcess) -> dict[str, Any]:
+    return dict(standin.hook("GET", "socket"))
+
+
+@pytest.fixture(scope="module")
+def socket_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
+) -> Iterator[BotProcess]:
+    """The bot in Socket Mode; started once its WebSocket is open (healthz answers sooner)."""
+    assert socket_state(standin)["connected"] == 0, "another Socket Mode client is connected"
+    process = BotProcess(shared_simulator, standin, redis_server.url, SLACK_APP_TOKEN=APP_TOKEN)
+    try:
+        Slack(process, standin).wait(
+            lambda: socket_state(standin)["connected"] == 1, "the bot's Socket Mode connection"
+        )
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def slack(
+    socket_bot: BotProcess,
+    standin: StandinProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> SocketSlack:
+    standin.hook("POST", "reset")  # keeps the open connection
+    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
+    redis.Redis.from_url(redis_server.url).flushdb()
+    return SocketSlack(socket_bot, standin)
+
+
+def test_the_bot_connects_with_its_app_token(slack: SocketSlack) -> None:
+    state = socket_state(slack.standin)
+    assert state["connected"] == 1 and state["connections"][0]["closed_at"] is None
+    root = slack.bot.url.removesuffix("/slack/events")
+    assert httpx.get(f"{root}/healthz", timeout=5).json() == {"ok": True}
+    # No Request URL in Socket Mode: an HTTP post, signed or not, reaches no handler.
+    body = payloads.slash_command("/email", "help", OPERATOR, CHANNEL, "http://127.0.0.1:1/x", "t")
+    forged = httpx.post(slack.bot.url, content=body, headers={"Content-Type": payloads.FORM})
+    assert forged.status_code == 404
+    assert socket_state(slack.standin)["envelopes"] == []
+
+
+def test_lookup_posts_a_card_and_its_trace_button_answers(
+    slack: SocketSlack, simulator: SimulatorProcess
+) -> None:
+    message_id = add(simulator, subject="Over the socket", final_disposition="MALICIOUS")
+    ack = slack.command(f"lookup {message_id}")
+    assert "payload" not in ack, "acknowledged at once, with nothing"
+    assert slack.last_ack_seconds < 3.0, "Slack gives up after 3 s"
+    card = slack.card()
+    assert "Over the socket" in text_of(card) and has_action(card, "msg_trace")
+
+    slack.click(card, "msg_trace")
+    assert slack.last_ack_seconds < 3.0
+    thread_reply(slack, card["ts"], "Trace")
+    envelopes = socket_state(slack.standin)["envelopes"]
+    assert [(e["type"], e["acked"]) for e in envelopes] == [
+        ("slash_commands", True),
+        ("interactive", True),
+    ]
+    assert envelopes[0]["envelope"]["accepts_response_payload"] is True
+    assert envelopes[1]["envelope"]["payload"]["type"] == "block_actions"
+
+
+def test_help_answers_privately(slack: SocketSlack) -> None:
+    slack.command("help")
+    assert slack.last_ack_seconds < 3.0
+    help_text = text_of(slack.private(OPERATOR, "reclassify"))
+    for verb in ("lookup", "search", "trace", "release", "move", "block"):
+        assert verb in help_text
+
+
+def test_the_bot_reconnects_when_slack_asks(slack: SocketSlack) -> None:
+    told = slack.standin.hook("POST", "socket/disconnect", {"reason": "refresh_requested"})
+    assert len(told["connections"]) == 1
+
+    def replaced() -> dict[str, Any] | None:
+        state = socket_state(slack.standin)
+        closed = [c for c in state["connections"] if c["closed_at"]]
+        return state if state["connected"] == 1 and closed else None
+
+    slack.wait(replaced, "the bot to open a new connection and close the old one")
+    assert [c["ok"] for c in slack.standin.calls("apps.connections.open")] == [True]
+    slack.command("help")
+    slack.private(OPERATOR, "reclassify")

@@ -1,0 +1,395 @@
+"""Executor against the simulator (real HTTP) and a real Redis: chunks, re-checks, failures,
+crash and resume without repeating or losing a chunk, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.cloudflare import EmailSecurityClient, RetryPolicy
+from bot.cloudflare.models import ReleaseResult
+from bot.services.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    ApprovalStore,
+    ChunkResult,
+    MessageSummary,
+    Outcome,
+)
+from bot.services.audit import AuditLog
+from bot.services.executor import TAMPERED_ERROR, Executor, report
+from bot.store import StoreUnavailable
+from tests.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess, free_port
+from tests.test_client import quarantined_messages
+
+FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
+UNKNOWN_ID = "Unknown000000-2026-01-01T00:00:00-00000000"
+
+
+def make_client(
+    simulator: SimulatorProcess, cls: type[EmailSecurityClient] = EmailSecurityClient, **kw: Any
+) -> Any:
+    return cls(
+        ACCOUNT_ID,
+        api_token=API_TOKEN,
+        base_url=simulator.base_url,
+        timeout=10.0,
+        retry=FAST_RETRY,
+        rate_limit=(1_000_000, 1.0),  # the re-check GETs every message; tests need no limit
+        **kw,
+    )
+
+
+NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
+
+
+@pytest.fixture
+async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def store(rdb: aioredis.Redis) -> ApprovalStore:
+    return ApprovalStore(rdb)
+
+
+@pytest.fixture
+async def client(simulator: SimulatorProcess) -> AsyncIterator[EmailSecurityClient]:
+    async with make_client(simulator) as es:
+        yield es
+
+
+async def approved(
+    store: ApprovalStore,
+    ids: Sequence[str],
+    *,
+    action: str = "release",
+    params: dict[str, str] | None = None,
+    chunk_size: int = 1000,
+) -> ApprovalRequest:
+    made = await store.create(
+        action=action,
+        params=params or {},
+        ids=ids,
+        requester="UREQUESTER",
+        reason="false positive",
+        rule="bulk",
+        summary=[MessageSummary(id=i) for i in ids[:3]],
+        ttl_seconds=3600,
+        required=1,
+        channel="C1",
+        chunk_size=chunk_size,
+    )
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.EXECUTE and decision.request is not None
+    return decision.request
+
+
+def posts(
+    simulator: SimulatorProcess, path_end: str = "/investigate/release"
+) -> list[dict[str, Any]]:
+    return [c for c in simulator.calls() if c["method"] == "POST" and c["path"].endswith(path_end)]
+
+
+def released_ids(simulator: SimulatorProcess) -> list[str]:
+    """Every id any release POST carried (accepted or not)."""
+    return [i for c in posts(simulator) for i in c["body"]]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"timed out after {within}s waiting for {what}")
+
+
+# -- the happy path ----------------------------------------------------------------------------
+
+
+async def test_release_2500_in_three_chunks_each_id_once(
+    store: ApprovalStore,
+    client: EmailSecurityClient,
+    simulator: SimulatorProcess,
+    rdb: aioredis.Redis,
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(2500, "Bulk"))
+    made = await approved(store, ids)
+    seen: list[ApprovalRequest] = []
+
+    async def progress(request: ApprovalRequest) -> None:
+        seen.append(request)
+
+    audit = AuditLog(rdb)
+    executor = Executor(
+        store, client, "replica-a", recheck_concurrency=20, on_progress=progress, audit=audit
+    )
+    started = time.monotonic()
+    done = await executor.run(made.id)
+    elapsed = time.monotonic() - started
+    assert done is not None and done.state == ApprovalState.DONE and done.chunks_done == 3
+    assert [len(c["body"]) for c in posts(simulator)] == [1000, 1000, 500]
+    sent = released_ids(simulator)
+    assert sorted(sent) == sorted(ids) and len(set(sent)) == len(sent), "each id exactly once"
+    results = await store.chunks(made.id)
+    assert [len(r.delivered) for r in results] == [1000, 1000, 500]
+    assert [r.acted for r in results] == [made.chunk_ids(n) for n in range(3)]
+    totals = report(results)
+    assert (totals.succeeded, totals.skipped, totals.failed, totals.errors) == (2500, 0, [], [])
+    # Progress: at most once a second, and always at the end (with the final state).
+    assert seen and seen[-1].state == ApprovalState.DONE
+    assert len(seen) <= 1 + int(elapsed)
+    assert await store.stalled() == [] and await store.lease_holder(made.id) is None
+    entries = await audit.recent(request_id=made.id)
+    assert [(e.action, e.outcome) for e in entries] == [
+        ("result release", "done"),
+        ("execute release", "started"),
+    ]
+    assert entries[0].detail == {
+        "acted": 2500, "succeeded": 2500, "skipped": 0, "not_found": 0, "failed": 0,
+        "undelivered": 0, "failed_ids": [], "errors": [],
+    }  # fmt: skip
+    assert entries[0].count == 2500 and len(entries[0].ids) == 100
+    assert await executor.run(made.id) is None, "a finished request never runs again"
+    assert len(posts(simulator)) == 3
+
+
+async def test_already_released_and_unknown_are_skipped_and_reported(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(30, "Skip"))
+    await client.release(ids[:10])  # someone released these meanwhile
+    made = await approved(store, [*ids, UNKNOWN_ID], chunk_size=20)
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    results = await store.chunks(made.id)
+    totals = report(results)
+    assert totals.skipped == 11 and totals.not_found == 1 and totals.succeeded == 20
+    assert sorted(i for r in results for i in r.skipped) == sorted([*ids[:10], UNKNOWN_ID])
+    assert [i for r in results for i in r.not_found] == [UNKNOWN_ID]
+    assert sorted(released_ids(simulator)) == sorted(ids), "the first 10 by hand, the rest once"
+
+
+async def test_a_failed_chunk_is_reported_and_the_others_run(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(30, "Fail"))
+    made = await approved(store, ids, chunk_size=10)
+    simulator.faults(fail_next=[{"status": 503, "count": 1, "method": "POST"}])
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    first, second, third = await store.chunks(made.id)
+    assert first.error and "503" in first.error
+    assert first.failed == made.chunk_ids(0) and first.delivered == []
+    assert second.error is None and second.delivered == made.chunk_ids(1)
+    assert third.error is None and third.delivered == made.chunk_ids(2)
+    calls = posts(simulator)
+    assert [c["status"] for c in calls] == [503, 200, 200], "a POST is never retried blindly"
+    accepted = [i for c in calls if c["status"] == 200 for i in c["body"]]
+    assert sorted(accepted) == sorted(made.chunk_ids(1) + made.chunk_ids(2))
+    assert report(await store.chunks(made.id)).errors[0].startswith("chunk 1: ")
+
+
+async def test_move_skips_gone_and_already_moved(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(25, "Move"))
+    await client.move(ids[:3], "JunkEmail")  # already where the request sends them
+    await client.move(ids[3:5], "DeletedItems")  # elsewhere: still to move
+    made = await approved(
+        store, [*ids, UNKNOWN_ID], action="move", params={"folder": "JunkEmail"}, chunk_size=10
+    )
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    results = await store.chunks(made.id)
+    assert sorted(i for r in results for i in r.skipped) == sorted([*ids[:3], UNKNOWN_ID])
+    assert report(results).succeeded == 22 and report(results).failed == []
+    bodies = [c["body"] for c in posts(simulator, "/investigate/move")][2:]  # after the setup
+    moved = [i for b in bodies for i in b["ids"]]
+    assert sorted(moved) == sorted(ids[3:]) and {b["destination"] for b in bodies} == {"JunkEmail"}
+
+
+async def test_tampered_request_executes_nothing(
+    store: ApprovalStore,
+    client: EmailSecurityClient,
+    simulator: SimulatorProcess,
+    rdb: aioredis.Redis,
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(5, "Tamper"))
+    made = await approved(store, ids)
+    await rdb.hset(f"approval:{made.id}", "ids", f'["{ids[0]}"]')  # after approval
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    [result] = await store.chunks(made.id)
+    assert result.error == TAMPERED_ERROR and result.acted == []
+    assert posts(simulator) == []
+
+
+# -- crashes, leases ---------------------------------------------------------------------------
+
+
+class StallingClient(EmailSecurityClient):
+    """Hangs forever in the `stall_on`-th release call, after (or before) its POST went out:
+    the moment a process is killed."""
+
+    def __init__(self, *args: Any, stall_on: int, after_post: bool, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.stall_on = stall_on
+        self.after_post = after_post
+        self.releases = 0
+        self.stalled = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def release(self, ids: Sequence[str], **kw: Any) -> list[ReleaseResult]:
+        self.releases += 1
+        if self.releases != self.stall_on:
+            return await super().release(ids, **kw)
+        results = await super().release(ids, **kw) if self.after_post else []
+        self.stalled.set()
+        await self.resume.wait()
+        return results if self.after_post else await super().release(ids, **kw)
+
+
+@pytest.mark.parametrize("after_post", [True, False], ids=["post-sent", "post-not-sent"])
+async def test_crash_mid_chunk_resumes_without_repeating_or_losing(
+    after_post: bool,
+    store: ApprovalStore,
+    simulator: SimulatorProcess,
+    other_rdb: aioredis.Redis,
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(250, "Crash"))
+    made = await approved(store, ids, chunk_size=100)
+    async with make_client(simulator, StallingClient, stall_on=2, after_post=after_post) as es:
+        first = Executor(store, es, "replica-a", lease_seconds=1)
+        task = asyncio.create_task(first.run(made.id))
+        await asyncio.wait_for(es.stalled.wait(), 10)
+        # Chunk 1's result is stored; chunk 2 is in flight, its result not stored.
+        assert [r.index for r in await store.chunks(made.id)] == [0]
+        other = ApprovalStore(other_rdb)  # another replica
+        second_client = make_client(simulator)
+        second = Executor(other, second_client, "replica-b", lease_seconds=1)
+        assert await second.run(made.id) is None, "the lease is held while chunk 2 is in flight"
+        task.cancel()  # the process dies
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async def lapsed() -> bool:
+        return made.id in await other.stalled()
+
+    await eventually(lapsed, 5, "the dead replica's lease to lapse")
+    async with second_client:
+        done = await second.run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    results = await other.chunks(made.id)
+    assert [r.index for r in results] == [0, 1, 2]
+    outcome = Counter(i for r in results for i in [*r.delivered, *r.skipped])
+    assert sorted(outcome) == sorted(ids) and set(outcome.values()) == {1}, "every id covered once"
+    sent = released_ids(simulator)
+    assert len(sent) == len(set(sent)) == 250, "no id released twice, none lost"
+    if after_post:
+        assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
+        assert [len(c["body"]) for c in posts(simulator)] == [100, 100, 50]
+    else:
+        assert results[1].delivered == made.chunk_ids(1)
+
+
+async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(
+    store: ApprovalStore, simulator: SimulatorProcess, other_rdb: aioredis.Redis
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(20, "Slow"))
+    made = await approved(store, ids, chunk_size=10)
+    other = ApprovalStore(other_rdb)
+    async with (
+        make_client(simulator, StallingClient, stall_on=1, after_post=True) as es,
+        make_client(simulator) as plain,
+    ):
+        first = Executor(store, es, "replica-a", lease_seconds=0.3)
+        task = asyncio.create_task(first.run(made.id))
+        await asyncio.wait_for(es.stalled.wait(), 10)
+        # Three lease lengths pass while the chunk hangs: the lease never lapses.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            assert await other.lease_holder(made.id) == "replica-a"
+            assert await other.stalled() == []
+            assert await Executor(other, plain, "replica-b", lease_seconds=0.3).run(made.id) is None
+            await asyncio.sleep(0.05)
+        es.resume.set()
+        done = await asyncio.wait_for(task, 10)
+    assert done is not None and done.state == ApprovalState.DONE
+    assert sorted(released_ids(simulator)) == sorted(ids)
+
+
+async def test_store_down_mid_run_stops_and_a_resume_finishes(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(30, "Down"))
+    made = await approved(store, ids, chunk_size=10)
+    original = store.save_chunk
+
+    async def down_at_second_chunk(request_id: str, result: ChunkResult, owner: str) -> bool:
+        if result.index == 1:
+            raise StoreUnavailable("the bot's state store (Redis) is unreachable")
+        return await original(request_id, result, owner)
+
+    store.save_chunk = down_at_second_chunk  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        await Executor(store, client, "a", lease_seconds=0.5).run(made.id)
+    store.save_chunk = original  # type: ignore[method-assign]
+
+    async def lapsed() -> bool:
+        return made.id in await store.stalled()
+
+    await eventually(lapsed, 5, "the lease to lapse")
+    [done] = await Executor(store, client, "b").resume_stalled()
+    assert done.id == made.id and done.state == ApprovalState.DONE
+    results = await store.chunks(made.id)
+    assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
+    sent = released_ids(simulator)
+    assert sorted(sent) == sorted(ids), "chunk 2 was sent once, before the store went down"
+
+
+async def test_resume_stalled_runs_every_approved_request(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(12, "Resume"))
+    first = await approved(store, ids[:6])
+    second = await approved(store, ids[6:])
+    done = await Executor(store, client, "a").resume_stalled()
+    assert sorted(r.id for r in done) == sorted([first.id, second.id])
+    assert await Executor(store, client, "a").resume_stalled() == []
+    assert sorted(released_ids(simulator)) == sorted(ids)
+
+
+async def test_redis_down_nothing_executes(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=NO_RETRY)
+    try:
+        executor = Executor(ApprovalStore(dead), client, "a")
+        with pytest.raises(StoreUnavailable, match="REDIS_URL"):
+            await executor.run("abcdefabcdef")
+        with pytest.raises(StoreUnavailable):
+            await executor.resume_stalled()
+    finally:
+        await dead.aclose()
+    assert simulator.calls() == []
