@@ -70,8 +70,11 @@ def approval_card(
     results: Sequence[ChunkResult] = (),
 ) -> list[Block]:
     """The request's card. `approvers` is our sentence naming who may approve."""
+    title = _TITLES[request.state]
+    if request.state == ApprovalState.DONE and any(r.failed or r.error for r in results):
+        title = "⚠️ Done with failures"
     blocks: list[Block] = [
-        HeaderBlock(text=plain(clamp(f"{_TITLES[request.state]}: {what(request)}", 150))),
+        HeaderBlock(text=plain(clamp(f"{title}: {what(request)}", 150))),
         SectionBlock(fields=_facts(request)),
         SectionBlock(text=mrkdwn(_summary(request.summary, len(request.ids)))),
     ]
