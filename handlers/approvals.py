@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,7 +138,9 @@ async def execute(services: Services, client: AsyncWebClient, request_id: str) -
         await refresh(services, client, made)
 
     executor = Executor(
-        services.approvals, services.email, owner=services.instance_id, lease_seconds=10,
+        services.approvals, services.email, lease_seconds=10,
+        # One owner per run: the sweeper and a click in this process must not share a lease.
+        owner=f"{services.instance_id}:{secrets.token_hex(4)}",
         on_progress=progress, audit=services.audit,
     )  # fmt: skip
     done = await executor.run(request_id)

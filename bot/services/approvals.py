@@ -300,15 +300,9 @@ return {#due, moved}
 # KEYS: rec, lease. ARGV: owner, lease ms.
 _CLAIM = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'executing' then return 0 end
-local holder = redis.call('GET', KEYS[2])
-if not holder then
-  redis.call('SET', KEYS[2], ARGV[1], 'PX', tonumber(ARGV[2]))
-  return 1
-end
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
-  return 1
-end
+-- Only a free lease is taken, even by its own holder: two runs in one process (a click and
+-- the sweeper) must never both go ahead. Holders extend with renew.
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', tonumber(ARGV[2])) then return 1 end
 return 0
 """
 
@@ -720,7 +714,8 @@ class ApprovalStore:
     # -- execution bookkeeping -----------------------------------------------------------------
 
     async def claim(self, request_id: str, owner: str, lease_seconds: float) -> bool:
-        """Take (or extend) the execution lease of an executing request."""
+        """Take the execution lease of an executing request, only if nobody holds it (the
+        holder itself included: one run per lease; holders extend with `renew`)."""
         if not _ID.match(request_id):
             return False
         answer = await self._script(
