@@ -142,11 +142,14 @@ def _counts(results: Sequence[ChunkResult]) -> str:
 
 def _outcome(request: ApprovalRequest, results: Sequence[ChunkResult]) -> str:
     lines = [f"*Result*: {_counts(results)}"]
-    failed = [i for r in results for i in r.failed]
-    if failed:
-        shown = ", ".join(f"`{safe(i, 100)}`" for i in failed[:FAILED_SHOWN])
-        extra = f" and {len(failed) - FAILED_SHOWN} more" if len(failed) > FAILED_SHOWN else ""
-        lines.append(f"*Failed*: {shown}{extra}")
+    for label, found in (
+        ("Failed", [i for r in results for i in r.failed]),
+        ("Undelivered", [i for r in results for i in r.undelivered]),
+    ):
+        if found:
+            shown = ", ".join(f"`{safe(i, 100)}`" for i in found[:FAILED_SHOWN])
+            extra = f" and {len(found) - FAILED_SHOWN} more" if len(found) > FAILED_SHOWN else ""
+            lines.append(f"*{label}*: {shown}{extra}")
     errors = sorted({r.error for r in results if r.error})
     if errors:
         lines.append("*Errors*: " + "; ".join(safe(e, 200) for e in errors[:3]))

@@ -1029,3 +1029,29 @@ def test_worst_case_lists_fit() -> None:
         block_modal(CTX, WORST + "@" + WORST),
     ):
         assert view_problems(view) == []
+
+
+def test_approval_card_lists_failed_and_undelivered_ids() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from blocks.approvals import approval_card
+    from blocks.limits import problems
+    from bot.services.approvals import ApprovalRequest, ApprovalState, ChunkResult, digest
+
+    ids = [f"id{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(30)]
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    request = ApprovalRequest(
+        id="req123", action="release", params={}, ids=ids, digest=digest("release", {}, ids),
+        requester="U1", reason="<!channel> please", rule="it touches 30 messages", summary=[],
+        created_at=now, expires_at=now + timedelta(hours=1), required=1,
+        state=ApprovalState.DONE, chunks_total=1, chunks_done=1,
+    )  # fmt: skip
+    result = ChunkResult(index=0, acted=ids, skipped=[], delivered=ids[2:], failed=ids[:1],
+                         undelivered=ids[1:2])  # fmt: skip
+    blocks = approval_card(request, approvers="Approvers: <@U2>.", results=[result])
+    text = str([b.to_dict() for b in blocks])
+    assert "Done with failures" in text
+    assert "*Failed*: `id0000" in text and "*Undelivered*: `id0001" in text
+    assert "<!channel>" not in text
+    assert "approval_approve" not in text, "no buttons on a finished request"
+    assert problems(blocks, surface="message") == []
