@@ -39,10 +39,12 @@ from bot.config import (
     load_settings,
 )
 from bot.services.actions import ActionService
+from bot.services.alerts import AlertPoller
 from bot.services.approvals import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.lookup import LookupService
 from bot.services.policy import GroupLookupError, Policy
+from bot.services.routes import Routes, load_routes
 from bot.store import CardStore, SearchStore
 
 log = logging.getLogger("bot")
@@ -61,6 +63,7 @@ class Services:
     cards: CardStore
     approvals: ApprovalStore
     audit: AuditLog
+    routes: Routes | None  # alert routing (None when alerts are off)
     instance_id: str  # this process, as owner of execution leases
 
 
@@ -130,8 +133,18 @@ def build_services(
         cards=CardStore(store),
         approvals=ApprovalStore(store),
         audit=AuditLog(store),
+        routes=alert_routes(settings),
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
     )
+
+
+def alert_routes(settings: Settings) -> Routes | None:
+    if settings.alert_channel is None:
+        return None
+    try:
+        return load_routes(settings.alert_routes, settings.alert_channel)
+    except ValueError as exc:
+        raise ConfigError(f"The bot cannot start; fix ALERT_ROUTES: {exc}") from None
 
 
 def build_app(settings: Settings, services: Services, slack: AsyncWebClient) -> AsyncApp:
@@ -183,6 +196,8 @@ async def serve(settings: Settings) -> None:
             socket_mode = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
         sweeper = asyncio.create_task(sweep_forever(services, slack))
+        stop_alerts = asyncio.Event()
+        alerts = start_alerts(settings, services, store, slack, stop_alerts)
         mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
         log.info("bot ready (%s, command %s)", mode, settings.bot_command)
         print(f"bot ready ({mode})", flush=True)
@@ -190,10 +205,36 @@ async def serve(settings: Settings) -> None:
             await _until_signalled()
         finally:
             sweeper.cancel()
+            stop_alerts.set()
+            if alerts is not None:
+                await asyncio.wait_for(alerts, timeout=10)
             if socket_mode is not None:
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await runner.cleanup()
             await store.aclose()
+
+
+def start_alerts(
+    settings: Settings,
+    services: Services,
+    store: redis.Redis,
+    slack: AsyncWebClient,
+    stop: asyncio.Event,
+) -> asyncio.Task[None] | None:
+    """With ALERT_CHANNEL set, every replica runs a poller; a Redis lock lets one poll."""
+    if settings.alert_channel is None or services.routes is None:
+        return None
+    from handlers.alerts import SlackAlertSender
+
+    poller = AlertPoller(
+        store, services.email, SlackAlertSender(slack), routes=services.routes,
+        dispositions=settings.alert_dispositions, owner=services.instance_id,
+        poll_seconds=settings.alert_poll_seconds, backfill_hours=settings.alert_backfill_hours,
+        campaign_window_seconds=settings.alert_campaign_window,
+        lock_seconds=10,  # failover within ~10 s of a poller dying
+    )  # fmt: skip
+    log.info("alerts on: polling every %ss", settings.alert_poll_seconds)
+    return asyncio.create_task(poller.run_forever(stop))
 
 
 SWEEP_SECONDS = 1.0  # cheap: two Redis range reads
@@ -227,5 +268,9 @@ def main() -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0

@@ -77,8 +77,9 @@ class Settings(BaseSettings):
 
     alert_channel: str | None = None
     alert_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")
-    alert_poll_seconds: int = Field(default=60, ge=10)
+    alert_poll_seconds: int = Field(default=60, ge=1)
     alert_backfill_hours: int = Field(default=0, ge=0)
+    alert_campaign_window: int = Field(default=3600, ge=60)  # seconds a campaign stays open
     alert_routes: Path | None = None
 
     _split_lists = field_validator(

@@ -1,0 +1,97 @@
+"""The Slack side of alerts: posting what the poller hands over, paced per channel.
+
+Slack allows about one message per second per channel; bursts are therefore spread out here
+rather than answered with 429s (slack-sdk's retry handler still honours a Retry-After if one
+comes). A post that fails raises, and the poller keeps the work for its next cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, thread_cards
+from blocks.safety import clamp
+from bot.cloudflare.models import MessageDetails, PhishGuardReport
+from bot.services.alerts import AlertRejected, Campaign
+
+POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about one a second
+# Slack's answers that no retry can change: the alert is set aside (alerts:rejected) instead of
+# holding up its channel. Others (not_in_channel, ratelimited, network) are retried next cycle.
+PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"})
+
+
+class ChannelPacer:
+    """Posts to one channel go one at a time, each at least `interval` after the previous one
+    finished: measured from completion, so network jitter cannot squeeze two posts into
+    Slack's one-second window."""
+
+    def __init__(self, interval: float = POST_INTERVAL) -> None:
+        self.interval = interval
+        self._done: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(channel, asyncio.Lock()):
+            wait = self._done.get(channel, 0.0) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._done[channel] = time.monotonic()
+
+
+class SlackAlertSender:
+    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None) -> None:
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+
+    async def _post(
+        self, channel: str, text: str, blocks: Sequence[Block], thread_ts: str | None = None
+    ) -> str:
+        try:
+            async with self.pacer.slot(channel):
+                answer = await self.client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                    unfurl_links=False, unfurl_media=False,
+                )  # fmt: skip
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", ""))
+            if code in PERMANENT:
+                raise AlertRejected(code) from None
+            raise
+        return str(answer["ts"])
+
+    async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:
+        blocks = campaign_root(campaign, first)
+        return await self._post(campaign.channel, root_text(campaign, first), blocks)
+
+    async def update_root(self, campaign: Campaign, latest: MessageDetails) -> None:
+        if campaign.root_ts is None:
+            return
+        # chat.update has its own, looser limit (Tier 3); one per campaign per cycle.
+        first = latest  # the root keeps showing a member's card; the headline carries the count
+        await self.client.chat_update(
+            channel=campaign.channel, ts=campaign.root_ts, blocks=campaign_root(campaign, first),
+            text=root_text(campaign, first),
+        )  # fmt: skip
+
+    async def post_in_thread(self, campaign: Campaign, messages: Sequence[MessageDetails]) -> None:
+        assert campaign.root_ts is not None
+        for start in range(0, len(messages), THREAD_BATCH):
+            batch = messages[start : start + THREAD_BATCH]
+            text = clamp(f"{len(batch)} more message(s) of this campaign", 200)
+            await self._post(campaign.channel, text, thread_cards(batch), campaign.root_ts)
+
+    async def post_report(self, channel: str, report: PhishGuardReport) -> None:
+        await self._post(
+            channel, clamp(f"PhishGuard report: {report.title}", 300), list(report_card(report))
+        )

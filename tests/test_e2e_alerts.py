@@ -1,0 +1,280 @@
+"""End to end: detection alerts through bot processes, a Slack stand-in that enforces one
+message per second per channel, the simulator and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.servers import RedisProcess, SimulatorProcess
+from tests.slack import BotProcess, Slack, StandinProcess, has_action, text_of
+
+ALERTS = "C0ALERTS"
+BEC = "C0BECALERTS"
+
+
+@pytest.fixture(scope="module")
+def strict_standin() -> Iterator[StandinProcess]:
+    process = StandinProcess("--channel-rate", "1/1")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def clean(
+    strict_standin: StandinProcess, simulator: SimulatorProcess, redis_server: RedisProcess
+) -> StandinProcess:
+    strict_standin.hook("POST", "reset")
+    redis.Redis.from_url(redis_server.url).flushdb()
+    return strict_standin
+
+
+def alert_bot(
+    simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess, **env: str
+) -> BotProcess:
+    return BotProcess(
+        simulator, standin, redis_server.url, ALERT_CHANNEL=ALERTS, ALERT_POLL_SECONDS="1", **env
+    )
+
+
+@pytest.fixture
+def bot(
+    clean: StandinProcess, shared_simulator: SimulatorProcess, redis_server: RedisProcess
+) -> Iterator[BotProcess]:
+    process = alert_bot(shared_simulator, clean, redis_server)
+    yield process
+    process.stop()
+
+
+def detection(
+    i: int,
+    *,
+    sender: str = "attacker@phish.example",
+    subject: str | None = None,
+    disposition: str = "MALICIOUS",
+    to: str = "alice@example.com",
+) -> dict[str, Any]:
+    return {
+        "postfix_id": f"Alrt{abs(hash((i, sender, subject, disposition))) % 10**10:010d}",
+        "scanned_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "subject": subject or f"Detection {i}", "from": sender, "to": [to],
+        "final_disposition": disposition, "is_quarantined": True,
+    }  # fmt: skip
+
+
+def roots(standin: StandinProcess, channel: str = ALERTS) -> list[dict[str, Any]]:
+    return [m for m in standin.messages(channel) if not m.get("thread_ts") and not m["ephemeral"]]
+
+
+def wait_roots(
+    slack: Slack, count: int, channel: str = ALERTS, timeout: float = 30
+) -> list[dict[str, Any]]:
+    return slack.wait(
+        lambda: (lambda r: r if len(r) >= count else None)(roots(slack.standin, channel)),
+        f"{count} alert roots in {channel}",
+        timeout,
+    )
+
+
+def card_ids(messages: list[dict[str, Any]]) -> list[str]:
+    """The investigate ids of the cards in `messages` (each card's Trace button carries it)."""
+    return [
+        element["value"]
+        for message in messages for block in message.get("blocks") or []
+        for element in block.get("elements") or [] if element.get("action_id") == "msg_trace"
+    ]  # fmt: skip
+
+
+def searches(simulator: SimulatorProcess) -> int:
+    return sum(
+        1 for r in simulator.requests() if r["path"].endswith("/investigate") and r["status"] == 200
+    )
+
+
+def settle(slack: Slack, simulator: SimulatorProcess, polls: int = 3) -> None:
+    """Let the poller run `polls` more complete searches."""
+    start = searches(simulator)
+    slack.wait(lambda: searches(simulator) >= start + polls, f"{polls} more polls", timeout=30)
+
+
+def test_new_detections_are_posted_once(
+    bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(bot, clean)
+    settle(slack, simulator, 1)  # the poller has started; the sample data is older: not posted
+    simulator.add_messages(
+        [detection(1), detection(2, sender="ceo@spoof.example"), detection(3, disposition="SPAM")]
+    )
+    posted = wait_roots(slack, 2)
+    settle(slack, simulator, 3)
+    assert len(roots(clean)) == 2, "posted once, and SPAM is not an alert disposition"
+    texts = [text_of(m) for m in posted]
+    assert any("Detection 1" in t for t in texts) and any("Detection 2" in t for t in texts)
+    assert all(has_action(m, "msg_trace") for m in posted), "alerts carry the card's buttons"
+    assert all(m["unfurl_links"] is False for m in posted)
+
+
+def test_campaign_goes_into_one_thread_with_a_counter(
+    bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(bot, clean)
+    settle(slack, simulator, 1)
+    ids = simulator.add_messages(
+        [detection(i, subject="Invoice overdue", to=f"user{i}@example.com") for i in range(5)]
+    )
+    [root] = wait_roots(slack, 1)
+    slack.wait(
+        lambda: (
+            "5 messages"
+            in text_of(next(m for m in clean.messages(ALERTS) if m["ts"] == root["ts"]))
+        ),
+        "the root's counter to reach 5",
+        30,
+    )
+    replies = [m for m in clean.messages(ALERTS) if m.get("thread_ts") == root["ts"]]
+    threaded = card_ids(replies)
+    assert len(threaded) == 4 and len(set(threaded)) == 4
+    assert set(threaded) < set(ids)
+    settle(slack, simulator, 2)
+    assert len(roots(clean)) == 1
+
+
+def test_two_processes_one_poller_and_failover(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> None:
+    first = alert_bot(shared_simulator, clean, redis_server)
+    second = alert_bot(shared_simulator, clean, redis_server)
+    try:
+        slack = Slack(first, clean)
+        settle(slack, simulator, 1)
+        simulator.add_messages([detection(10 + i, sender=f"s{i}@phish.example") for i in range(4)])
+        wait_roots(slack, 4)
+        settle(slack, simulator, 2)
+        assert len(roots(clean)) == 4, "two replicas, one poller, no duplicates"
+        lock = redis.Redis.from_url(redis_server.url).get("alerts:lock")
+        assert lock is not None
+        holder = first if f":{first.process.pid}:" in lock.decode() else second
+        survivor = second if holder is first else first
+        holder.process.kill()
+        holder.process.wait()
+        simulator.add_messages(
+            [detection(20 + i, sender=f"late{i}@phish.example") for i in range(3)]
+        )
+        wait_roots(Slack(survivor, clean), 7, timeout=45)
+        settle(Slack(survivor, clean), simulator, 2)
+        assert len(roots(clean)) == 7, "nothing lost or repeated across the failover"
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_restart_does_not_repost(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> None:
+    process = alert_bot(shared_simulator, clean, redis_server)
+    try:
+        slack = Slack(process, clean)
+        settle(slack, simulator, 1)
+        simulator.add_messages([detection(30), detection(31, sender="x@phish.example")])
+        wait_roots(slack, 2)
+    finally:
+        process.stop()
+    again = alert_bot(shared_simulator, clean, redis_server)
+    try:
+        settle(Slack(again, clean), simulator, 3)
+        assert len(roots(clean)) == 2
+    finally:
+        again.stop()
+
+
+@pytest.mark.timeout(400)  # ~80 posts paced at one per second per channel
+def test_burst_of_500_in_20_campaigns(
+    bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(bot, clean)
+    settle(slack, simulator, 1)
+    burst = [
+        detection(
+            i,
+            sender=f"wave{i % 20}@phish.example",
+            subject=f"Wave {i % 20}",
+            to=f"u{i}@example.com",
+        )
+        for i in range(500)
+    ]
+    ids = simulator.add_messages(burst)
+    posted = wait_roots(slack, 20, timeout=60)
+
+    def counters_done() -> bool:
+        latest = {m["ts"]: m for m in clean.messages(ALERTS)}
+        return all("25 messages" in text_of(latest[r["ts"]]) for r in posted)
+
+    slack.wait(counters_done, "every campaign root to count 25", timeout=240)
+    assert len(roots(clean)) == 20
+    threaded = card_ids([m for m in clean.messages(ALERTS) if m.get("thread_ts")])
+    assert len(threaded) == 480 and len(set(threaded)) == 480, "each follow-up once"
+    assert set(threaded) < set(ids)
+    rejected = [c for c in clean.calls("chat.postMessage") if c["status"] == 429]
+    assert len(rejected) <= 2, "paced to Slack's limit: no 429 loop"
+
+
+def test_routing_rule_sends_a_disposition_to_its_channel(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routes.yml"
+    rules.write_text(f"- channel: {BEC}\n  dispositions: [MALICIOUS-BEC]\n")
+    process = alert_bot(shared_simulator, clean, redis_server, ALERT_ROUTES=str(rules))
+    try:
+        slack = Slack(process, clean)
+        settle(slack, simulator, 1)
+        simulator.add_messages(
+            [
+                detection(40, disposition="MALICIOUS-BEC", sender="ceo@lookalike.example"),
+                detection(41),
+            ]
+        )
+        wait_roots(slack, 1, channel=BEC)
+        wait_roots(slack, 1, channel=ALERTS)
+        assert "lookalike" in text_of(roots(clean, BEC)[0])
+    finally:
+        process.stop()
+
+
+def test_api_outage_is_retried_and_loses_nothing(
+    bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess, redis_server: RedisProcess
+) -> None:
+    slack = Slack(bot, clean)
+    settle(slack, simulator, 1)
+    store = redis.Redis.from_url(redis_server.url)
+
+    def watermark() -> float:
+        return float(store.hget("alerts:state", "watermark") or 0)
+
+    before = watermark()
+    assert before > 0
+    simulator.faults(fail_next=[{"status": 503, "count": 40, "method": "GET"}])
+    simulator.add_messages([detection(50)])
+    slack.wait(
+        lambda: sum(r["status"] == 503 for r in simulator.requests()) >= 12,
+        "polls during the outage",
+        60,
+    )
+    assert watermark() == before, "the watermark waits while the API is down"
+    assert roots(clean) == []
+    wait_roots(slack, 1, timeout=60)
+    assert watermark() > before
