@@ -3,8 +3,10 @@ restart: saved searches behind "More" and the outcome lines of cards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import redis.asyncio as redis
@@ -47,6 +49,15 @@ class SearchStore:
         if raw is None:
             return None
         return SavedSearch.model_validate(json.loads(raw))
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Any Redis failure inside becomes StoreUnavailable, with a message a person can act on."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StoreUnavailable(_unavailable(exc)) from None
 
 
 def _unavailable(exc: Exception) -> str:

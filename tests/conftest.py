@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from tests.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
-from tests.slack import GROUP, GROUP_MEMBER, BotProcess, Slack, StandinProcess
+from tests.slack import BOT_TOKEN, GROUP, GROUP_MEMBER, BotProcess, Slack, StandinProcess
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +37,7 @@ def simulator(shared_simulator: SimulatorProcess) -> SimulatorProcess:
 
 @pytest.fixture(scope="session")
 def standin() -> Iterator[StandinProcess]:
-    process = StandinProcess()
+    process = StandinProcess("--bot-token", BOT_TOKEN)
     yield process
     process.stop()
 
@@ -60,3 +63,23 @@ def slack(
     standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
     redis.Redis.from_url(redis_server.url).flushdb()
     return Slack(bot, standin)
+
+
+NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
+
+
+@pytest.fixture
+async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    """A connection to the session's Redis, emptied for this test."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
+    """A second, separate connection pool to the same Redis: another replica's."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()

@@ -78,14 +78,24 @@ class ChildProcess:
 
 
 class StandinProcess(ChildProcess):
+    """`python -m bot slack-standin` in a child process, driven through its /__standin hooks.
+    Slack allows short bursts above 1 message/s per channel, so the default here is 10/1; tests
+    about the limit itself pass `--channel-rate 1/1` (later flags win)."""
+
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
+        self.api_url = f"{self.root}/api/"
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
-        # Slack allows short bursts above 1 message/s per channel; tests about the limit itself
-        # inject 429s (or run a stand-in of their own with the strict rate).
-        cmd += ["--bot-token", BOT_TOKEN, "--channel-rate", "10/1", *args]
+        cmd += ["--channel-rate", "10/1", *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
+
+    async def ahook(self, method: str, name: str, body: Any = None) -> Any:
+        """`hook` for async tests."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.request(method, f"{self.root}/__standin/{name}", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
 
     def hook(self, method: str, name: str, body: Any = None, **params: str) -> Any:
         response = httpx.request(

@@ -17,8 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from bot.cloudflare import EmailSecurityClient, RetryPolicy
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
@@ -35,12 +33,18 @@ from bot.services.alerts import (
 )
 from bot.services.routes import load_routes
 from bot.store import StoreUnavailable
-from tests.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess, free_port
+from tests.conftest import NO_RETRY
+from tests.servers import (
+    ACCOUNT_ID,
+    API_TOKEN,
+    SimulatorProcess,
+    free_port,
+    wait_until,
+)
 
 CHANNEL = "CALERTS01"
 DISPOSITIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")
 FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
-NO_RETRY = Retry(NoBackoff(), 0)
 
 
 # -- the Slack boundary: a recording AlertSender ----------------------------------------------
@@ -129,23 +133,8 @@ def past_sample_data(shared_simulator: SimulatorProcess) -> None:
         timeout=10,
     ).json()
     newest = datetime.fromisoformat(answer["result"][0]["scanned_at"]).timestamp()
-    time.sleep(max(newest + 1.05 - time.time(), 0))  # once per module, at most a second
-
-
-@pytest.fixture
-async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def rdb2(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    """A second connection: another replica's."""
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
+    # The floor is whole seconds: wait (at most a second, once) until the sample is behind it.
+    wait_until(lambda: time.time() > newest + 1.05, 5, "the sample's newest second to pass")
 
 
 @pytest.fixture
@@ -279,13 +268,13 @@ async def test_new_detections_posted_once_overlap_and_restart_repeat_nothing(
 
 async def test_two_replicas_racing_post_each_detection_once(
     rdb: aioredis.Redis,
-    rdb2: aioredis.Redis,
+    other_rdb: aioredis.Redis,
     es: EmailSecurityClient,
     simulator: SimulatorProcess,
 ) -> None:
     sender_a, sender_b = RecordingSender(), RecordingSender()
     a = poller(rdb, es, sender_a, owner="replica-a")
-    b = poller(rdb2, es, sender_b, owner="replica-b")
+    b = poller(other_rdb, es, sender_b, owner="replica-b")
     await started(a)
     all_ids: list[str] = []
     for round_ in range(3):
@@ -302,13 +291,13 @@ async def test_two_replicas_racing_post_each_detection_once(
 
 async def test_failover_when_the_poller_dies_mid_drain(
     rdb: aioredis.Redis,
-    rdb2: aioredis.Redis,
+    other_rdb: aioredis.Redis,
     es: EmailSecurityClient,
     simulator: SimulatorProcess,
 ) -> None:
     sender_a, sender_b = RecordingSender(hold="thread"), RecordingSender()
     a = poller(rdb, es, sender_a, owner="replica-a", lock_seconds=1)
-    b = poller(rdb2, es, sender_b, owner="replica-b", lock_seconds=1)
+    b = poller(other_rdb, es, sender_b, owner="replica-b", lock_seconds=1)
     await started(a)
     ids = simulator.add_messages(list(campaign_messages(2, 3)))
 

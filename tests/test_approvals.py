@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from bot.services.approvals import (
     ApprovalRequest,
@@ -25,6 +23,7 @@ from bot.services.approvals import (
     digest,
 )
 from bot.store import StoreUnavailable
+from tests.conftest import NO_RETRY
 from tests.servers import RedisProcess, free_port
 
 REQUESTER = "UREQUESTER"
@@ -42,25 +41,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
-
-
-@pytest.fixture
-async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    """A second, separate connection (pool) to the same Redis: another replica."""
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from bot.services.audit import MAX_IDS, AuditLog
 from bot.store import StoreUnavailable
-from tests.servers import RedisProcess, free_port
+from tests.conftest import NO_RETRY
+from tests.servers import free_port
 
 MESSAGE = "4Lxm1x0Nsrz4-2026-01-01T00:00:00-0a1b2c3d"
-
-NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
-
-
-@pytest.fixture
-async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

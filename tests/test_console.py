@@ -21,7 +21,7 @@ from bot.local.console import execute
 from bot.local.console_session import Console, ConsoleError
 from bot.local.render import Renderer, mrkdwn, render
 from tests.servers import ROOT, free_port
-from tests.test_standin import StandinProcess
+from tests.slack import StandinProcess
 
 SECRET = "console-test-signing-secret"
 MOVE_SELECT = {

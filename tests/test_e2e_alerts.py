@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import BotProcess, Slack, StandinProcess, has_action, text_of
+from tests.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess, has_action, text_of
 
 ALERTS = "C0ALERTS"
 BEC = "C0BECALERTS"
@@ -20,7 +20,7 @@ BEC = "C0BECALERTS"
 
 @pytest.fixture(scope="module")
 def strict_standin() -> Iterator[StandinProcess]:
-    process = StandinProcess("--channel-rate", "1/1")
+    process = StandinProcess("--bot-token", BOT_TOKEN, "--channel-rate", "1/1")
     yield process
     process.stop()
 

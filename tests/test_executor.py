@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from bot.cloudflare import EmailSecurityClient, RetryPolicy
 from bot.cloudflare.models import ReleaseResult
@@ -27,7 +25,8 @@ from bot.services.approvals import (
 from bot.services.audit import AuditLog
 from bot.services.executor import TAMPERED_ERROR, Executor, report
 from bot.store import StoreUnavailable
-from tests.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess, free_port
+from tests.conftest import NO_RETRY
+from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess, free_port
 from tests.test_client import quarantined_messages
 
 FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
@@ -46,24 +45,6 @@ def make_client(
         rate_limit=(1_000_000, 1.0),  # the re-check GETs every message; tests need no limit
         **kw,
     )
-
-
-NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
-
-
-@pytest.fixture
-async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -5,15 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -26,74 +19,15 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.servers import ROOT, free_port, wait_until
+from tests.slack import StandinProcess
 
 BOT_TOKEN = "xoxb-server-test"
 T = TypeVar("T")
 
 
-class StandinProcess:
-    """`python -m bot slack-standin` in a child process (like tests.servers'
-    SimulatorProcess), driven through its /__standin hooks."""
-
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.root = f"http://127.0.0.1:{self.port}"
-        self.api_url = f"{self.root}/api/"
-        self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
-        cmd = [sys.executable, "-m", "bot", "slack-standin", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), *args]
-        self.process = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
-        )
-        try:
-            wait_until(self._healthy, 20, f"Slack stand-in on port {self.port}")
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"Slack stand-in did not start:\n{self.log()}") from None
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"Slack stand-in exited early:\n{self.log()}")
-        try:
-            self.hook("GET", "health")
-        except (OSError, urllib.error.URLError):
-            return False
-        return True
-
-    def log(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")
-
-    def hook(self, method: str, name: str, body: Any = None) -> Any:
-        """Blocking; for fixtures. Async tests use `ahook`."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.root}/__standin/{name}", data, method=method)
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    async def ahook(self, method: str, name: str, body: Any = None) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, f"{self.root}/__standin/{name}", json=body) as response,
-        ):
-            assert response.status == 200, await response.text()
-            return await response.json()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 @pytest.fixture(scope="module")
 def standin_process() -> Iterator[StandinProcess]:
-    process = StandinProcess("--bot-token", BOT_TOKEN)
+    process = StandinProcess("--bot-token", BOT_TOKEN, "--channel-rate", "1/1")
     yield process
     process.stop()
 

@@ -70,8 +70,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -80,13 +79,12 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.services.routes import Routes
-from bot.store import StoreUnavailable, _unavailable
+from bot.store import StoreUnavailable, redis_errors
 
 log = logging.getLogger("bot.alerts")
 
@@ -321,14 +319,6 @@ class _SenderError(Exception):
     """A sender call failed (Slack down, rate limited past the sender's patience, ...)."""
 
 
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise StoreUnavailable(_unavailable(exc)) from None
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -500,7 +490,7 @@ class AlertPoller:
     # -- Redis plumbing ------------------------------------------------------------------------
 
     async def _script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        with _redis_errors():
+        with redis_errors():
             return await script(keys=keys, args=args)
 
     async def _owned(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -512,7 +502,7 @@ class AlertPoller:
         return answer
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
-        with _redis_errors():
+        with redis_errors():
             return await awaitable
 
     # -- the lock ------------------------------------------------------------------------------
@@ -605,7 +595,7 @@ class AlertPoller:
         channels = await self._call(self.redis.smembers(OUTBOXES_KEY))
         if not channels:
             return 0
-        with _redis_errors():
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for channel in channels:
                     pipe.zcard(_outbox(_text(channel)))
@@ -788,7 +778,7 @@ class AlertPoller:
     async def _load_campaigns(self, keys: list[str]) -> dict[str, _Stored]:
         if not keys:
             return {}
-        with _redis_errors():
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.hgetall(_campaign(key))

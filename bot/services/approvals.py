@@ -35,8 +35,7 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,10 +44,9 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from bot.cloudflare.models import DESTINATIONS
-from bot.store import StoreUnavailable, _unavailable
+from bot.store import redis_errors
 
 log = logging.getLogger("bot.approvals")
 
@@ -446,14 +444,6 @@ def _parse_or_none(raw: Raw, request_id: str) -> ApprovalRequest | None:
         return None
 
 
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise StoreUnavailable(_unavailable(exc)) from None
-
-
 class ApprovalStore:
     """Approval requests and their execution bookkeeping in Redis (see the module docstring)."""
 
@@ -472,11 +462,11 @@ class ApprovalStore:
         self._finish = redis.register_script(_FINISH)
 
     async def _script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        with _redis_errors():
+        with redis_errors():
             return await script(keys=keys, args=args)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
-        with _redis_errors():
+        with redis_errors():
             return await awaitable
 
     def _now(self) -> tuple[datetime, float, str]:
@@ -597,7 +587,7 @@ class ApprovalStore:
         names = [_text(i) for i in ids]
         if not names:
             return []
-        with _redis_errors():
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for name in names:
                     pipe.hgetall(_rec(name))
@@ -747,7 +737,7 @@ class ApprovalStore:
         ids = [_text(i) for i in await self._call(self.redis.zrange(EXECUTING_KEY, 0, -1))]
         if not ids:
             return []
-        with _redis_errors():
+        with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for request_id in ids:
                     pipe.hget(_rec(request_id), "state")

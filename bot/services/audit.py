@@ -10,17 +10,15 @@ at `maxlen` entries.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
-from redis.exceptions import RedisError
 
 from bot.services.approvals import now_utc
-from bot.store import StoreUnavailable, _unavailable
+from bot.store import redis_errors
 
 MAX_IDS = 100  # ids kept in one entry
 SCAN_BACK = 5000  # entries a filtered read looks through at most
@@ -48,14 +46,6 @@ class AuditEntry(BaseModel):
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except RedisError as exc:
-        raise StoreUnavailable(_unavailable(exc)) from None
 
 
 def _entry(entry_id: bytes | str, fields: Mapping[Any, Any]) -> AuditEntry:
@@ -110,7 +100,7 @@ class AuditLog:
             "digest": digest or "",
             "detail": "" if detail is None else json.dumps(detail, separators=(",", ":")),
         }
-        with _redis_errors():
+        with redis_errors():
             entry_id = await self.redis.xadd(
                 self.stream,
                 fields,  # type: ignore[arg-type]  # dict[str, str] is what it takes
@@ -126,14 +116,14 @@ class AuditLog:
         among the last SCAN_BACK entries."""
         limit = max(limit, 1)
         if message_id is None and request_id is None:
-            with _redis_errors():
+            with redis_errors():
                 latest: Any = await self.redis.xrevrange(self.stream, count=limit)
             return [_entry(i, f) for i, f in latest]
         found: list[AuditEntry] = []
         newest = "+"
         scanned = 0
         while scanned < SCAN_BACK:
-            with _redis_errors():
+            with redis_errors():
                 page: Any = await self.redis.xrevrange(self.stream, max=newest, count=PAGE)
             for entry_id, fields in page:
                 entry = _entry(entry_id, fields)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
+from bot.serving import serve_until_signalled
 from bot.simulator.app import create_app
 from bot.simulator.faults import FaultSettings, parse_rate_limit
 from bot.simulator.runtime import Credentials, Simulator, now
@@ -94,21 +92,9 @@ def main(argv: list[str]) -> int:
 
 
 async def serve(simulator: Simulator, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM; print the ready line once the socket listens."""
-    runner = web.AppRunner(create_app(simulator), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    bound_port = runner.addresses[0][1] if runner.addresses else port
     count = len(simulator.store.messages)
-    print(
-        f"Email Security API simulator on http://{host}:{bound_port}/client/v4 ({count} messages)",
-        flush=True,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+
+    def ready(bound: int) -> str:
+        return f"Email Security API simulator on http://{host}:{bound}/client/v4 ({count} messages)"
+
+    await serve_until_signalled(create_app(simulator), host, port, ready)

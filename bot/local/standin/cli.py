@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-
-from aiohttp import web
 
 from bot.local.standin.app import create_app
 from bot.local.standin.limits import Rate, parse_rate
 from bot.local.standin.state import Config
+from bot.serving import serve_until_signalled
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,17 +64,9 @@ def main(argv: list[str]) -> int:
 
 
 async def serve(config: Config, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM; print the ready line once the socket listens."""
-    runner = web.AppRunner(create_app(config), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    bound_port = runner.addresses[0][1] if runner.addresses else port
-    print(f"Slack stand-in on http://{host}:{bound_port}/api/", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(
+        create_app(config),
+        host,
+        port,
+        lambda bound: f"Slack stand-in on http://{host}:{bound}/api/",
+    )
