@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint format install redis-server help
+.PHONY: run test bench lint format install redis-server help
 
 help:
 	@echo "make run    start the local stack (Redis, Email Security simulator or API, bot)"
 	@echo "make test   lint, type-check and run the test suite"
+	@echo "make bench  run the benchmarks (bench/README.md); results in bench/results/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -36,6 +37,10 @@ redis-server:
 
 run: install redis-server
 	$(BIN)/python -m bot local
+
+# Benchmarks (issue #6): never part of `make test`. BENCH_ARGS=--quick for a shorter run.
+bench: install redis-server
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

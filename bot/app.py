@@ -42,6 +42,7 @@ from bot.services.actions import ActionService
 from bot.services.alerts import AlertPoller
 from bot.services.approvals import ApprovalStore
 from bot.services.audit import AuditLog
+from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.policy import GroupLookupError, Policy
 from bot.services.routes import Routes, load_routes
@@ -64,6 +65,7 @@ class Services:
     approvals: ApprovalStore
     audit: AuditLog
     routes: Routes | None  # alert routing (None when alerts are off)
+    gate: WorkGate  # admission control for people's requests
     instance_id: str  # this process, as owner of execution leases
 
 
@@ -134,6 +136,7 @@ def build_services(
         approvals=ApprovalStore(store),
         audit=AuditLog(store),
         routes=alert_routes(settings),
+        gate=WorkGate(),
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
     )
 

@@ -29,7 +29,7 @@ from bot.commands import (
 from bot.services.policy import Role
 from bot.store import SavedSearch, StoreUnavailable
 from handlers import acts, approvals, flows
-from handlers.replies import Reply, answering
+from handlers.replies import BUSY, Reply, answering
 
 VIEW_ROLE = {
     "lookup": Role.VIEWER,
@@ -60,7 +60,10 @@ async def run(services: Services, reply: Reply, text: str) -> None:
 
     token = WAIT_NOTICE.set(waiting)
     try:
-        async with answering(reply, "running the command"):
+        async with services.gate.slot() as admitted, answering(reply, "running the command"):
+            if not admitted:
+                await reply.private(BUSY)
+                return
             await dispatch(services, reply, parse(text))
     finally:
         WAIT_NOTICE.reset(token)

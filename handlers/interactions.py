@@ -20,7 +20,7 @@ from bot.cloudflare.transport import WAIT_NOTICE
 from bot.services.policy import Role
 from handlers import acts, commands, flows
 from handlers.flows import Card
-from handlers.replies import Reply, answering, field
+from handlers.replies import BUSY, Reply, answering, field
 
 Body = dict[str, Any]
 ClickHandler = Callable[[Reply, Body], Awaitable[None]]
@@ -72,7 +72,10 @@ def register(app: AsyncApp, services: Services) -> None:
 
                 token = WAIT_NOTICE.set(waiting)
                 try:
-                    async with answering(reply, doing):
+                    async with services.gate.slot() as admitted, answering(reply, doing):
+                        if not admitted:
+                            await reply.private(BUSY)
+                            return
                         await handler(reply, body)
                 finally:
                     WAIT_NOTICE.reset(token)

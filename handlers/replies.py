@@ -75,6 +75,12 @@ class NoChannel(Exception):  # noqa: N818 - a condition, not an error of ours
     """The request came from nowhere we can post to."""
 
 
+BUSY = (
+    "The bot is busy with many requests waiting for Cloudflare right now; "
+    "nothing was done. Try again in a minute."
+)
+
+
 def usage_text(error: UsageError, command: str) -> str:
     lines = [f"{error.problem}."]
     if error.verb:

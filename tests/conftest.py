@@ -68,10 +68,16 @@ def slack(
 NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
 
 
+def service_db(redis_server: RedisProcess) -> str:
+    """Database 1: the service tests' own. The bot processes of the end-to-end tests use
+    database 0 and keep running (their sweepers and pollers would pick up these tests' work)."""
+    return redis_server.url.rsplit("/", 1)[0] + "/1"
+
+
 @pytest.fixture
 async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
-    """A connection to the session's Redis, emptied for this test."""
-    client = aioredis.Redis.from_url(redis_server.url)
+    """A connection to the session's Redis (database 1), emptied for this test."""
+    client = aioredis.Redis.from_url(service_db(redis_server))
     await client.flushdb()
     yield client
     await client.aclose()
@@ -80,6 +86,6 @@ async def rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
 @pytest.fixture
 async def other_rdb(redis_server: RedisProcess) -> AsyncIterator[aioredis.Redis]:
     """A second, separate connection pool to the same Redis: another replica's."""
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = aioredis.Redis.from_url(service_db(redis_server))
     yield client
     await client.aclose()

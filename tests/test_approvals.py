@@ -23,7 +23,7 @@ from bot.services.approvals import (
     digest,
 )
 from bot.store import StoreUnavailable
-from tests.conftest import NO_RETRY
+from tests.conftest import NO_RETRY, service_db
 from tests.servers import RedisProcess, free_port
 
 REQUESTER = "UREQUESTER"
@@ -442,7 +442,7 @@ async def test_chunks_are_saved_once_by_the_lease_holder_then_finished_once(
 async def test_works_with_decoded_responses(
     redis_server: RedisProcess, rdb: aioredis.Redis
 ) -> None:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    client = aioredis.Redis.from_url(service_db(redis_server), decode_responses=True)
     try:
         store = ApprovalStore(client)
         made = await make(store, ids=["Ünïcode-id-1", "id-2"])

@@ -113,6 +113,7 @@ class EmailSecurityClient:
         retry: RetryPolicy | None = None,
         search_poll_interval: float = 1.0,
         search_poll_timeout: float = 60.0,
+        max_in_flight: int = 20,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         if len(account_id) != 32 or not account_id.isalnum():
@@ -127,8 +128,13 @@ class EmailSecurityClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             event_hooks=dict(event_hooks or {}),
             follow_redirects=False,
+            limits=httpx.Limits(
+                max_connections=max_in_flight, max_keepalive_connections=max_in_flight
+            ),
         )
-        self._transport = Transport(self._http, RequestLimiter(*rate_limit), retry or RetryPolicy())
+        self._transport = Transport(
+            self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight
+        )
 
     async def __aenter__(self) -> EmailSecurityClient:
         return self
