@@ -9,13 +9,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import ack, lookup, memory, render
+from bench import ack, alerts, bulk, lookup, memory, render
 from bench.common import Result, say
 
 BENCHMARKS: dict[str, Callable[[bool, dict[str, Any]], Result]] = {
     "render": lambda quick, shared: render.run(quick),
     "ack": ack.run,
     "lookup": lookup.run,
+    "bulk": bulk.run,
+    "alerts": alerts.run,
     "memory": memory.run,
 }
 
