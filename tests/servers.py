@@ -5,6 +5,7 @@ Helpers only; the pytest fixtures that use them live in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.02)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+    """Await `check` until it gives something truthy, and return that; fail naming `what`
+    after `within` seconds (the async twin of `wait_until`)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if found := await check():
+            return found
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"timed out after {within}s waiting for {what}")
 
 
 def _http_json(method: str, url: str, body: Any = None) -> Any:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,7 @@ from tests.servers import (
     ACCOUNT_ID,
     API_TOKEN,
     SimulatorProcess,
+    eventually,
     free_port,
     wait_until,
 )
@@ -209,16 +210,6 @@ async def started(p: AlertPoller) -> PollReport:
     report = await p.poll_once()
     assert report is not None and report.posted == 0 and report.errors == []
     return report
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"timed out after {within}s waiting for {what}")
 
 
 def final_counts(sender: RecordingSender) -> dict[str, int]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +22,7 @@ from bot.services.approvals import (
 )
 from bot.store import StoreUnavailable
 from tests.conftest import NO_RETRY, service_db
-from tests.servers import RedisProcess, free_port
+from tests.servers import RedisProcess, eventually, free_port
 
 REQUESTER = "UREQUESTER"
 IDS = [f"Msg{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(5)]
@@ -360,16 +358,6 @@ async def executing(store: ApprovalStore, **kw: Any) -> ApprovalRequest:
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.EXECUTE and decision.request is not None
     return decision.request
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"timed out after {within}s waiting for {what}")
 
 
 async def test_lease_is_exclusive_and_only_for_executing_requests(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from bot.services.audit import AuditLog
 from bot.services.executor import TAMPERED_ERROR, Executor, report
 from bot.store import StoreUnavailable
 from tests.conftest import NO_RETRY
-from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess, free_port
+from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess, eventually, free_port
 from tests.test_client import quarantined_messages
 
 FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
@@ -93,16 +93,6 @@ def posts(
 def released_ids(simulator: SimulatorProcess) -> list[str]:
     """Every id any release POST carried (accepted or not)."""
     return [i for c in posts(simulator) for i in c["body"]]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"timed out after {within}s waiting for {what}")
 
 
 # -- the happy path ----------------------------------------------------------------------------
