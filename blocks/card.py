@@ -58,6 +58,8 @@ def message_card(
     controls = _controls(message)
     if controls is not None:
         blocks.append(controls)
+    if not outcomes:
+        return blocks
     return blocks + _outcomes(outcomes, len(blocks), text_size(blocks))
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block, TextObject
 from slack_sdk.models.views import View
 
 from blocks.safety import text_width
@@ -87,9 +88,24 @@ def view_problems(view: View) -> list[str]:
 
 
 def text_size(blocks: Blocks) -> int:
-    """Characters of text in `blocks`, as counted against `MESSAGE_TEXT_BUDGET`."""
-    payload = [b.to_dict() if isinstance(b, Block) else dict(b) for b in blocks]
-    return sum(text_width(t) for t in _texts(payload))
+    """Characters of text in `blocks`, as counted against `MESSAGE_TEXT_BUDGET`. Model objects
+    are walked as they are: serialising them (`to_dict` validates every nested object) would
+    double a card's render cost for one number."""
+    texts = (_model_texts(b) if isinstance(b, Block) else _texts(b) for b in blocks)
+    return sum(text_width(t) for each in texts for t in each)
+
+
+def _model_texts(node: object) -> Iterator[str]:
+    """Every text object's text under a model object: the same texts `to_dict` would emit
+    (models keep plain `str` copies beside their text objects; only the objects count)."""
+    if isinstance(node, TextObject):
+        yield node.text
+    elif isinstance(node, JsonObject):
+        for value in vars(node).values():
+            yield from _model_texts(value)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _model_texts(item)
 
 
 def _as_dicts(blocks: Blocks, found: list[str]) -> list[Json]:

@@ -35,6 +35,7 @@ from blocks import (
     problems,
     reclassify_modal,
     search_results,
+    text_size,
     trace_blocks,
     view_problems,
 )
@@ -308,6 +309,21 @@ def test_many_outcomes_keep_the_newest_within_limits() -> None:
     assert any(b.block_id == "hidden_outcomes" for b in blocks)
     assert all(len(t) <= 500 for t in texts([b for b in blocks if isinstance(b, ContextBlock)]))
     assert_clean(blocks)
+
+
+def test_text_size_of_models_counts_what_serialising_would() -> None:
+    """`text_size` walks model objects without serialising them; it must count exactly the
+    texts of the JSON Slack receives, menus and confirm dialogs included."""
+    cards = [
+        message_card(make_message(subject=" ".join(HOSTILE)), make_detections(), ACTION_LOG),
+        message_card(make_message(), None, [], outcomes=["Released by <@U1> 😀"], compact=True),
+        search_results(hits(30), description="from:x", more_key="k", bulk_key="b"),
+        help_blocks("/email"),
+    ]
+    for blocks in cards:
+        serialised = [b.to_dict() for b in blocks]
+        expected = sum(len(t.encode("utf-16-le", "surrogatepass")) // 2 for t in texts(blocks))
+        assert text_size(blocks) == text_size(serialised) == expected > 0
 
 
 def test_compact_card_is_short_and_has_the_same_actions() -> None:

@@ -126,6 +126,12 @@ def test_escaped_exactly_once(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.one_of(any_text, st.text(alphabet=st.characters(codec="utf-8"))))
+def test_width_counts_utf16_code_units(text: str) -> None:
+    assert text_width(text) == sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+@settings(max_examples=200, deadline=None)
 @given(any_text, limits)
 def test_truncation_keeps_a_prefix_and_says_so(text: str, limit: int) -> None:
     full = safe(text, 1_000_000)
