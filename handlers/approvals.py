@@ -146,7 +146,7 @@ async def execute(services: Services, client: AsyncWebClient, request_id: str) -
     done = await executor.run(request_id)
     if done is None:
         return  # another replica holds it
-    await refresh(services, client, done)
+    # The executor's last progress call already drew the finished card.
     results = await services.approvals.chunks(done.id)
     failed = sum(len(r.failed) for r in results)
     skipped = sum(len(r.skipped) for r in results)

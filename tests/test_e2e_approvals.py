@@ -80,6 +80,13 @@ def test_guarded_release_is_approved_and_executed(
     done = wait_card(slack, card["ts"], "Done")
     assert not has_action(done, "approval_approve")
     assert released_ids(simulator) == [message_id]
+    slack.wait(
+        lambda: any("finished" in text_of(m) for m in slack.standin.messages()),
+        "the finished note in the card's thread",
+    )
+    updates = slack.standin.calls("chat.update")
+    done_updates = [c for c in updates if c["args"].get("ts") == card["ts"] and "Done" in str(c)]
+    assert len(done_updates) == 1, "the finished card is drawn once"
 
 
 def test_self_approval_and_non_approvers_are_refused(
