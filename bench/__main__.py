@@ -7,19 +7,23 @@ import argparse
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 from bench import ack, alerts, bulk, lookup, memory, render
-from bench.common import Result, say
+from bench.common import Options, Result, say
 
-BENCHMARKS: dict[str, Callable[[bool, dict[str, Any]], Result]] = {
-    "render": lambda quick, shared: render.run(quick),
-    "ack": ack.run,
-    "lookup": lookup.run,
-    "bulk": bulk.run,
-    "alerts": alerts.run,
-    "memory": memory.run,
-}
+Benchmark = Callable[[Options], Result]
+# In this order. The CPU-bound ones run alone; bulk and alerts wait on pacing (Cloudflare's
+# latency and rate limit, Slack's 1 message/s per channel), not on the CPU, so they run side by
+# side (their figures are ratios to those pacing minimums); memory reads the peaks of ack and bulk.
+STAGES: list[dict[str, Benchmark]] = [
+    {"render": render.run},
+    {"ack": ack.run},
+    {"lookup": lookup.run},
+    {"bulk": bulk.run, "alerts": alerts.run},
+    {"memory": memory.run},
+]
+NAMES = [name for stage in STAGES for name in stage]
 
 
 def table(results: list[Result]) -> str:
@@ -42,22 +46,35 @@ def table(results: list[Result]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs (about 5 s of load)")
-    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these")
+    parser.add_argument("--only", nargs="+", choices=NAMES, help="run only these")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the loaded process with py-spy"
+    )
     args = parser.parse_args()
-    shared: dict[str, Any] = {}
+    options = Options(quick=args.quick, profile=args.profile)
+    chosen = set(args.only or NAMES)
     results: list[Result] = []
     started = time.monotonic()
-    for name in args.only or list(BENCHMARKS):
-        try:
-            result = BENCHMARKS[name](args.quick, shared)
-        except Exception as error:  # one broken benchmark must not hide the others
-            traceback.print_exc()
-            result = Result(name, {}, skipped=f"failed: {type(error).__name__}: {error}"[:200])
-        say(f"[{name}] wrote {result.write()}")
-        results.append(result)
+    for stage in STAGES:
+        runs = {name: bench for name, bench in stage.items() if name in chosen}
+        with ThreadPoolExecutor(max_workers=max(1, len(runs))) as pool:
+            futures = {
+                name: pool.submit(_one, name, bench, options) for name, bench in runs.items()
+            }
+            results += [future.result() for future in futures.values()]
     say(f"\nSummary ({time.monotonic() - started:.0f} s{', --quick' if args.quick else ''}):")
     say(table(results))
     return 0 if all(r.passed for r in results) else 1
+
+
+def _one(name: str, bench: Benchmark, options: Options) -> Result:
+    try:
+        result = bench(options)
+    except Exception as error:  # one broken benchmark must not hide the others
+        traceback.print_exc()
+        result = Result(name, {}, skipped=f"failed: {type(error).__name__}: {error}"[:200])
+    say(f"[{name}] wrote {result.write()}")
+    return result
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import Result, Target, hwm_mb, rss_mb, say, stack, summary_ms
+from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack, summary_ms
+from bench.profile import when_asked
 from bot.local import payloads
 from tests.servers import ROOT, free_port, wait_until
 from tests.slack import (
@@ -149,7 +150,8 @@ def _figures(load: Load, seconds: float) -> dict[str, Any]:
     }
 
 
-def run(quick: bool, shared: dict[str, Any]) -> Result:
+def run(options: Options) -> Result:
+    quick, shared = options.quick, options.shared
     seconds = 5.0 if quick else 20.0
     setup = {
         "clients": CLIENTS,
@@ -171,7 +173,8 @@ def run(quick: bool, shared: dict[str, Any]) -> Result:
         s.slack.command(f"lookup {ids[0]}")
         card = s.slack.card()
         s.simulator.faults(latency_ms=LATENCY_MS)
-        bot_load = asyncio.run(_drive(s.bot.url, s.standin.root, ids, card, seconds))
+        with when_asked(options, s.bot.process.pid, "ack", result.figures):
+            bot_load = asyncio.run(_drive(s.bot.url, s.standin.root, ids, card, seconds))
         shared["bot_rss_after_ack_mb"] = rss_mb(s.bot.process.pid)
         shared["bot_hwm_after_ack_mb"] = hwm_mb(s.bot.process.pid)
         bare = BareApp(s.standin.api_url)

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import Result, Target, say, stack
+from bench.common import Options, Result, Target, say, stack
 from tests.slack import BOT_TOKEN, text_of
 from tests.test_e2e_alerts import ALERTS, card_ids, searches
 
@@ -38,7 +38,8 @@ def _stamp(call: dict[str, Any]) -> float:
     return datetime.fromisoformat(call["at"]).timestamp()
 
 
-def run(quick: bool, shared: dict[str, Any]) -> Result:
+def run(options: Options) -> Result:
+    quick = options.quick
     count, campaigns = (200, 10) if quick else (1000, 50)
     setup = {
         "detections": count,

@@ -42,6 +42,16 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float | int]:
 
 
 @dataclass
+class Options:
+    """How this run goes, and what one benchmark leaves for another (memory reads the peaks
+    of ack and bulk from `shared`)."""
+
+    quick: bool = False
+    profile: bool = False
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Target:
     """One target: `measured` compared with `limit` (measured must be <= limit)."""
 

@@ -8,7 +8,8 @@ import json
 import time
 from datetime import datetime
 
-from bench.common import Result, Target, say, stack, summary_ms
+from bench.common import Options, Result, Target, say, stack, summary_ms
+from bench.profile import when_asked
 from tests.slack import Slack
 from tests.test_e2e_lookup import add
 
@@ -26,7 +27,8 @@ def _posted_at(slack: Slack, marker: str, timeout: float = 10) -> float:
     raise TimeoutError(f"no card with {marker!r} within {timeout}s:\n{slack.bot.log()[-3000:]}")
 
 
-def run(quick: bool, shared: dict[str, object]) -> Result:
+def run(options: Options) -> Result:
+    quick = options.quick
     lookups = 10 if quick else 30
     setup = {
         "simulator_latency_ms": LATENCY_MS,
@@ -44,13 +46,14 @@ def run(quick: bool, shared: dict[str, object]) -> Result:
             for n in range(lookups + 1)
         ]
         s.simulator.faults(latency_ms=LATENCY_MS)
-        for message_id, n in ids:
-            sent = time.time()
-            s.slack.command(f"lookup {message_id}")
-            acks.append(s.slack.last_ack_seconds)
-            posted = _posted_at(s.slack, f"Bench lookup {n}")
-            if n > 0:  # the first one warms up connections and the bot's caches of Slack
-                durations.append(posted - sent)
+        with when_asked(options, s.bot.process.pid, "lookup", result.figures):
+            for message_id, n in ids:
+                sent = time.time()
+                s.slack.command(f"lookup {message_id}")
+                acks.append(s.slack.last_ack_seconds)
+                posted = _posted_at(s.slack, f"Bench lookup {n}")
+                if n > 0:  # the first one warms up connections and the bot's caches of Slack
+                    durations.append(posted - sent)
         calls = s.simulator.calls()
     stats = summary_ms(durations)
     result.figures["command_to_card"] = stats

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
 
-from bench.common import Result, Target, hwm_mb, rss_mb, say, stack
+from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack
 from tests.slack import BotProcess
 
 IDLE_MB, PEAK_MB, READY_S = 80.0, 150.0, 2.0
 
 
-def run(quick: bool, shared: dict[str, Any]) -> Result:
+def run(options: Options) -> Result:
+    quick, shared = options.quick, options.shared
     starts = 3 if quick else 5
     setup = {
         "ready": f"spawn of `python -m bot` -> GET /healthz 200 (polled every 20 ms), x{starts}",
         "idle": "VmRSS 3 s after the first start, no traffic",
-        "peak": "VmHWM of the bot of benchmark 1 after its load (needs `ack` in the same run)",
+        "peak": "VmHWM of the bots of benchmarks 1 and 3 after their load (same run)",
     }
     say(f"[memory] {starts} bot starts; idle RSS; peak from benchmark 1")
     result = Result("memory", setup)
@@ -49,5 +49,13 @@ def run(quick: bool, shared: dict[str, Any]) -> Result:
             f"peak {peak:.1f} MB"
         )
         result.targets.append(Target("peak RSS (after ack)", peak, PEAK_MB, "MB"))
+    bulk_peak = shared.get("bot_hwm_after_bulk_mb")
+    if bulk_peak is None:
+        result.notes.append("peak after bulk not measured: run `bulk` in the same run")
+    else:
+        result.figures["rss_after_bulk_mb"] = round(shared["bot_rss_after_bulk_mb"], 1)
+        result.figures["peak_rss_after_bulk_mb"] = round(bulk_peak, 1)
+        say(f"[memory] after benchmark 3: peak {bulk_peak:.1f} MB")
+        result.targets.append(Target("peak RSS (after bulk)", bulk_peak, PEAK_MB, "MB"))
     result.targets.append(Target("ready (median)", statistics.median(ready), READY_S, "s"))
     return result
