@@ -1,0 +1,157 @@
+"""The admin's documentation against the code it describes: .env.example, the README's
+configuration table, install commands, troubleshooting quotes and links, and SECURITY.md's
+scopes. Each test fails when the code moves and the documentation does not."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from bot.config import Settings
+from tests.servers import ROOT
+from tests.test_container import DOCKERFILE
+
+README = ROOT / "README.md"
+SECURITY = ROOT / "SECURITY.md"
+ENV_EXAMPLE = ROOT / ".env.example"
+ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def env_name(field: str) -> str:
+    info = Settings.model_fields[field]
+    alias = info.validation_alias or info.alias
+    return str(alias).upper() if isinstance(alias, str) else field.upper()
+
+
+SETTINGS = {env_name(field): field for field in Settings.model_fields}
+
+
+def env_example() -> dict[str, tuple[bool, str]]:
+    """NAME -> (commented out, value) for every `NAME=value` line, commented or not."""
+    found: dict[str, tuple[bool, str]] = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if match := ASSIGNMENT.match(line.strip()):
+            name = match[2]
+            assert name not in found, f"{name} is set twice in .env.example"
+            found[name] = (match[1] is not None, match[3])
+    return found
+
+
+def section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def flat(text: str) -> str:
+    """Markdown with its line breaks and indents folded, as it reads."""
+    return " ".join(text.split())
+
+
+def test_env_example_names_every_setting_and_nothing_else() -> None:
+    named = env_example()
+    assert set(SETTINGS) - set(named) == set(), "settings missing from .env.example"
+    assert set(named) - set(SETTINGS) == set(), ".env.example names settings that do not exist"
+
+
+def test_env_example_shows_the_real_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.upper() in SETTINGS]:
+        monkeypatch.delenv(name)
+    shown = {n: v for n, (commented, v) in env_example().items() if commented and v}
+    with_default = {
+        n for n, f in SETTINGS.items() if Settings.model_fields[f].default not in (None, ())
+    }
+    assert with_default - set(shown) == set(), "each setting with a default shows it"
+    for name, value in shown.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()  # an invalid example value fails here, naming the setting
+    for name in shown:
+        field = SETTINGS[name]
+        assert getattr(settings, field) == Settings.model_fields[field].default, name
+
+
+def test_env_example_holds_no_secret_and_no_value_that_would_stop_the_bot() -> None:
+    named = env_example()
+    for name, field in SETTINGS.items():
+        annotation = Settings.model_fields[field].annotation
+        if SecretStr in getattr(annotation, "__args__", (annotation,)):
+            assert named[name][1] == "", f"{name}: the example carries no secret"
+    # Only settings that accept an empty value are left uncommented and empty.
+    empty = {n for n, (commented, v) in named.items() if not commented and not v}
+    assert empty == {
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CLOUDFLARE_ACCOUNT_ID",
+        "CLOUDFLARE_API_TOKEN", "BOT_VIEWERS", "BOT_OPERATORS", "BOT_APPROVERS",
+    }  # fmt: skip
+
+
+def test_readme_configuration_table_lists_every_setting_and_only_real_ones() -> None:
+    table = section(README.read_text(), "Configuration")
+    listed = set()
+    for row in re.findall(r"^\| (.+?) \|", table, re.M):
+        listed |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", row))
+    assert set(SETTINGS) - listed == set(), "settings missing from the README's table"
+    assert listed - set(SETTINGS) == set(), "the README's table names settings that do not exist"
+
+
+def string_pieces() -> set[str]:
+    """Every string literal of the bot's code, and each literal part of every f-string."""
+    pieces: set[str] = set()
+    for package in ("bot", "handlers", "blocks"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    pieces.add(node.value)
+    return pieces
+
+
+def test_troubleshooting_quotes_the_bots_own_words() -> None:
+    quotes = re.findall(r"\*\*(.+?)\*\*", flat(section(README.read_text(), "Troubleshooting")))
+    assert len(quotes) >= 25, "the troubleshooting entries quote the messages they explain"
+    pieces = string_pieces()
+    for quote in quotes:
+        for fragment in (f.strip() for f in quote.split("…")):
+            assert not fragment or any(fragment in p for p in pieces), (
+                f"README Troubleshooting quotes {quote!r}, but the code has no {fragment!r}"
+            )
+
+
+def anchor(title: str) -> str:
+    """GitHub's id for a heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", [README, SECURITY], ids=lambda p: p.name)
+def test_links_within_the_docs_resolve(doc: Path) -> None:
+    text = doc.read_text()
+    headings = {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+    for target in re.findall(r"\]\(#([^)]+)\)", text):
+        assert target in headings, f"link to #{target}: no such heading"
+
+
+def test_readme_install_without_docker_runs_the_images_pip_commands() -> None:
+    shown = re.findall(r"bin/pip install (.+)$", README.read_text(), re.M)
+    assert len(shown) == 2
+    dockerfile = flat(DOCKERFILE.read_text().replace("\\\n", " "))
+    for args in shown:
+        assert f"/venv/bin/pip install {args.strip()}" in dockerfile, args
+
+
+def test_security_md_names_exactly_the_manifest_scopes() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    match = re.search(r"scopes \(`manifest\.yml`\): (.+?)\. ", flat(SECURITY.read_text()))
+    assert match, "SECURITY.md lists the bot token's scopes"
+    assert set(re.findall(r"`([^`]+)`", match[1])) == scopes
+
+
+def test_security_md_covers_the_threat_model() -> None:
+    headings = re.findall(r"^## (.+)$", SECURITY.read_text(), re.M)
+    for threat in ("attacker-controlled email content", "insider misuse", "token theft"):
+        assert f"Threat: {threat}" in headings
+    assert "Reporting a vulnerability" in headings
