@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall whenever the dependency list changes.
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 .PHONY: run test bench lint format install redis-server help
@@ -14,7 +14,7 @@ help:
 	@echo "make test   lint, type-check and run the test suite"
 	@echo "make bench  run the benchmarks (bench/README.md); results in bench/results/"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	  || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml
 	  else echo "python3 -m venv failed: install Debian's python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; \
 	fi
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@# The runtime packages exactly as the image has them (same lock, same hashes), then the
+	@# bot itself (editable) and the development tools around them.
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip check
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
