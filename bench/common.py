@@ -161,7 +161,8 @@ def stack(
         started.append(simulator)
         standin = StandinProcess("--bot-token", BOT_TOKEN, *standin_args)
         started.append(standin)
-        bot = BotProcess(simulator, standin, redis.url, **bot_env)
+        # Measured as deployed: LOG_LEVEL's default, not the tests' DEBUG.
+        bot = BotProcess(simulator, standin, redis.url, **{"LOG_LEVEL": "INFO", **bot_env})
         started.append(bot)
         yield Stack(simulator, standin, redis, bot, Slack(bot, standin))
     finally:

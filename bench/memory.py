@@ -31,7 +31,7 @@ def run(options: Options) -> Result:
         result.figures["idle_hwm_mb"] = round(hwm_mb(s.bot.process.pid), 1)
         for _ in range(starts):
             started = time.monotonic()
-            bot = BotProcess(s.simulator, s.standin, s.redis.url)
+            bot = BotProcess(s.simulator, s.standin, s.redis.url, LOG_LEVEL="INFO")
             ready.append(time.monotonic() - started)
             bot.stop()
     result.figures["ready_s"] = [round(r, 3) for r in ready]

@@ -34,6 +34,9 @@ DISPOSITIONS = frozenset(
 SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("json", "text")
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
     alert_backfill_hours: int = Field(default=0, ge=0)
     alert_campaign_window: int = Field(default=3600, ge=60)  # seconds a campaign stays open
     alert_routes: Path | None = None
+
+    log_level: str = "INFO"
+    log_format: str = "json"
 
     _split_lists = field_validator(
         "bot_viewers",
@@ -163,6 +169,20 @@ class Settings(BaseSettings):
         if value is not None and not CHANNEL_ID.match(value):
             raise ValueError("must be a channel id (C…), not a channel name")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"must be {' or '.join(LOG_FORMATS)}")
+        return value.lower()
 
     @field_validator("alert_routes")
     @classmethod

@@ -9,7 +9,9 @@ from bot.app import Services
 
 def register(app: AsyncApp, services: Services) -> None:
     from handlers import approvals, commands, home, interactions
+    from handlers.retries import SkipRepeats
 
+    app.use(SkipRepeats(services.once))  # a repeated delivery does nothing
     commands.register(app, services)
     interactions.register(app, services)
     approvals.register(app, services)

@@ -1,9 +1,16 @@
 """The actions (release, move, reclassify, block) as one flow each, whether they come from a
-command, a card's button or a modal: role, fresh state, approval rule, act, outcome."""
+command, a card's button or a modal: role, fresh state, approval rule, act, outcome.
+
+Two clicks on the same action for the same messages (a double click, two people at once) do
+not both act: while one runs, the other is told so (`_exclusive`). One after the other, the
+second one re-checks the message first (a release of a message no longer quarantined is
+refused)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 
 from blocks import safe
 from bot.app import Services
@@ -22,6 +29,8 @@ from bot.store import StoreUnavailable
 from handlers import approvals, flows
 from handlers.flows import Card
 from handlers.replies import NOTICE_LIMIT, Reply, not_found
+
+RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
 
 
 async def _messages(
@@ -51,6 +60,34 @@ async def _audit(
         await reply.private(
             f"Done, but not recorded in the audit trail: the bot's Redis is unreachable ({action})."
         )
+
+
+@contextlib.asynccontextmanager
+async def _exclusive(
+    services: Services, reply: Reply, action: str, ids: Sequence[str]
+) -> AsyncIterator[bool]:
+    """Yields True while this request alone runs `action` on `ids`; False (after telling the
+    user) when the same action on the same messages is already under way. Redis down: True
+    (the action needs no record; the re-check before a release still applies)."""
+    digest = hashlib.sha256("\n".join([action, *sorted(ids)]).encode()).hexdigest()[:32]
+    key = f"action:{digest}"
+    try:
+        alone = await services.once.first(key, RUNNING_SECONDS)
+    except StoreUnavailable:
+        alone, key = True, ""
+    if not alone:
+        await reply.private(
+            f"That {action} is already under way (another click a moment ago); "
+            "its outcome will show on the card."
+        )
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if key:
+            with contextlib.suppress(StoreUnavailable):
+                await services.once.forget(key)
 
 
 async def _conclude(
@@ -91,7 +128,10 @@ async def release(services: Services, reply: Reply, ids: Sequence[str], card: Ca
     if need is not None:
         await approvals.request(services, reply, "release", held, {}, need)
         return
-    results = await services.actions.release([m.id for m in held])
+    async with _exclusive(services, reply, "release", [m.id for m in held]) as alone:
+        if not alone:
+            return
+        results = await services.actions.release([m.id for m in held])
     await _audit(
         services, reply, "release", [m.id for m in held], ", ".join(r.outcome for r in results)
     )
@@ -128,7 +168,10 @@ async def move(
     if need is not None:
         await approvals.request(services, reply, "move", messages, {"folder": folder}, need)
         return
-    results = await services.actions.move([m.id for m in messages], folder)
+    async with _exclusive(services, reply, f"move to {folder}", [m.id for m in messages]) as alone:
+        if not alone:
+            return
+        results = await services.actions.move([m.id for m in messages], folder)
     line = flows.stamp(reply.user_id, move_summary(results, folder))
     await _audit(
         services,
@@ -161,7 +204,10 @@ async def reclassify(
     message = await flows.one_message(services, reply, message_id)
     if message is None:
         return
-    await services.actions.reclassify(message.id, disposition)
+    async with _exclusive(services, reply, "reclassification", [message.id]) as alone:
+        if not alone:
+            return
+        await services.actions.reclassify(message.id, disposition)
     await _audit(services, reply, f"reclassify as {disposition}", [message.id], "requested")
     why = f" (reason: {safe(reason, 300)})" if reason else ""
     line = flows.stamp(reply.user_id, f"🏷️ Reclassification as {disposition} requested{why}")
@@ -179,7 +225,10 @@ async def block(
 ) -> None:
     if not await flows.allowed(services, reply, Role.OPERATOR, "block senders"):
         return
-    blocked = await services.actions.block(pattern, pattern_type, comment, reply.user_id)
+    async with _exclusive(services, reply, "block", [pattern_type, pattern.lower()]) as alone:
+        if not alone:
+            return
+        blocked = await services.actions.block(pattern, pattern_type, comment, reply.user_id)
     await _audit(services, reply, f"block {pattern_type.lower()} {blocked.pattern}", [], "blocked")
     note = f" (comment: {safe(comment, 300)})" if comment else ""
     line = flows.stamp(

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, thread_cards
 from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
+from bot.metrics import Metrics
 from bot.services.alerts import AlertRejected, Campaign
 
 POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about one a second
@@ -50,9 +51,19 @@ class ChannelPacer:
 
 
 class SlackAlertSender:
-    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        pacer: ChannelPacer | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self.metrics = metrics
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.alert_posts.labels(outcome).inc()
 
     async def _post(
         self, channel: str, text: str, blocks: Sequence[Block], thread_ts: str | None = None
@@ -66,8 +77,14 @@ class SlackAlertSender:
         except SlackApiError as exc:
             code = str(exc.response.get("error", ""))
             if code in PERMANENT:
+                self._count("rejected")
                 raise AlertRejected(code) from None
+            self._count("failed")
             raise
+        except Exception:
+            self._count("failed")
+            raise
+        self._count("posted")
         return str(answer["ts"])
 
     async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:

@@ -27,6 +27,7 @@ from blocks.approvals import (
 from blocks.safety import clamp
 from bot.app import Services
 from bot.cloudflare.models import DESTINATIONS, MessageDetails
+from bot.observability import set_outcome
 from bot.services.actions import ApprovalNeeded
 from bot.services.approvals import (
     ActionName,
@@ -141,7 +142,7 @@ async def execute(services: Services, client: AsyncWebClient, request_id: str) -
         services.approvals, services.email, lease_seconds=10,
         # One owner per run: the sweeper and a click in this process must not share a lease.
         owner=f"{services.instance_id}:{secrets.token_hex(4)}",
-        on_progress=progress, audit=services.audit,
+        on_progress=progress, audit=services.audit, stop=services.stopping,
     )  # fmt: skip
     done = await executor.run(request_id)
     if done is None:
@@ -330,6 +331,7 @@ async def _decided(services: Services, reply: Reply, decision: Any, verb: str) -
         return
     if made is not None and outcome in (Outcome.EXPIRED, Outcome.NOT_PENDING):
         await refresh(services, reply.client, made)  # a stale card: show the truth
+    set_outcome("refused")
     await reply.private(_refusal(services, outcome, made))
 
 

@@ -26,6 +26,7 @@ from bot.commands import (
     SimpleCommand,
     parse,
 )
+from bot.observability import set_outcome
 from bot.services.policy import Role
 from bot.store import SavedSearch, StoreUnavailable
 from handlers import acts, approvals, flows
@@ -62,6 +63,7 @@ async def run(services: Services, reply: Reply, text: str) -> None:
     try:
         async with services.gate.slot() as admitted, answering(reply, "running the command"):
             if not admitted:
+                set_outcome("busy")
                 await reply.private(BUSY)
                 return
             await dispatch(services, reply, parse(text))

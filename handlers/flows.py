@@ -13,6 +13,7 @@ from blocks import chooser, clamp, fallback_text, message_card, safe, trace_bloc
 from bot.app import Services
 from bot.cloudflare import NotFoundError
 from bot.cloudflare.models import MessageDetails
+from bot.observability import set_outcome
 from bot.services.lookup import Ambiguous, Investigation
 from bot.services.policy import Role
 from bot.store import StoreUnavailable
@@ -40,6 +41,7 @@ def stamp(user_id: str, what: str, now: datetime | None = None) -> str:
 async def allowed(services: Services, reply: Reply, role: Role, action: str) -> bool:
     refusal = await services.policy.check(reply.user_id, role, action)
     if refusal is not None:
+        set_outcome("denied")
         await reply.private(refusal.text)
     return refusal is None
 
@@ -59,6 +61,7 @@ async def _resolved(reply: Reply, text: str, lookup: Awaitable[T | Ambiguous]) -
     try:
         found = await lookup
     except NotFoundError:
+        set_outcome("not_found")
         await reply.private(not_found(text))
         return None
     if isinstance(found, Ambiguous):

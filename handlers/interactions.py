@@ -17,6 +17,7 @@ from blocks.modals import ModalContext, block_modal, move_modal, reclassify_moda
 from bot.app import Services
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS
 from bot.cloudflare.transport import WAIT_NOTICE
+from bot.observability import set_outcome
 from bot.services.policy import Role
 from handlers import acts, commands, flows
 from handlers.flows import Card
@@ -74,6 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 try:
                     async with services.gate.slot() as admitted, answering(reply, doing):
                         if not admitted:
+                            set_outcome("busy")
                             await reply.private(BUSY)
                             return
                         await handler(reply, body)

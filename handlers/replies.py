@@ -26,6 +26,7 @@ from bot.cloudflare import (
     UnavailableError,
 )
 from bot.commands import USAGE, UsageError
+from bot.observability import set_outcome
 from bot.store import StoreUnavailable
 
 log = logging.getLogger("bot.handlers")
@@ -133,9 +134,11 @@ async def answering(reply: Reply, doing: str) -> AsyncIterator[None]:
     try:
         yield
     except UsageError as exc:
+        set_outcome("bad_input")
         await _safely(reply, usage_text(exc, reply.command))
     except Exception as exc:
         text = explain(exc)
+        set_outcome("failed" if text else "error")
         if not text:
             ref = secrets.token_hex(4)
             log.exception("unexpected failure while %s (ref %s)", doing, ref)

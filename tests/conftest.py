@@ -8,8 +8,28 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from tests import logcheck
 from tests.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
-from tests.slack import BOT_TOKEN, GROUP, GROUP_MEMBER, BotProcess, Slack, StandinProcess
+from tests.slack import (
+    BOT_TOKEN,
+    GROUP,
+    GROUP_MEMBER,
+    STARTED_BOTS,
+    BotProcess,
+    Slack,
+    StandinProcess,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bot_logs_are_clean() -> Iterator[None]:
+    """After the session (set up first, so torn down last, once every bot has stopped): no
+    bot's log holds a secret it was given or a message body, and its JSON lines parse."""
+    yield
+    found = logcheck.problems(
+        (f"bot log {bot._log.name}", bot.log(), bot.secrets) for bot in STARTED_BOTS
+    )
+    assert not found, "\n".join(found)
 
 
 @pytest.fixture(scope="session")

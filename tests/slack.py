@@ -37,6 +37,10 @@ STRANGER = "U0STRANGER"
 GROUP = "S0OPSGROUP"
 GROUP_MEMBER = "U0GROUPOP"
 T = TypeVar("T")
+SECRET_SETTINGS = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_KEY",
+)  # fmt: skip
 
 
 class ChildProcess:
@@ -137,9 +141,17 @@ class BotProcess(ChildProcess):
             BOT_VIEWERS=VIEWER,
             BOT_OPERATORS=f"{OPERATOR},{GROUP},{BOTH}",
             BOT_APPROVERS=f"{APPROVER},{APPROVER2},{BOTH}",
+            # The most verbose output, so that the session's log check (tests.logcheck) covers
+            # every line the bot can write.
+            LOG_LEVEL="DEBUG",
         )
         environ.update(env)
+        self.secrets = {k: environ[k] for k in SECRET_SETTINGS if environ.get(k)}
         super().__init__([], environ, f"http://127.0.0.1:{self.port}/healthz", "the bot")
+        STARTED_BOTS.append(self)
+
+
+STARTED_BOTS: list[BotProcess] = []  # every bot of this session, for tests.logcheck
 
 
 class Slack:

@@ -57,6 +57,7 @@ from bot.cloudflare.models import (
 )
 from bot.cloudflare.ratelimit import RequestLimiter
 from bot.cloudflare.transport import (
+    CallObserver,
     RetryPolicy,
     Transport,
     auth_headers,
@@ -115,6 +116,7 @@ class EmailSecurityClient:
         search_poll_timeout: float = 60.0,
         max_in_flight: int = 20,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         if len(account_id) != 32 or not account_id.isalnum():
             raise ValueError("CLOUDFLARE_ACCOUNT_ID must be the 32-character account id")
@@ -133,8 +135,9 @@ class EmailSecurityClient:
             ),
         )
         self._transport = Transport(
-            self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight
-        )
+            self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight,
+            observer,
+        )  # fmt: skip
 
     async def __aenter__(self) -> EmailSecurityClient:
         return self

@@ -18,7 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,6 +44,39 @@ WAIT_NOTICE: ContextVar[Callable[[float], Awaitable[None]] | None] = ContextVar(
 )
 # Failures that prove the request never left this host, so even a POST may be sent again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+class CallObserver(Protocol):
+    """Told about every attempt, retry and 429 (the bot's metrics implement it)."""
+
+    def on_api_call(self, endpoint: str, status: str, seconds: float) -> None: ...
+
+    def on_api_retry(self, reason: str) -> None: ...
+
+    def on_rate_limited(self) -> None: ...
+
+
+# The literal words of the API's paths under /accounts/{account_id}/email-security/; any other
+# segment is an id. Metrics and logs name endpoints by template, so their labels stay few.
+PATH_WORDS = frozenset(
+    {
+        "investigate", "bulk", "cancel", "messages", "move", "preview", "release", "action_log",
+        "detections", "raw", "reclassify", "trace", "phishguard", "reports", "submissions",
+        "settings", "allow_policies", "batch", "block_senders", "domains", "verification",
+        "impersonation_registry", "sending_domain_restrictions", "trusted_domains",
+        "url_ignore_patterns",
+    }
+)  # fmt: skip
+
+
+def endpoint_of(url: str) -> str:
+    """`investigate/{id}/raw` for `…/email-security/investigate/4Njp…-1234abcd/raw?x=y`."""
+    path = urlsplit(url).path
+    _, found, rest = path.partition("/email-security/")
+    if not found:
+        return "other"
+    parts = [p if p in PATH_WORDS else "{id}" for p in rest.strip("/").split("/") if p]
+    return "/".join(parts) or "other"
 
 
 @dataclass(frozen=True)
@@ -144,10 +178,12 @@ class Transport:
         limiter: RequestLimiter,
         retry: RetryPolicy,
         max_in_flight: int = 20,
+        observer: CallObserver | None = None,
     ) -> None:
         self.http = http
         self.limiter = limiter
         self.retry = retry
+        self.observer = observer
         # Calls beyond this wait here, cheaply, instead of queueing inside httpcore's pool,
         # whose scheduling cost grows with the square of its queue and starves the event loop
         # (measured: acks at 4.7 s p99 under load with 2 s API latency; bench/ack.py).
@@ -165,46 +201,88 @@ class Transport:
         """Send until success or a final error; returns the 2xx response."""
         failures = 0
         rate_limited = 0
+        endpoint = endpoint_of(url)
+        attempt = 0
         while True:
             await self.limiter.acquire()
+            attempt += 1
             started = time.monotonic()
             try:
                 async with self.in_flight:
                     response = await self.http.request(method, url, params=params, json=json)
             except httpx.TransportError as exc:
+                self._called(method, endpoint, type(exc).__name__, started, attempt)
                 failures += 1
                 retriable = method in IDEMPOTENT or isinstance(exc, NOT_SENT)
                 if not retriable or failures >= self.retry.attempts:
-                    raise UnavailableError(
-                        f"could not reach the Email Security API ({what}): {type(exc).__name__}; "
-                        "check CLOUDFLARE_API_URL and the network, then try again"
-                    ) from exc
-                await self._backoff(failures, what, type(exc).__name__)
+                    raise UnavailableError(self._unreachable(exc, method, what)) from exc
+                await self._backoff(failures, what, type(exc).__name__, "network")
                 continue
-            log.debug(
-                "%s %s -> %s in %.0f ms",
-                method,
-                what,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+            self._called(method, endpoint, response.status_code, started, attempt)
             if response.status_code == 429:
                 rate_limited += 1
+                if self.observer is not None:
+                    self.observer.on_rate_limited()
                 await self._wait_rate_limit(response, rate_limited, what)
                 continue
             if response.status_code >= 500 and method in IDEMPOTENT:
                 failures += 1
                 if failures < self.retry.attempts:
-                    await self._backoff(failures, what, str(response.status_code))
+                    await self._backoff(failures, what, str(response.status_code), "server_error")
                     continue
             if response.status_code >= 400:
                 raise error_for(response, what)
             return response
 
-    async def _backoff(self, attempt: int, what: str, reason: str) -> None:
+    def _called(
+        self, method: str, endpoint: str, status: int | str, started: float, attempt: int
+    ) -> None:
+        """One attempt's log line and metrics: the endpoint by template, never a query string
+        or a body. DEBUG when it worked, INFO otherwise."""
+        seconds = time.monotonic() - started
+        ok = isinstance(status, int) and status < 400
+        log.log(
+            logging.DEBUG if ok else logging.INFO,
+            "api call %s %s -> %s",
+            method,
+            endpoint,
+            status,
+            extra={
+                "method": method, "endpoint": endpoint, "status": status,
+                "ms": round(seconds * 1000, 1), "attempt": attempt,
+            },
+        )  # fmt: skip
+        if self.observer is not None:
+            label = str(status) if isinstance(status, int) else "network_error"
+            self.observer.on_api_call(endpoint, label, seconds)
+
+    async def _backoff(self, attempt: int, what: str, reason: str, kind: str) -> None:
         delay = self.retry.backoff(attempt)
         log.warning("retrying %s after %s in %.2fs (retry %d)", what, reason, delay, attempt)
+        if self.observer is not None:
+            self.observer.on_api_retry(kind)
         await asyncio.sleep(delay)
+
+    def _unreachable(self, exc: httpx.TransportError, method: str, what: str) -> str:
+        """What a failed attempt means for the person who asked, and what they can do."""
+        name = type(exc).__name__
+        if isinstance(exc, NOT_SENT):
+            return (
+                f"could not reach the Email Security API ({what}): {name}; "
+                "check CLOUDFLARE_API_URL and the network, then try again"
+            )
+        late = isinstance(exc, httpx.TimeoutException)
+        limit = self.http.timeout.read if late else None
+        answer = f"no answer within {limit:g} s" if limit else f"no answer ({name})"
+        if method in IDEMPOTENT:
+            return (
+                f"the Email Security API gave {answer} ({what}); it may be overloaded or "
+                "unreachable: try again in a minute"
+            )
+        return (
+            f"the Email Security API gave {answer} ({what}), so the request may or may not "
+            "have been carried out: check the message's current state before trying again"
+        )
 
     async def _wait_rate_limit(self, response: httpx.Response, count: int, what: str) -> None:
         header = parse_retry_after(response.headers.get("Retry-After"))
@@ -215,6 +293,8 @@ class Transport:
             assert isinstance(error, RateLimitedError)
             raise error
         log.warning("rate limited on %s: waiting %.1fs (Retry-After)", what, wait)
+        if self.observer is not None:
+            self.observer.on_api_retry("rate_limited")
         # The limiter's pause makes the next acquire() wait; the person waiting hears why.
         notice = WAIT_NOTICE.get()
         if notice is not None:

@@ -117,6 +117,18 @@ def _items(channel: str) -> str:
     return f"alerts:outbox:{channel}:items"
 
 
+async def outbox_depth(client: aioredis.Redis) -> int:
+    """Alerts waiting to be posted, over every channel's outbox (for the metrics)."""
+    channels = [_text(c) for c in await client.smembers(OUTBOXES_KEY)]
+    if not channels:
+        return 0
+    async with client.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.zcard(_outbox(channel))
+        sizes = await pipe.execute()
+    return sum(int(n) for n in sizes)
+
+
 def _campaign(key: str) -> str:
     return f"alerts:campaign:{key}"
 

@@ -701,6 +701,17 @@ class ApprovalStore:
         ids = await self._call(self.redis.zrange(EXECUTING_KEY, 0, -1))
         return [r for r in await self._get_many(ids) if r.state == ApprovalState.EXECUTING]
 
+    async def counts(self) -> dict[str, int]:
+        """How many requests are pending and executing now (two index sizes; for metrics)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(PENDING_KEY)
+            pipe.zcard(EXECUTING_KEY)
+            pending, executing = await self._call(pipe.execute())
+        return {
+            ApprovalState.PENDING.value: int(pending),
+            ApprovalState.EXECUTING.value: int(executing),
+        }
+
     # -- execution bookkeeping -----------------------------------------------------------------
 
     async def claim(self, request_id: str, owner: str, lease_seconds: float) -> bool:

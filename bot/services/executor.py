@@ -14,6 +14,10 @@ Exactly-once, step by step (DESIGN.md "Policy and approvals"):
   messages the lost POST released are skipped, not released twice.
 - When the run stops while a POST may be in flight (cancelled, crashed), the lease is left to
   lapse rather than released, so a resume cannot re-check before that POST has landed.
+- Told to stop (`stop` set: the process is shutting down), the run ends at the next safe point
+  and hands the lease back at once, so another replica resumes without waiting for it to
+  lapse: before a chunk, or during a chunk's re-check (nothing of it was sent; the successor
+  re-checks it); a chunk whose POST is out is finished and stored first.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -42,6 +46,7 @@ from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
 
 log = logging.getLogger("bot.executor")
+T = TypeVar("T")
 
 ProgressCallback = Callable[[ApprovalRequest], Awaitable[None]]
 Check = Literal["act", "skip", "not_found"] | ApiError | ValueError
@@ -99,6 +104,7 @@ class Executor:
         on_progress: ProgressCallback | None = None,
         audit: AuditLog | None = None,
         progress_interval: float = 1.0,
+        stop: asyncio.Event | None = None,
     ) -> None:
         if lease_seconds <= 0 or recheck_concurrency < 1:
             raise ValueError("lease_seconds must be > 0 and recheck_concurrency >= 1")
@@ -110,14 +116,17 @@ class Executor:
         self.on_progress = on_progress
         self.audit = audit
         self.progress_interval = progress_interval
+        self.stop = stop
 
     # -- entry points --------------------------------------------------------------------------
 
     async def run(self, request_id: str) -> ApprovalRequest | None:
         """Execute (or resume) an executing request and return it done. None when it could not
-        be claimed: another owner holds its lease, or it is not executing (finished already,
-        never approved)."""
-        if not await self.store.claim(request_id, self.owner, self.lease_seconds):
+        be claimed (another owner holds its lease, or it is not executing: finished already,
+        never approved), or when `stop` made it hand the rest back."""
+        if self._stopping() or not await self.store.claim(
+            request_id, self.owner, self.lease_seconds
+        ):
             return None
         run = _Run(request_id)
         renewer = asyncio.create_task(self._keep_renewed(run))
@@ -162,9 +171,16 @@ class Executor:
         for index in range(made.chunks_total):
             if await self.store.chunk(made.id, index) is not None:
                 continue  # done before a crash or restart: never sent again
+            if self._stopping():
+                self._hand_back(run, made, index)
+                return None
             ids = made.chunk_ids(index)
             if intact:
-                result = await self._chunk(run, made, index, ids)
+                checked = await self._chunk(run, made, index, ids)
+                if checked is None:
+                    self._hand_back(run, made, index)
+                    return None
+                result = checked
             else:
                 result = ChunkResult(
                     index=index, acted=[], skipped=[], failed=ids, error=TAMPERED_ERROR
@@ -187,10 +203,46 @@ class Executor:
         await self._audit_result(done)
         return done
 
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _hand_back(self, run: _Run, made: ApprovalRequest, index: int) -> None:
+        """Log it; `run`'s lease is released on the way out (nothing is being sent)."""
+        assert not run.posting
+        log.info(
+            "approval request %s: stopping; chunks from %d of %d handed back for another "
+            "replica to resume",
+            made.id, index + 1, made.chunks_total,
+        )  # fmt: skip
+
+    async def _unless_stopped(self, work: Awaitable[T]) -> T | None:
+        """`work`'s result, or None when `stop` is set before or while it runs (`work` is then
+        cancelled, or its result dropped): nothing new starts after `stop`."""
+        if self.stop is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.stop.is_set():
+            if not task.cancelled():
+                task.exception()  # retrieved, so that a failure of dropped work is not logged
+            return None
+        return task.result()
+
     async def _chunk(
         self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
-    ) -> ChunkResult:
-        checks = await self._recheck(made, ids)
+    ) -> ChunkResult | None:
+        """Re-check and act on one chunk; None when told to stop before anything was sent."""
+        checks = await self._unless_stopped(self._recheck(made, ids))
+        if checks is None:
+            return None
         to_act = [i for i in ids if checks[i] == "act"]
         skipped = [i for i in ids if checks[i] in ("skip", "not_found")]
         not_found = [i for i in ids if checks[i] == "not_found"]
