@@ -15,6 +15,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
+import aiohttp
 import redis.asyncio as redis
 from aiohttp import web
 from redis.asyncio.retry import Retry
@@ -49,6 +50,7 @@ from bot.services.routes import Routes, load_routes
 from bot.store import CardStore, SearchStore
 
 log = logging.getLogger("bot")
+WEBHOOK_TIMEOUT = 10  # seconds for one answer to a response_url
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Services:
     routes: Routes | None  # alert routing (None when alerts are off)
     gate: WorkGate  # admission control for people's requests
     instance_id: str  # this process, as owner of execution leases
+    webhooks: aiohttp.ClientSession  # pooled connections for answers to response_url
 
 
 def _secret(value: object) -> str | None:
@@ -116,7 +119,11 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def build_services(
-    settings: Settings, slack: AsyncWebClient, store: redis.Redis, email: EmailSecurityClient
+    settings: Settings,
+    slack: AsyncWebClient,
+    store: redis.Redis,
+    email: EmailSecurityClient,
+    webhooks: aiohttp.ClientSession,
 ) -> Services:
     async def group_members(group_id: str) -> frozenset[str]:
         try:
@@ -136,8 +143,9 @@ def build_services(
         approvals=ApprovalStore(store),
         audit=AuditLog(store),
         routes=alert_routes(settings),
-        gate=WorkGate(),
+        gate=WorkGate(settings.bot_max_in_progress),
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        webhooks=webhooks,
     )
 
 
@@ -187,8 +195,9 @@ async def serve(settings: Settings) -> None:
         )
     slack = slack_client(settings)
     store = redis_client(settings.redis_url)
-    async with email_client(settings) as email:
-        services = build_services(settings, slack, store, email)
+    webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT))
+    async with email_client(settings) as email, webhooks:
+        services = build_services(settings, slack, store, email, webhooks)
         app = build_app(settings, services, slack)
         http = build_http(app, request_url=settings.slack_app_token is None)
         runner = web.AppRunner(http, access_log=None)
