@@ -19,6 +19,7 @@ import aiohttp
 from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack, summary_ms
 from bench.profile import when_asked
 from bot.local import payloads
+from handlers.replies import BUSY
 from tests.servers import ROOT, free_port, wait_until
 from tests.slack import (
     BOT_TOKEN,
@@ -41,6 +42,7 @@ class Load:
     commands: list[float] = field(default_factory=list)
     clicks: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    busy: int = 0  # commands answered "busy" in the ack (BOT_MAX_IN_PROGRESS reached)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -110,7 +112,7 @@ async def _client(
         started = time.perf_counter()
         try:
             async with http.post(url, data=body.encode(), headers=headers) as response:
-                await response.read()
+                answer = await response.read()
                 status = response.status
         except aiohttp.ClientError as error:
             load.error(type(error).__name__)
@@ -120,6 +122,8 @@ async def _client(
             load.error(f"HTTP {status}")
             continue
         (load.clicks if click else load.commands).append(elapsed)
+        if BUSY.encode() in answer:
+            load.busy += 1
 
 
 async def _drive(
@@ -146,6 +150,7 @@ def _figures(load: Load, seconds: float) -> dict[str, Any]:
         "commands": summary_ms(load.commands),
         "clicks": summary_ms(load.clicks),
         "requests_per_second": round(len(both) / seconds, 1),
+        "commands_answered_busy": load.busy,
         "errors": load.errors,
     }
 
@@ -159,6 +164,8 @@ def run(options: Options) -> Result:
         "simulator_latency_ms": LATENCY_MS,
         "mix": "alternating `/email lookup <id>` (50 ids) and Trace clicks on one posted card",
         "pacing": "closed loop, no think time; response_url issued before the timer starts",
+        "admission": "the bot works on at most BOT_MAX_IN_PROGRESS=100 requests; past that a "
+        "command is answered busy in its ack (counted) and a click by a private message",
         "measured": "HTTP response time of the signed POST /slack/events (the ack)",
         "baseline": "bare slack-bolt AsyncApp that only acks, bot.app.build_http serving",
         "load_generator": "aiohttp in the bench process, same machine",
@@ -195,7 +202,7 @@ def run(options: Options) -> Result:
         say(
             f"[ack] {who}: {f['all']['count']} acks ({f['requests_per_second']}/s), "
             f"p50 {f['all']['p50_ms']:.1f} ms, p99 {f['all']['p99_ms']:.1f} ms, "
-            f"errors {f['errors']}"
+            f"busy {f['commands_answered_busy']}, errors {f['errors']}"
         )
     say(f"[ack] p99 ratio bot/bare {ratio:.2f}")
     result.targets.append(Target("bot ack p99", bot_p99, P99_TARGET_MS, "ms", strict=True))

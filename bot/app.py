@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from handlers.inflight import InFlight
 
 log = logging.getLogger("bot")
+WEBHOOK_TIMEOUT = 10  # seconds for one answer to a response_url
 
 GRACE_SECONDS = 8.0  # SIGTERM -> exit; fits Docker's default 10 s before SIGKILL
 API_TIMEOUT_SECONDS = 30.0
@@ -108,6 +109,7 @@ class Services:
     metrics: Metrics  # this process's Prometheus registry (bot.metrics)
     redis: redis.Redis  # the store itself, for /readyz and the gauges read at scrape time
     once: Once  # deliveries and actions already seen (repeats do nothing)
+    webhooks: aiohttp.ClientSession  # pooled connections for answers to response_url
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set at shutdown
 
 
@@ -172,6 +174,7 @@ def build_services(
     slack: AsyncWebClient,
     store: redis.Redis,
     email: EmailSecurityClient,
+    webhooks: aiohttp.ClientSession,
     metrics: Metrics | None = None,
 ) -> Services:
     async def group_members(group_id: str) -> frozenset[str]:
@@ -192,11 +195,12 @@ def build_services(
         approvals=ApprovalStore(store),
         audit=AuditLog(store),
         routes=alert_routes(settings),
-        gate=WorkGate(),
+        gate=WorkGate(settings.bot_max_in_progress),
         instance_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         metrics=metrics or Metrics(),
         redis=store,
         once=Once(store),
+        webhooks=webhooks,
     )
 
 
@@ -268,10 +272,11 @@ async def serve(settings: Settings) -> None:
     slack = slack_client(settings)
     metrics = Metrics()
     store = redis_client(settings.redis_url, metrics.redis_error)
-    async with email_client(settings, metrics) as email:
+    webhooks = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT))
+    async with email_client(settings, metrics) as email, webhooks:
         from handlers.inflight import track
 
-        services = build_services(settings, slack, store, email, metrics)
+        services = build_services(settings, slack, store, email, webhooks, metrics)
         app = build_app(settings, services, slack)
         inflight = track(app)
         http = build_http(app, request_url=settings.slack_app_token is None, services=services)

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     bot_bulk_threshold: int = Field(default=2, ge=1)
     bot_required_approvals: int = Field(default=1, ge=1, le=5)
     bot_guarded_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC")
+    # People's requests in progress per replica (bot.services.gate); past it, "busy".
+    bot_max_in_progress: int = Field(default=100, ge=1)
 
     alert_channel: str | None = None
     alert_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")

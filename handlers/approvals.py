@@ -11,7 +11,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -174,23 +173,13 @@ async def sweep(services: Services, client: AsyncWebClient) -> None:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def start(
-        ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond | None
-    ) -> tuple[Reply, str]:
+    async def start(ack: AsyncAck, body: Body, client: AsyncWebClient) -> tuple[Reply, str]:
         await ack()
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        reply = Reply(
-            client, body["user"]["id"], channel, respond, command=services.settings.bot_command
-        )
-        return reply, str(body["actions"][0].get("value", ""))
+        return Reply.to(services, client, body), str(body["actions"][0].get("value", ""))
 
     @app.action(ids.APPROVE)
-    async def on_approve(
-        ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        reply, request_id = await start(ack, body, client, respond)
+    async def on_approve(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        reply, request_id = await start(ack, body, client)
         async with answering(reply, "approving the request"):
             if not await flows.allowed(services, reply, Role.APPROVER, "approve requests"):
                 return
@@ -225,10 +214,8 @@ def register(app: AsyncApp, services: Services) -> None:
             )
 
     @app.action(ids.CANCEL)
-    async def on_cancel(
-        ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        reply, request_id = await start(ack, body, client, respond)
+    async def on_cancel(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        reply, request_id = await start(ack, body, client)
         async with answering(reply, "cancelling the request"):
             await _decided(
                 services,

@@ -8,13 +8,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import SEARCH_PAGE, help_blocks, search_results
 from blocks.audit import audit_blocks
 from bot.app import Services
-from bot.cloudflare.transport import WAIT_NOTICE
 from bot.commands import (
     BlockCommand,
     Command,
@@ -30,7 +28,7 @@ from bot.observability import set_outcome
 from bot.services.policy import Role
 from bot.store import SavedSearch, StoreUnavailable
 from handlers import acts, approvals, flows
-from handlers.replies import BUSY, Reply, answering
+from handlers.replies import BUSY, Reply, answering, rate_limit_notices
 
 VIEW_ROLE = {
     "lookup": Role.VIEWER,
@@ -42,33 +40,16 @@ VIEW_ROLE = {
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command(services.settings.bot_command)
-    async def on_command(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        reply = Reply(
-            client, body["user_id"], body.get("channel_id"), respond,
-            command=services.settings.bot_command,
-        )  # fmt: skip
-        await run(services, reply, str(body.get("text", "")))
-
-
-async def run(services: Services, reply: Reply, text: str) -> None:
-    async def waiting(seconds: float) -> None:
-        await reply.private(
-            f"Cloudflare is rate-limiting the bot: waiting {seconds:.0f} s, then retrying…"
-        )
-
-    token = WAIT_NOTICE.set(waiting)
-    try:
-        async with services.gate.slot() as admitted, answering(reply, "running the command"):
-            if not admitted:
+    async def on_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        async with services.gate.slot() as admitted:
+            if not admitted:  # said in the ack itself: no extra call while overloaded
                 set_outcome("busy")
-                await reply.private(BUSY)
+                await ack(response_type="ephemeral", text=BUSY)
                 return
-            await dispatch(services, reply, parse(text))
-    finally:
-        WAIT_NOTICE.reset(token)
+            await ack()
+            reply = Reply.to(services, client, body)
+            async with rate_limit_notices(reply), answering(reply, "running the command"):
+                await dispatch(services, reply, parse(str(body.get("text", ""))))
 
 
 async def dispatch(services: Services, reply: Reply, command: Command) -> None:

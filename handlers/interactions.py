@@ -3,40 +3,28 @@ acknowledged at once; a click on a stale card gets a private explanation, never 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import actions as ids
 from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal
 from bot.app import Services
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS
-from bot.cloudflare.transport import WAIT_NOTICE
 from bot.observability import set_outcome
 from bot.services.policy import Role
 from handlers import acts, commands, flows
 from handlers.flows import Card
-from handlers.replies import BUSY, Reply, answering, field
+from handlers.replies import BUSY, Reply, answering, field, rate_limit_notices
 
 Body = dict[str, Any]
 ClickHandler = Callable[[Reply, Body], Awaitable[None]]
 SubmitHandler = Callable[[Reply, ModalContext, "Card | None", Body], Awaitable[None]]
-
-
-def _reply(
-    client: AsyncWebClient, body: Body, respond: AsyncRespond | None, services: Services
-) -> Reply:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    return Reply(
-        client, body["user"]["id"], channel, respond, command=services.settings.bot_command
-    )
 
 
 def _card(body: Body) -> Card | None:
@@ -60,27 +48,19 @@ def register(app: AsyncApp, services: Services) -> None:
 
         def wrap(handler: ClickHandler) -> ClickHandler:
             @app.action(action_id)
-            async def listener(
-                ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond
-            ) -> None:
+            async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
                 await ack()
-                reply = _reply(client, body, respond, services)
-
-                async def waiting(seconds: float) -> None:
-                    await reply.private(
-                        f"Cloudflare is rate-limiting the bot: waiting {seconds:.0f} s…"
-                    )
-
-                token = WAIT_NOTICE.set(waiting)
-                try:
-                    async with services.gate.slot() as admitted, answering(reply, doing):
-                        if not admitted:
-                            set_outcome("busy")
-                            await reply.private(BUSY)
-                            return
-                        await handler(reply, body)
-                finally:
-                    WAIT_NOTICE.reset(token)
+                reply = Reply.to(services, client, body)
+                async with (
+                    services.gate.slot() as admitted,
+                    rate_limit_notices(reply),
+                    answering(reply, doing),
+                ):
+                    if not admitted:
+                        set_outcome("busy")
+                        await reply.private(BUSY)
+                        return
+                    await handler(reply, body)
 
             return handler
 
@@ -151,7 +131,7 @@ def register(app: AsyncApp, services: Services) -> None:
         ctx = context(body, _value(body))
         opened = await client.views_open(trigger_id=body["trigger_id"], view=block_modal(ctx, ""))
         # Then show what exactly would be blocked, once the message is fetched.
-        reply = _reply(client, body, None, services)
+        reply = dataclasses.replace(Reply.to(services, client, body), response_url=None)
         async with answering(reply, "preparing the block"):
             message = await flows.one_message(services, reply, ctx.message_id)
             sender = (message.from_ or message.envelope_from or "") if message else ""

@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from blocks import notice, safe
+from bot.app import Services
 from bot.cloudflare import (
     ApiError,
     AuthError,
@@ -25,11 +27,13 @@ from bot.cloudflare import (
     RateLimitedError,
     UnavailableError,
 )
+from bot.cloudflare.transport import WAIT_NOTICE
 from bot.commands import USAGE, UsageError
 from bot.observability import set_outcome
 from bot.store import StoreUnavailable
 
 log = logging.getLogger("bot.handlers")
+Body = dict[str, Any]
 NOTICE_LIMIT = 2900
 
 
@@ -40,19 +44,39 @@ class Reply:
     client: AsyncWebClient
     user_id: str
     channel_id: str | None
-    respond: AsyncRespond | None = None
+    response_url: str | None = None
     command: str = "/email"
+    # Kept-alive connections for response_url posts; without it each answer opens (and, to
+    # Slack, TLS-handshakes) a connection of its own: a third of the bot's CPU under load.
+    webhooks: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def to(cls, services: Services, client: AsyncWebClient, body: Body) -> Reply:
+        """The reply for any request payload: slash command, click, shortcut or view."""
+        user = body.get("user_id") or (body.get("user") or {}).get("id", "")
+        channel = (
+            body.get("channel_id")
+            or (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+        )
+        return cls(
+            client, str(user), channel, body.get("response_url"),
+            services.settings.bot_command, services.webhooks,
+        )  # fmt: skip
 
     async def private(self, text: str) -> None:
         await self.private_blocks(notice(text), text)
 
     async def private_blocks(self, blocks: Sequence[Block], text: str) -> None:
         payload = [b.to_dict() for b in blocks]
-        if self.respond is not None:
-            await self.respond(
+        if self.response_url is not None:
+            webhook = AsyncWebhookClient(self.response_url, session=self.webhooks)
+            answer = await webhook.send(
                 text=text[:NOTICE_LIMIT], blocks=payload, response_type="ephemeral",
                 replace_original=False, unfurl_links=False, unfurl_media=False,
             )  # fmt: skip
+            if answer.status_code != 200:
+                log.warning("response_url answered %s: %s", answer.status_code, answer.body)
         elif self.channel_id is not None:
             await self.client.chat_postEphemeral(
                 channel=self.channel_id, user=self.user_id, text=text[:NOTICE_LIMIT],
@@ -74,6 +98,22 @@ class Reply:
 
 class NoChannel(Exception):  # noqa: N818 - a condition, not an error of ours
     """The request came from nowhere we can post to."""
+
+
+@contextlib.asynccontextmanager
+async def rate_limit_notices(reply: Reply) -> AsyncIterator[None]:
+    """While the block runs, a wait for Cloudflare's rate limit is told to the user."""
+
+    async def waiting(seconds: float) -> None:
+        await reply.private(
+            f"Cloudflare is rate-limiting the bot: waiting {seconds:.0f} s, then retrying…"
+        )
+
+    token = WAIT_NOTICE.set(waiting)
+    try:
+        yield
+    finally:
+        WAIT_NOTICE.reset(token)
 
 
 BUSY = (

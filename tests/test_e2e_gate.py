@@ -1,0 +1,50 @@
+"""End to end: past BOT_MAX_IN_PROGRESS requests, people are told "busy" at once and nothing
+is done; once work finishes, requests are taken again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from handlers.replies import BUSY
+from tests.servers import RedisProcess, SimulatorProcess
+from tests.slack import BotProcess, Slack, StandinProcess
+from tests.test_e2e_lookup import add
+
+LIMIT = 2
+
+
+@pytest.fixture
+def small_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
+) -> Iterator[BotProcess]:
+    process = BotProcess(
+        shared_simulator, standin, redis_server.url, BOT_MAX_IN_PROGRESS=str(LIMIT)
+    )
+    yield process
+    process.stop()
+
+
+def test_a_full_bot_says_busy_in_the_ack_and_recovers(
+    small_bot: BotProcess, standin: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(small_bot, standin)
+    standin.hook("POST", "reset")
+    ids = [add(simulator, subject=f"Gate {n}") for n in range(LIMIT + 1)]
+    simulator.faults(latency_ms=1500)
+    for message_id in ids[:LIMIT]:  # each waits 1.5 s on Cloudflare, holding a slot
+        assert slack.command(f"lookup {message_id}").status_code == 200
+    busy = slack.command(f"lookup {ids[LIMIT]}")
+    assert busy.status_code == 200
+    answer = busy.json()
+    assert answer["response_type"] == "ephemeral" and answer["text"] == BUSY
+    for n in range(LIMIT):
+        slack.card(lambda m, n=n: f"Gate {n}" in str(m))
+    requests = simulator.requests()
+    assert any(ids[0] in str(r) for r in requests), "admitted lookups reach the API"
+    assert not any(ids[LIMIT] in str(r) for r in requests), "the refused lookup did nothing"
+    simulator.faults(latency_ms=0)
+    slack.command(f"lookup {ids[LIMIT]}")
+    slack.card(lambda m: f"Gate {LIMIT}" in str(m))
+    assert not any(BUSY in str(m) for m in standin.messages()), "busy went in the ack only"
