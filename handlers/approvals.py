@@ -316,8 +316,11 @@ async def _decided(services: Services, reply: Reply, decision: Any, verb: str) -
         await _say(reply.client, made, line)
         await homes(services, reply.client, made)
         return
-    if made is not None and outcome in (Outcome.EXPIRED, Outcome.NOT_PENDING):
-        await refresh(services, reply.client, made)  # a stale card: show the truth
+    # A stale card shows the truth again; but while a request executes, its executor alone
+    # draws the card (this snapshot may be older than what the executor drew last).
+    stale = outcome in (Outcome.EXPIRED, Outcome.NOT_PENDING)
+    if made is not None and stale and made.state != ApprovalState.EXECUTING:
+        await refresh(services, reply.client, made)
     set_outcome("refused")
     await reply.private(_refusal(services, outcome, made))
 

@@ -180,6 +180,12 @@ def test_thirty_concurrent_approvals_across_two_processes_execute_once(
     wait_card(slack, card["ts"], "Done")
     released = released_ids(simulator)
     assert sorted(released) == sorted(ids), "every id released exactly once"
+    # Every other click is refused privately; none of them draws an older state over Done.
+    slack.wait(
+        lambda: len([m for m in slack.standin.messages() if m["ephemeral"]]) >= 31,
+        "the 31 refusals",
+    )
+    assert "Done" in text_of(card_now(slack, card["ts"]))
 
 
 def test_expired_request_is_shown_expired_and_refuses(
