@@ -99,6 +99,13 @@ class TextFormatter(logging.Formatter):
 # Libraries whose own request logs would repeat ours (the API client logs each call without
 # its query string) or, at DEBUG, print whole Slack payloads: kept at WARNING whatever LOG_LEVEL.
 QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "aiohttp.access", "asyncio")
+# Bolt logs a request that fails the signature check with its whole body at INFO: the user's
+# text and a live response_url. Only its errors are kept.
+SILENCED_LOGGERS = ("slack_bolt.RequestVerification", "slack_bolt.AsyncRequestVerification")
+
+
+def _silence(record: logging.LogRecord) -> bool:
+    return record.name not in SILENCED_LOGGERS or record.levelno >= logging.ERROR
 
 
 def setup_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
@@ -112,3 +119,5 @@ def setup_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None 
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # A filter on the handler, not a level: Bolt resets its loggers' levels when it builds them.
+    handler.addFilter(_silence)

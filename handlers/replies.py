@@ -148,7 +148,9 @@ def explain(exc: BaseException) -> str:
         wait = f" for {exc.retry_after:.0f} s" if exc.retry_after else ""
         return f"Cloudflare is rate-limiting the bot{wait}. Try again after that."
     if isinstance(exc, UnavailableError):
-        return safe(f"The Email Security API is unavailable: {exc}", NOTICE_LIMIT)
+        said = str(exc)  # most of these already name the API: say it once
+        text = said if "Email Security API" in said else f"The Email Security API failed: {said}"
+        return safe(text[:1].upper() + text[1:], NOTICE_LIMIT)
     if isinstance(exc, InvalidRequestError | NotFoundError | ApiError):
         return safe(f"Cloudflare answered: {exc}", NOTICE_LIMIT)
     if isinstance(exc, StoreUnavailable):

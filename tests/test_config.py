@@ -104,3 +104,13 @@ def test_bot_start_names_slack_and_other_problems_together(monkeypatch: pytest.M
         load_settings(for_bot=True)
     assert "- SLACK_BOT_TOKEN: must be a token starting xoxb-" in str(error.value)
     assert "SLACK_SIGNING_SECRET" not in str(error.value), "Socket Mode needs no signing secret"
+
+
+def test_an_empty_setting_counts_as_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`NAME=` lines of an .env file made from .env.example leave the default in place."""
+    for name in ("SLACK_APP_TOKEN", "ALERT_CHANNEL", "ALERT_ROUTES", "PORT", "BOT_VIEWERS"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    assert settings.slack_app_token is None and settings.alert_channel is None
+    assert settings.alert_routes is None and settings.port == 3000
+    assert settings.bot_viewers == ()

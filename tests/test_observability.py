@@ -188,7 +188,7 @@ def test_outcomes_denied_bad_input_and_not_found(slack: Slack, simulator: Simula
 
 def test_a_bad_signature_is_counted_as_unauthorized(slack: Slack) -> None:
     before = scrape(slack.bot)
-    body = "command=%2Femail&text=help&user_id=U0OPERATOR"
+    body = "command=%2Femail&text=help+unsigned-zq81&user_id=U0OPERATOR"
     headers = {"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=00"}
     assert (
         slack.send(
@@ -201,6 +201,7 @@ def test_a_bad_signature_is_counted_as_unauthorized(slack: Slack) -> None:
     assert value(after, name, kind="command", outcome="unauthorized") == (
         value(before, name, kind="command", outcome="unauthorized") + 1
     )
+    assert "unsigned-zq81" not in slack.bot.log(), "Bolt's log of the refused body is kept out"
 
 
 def test_rate_limits_and_retries_are_counted(slack: Slack, simulator: SimulatorProcess) -> None:
