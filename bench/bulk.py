@@ -17,14 +17,13 @@ from typing import Any
 from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack
 from bench.profile import when_asked
 from bot.services.approvals import CHUNK_SIZE
-from tests.slack import APPROVER, OPERATOR, text_of
-from tests.test_client import quarantined_messages
-from tests.test_e2e_approvals import approval_card, released_ids, wait_card
+from tests.slack import APPROVER, text_of
+from tests.test_e2e_approvals import release_all_card, released_ids, wait_card
 
 LATENCY_MS = 200
 RECHECK_CONCURRENCY = 10  # Executor's default: each id is fetched again just before acting
 WINDOW = {"status": 429, "count": 3, "method": "POST", "retry_after": 2}
-SUBJECT = "Bench bulk batch"
+TAG = "BenchBulk"  # the messages' subject is "BenchBulk batch"
 
 
 def _stamp(call: dict[str, Any]) -> float:
@@ -88,28 +87,7 @@ def run(options: Options) -> Result:
     say(f"[bulk] release of {count} ids, latency {LATENCY_MS} ms, 429 window after chunk 1")
     result = Result("bulk", setup)
     with stack(CLOUDFLARE_RATE_LIMIT="100000/1") as s:
-        messages = quarantined_messages(count, "BenchBulk")
-        for message in messages:
-            message["subject"] = SUBJECT
-        ids: list[str] = []
-        for start in range(0, count, 2000):  # one body of 10,000 is over the simulator's 1 MB
-            ids += s.simulator.add_messages(messages[start : start + 2000])
-        s.slack.command(f'search subject:"{SUBJECT}"')
-        results = s.slack.private(OPERATOR, SUBJECT)
-        s.slack.click(results, "search_release_all")
-        view = s.slack.wait(
-            lambda: next(
-                (
-                    e["view"]
-                    for e in s.standin.hook("GET", "views")
-                    if e["view"].get("callback_id") == "search_bulk_modal"
-                ),
-                None,
-            ),
-            "the bulk modal",
-        )
-        s.slack.submit(view, {"reason": "benchmark: false positive campaign"})
-        card = approval_card(s.slack)
+        card, ids = release_all_card(s.slack, s.simulator, count, TAG)
         s.simulator.faults(latency_ms=LATENCY_MS)
         approved = time.time()
         with when_asked(options, s.bot.process.pid, "bulk", result.figures):

@@ -242,12 +242,12 @@ def _controls(message: MessageDetails) -> ActionsBlock | None:
         )
     elements += [
         StaticSelectElement(
-            action_id=MOVE, placeholder=plain("Move…"), options=parts.folder_options()
+            action_id=MOVE, placeholder=plain("Move…"), options=parts.menu_options("folders")
         ),
         StaticSelectElement(
             action_id=RECLASSIFY,
             placeholder=plain("Reclassify…"),
-            options=parts.disposition_options(),
+            options=parts.menu_options("dispositions"),
         ),
     ]
     source = message.from_ or message.envelope_from

@@ -103,6 +103,8 @@ def _model_texts(node: object) -> Iterator[str]:
     elif isinstance(node, JsonObject):
         for value in vars(node).values():
             yield from _model_texts(value)
+    elif isinstance(node, Mapping):  # a part given already serialised
+        yield from _texts(node)
     elif isinstance(node, list | tuple):
         for item in node:
             yield from _model_texts(item)

@@ -31,7 +31,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -72,6 +72,7 @@ from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.policy import GroupLookupError, Policy
 from bot.services.routes import Routes, load_routes
+from bot.services.stopping import unless_stopped
 from bot.store import CardStore, SearchStore, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -294,7 +295,8 @@ async def serve(settings: Settings) -> None:
         try:
             if settings.slack_app_token is not None:
                 socket_mode = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-                if not await _unless_stopped(socket_mode.connect_async(), stop):  # type: ignore[no-untyped-call]
+                await unless_stopped(socket_mode.connect_async(), stop)  # type: ignore[no-untyped-call]
+                if stop.is_set():
                     return
             mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
             log.info("bot ready (%s, command %s)", mode, settings.bot_command)
@@ -385,24 +387,6 @@ async def shut_down(
         )  # fmt: skip
     await runner.cleanup()
     log.info("stopped")
-
-
-async def _unless_stopped(work: Awaitable[object], stop: asyncio.Event) -> bool:
-    """Await `work` unless `stop` is set first (then `work` is cancelled): True when it ended."""
-    task = asyncio.ensure_future(work)
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return False
-    task.result()
-    return True
 
 
 def start_alerts(

@@ -67,6 +67,34 @@ def request_id_of(card: dict[str, Any]) -> str:
     raise AssertionError("no approve button")
 
 
+def release_all_card(
+    driver: Slack, simulator: SimulatorProcess, count: int, tag: str
+) -> tuple[dict[str, Any], list[str]]:
+    """`count` quarantined messages with the subject "<tag> batch", searched for, "Release all
+    matching" clicked and its modal submitted by an operator: the approval card (and the ids)."""
+    messages = quarantined_messages(count, tag)
+    for message in messages:
+        message["subject"] = f"{tag} batch"
+    ids: list[str] = []
+    for start in range(0, count, 2000):  # one body of 10,000 is over the simulator's 1 MB
+        ids += simulator.add_messages(messages[start : start + 2000])
+    driver.command(f'search subject:"{tag} batch"')
+    driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
+    view = driver.wait(
+        lambda: next(
+            (
+                e["view"]
+                for e in driver.standin.hook("GET", "views")
+                if e["view"].get("callback_id") == "search_bulk_modal"
+            ),
+            None,
+        ),
+        "the bulk modal",
+    )
+    driver.submit(view, {"reason": "false positive campaign"})
+    return approval_card(driver, str(count)), ids
+
+
 def test_guarded_release_is_approved_and_executed(
     slack: Slack, simulator: SimulatorProcess
 ) -> None:
@@ -289,27 +317,8 @@ def test_killed_executor_resumes_without_repeating(
 ) -> None:  # fmt: skip
     """A bulk release from a search runs on the second process, which is SIGKILLed after its
     first chunk; the first process (and the restarted second) resume: every id once."""
-    messages = quarantined_messages(2500, "Kill")
-    for message in messages:
-        message["subject"] = "Kill batch"
-    ids = simulator.add_messages(messages)
     victim = Slack(second_bot, standin)
-    victim.command('search subject:"Kill batch"')
-    results = victim.private(OPERATOR, "Kill batch")
-    victim.click(results, "search_release_all")
-    view = victim.wait(
-        lambda: next(
-            (
-                e["view"]
-                for e in standin.hook("GET", "views")
-                if e["view"].get("callback_id") == "search_bulk_modal"
-            ),
-            None,
-        ),
-        "the bulk modal",
-    )
-    victim.submit(view, {"reason": "false positive campaign"})
-    card = approval_card(victim, "2500")
+    card, ids = release_all_card(victim, simulator, 2500, "Kill")
     simulator.faults(latency_ms=5)  # slow enough to kill between chunks
     victim.click(card, "approval_approve", user=APPROVER)
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)

@@ -43,6 +43,7 @@ from bot.services.approvals import (
     verified,
 )
 from bot.services.audit import AuditLog
+from bot.services.stopping import unless_stopped
 from bot.store import StoreUnavailable
 
 log = logging.getLogger("bot.executor")
@@ -216,25 +217,8 @@ class Executor:
         )  # fmt: skip
 
     async def _unless_stopped(self, work: Awaitable[T]) -> T | None:
-        """`work`'s result, or None when `stop` is set before or while it runs (`work` is then
-        cancelled, or its result dropped): nothing new starts after `stop`."""
-        if self.stop is None:
-            return await work
-        task = asyncio.ensure_future(work)
-        stopped = asyncio.create_task(self.stop.wait())
-        try:
-            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self.stop.is_set():
-            if not task.cancelled():
-                task.exception()  # retrieved, so that a failure of dropped work is not logged
-            return None
-        return task.result()
+        """`work`'s result, or None when told to stop: nothing new starts after `stop`."""
+        return await work if self.stop is None else await unless_stopped(work, self.stop)
 
     async def _chunk(
         self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
