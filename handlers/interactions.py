@@ -20,7 +20,7 @@ from bot.observability import set_outcome
 from bot.services.policy import Role
 from handlers import acts, commands, flows
 from handlers.flows import Card
-from handlers.replies import BUSY, Reply, answering, field, rate_limit_notices
+from handlers.replies import Reply, answering, field, rate_limit_notices
 
 Body = dict[str, Any]
 ClickHandler = Callable[[Reply, Body], Awaitable[None]]
@@ -58,7 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 ):
                     if not admitted:
                         set_outcome("busy")
-                        await reply.private(BUSY)
+                        await reply.busy()
                         return
                     await handler(reply, body)
 

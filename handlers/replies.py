@@ -4,6 +4,7 @@ and one translation of every failure into a short message a person can act on.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -67,8 +68,14 @@ class Reply:
     async def private(self, text: str) -> None:
         await self.private_blocks(notice(text), text)
 
+    async def busy(self) -> None:
+        """The "busy" notice: sent most when the bot is most loaded, so serialised once."""
+        await self._private(list(_busy_notice()), BUSY)
+
     async def private_blocks(self, blocks: Sequence[Block], text: str) -> None:
-        payload = [b.to_dict() for b in blocks]
+        await self._private([b.to_dict() for b in blocks], text)
+
+    async def _private(self, payload: list[dict[str, Any]], text: str) -> None:
         if self.response_url is not None:
             webhook = AsyncWebhookClient(self.response_url, session=self.webhooks)
             answer = await webhook.send(
@@ -120,6 +127,11 @@ BUSY = (
     "The bot is busy with many requests waiting for Cloudflare right now; "
     "nothing was done. Try again in a minute."
 )
+
+
+@functools.cache
+def _busy_notice() -> tuple[dict[str, Any], ...]:
+    return tuple(b.to_dict() for b in notice(BUSY))
 
 
 def usage_text(error: UsageError, command: str) -> str:

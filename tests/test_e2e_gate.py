@@ -9,7 +9,7 @@ import pytest
 
 from handlers.replies import BUSY
 from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import BotProcess, Slack, StandinProcess
+from tests.slack import OPERATOR, BotProcess, Slack, StandinProcess, text_of
 from tests.test_e2e_lookup import add
 
 LIMIT = 2
@@ -48,3 +48,23 @@ def test_a_full_bot_says_busy_in_the_ack_and_recovers(
     slack.command(f"lookup {ids[LIMIT]}")
     slack.card(lambda m: f"Gate {LIMIT}" in str(m))
     assert not any(BUSY in str(m) for m in standin.messages()), "busy went in the ack only"
+
+
+def test_a_click_on_a_full_bot_is_told_busy_privately(
+    small_bot: BotProcess, standin: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(small_bot, standin)
+    standin.hook("POST", "reset")
+    ids = [add(simulator, subject=f"Click gate {n}") for n in range(LIMIT + 1)]
+    slack.command(f"lookup {ids[LIMIT]}")
+    card = slack.card(lambda m: f"Click gate {LIMIT}" in str(m))
+    simulator.faults(latency_ms=1500)
+    for message_id in ids[:LIMIT]:
+        slack.command(f"lookup {message_id}")
+    traced = len([r for r in simulator.requests() if "/trace" in str(r)])
+    slack.click(card, "msg_trace")
+    told = slack.private(OPERATOR, "busy")
+    assert BUSY in text_of(told)
+    for n in range(LIMIT):
+        slack.card(lambda m, n=n: f"Click gate {n}" in str(m))
+    assert len([r for r in simulator.requests() if "/trace" in str(r)]) == traced
