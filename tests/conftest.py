@@ -72,6 +72,16 @@ def bot(
 
 
 @pytest.fixture
+def second_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
+) -> Iterator[BotProcess]:
+    """Another replica: its own process, the same simulator, stand-in and Redis."""
+    process = BotProcess(shared_simulator, standin, redis_server.url)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
 def slack(
     bot: BotProcess,
     standin: StandinProcess,

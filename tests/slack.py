@@ -255,6 +255,19 @@ class Slack:
 
         return self.wait(probe, "a card in the channel")
 
+    def view(self, callback_id: str, containing: str = "") -> dict[str, Any]:
+        """The newest modal the bot opened or updated with `callback_id` (and `containing`)."""
+
+        def probe() -> dict[str, Any] | None:
+            views = [
+                e["view"]
+                for e in self.standin.hook("GET", "views")
+                if e["view"].get("callback_id") == callback_id
+            ]
+            return views[-1] if views and containing in text_of(views[-1]) else None
+
+        return self.wait(probe, f"the {callback_id} modal")
+
     def private(self, user: str, containing: str) -> dict[str, Any]:
         """The newest ephemeral message to `user` whose text contains `containing`."""
 

@@ -33,18 +33,6 @@ def thread_reply(slack: Slack, ts: str, containing: str) -> dict[str, Any]:
     return slack.wait(probe, f"a reply in thread {ts} with {containing!r}")
 
 
-def opened_view(slack: Slack, callback_id: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        events = [
-            e
-            for e in slack.standin.hook("GET", "views")
-            if e["view"].get("callback_id") == callback_id
-        ]
-        return events[-1]["view"] if events else None
-
-    return slack.wait(probe, f"the {callback_id} modal")
-
-
 def test_release_button_releases_and_updates_the_card(
     slack: Slack, simulator: SimulatorProcess
 ) -> None:
@@ -125,7 +113,7 @@ def test_move_menu_opens_a_modal_and_moves(slack: Slack, simulator: SimulatorPro
     slack.command(f"lookup {message_id}")
     card = slack.card()
     slack.click(card, "msg_move", option="JunkEmail")
-    view = opened_view(slack, "move_modal")
+    view = slack.view("move_modal")
     assert slack.submit(view, {"folder": "DeletedItems"}).status_code == 200
     updated_card(slack, card["ts"], "Moved to DeletedItems")
     [call] = calls_to(simulator, f"/investigate/{message_id}/move")
@@ -143,7 +131,7 @@ def test_reclassify_modal_with_reason(slack: Slack, simulator: SimulatorProcess)
     slack.command(f"lookup {message_id}")
     card = slack.card()
     slack.click(card, "msg_reclassify", option="NONE")
-    view = opened_view(slack, "reclassify_modal")
+    view = slack.view("reclassify_modal")
     slack.submit(view, {"disposition": "NONE", "reason": "Known vendor <@U999> <!channel>"})
     after = text_of(updated_card(slack, card["ts"], "Reclassification as NONE"))
     assert "Known vendor" in after and "<!channel>" not in after and "<@U999>" not in after
@@ -163,15 +151,7 @@ def test_block_sender_modal_blocks_the_domain(slack: Slack, simulator: Simulator
     card = slack.card()
     slack.click(card, "msg_block")
 
-    def filled() -> dict[str, Any] | None:
-        events = [
-            e
-            for e in slack.standin.hook("GET", "views")
-            if e["view"].get("callback_id") == "block_modal"
-        ]
-        return events[-1]["view"] if events and "badlands" in text_of(events[-1]["view"]) else None
-
-    view = slack.wait(filled, "the block modal with the sender")
+    view = slack.view("block_modal", containing="badlands")
     slack.submit(view, {"pattern_type": "DOMAIN", "comment": "campaign"})
     updated_card(slack, card["ts"], "Blocked domain")
     [call] = calls_to(simulator, "/settings/block_senders")

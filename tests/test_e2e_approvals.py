@@ -5,10 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import signal
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
 from tests.servers import RedisProcess, SimulatorProcess, free_port, wait_until
@@ -80,17 +78,7 @@ def release_all_card(
         ids += simulator.add_messages(messages[start : start + 2000])
     driver.command(f'search subject:"{tag} batch"')
     driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
-    view = driver.wait(
-        lambda: next(
-            (
-                e["view"]
-                for e in driver.standin.hook("GET", "views")
-                if e["view"].get("callback_id") == "search_bulk_modal"
-            ),
-            None,
-        ),
-        "the bulk modal",
-    )
+    view = driver.view("search_bulk_modal")
     driver.submit(view, {"reason": "false positive campaign"})
     return approval_card(driver, str(count)), ids
 
@@ -136,17 +124,7 @@ def test_reject_with_reason_and_cancel(slack: Slack, simulator: SimulatorProcess
     slack.command(f"move {first} {second} junk")
     card = approval_card(slack)
     slack.click(card, "approval_reject", user=APPROVER)
-    view = slack.wait(
-        lambda: next(
-            (
-                e["view"]
-                for e in slack.standin.hook("GET", "views")
-                if e["view"].get("callback_id") == "approval_reject_modal"
-            ),
-            None,
-        ),
-        "the reject modal",
-    )
+    view = slack.view("approval_reject_modal")
     slack.submit(view, {"reason": "Wrong folder, use DeletedItems"}, user=APPROVER)
     rejected = wait_card(slack, card["ts"], "Rejected")
     assert "Wrong folder" in text_of(rejected) and not has_action(rejected, "approval_approve")
@@ -178,15 +156,6 @@ def test_tampered_request_is_refused(
     slack.click(card, "approval_approve", user=APPROVER)
     slack.private(APPROVER, "no longer matches")
     assert simulator.calls() == []
-
-
-@pytest.fixture
-def second_bot(
-    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
-) -> Iterator[BotProcess]:
-    process = BotProcess(shared_simulator, standin, redis_server.url)
-    yield process
-    process.stop()
 
 
 def test_thirty_concurrent_approvals_across_two_processes_execute_once(

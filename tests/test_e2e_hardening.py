@@ -14,11 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import redis
 
 from bot.app import GRACE_SECONDS
@@ -181,48 +179,39 @@ def test_a_double_click_on_release_releases_once(slack: Slack, simulator: Simula
 # -- graceful shutdown -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_bot(
-    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
-) -> Iterator[BotProcess]:
-    process = BotProcess(shared_simulator, standin, redis_server.url)
-    yield process
-    process.stop()
-
-
 def test_sigterm_refuses_new_requests_and_finishes_those_in_progress(
-    slack: Slack, own_bot: BotProcess, simulator: SimulatorProcess
+    slack: Slack, second_bot: BotProcess, simulator: SimulatorProcess
 ) -> None:
     message_id = add(simulator, subject="Finished during shutdown")
     simulator.faults(latency_ms=3000)
-    leaving = Slack(own_bot, slack.standin)
+    leaving = Slack(second_bot, slack.standin)
     assert leaving.command(f"lookup {message_id}").status_code == 200  # acked; the work runs
     started = time.monotonic()
-    own_bot.process.send_signal(signal.SIGTERM)
-    slack.wait(lambda: "shutting down" in own_bot.log(), "the bot to start shutting down")
+    second_bot.process.send_signal(signal.SIGTERM)
+    slack.wait(lambda: "shutting down" in second_bot.log(), "the bot to start shutting down")
     refused = leaving.command("help")
     assert refused.status_code == 503, "no new work once stopping"
-    assert health(own_bot) == 200, "alive while it drains"
-    code = own_bot.process.wait(timeout=GRACE_SECONDS + 10)
+    assert health(second_bot) == 200, "alive while it drains"
+    code = second_bot.process.wait(timeout=GRACE_SECONDS + 10)
     took = time.monotonic() - started
     assert code == 0
     assert 2.5 < took < GRACE_SECONDS + 1, f"waited for the lookup, within the grace: {took:.1f}s"
     card = slack.card()
     assert "Finished during shutdown" in text_of(card), "the lookup in progress was finished"
-    assert "still running after" not in own_bot.log(), "nothing had to be cancelled"
+    assert "still running after" not in second_bot.log(), "nothing had to be cancelled"
 
 
 def test_sigterm_mid_execution_hands_the_lease_back(
     slack: Slack,
-    own_bot: BotProcess,
+    second_bot: BotProcess,
     simulator: SimulatorProcess,
     standin: StandinProcess,
     redis_server: RedisProcess,
 ) -> None:
-    """A bulk release of 2500 runs on `own_bot`, which gets SIGTERM after its first chunk: it
+    """A bulk release of 2500 runs on `second_bot`, which gets SIGTERM after its first chunk: it
     exits 0 at once, its lease is free at exit (not left to lapse), and the other bot resumes
     the rest at once: every id released exactly once."""
-    leaving = Slack(own_bot, standin)
+    leaving = Slack(second_bot, standin)
     card, ids = release_all_card(leaving, simulator, 2500, "Term")
     request_id = request_id_of(card)
     store = redis.Redis.from_url(redis_server.url)
@@ -230,13 +219,13 @@ def test_sigterm_mid_execution_hands_the_lease_back(
     leaving.click(card, "approval_approve", user=APPROVER)
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
 
-    code, took = stop_with_sigterm(own_bot)
+    code, took = stop_with_sigterm(second_bot)
     lease = store.get(f"approval:{request_id}:lease")
     chunks_done = int(store.hget(f"approval:{request_id}", "chunks_done") or 0)
     assert code == 0 and took < GRACE_SECONDS, f"exit {code} after {took:.1f}s"
     assert chunks_done < 3, "the execution was still running at SIGTERM"
-    assert lease is None or f":{own_bot.process.pid}:" not in lease.decode(), "handed back"
-    assert "handed back" in own_bot.log()
+    assert lease is None or f":{second_bot.process.pid}:" not in lease.decode(), "handed back"
+    assert "handed back" in second_bot.log()
 
     wait_card(slack, card["ts"], "Done", timeout=90)
     released = released_ids(simulator)
