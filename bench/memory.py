@@ -38,24 +38,15 @@ def run(options: Options) -> Result:
     result.figures["ready_median_s"] = round(statistics.median(ready), 3)
     say(f"[memory] idle RSS {idle:.1f} MB; ready {result.figures['ready_s']} s")
     result.targets.append(Target("idle RSS", idle, IDLE_MB, "MB"))
-    peak = shared.get("bot_hwm_after_ack_mb")
-    if peak is None:
-        result.notes.append("peak not measured: run `ack` in the same run")
-    else:
-        result.figures["rss_after_ack_mb"] = round(shared["bot_rss_after_ack_mb"], 1)
-        result.figures["peak_rss_mb"] = round(peak, 1)
-        say(
-            f"[memory] after benchmark 1: RSS {shared['bot_rss_after_ack_mb']:.1f} MB, "
-            f"peak {peak:.1f} MB"
-        )
-        result.targets.append(Target("peak RSS (after ack)", peak, PEAK_MB, "MB"))
-    bulk_peak = shared.get("bot_hwm_after_bulk_mb")
-    if bulk_peak is None:
-        result.notes.append("peak after bulk not measured: run `bulk` in the same run")
-    else:
-        result.figures["rss_after_bulk_mb"] = round(shared["bot_rss_after_bulk_mb"], 1)
-        result.figures["peak_rss_after_bulk_mb"] = round(bulk_peak, 1)
-        say(f"[memory] after benchmark 3: peak {bulk_peak:.1f} MB")
-        result.targets.append(Target("peak RSS (after bulk)", bulk_peak, PEAK_MB, "MB"))
+    for bench, number in (("ack", 1), ("bulk", 3)):
+        peak = shared.get(f"bot_hwm_after_{bench}_mb")
+        if peak is None:
+            result.notes.append(f"peak after {bench} not measured: run `{bench}` in the same run")
+            continue
+        rss = shared[f"bot_rss_after_{bench}_mb"]
+        result.figures[f"rss_after_{bench}_mb"] = round(rss, 1)
+        result.figures[f"peak_rss_after_{bench}_mb"] = round(peak, 1)
+        say(f"[memory] after benchmark {number} ({bench}): RSS {rss:.1f} MB, peak {peak:.1f} MB")
+        result.targets.append(Target(f"peak RSS (after {bench})", peak, PEAK_MB, "MB"))
     result.targets.append(Target("ready (median)", statistics.median(ready), READY_S, "s"))
     return result
