@@ -66,9 +66,8 @@ def standin() -> Iterator[StandinProcess]:
 def bot(
     shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
 ) -> Iterator[BotProcess]:
-    process = BotProcess(shared_simulator, standin, redis_server.url)
-    yield process
-    process.stop()
+    with BotProcess(shared_simulator, standin, redis_server.url) as process:
+        yield process
 
 
 @pytest.fixture
@@ -76,9 +75,8 @@ def second_bot(
     shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
 ) -> Iterator[BotProcess]:
     """Another replica: its own process, the same simulator, stand-in and Redis."""
-    process = BotProcess(shared_simulator, standin, redis_server.url)
-    yield process
-    process.stop()
+    with BotProcess(shared_simulator, standin, redis_server.url) as process:
+        yield process
 
 
 @pytest.fixture
