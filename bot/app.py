@@ -67,13 +67,13 @@ from bot.services.actions import ActionService
 from bot.services.alerts import AlertPoller
 from bot.services.approvals import ApprovalStore
 from bot.services.audit import AuditLog
-from bot.services.dedupe import Once
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.policy import GroupLookupError, Policy
 from bot.services.routes import Routes, load_routes
 from bot.services.stopping import unless_stopped
 from bot.store import CardStore, SearchStore, StoreUnavailable
+from bot.store.once import Once
 
 if TYPE_CHECKING:
     from handlers.inflight import InFlight

@@ -113,7 +113,7 @@ async def record_outcome(
 
 async def _remember(services: Services, card: Card, line: str) -> list[str]:
     try:
-        return await services.cards.add_outcome(card.channel_id, card.ts, line)
+        return await services.cards.add(card.channel_id, card.ts, "-", line)
     except StoreUnavailable:
         log.warning("card history not stored (Redis unavailable); showing the newest outcome only")
         return [line]

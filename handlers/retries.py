@@ -27,8 +27,8 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.services.dedupe import Once
 from bot.store import StoreUnavailable
+from bot.store.once import Once
 
 log = logging.getLogger("bot.handlers")
 

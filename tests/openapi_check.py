@@ -24,9 +24,9 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from tests.servers import SHARED
+from tests.servers import VENDOR
 
-SPEC_PATH = SHARED / "api" / "email-security-openapi.json"
+SPEC_PATH = VENDOR / "email-security-openapi.json"
 SPEC_HOST = "https://api.cloudflare.com"
 FAILURE_SCHEMA = "email-security_api-response-common-failure"
 

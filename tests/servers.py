@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# The project's reference material sits beside the checkout (CI clones next to it too).
-SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
+# Reference files the tests check against, vendored with their licences (see its README).
+VENDOR = ROOT / "tests" / "kit" / "vendor"
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 API_TOKEN = "sim-test-token"
 API_EMAIL = "secops@example.com"

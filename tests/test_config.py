@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
-from tests.servers import ROOT, SHARED
+from tests.servers import ROOT, VENDOR
 
 ENV_NAMES = [
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
@@ -83,7 +83,7 @@ def test_credentials_need_their_partners(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_manifest_is_valid_for_slack() -> None:
-    validator = SHARED / "slack" / "validate_manifest.py"
+    validator = VENDOR / "validate_manifest.py"
     result = subprocess.run(
         [sys.executable, str(validator), str(ROOT / "manifest.yml")],
         capture_output=True, text=True, check=False,

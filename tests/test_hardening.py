@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 
 from bot.cloudflare import UnavailableError
 from bot.services.approvals import ApprovalRequest, ApprovalState, ApprovalStore
-from bot.services.dedupe import Once
 from bot.services.executor import Executor
 from bot.store import StoreUnavailable
+from bot.store.once import Once
 from tests.conftest import NO_RETRY
 from tests.servers import SimulatorProcess, eventually, free_port
 from tests.test_client import make_client as api_client

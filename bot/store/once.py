@@ -10,7 +10,8 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from bot.store import StoreUnavailable, redis_errors
+from bot.errors import StoreUnavailable
+from bot.store.plumbing import redis_errors
 
 PREFIX = "once:"
 

@@ -1,0 +1,26 @@
+"""Redis plumbing shared by the stores: one translation of Redis failures."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import redis.asyncio as redis
+
+from bot.errors import StoreUnavailable
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Any Redis failure inside becomes StoreUnavailable, with a message a person can act on."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StoreUnavailable(unavailable(exc)) from None
+
+
+def unavailable(exc: Exception) -> str:
+    return (
+        f"the bot's state store (Redis) is unreachable ({type(exc).__name__}); "
+        "an admin should check REDIS_URL and the Redis server"
+    )
