@@ -167,7 +167,7 @@ def run(options: Options) -> Result:
         "admission": "the bot works on at most BOT_MAX_IN_PROGRESS=100 requests; past that a "
         "command is answered busy in its ack (counted) and a click by a private message",
         "measured": "HTTP response time of the signed POST /slack/events (the ack)",
-        "baseline": "bare slack-bolt AsyncApp that only acks, bot.app.build_http serving",
+        "baseline": "bare slack-bolt AsyncApp that only acks, bot.server.build_http serving",
         "load_generator": "aiohttp in the bench process, same machine",
     }
     say(f"[ack] {CLIENTS} clients x {seconds:.0f} s against the bot, then the bare app")

@@ -1,5 +1,5 @@
 """The baseline of benchmark 1: a bare slack-bolt AsyncApp that only acks, served exactly as
-the bot serves (`bot.app.build_http`: aiohttp, POST /slack/events, GET /healthz).
+the bot serves (`bot.server.build_http`: aiohttp, POST /slack/events, GET /healthz).
 
 Run as `python -m bench.bare_app` with SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_API_URL,
 HOST and PORT in the environment."""
@@ -14,7 +14,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_http
+from bot.server import build_http
 
 
 def build() -> AsyncApp:

@@ -11,7 +11,7 @@ from blocks.card import fallback_text, message_card
 from blocks.parts import disposition, mrkdwn, safe_or, when
 from blocks.safety import clamp, safe
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
-from bot.services.alerts import Campaign
+from bot.services.alerts.models import Campaign
 
 THREAD_BATCH = 8  # compact cards per thread post: 4 blocks each, well inside Slack's 50
 RECIPIENTS_SHOWN = 10

@@ -24,21 +24,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import parts
-from blocks.actions import (
-    APPROVE,
-    BULK_MODAL,
-    CANCEL,
-    FOLDER_INPUT,
-    REASON_INPUT,
-    REJECT,
-    REJECT_MODAL,
-)
+from blocks.ids import ActionId, BlockPrefix, CallbackId, InputId
+from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
 from blocks.safety import clamp, safe
-from bot.services.approvals import (
+from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
-    ChunkResult,
+    ExecutionReport,
     MessageSummary,
 )
 
@@ -67,18 +60,19 @@ def approval_card(
     request: ApprovalRequest,
     *,
     approvers: str,
-    results: Sequence[ChunkResult] = (),
+    totals: ExecutionReport | None = None,
 ) -> list[Block]:
-    """The request's card. `approvers` is our sentence naming who may approve."""
+    """The request's card. `approvers` is our sentence naming who may approve; `totals` are the
+    execution's so far (computed once, by the executor's `report`)."""
     title = _TITLES[request.state]
-    if request.state == ApprovalState.DONE and any(r.failed or r.error for r in results):
+    if request.state == ApprovalState.DONE and totals and (totals.failed or totals.errors):
         title = "⚠️ Done with failures"
     blocks: list[Block] = [
         HeaderBlock(text=plain(clamp(f"{title}: {what(request)}", 150))),
         SectionBlock(fields=_facts(request)),
         SectionBlock(text=mrkdwn(_summary(request.summary, len(request.ids)))),
     ]
-    blocks += _state_lines(request, approvers, results)
+    blocks += _state_lines(request, approvers, totals)
     blocks.append(
         ContextBlock(elements=[mrkdwn(f"Request `{request.id}` · digest `{request.digest[:12]}`")])
     )
@@ -111,7 +105,7 @@ def _summary(summary: Sequence[MessageSummary], total: int) -> str:
 
 
 def _state_lines(
-    request: ApprovalRequest, approvers: str, results: Sequence[ChunkResult]
+    request: ApprovalRequest, approvers: str, totals: ExecutionReport | None
 ) -> list[Block]:
     state = request.state
     if state == ApprovalState.PENDING:
@@ -119,40 +113,35 @@ def _state_lines(
         return [ContextBlock(elements=[mrkdwn(clamp(text, 2000))])]
     if state == ApprovalState.EXECUTING:
         done = f"{request.chunks_done} of {request.chunks_total} chunks done"
-        return [SectionBlock(text=mrkdwn(f"*Progress*: {done}\n{_counts(results)}"))]
+        return [SectionBlock(text=mrkdwn(f"*Progress*: {done}\n{_counts(totals)}"))]
     if state == ApprovalState.DONE:
-        return [SectionBlock(text=mrkdwn(clamp(_outcome(request, results), 3000)))]
+        return [SectionBlock(text=mrkdwn(clamp(_outcome(totals), 3000)))]
     by = f" by <@{request.ended_by}>" if request.ended_by else ""
     at = f" at {when(request.ended_at)}" if request.ended_at else ""
     reason = f": {safe(request.end_reason, 500)}" if request.end_reason else ""
     return [SectionBlock(text=mrkdwn(f"{_TITLES[state]}{by}{at}{reason}. Nothing was done."))]
 
 
-def _counts(results: Sequence[ChunkResult]) -> str:
-    skipped = sum(len(r.skipped) for r in results)
-    delivered = sum(len(r.delivered) for r in results)
-    failed = sum(len(r.failed) for r in results)
-    undelivered = sum(len(r.undelivered) for r in results)
-    acted = sum(len(r.acted) for r in results)
+def _counts(totals: ExecutionReport | None) -> str:
+    if totals is None:
+        return "Sent 0 so far"
     return (
-        f"Sent {acted} · delivered {delivered} · failed {failed} · undelivered {undelivered} · "
-        f"skipped {skipped} (already done or gone)"
+        f"Sent {totals.acted} · delivered {totals.delivered} · failed {len(totals.failed)} · "
+        f"undelivered {len(totals.undelivered)} · skipped {totals.skipped} (already done or gone)"
     )
 
 
-def _outcome(request: ApprovalRequest, results: Sequence[ChunkResult]) -> str:
-    lines = [f"*Result*: {_counts(results)}"]
-    for label, found in (
-        ("Failed", [i for r in results for i in r.failed]),
-        ("Undelivered", [i for r in results for i in r.undelivered]),
-    ):
+def _outcome(totals: ExecutionReport | None) -> str:
+    lines = [f"*Result*: {_counts(totals)}"]
+    if totals is None:
+        return lines[0]
+    for label, found in (("Failed", totals.failed), ("Undelivered", totals.undelivered)):
         if found:
             shown = ", ".join(f"`{safe(i, 100)}`" for i in found[:FAILED_SHOWN])
             extra = f" and {len(found) - FAILED_SHOWN} more" if len(found) > FAILED_SHOWN else ""
             lines.append(f"*{label}*: {shown}{extra}")
-    errors = sorted({r.error for r in results if r.error})
-    if errors:
-        lines.append("*Errors*: " + "; ".join(safe(e, 200) for e in errors[:3]))
+    if totals.errors:
+        lines.append("*Errors*: " + "; ".join(safe(e, 200) for e in totals.errors[:3]))
     return "\n".join(lines)
 
 
@@ -164,11 +153,11 @@ def _buttons(request: ApprovalRequest) -> ActionsBlock:
         deny=plain("Back"),
     )
     return ActionsBlock(
-        block_id=f"approval-{request.id}",
+        block_id=f"{BlockPrefix.APPROVAL}-{request.id}",
         elements=[
-            parts.button("Approve", APPROVE, request.id, style="primary", confirm=confirm),
-            parts.button("Reject", REJECT, request.id, style="danger"),
-            parts.button("Cancel request", CANCEL, request.id),
+            parts.button("Approve", ActionId.APPROVE, request.id, style="primary", confirm=confirm),
+            parts.button("Reject", ActionId.REJECT, request.id, style="danger"),
+            parts.button("Cancel request", ActionId.CANCEL, request.id),
         ],
     )
 
@@ -195,18 +184,19 @@ def approvals_list(requests: Sequence[ApprovalRequest], *, title: str) -> list[B
     return blocks
 
 
-def reject_modal(request_id: str) -> View:
-    reason = PlainTextInputElement(action_id=REASON_INPUT, multiline=True, max_length=500)
+def reject_modal(ctx: ModalContext) -> View:
+    """Why reject: `ctx.request_id` is the request."""
+    reason = PlainTextInputElement(action_id=InputId.REASON, multiline=True, max_length=500)
     return View(
         type="modal",
-        callback_id=REJECT_MODAL,
-        private_metadata=request_id,
+        callback_id=CallbackId.REJECT_MODAL,
+        private_metadata=ctx.dump(),
         title=plain("Reject request"),
         submit=plain("Reject"),
         close=plain("Back"),
         blocks=[
             InputBlock(
-                block_id=REASON_INPUT,
+                block_id=InputId.REASON,
                 label=plain("Why?"),
                 element=reason,
                 hint=plain("The requester sees this on the request's card."),
@@ -215,9 +205,10 @@ def reject_modal(request_id: str) -> View:
     )
 
 
-def bulk_modal(metadata: str, *, action: str, description: str) -> View:
-    """Act on every message a search matches: a reason, and the folder for a move.
-    `metadata` is our JSON (search key, action, channel)."""
+def bulk_modal(ctx: ModalContext, *, description: str) -> View:
+    """Act on every message a search matches (`ctx.search_key`, `ctx.action`): a reason, and
+    the folder for a move."""
+    action = ctx.action
     blocks: list[Block] = [
         SectionBlock(
             text=mrkdwn(
@@ -229,10 +220,10 @@ def bulk_modal(metadata: str, *, action: str, description: str) -> View:
     if action == "move":
         blocks.append(
             InputBlock(
-                block_id=FOLDER_INPUT,
+                block_id=InputId.FOLDER,
                 label=plain("Destination folder"),
                 element=StaticSelectElement(
-                    action_id=FOLDER_INPUT,
+                    action_id=InputId.FOLDER,
                     placeholder=plain("Choose a folder"),
                     options=parts.folder_options(),
                 ),
@@ -240,15 +231,15 @@ def bulk_modal(metadata: str, *, action: str, description: str) -> View:
         )
     blocks.append(
         InputBlock(
-            block_id=REASON_INPUT,
+            block_id=InputId.REASON,
             label=plain("Reason"),
-            element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True, max_length=500),
+            element=PlainTextInputElement(action_id=InputId.REASON, multiline=True, max_length=500),
         )
     )
     return View(
         type="modal",
-        callback_id=BULK_MODAL,
-        private_metadata=metadata,
+        callback_id=CallbackId.BULK_MODAL,
+        private_metadata=ctx.dump(),
         title=plain("Release all" if action == "release" else "Move all"),
         submit=plain("Request approval"),
         close=plain("Back"),

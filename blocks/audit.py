@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from blocks.parts import mrkdwn, safe_or, when
 from blocks.safety import clamp, safe
-from bot.services.audit import AuditEntry
+from bot.services.audit_entry import AuditEntry
 
 LINES_PER_BLOCK = 10
 

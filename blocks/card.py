@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks import parts
-from blocks.actions import BLOCK, MOVE, OUTCOME_BLOCK, PREVIEW, RAW, RECLASSIFY, RELEASE, TRACE
+from blocks.ids import ActionId, BlockPrefix, card_block
 from blocks.limits import MESSAGE_TEXT_BUDGET, text_size
 from blocks.parts import MISSING, field, mrkdwn, plain, safe_or
 from blocks.safety import clamp, safe, text_width
@@ -40,7 +40,7 @@ COMPACT_REASONS = 3
 OUTCOME_CHARS = 500
 MAX_BLOCKS = 50
 CARD_TEXT_BUDGET = MESSAGE_TEXT_BUDGET - 1_000  # headroom: Slack's real limit is undocumented
-HIDDEN_OUTCOMES_BLOCK = "hidden_outcomes"  # not prefixed OUTCOME_BLOCK-: it is not an outcome
+HIDDEN_OUTCOMES = "hidden"  # the card part saying that earlier outcomes are in the thread
 
 
 def message_card(
@@ -51,22 +51,28 @@ def message_card(
     outcomes: Sequence[str] = (),
     compact: bool = False,
 ) -> list[Block]:
-    """The card of one message. `outcomes` are lines the caller composed from trusted text
-    (they may mention users); they are only clamped, one context block each."""
+    """The card of one message. `outcomes` are lines composed by `blocks.outcomes` (they may
+    mention users); they are only clamped, one context block each. Every block's id names the
+    message (`blocks.ids.card_block`), so one card of a post that holds several can be found
+    and redrawn alone, and its menus know their message."""
     blocks = _compact_body(message) if compact else _full_body(message, detections, actions)
     blocks.append(_ids(message))
     controls = _controls(message)
     if controls is not None:
         blocks.append(controls)
-    if not outcomes:
-        return blocks
-    return blocks + _outcomes(outcomes, len(blocks), text_size(blocks))
+    if outcomes:
+        blocks += _outcomes(outcomes, len(blocks), text_size(blocks), message.id)
+    style = "c" if compact else "f"
+    for index, block in enumerate(blocks):
+        if block.block_id is None:
+            block.block_id = card_block(BlockPrefix.CARD, f"{style}{index}", message.id)
+    return blocks
 
 
 def fallback_text(message: MessageDetails) -> str:
     """The notification / fallback `text` of a card: disposition, subject and sender."""
     subject = safe_or(message.subject, 160, NO_SUBJECT)
-    source = safe_or(message.from_ or message.envelope_from, 80)
+    source = safe_or(message.sender, 80)
     return clamp(f"{parts.disposition(message.final_disposition)}: {subject} from {source}", 300)
 
 
@@ -232,29 +238,35 @@ def _controls(message: MessageDetails) -> ActionsBlock | None:
         return None
     mid = message.id
     elements: list[InteractiveElement] = [
-        parts.button("Preview", PREVIEW, mid),
-        parts.button("Raw", RAW, mid),
-        parts.button("Trace", TRACE, mid),
+        parts.button("Preview", ActionId.PREVIEW, mid),
+        parts.button("Raw", ActionId.RAW, mid),
+        parts.button("Trace", ActionId.TRACE, mid),
     ]
     if message.is_quarantined:
+        confirm = _release_confirm(message)
         elements.append(
-            parts.button("Release", RELEASE, mid, style="danger", confirm=_release_confirm(message))
+            parts.button("Release", ActionId.RELEASE, mid, style="danger", confirm=confirm)
         )
     elements += [
         StaticSelectElement(
-            action_id=MOVE, placeholder=plain("Move…"), options=parts.menu_options("folders")
+            action_id=ActionId.MOVE,
+            placeholder=plain("Move…"),
+            options=parts.menu_options("folders"),
         ),
         StaticSelectElement(
-            action_id=RECLASSIFY,
+            action_id=ActionId.RECLASSIFY,
             placeholder=plain("Reclassify…"),
             options=parts.menu_options("dispositions"),
         ),
     ]
-    source = message.from_ or message.envelope_from
+    source = message.sender
     if source:
         confirm = _block_confirm(source)
-        elements.append(parts.button("Block sender", BLOCK, mid, style="danger", confirm=confirm))
-    return ActionsBlock(elements=elements)
+        elements.append(
+            parts.button("Block sender", ActionId.BLOCK, mid, style="danger", confirm=confirm)
+        )
+    # The menus' choice is their option; the message they act on is this block's id.
+    return ActionsBlock(block_id=card_block(BlockPrefix.CARD, "actions", mid), elements=elements)
 
 
 def _release_confirm(message: MessageDetails) -> ConfirmObject:
@@ -281,7 +293,9 @@ def _block_confirm(source: str) -> ConfirmObject:
     )
 
 
-def _outcomes(outcomes: Sequence[str], blocks_used: int, text_used: int) -> list[Block]:
+def _outcomes(
+    outcomes: Sequence[str], blocks_used: int, text_used: int, message_id: str
+) -> list[Block]:
     """The newest outcomes that fit; block ids keep each line's index in `outcomes`."""
     room_blocks = MAX_BLOCKS - blocks_used - 1  # one kept for the "earlier ones" note
     room_text = CARD_TEXT_BUDGET - text_used - 100
@@ -290,11 +304,13 @@ def _outcomes(outcomes: Sequence[str], blocks_used: int, text_used: int) -> list
         line = clamp(outcomes[index], OUTCOME_CHARS).strip() or MISSING
         if len(shown) >= room_blocks or text_width(line) > room_text:
             break
-        shown.append(ContextBlock(block_id=f"{OUTCOME_BLOCK}-{index}", elements=[mrkdwn(line)]))
+        block_id = card_block(BlockPrefix.OUTCOME, str(index), message_id)
+        shown.append(ContextBlock(block_id=block_id, elements=[mrkdwn(line)]))
         room_text -= text_width(line)
     shown.reverse()
     hidden = len(outcomes) - len(shown)
     if hidden:
         note = mrkdwn(f"{hidden} earlier outcome line(s) not shown here: see the thread.")
-        shown.insert(0, ContextBlock(block_id=HIDDEN_OUTCOMES_BLOCK, elements=[note]))
+        block_id = card_block(BlockPrefix.CARD, HIDDEN_OUTCOMES, message_id)
+        shown.insert(0, ContextBlock(block_id=block_id, elements=[note]))
     return shown

@@ -10,7 +10,7 @@ from slack_sdk.models.views import View
 from blocks.approvals import approvals_list, what
 from blocks.help import help_blocks
 from blocks.parts import mrkdwn, plain, when
-from bot.services.approvals import ApprovalRequest
+from bot.services.approvals.models import ApprovalRequest
 
 HOME_BLOCKS = 100
 

@@ -1,7 +1,8 @@
 """Modals for the actions that need input: move (folder), reclassify (disposition, reason) and
-block (address or domain). Each carries a `ModalContext` in `private_metadata` so the
-submission finds the message and the card it came from. Inputs use the same id as block_id and
-action_id: a handler reads `view["state"]["values"][ID][ID]`."""
+block (address or domain). Every modal of the bot carries a `ModalContext` in
+`private_metadata`, so its submission finds what it acts on (the message and its card, the
+approval request, the saved search) without looking anywhere else. Inputs use the same id as
+block_id and action_id: a handler reads `view["state"]["values"][ID][ID]`."""
 
 from __future__ import annotations
 
@@ -18,33 +19,30 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import parts
-from blocks.actions import (
-    BLOCK_MODAL,
-    COMMENT_INPUT,
-    DISPOSITION_INPUT,
-    FOLDER_INPUT,
-    MOVE_MODAL,
-    PATTERN_TYPE_INPUT,
-    REASON_INPUT,
-    RECLASSIFY_MODAL,
-)
+from blocks.ids import CallbackId, InputId
 from blocks.limits import MAX_PRIVATE_METADATA
-from blocks.parts import mrkdwn, plain, safe_or
+from blocks.parts import MISSING, mrkdwn, plain, safe_or
+from blocks.safety import safe
+from bot.cloudflare.models import MessageDetails
 
 REASON_CHARS = 500
 COMMENT_CHARS = 500
 
 
 class ModalContext(BaseModel):
-    """Where a modal came from. Empty `channel_id`/`message_ts` mean no card (e.g. a command)."""
+    """What a modal acts on and where it came from: the one metadata type of every modal.
+    Empty `channel_id`/`message_ts` mean no card (e.g. a command); `request_id` is set on an
+    approval request's modals, `search_key` and `action` on those acting on a whole search."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message_id: str = Field(max_length=255)
-    channel_id: str = Field(max_length=64)
-    message_ts: str = Field(max_length=64)
+    message_id: str = Field(default="", max_length=255)
+    channel_id: str = Field(default="", max_length=64)
+    message_ts: str = Field(default="", max_length=64)
     thread_ts: str | None = Field(default=None, max_length=64)
-    response_url: str | None = Field(default=None, max_length=2000)
+    request_id: str = Field(default="", max_length=64)
+    search_key: str = Field(default="", max_length=64)
+    action: str = Field(default="", max_length=16)
 
     def dump(self) -> str:
         """JSON for `private_metadata` (Slack allows 3000 characters)."""
@@ -61,24 +59,25 @@ class ModalContext(BaseModel):
         return cls.model_validate_json(text)
 
 
-def move_modal(ctx: ModalContext, subject: str | None, folder: str | None) -> View:
-    """Pick a folder; `folder` (a menu choice on the card) is preselected when it is valid."""
+def move_modal(ctx: ModalContext, message: MessageDetails | None, folder: str | None) -> View:
+    """Pick a folder; `folder` (a menu choice on the card) is preselected when it is valid.
+    `message` None: still being looked up (the modal is updated once it is)."""
     options = parts.folder_options()
     select = StaticSelectElement(
-        action_id=FOLDER_INPUT,
+        action_id=InputId.FOLDER,
         placeholder=plain("Choose a folder"),
         options=options,
         initial_option=_initial(options, folder),
     )
     return _modal(
-        MOVE_MODAL,
+        CallbackId.MOVE_MODAL,
         ctx,
         title="Move message",
         submit="Move",
         blocks=[
-            _about(subject),
+            _about(message, ctx.message_id),
             InputBlock(
-                block_id=FOLDER_INPUT,
+                block_id=InputId.FOLDER,
                 label=plain("Destination folder"),
                 element=select,
                 hint=plain("The message is moved in every recipient's mailbox."),
@@ -87,24 +86,30 @@ def move_modal(ctx: ModalContext, subject: str | None, folder: str | None) -> Vi
     )
 
 
-def reclassify_modal(ctx: ModalContext, subject: str | None, disposition: str | None) -> View:
+def reclassify_modal(
+    ctx: ModalContext, message: MessageDetails | None, disposition: str | None
+) -> View:
     options = parts.disposition_options()
     select = StaticSelectElement(
-        action_id=DISPOSITION_INPUT,
+        action_id=InputId.DISPOSITION,
         placeholder=plain("Choose a disposition"),
         options=options,
         initial_option=_initial(options, disposition),
     )
-    reason = PlainTextInputElement(action_id=REASON_INPUT, multiline=True, max_length=REASON_CHARS)
+    reason = PlainTextInputElement(
+        action_id=InputId.REASON, multiline=True, max_length=REASON_CHARS
+    )
     return _modal(
-        RECLASSIFY_MODAL,
+        CallbackId.RECLASSIFY_MODAL,
         ctx,
         title="Reclassify message",
         submit="Reclassify",
         blocks=[
-            _about(subject),
-            InputBlock(block_id=DISPOSITION_INPUT, label=plain("Disposition"), element=select),
-            InputBlock(block_id=REASON_INPUT, label=plain("Reason"), element=reason, optional=True),
+            _about(message, ctx.message_id),
+            InputBlock(block_id=InputId.DISPOSITION, label=plain("Disposition"), element=select),
+            InputBlock(
+                block_id=InputId.REASON, label=plain("Reason"), element=reason, optional=True
+            ),
         ],
     )
 
@@ -126,26 +131,28 @@ def block_modal(ctx: ModalContext, sender: str) -> View:
     if not choices:
         text = "Looking up the sender…" if not sender else "This message has no usable sender."
         waiting = SectionBlock(text=mrkdwn(text))
-        return _modal(BLOCK_MODAL, ctx, title="Block sender", submit=None, blocks=[waiting])
+        return _modal(
+            CallbackId.BLOCK_MODAL, ctx, title="Block sender", submit=None, blocks=[waiting]
+        )
     return _modal(
-        BLOCK_MODAL,
+        CallbackId.BLOCK_MODAL,
         ctx,
         title="Block sender",
         submit="Block",
         blocks=[
             SectionBlock(text=mrkdwn("Block future mail from:\n" + "\n".join(shown))),
             InputBlock(
-                block_id=PATTERN_TYPE_INPUT,
+                block_id=InputId.PATTERN_TYPE,
                 label=plain("What to block"),
                 element=RadioButtonsElement(
-                    action_id=PATTERN_TYPE_INPUT, options=choices, initial_option=choices[0]
+                    action_id=InputId.PATTERN_TYPE, options=choices, initial_option=choices[0]
                 ),
             ),
             InputBlock(
-                block_id=COMMENT_INPUT,
+                block_id=InputId.COMMENT,
                 label=plain("Comment"),
                 element=PlainTextInputElement(
-                    action_id=COMMENT_INPUT, multiline=True, max_length=COMMENT_CHARS
+                    action_id=InputId.COMMENT, multiline=True, max_length=COMMENT_CHARS
                 ),
                 optional=True,
             ),
@@ -167,8 +174,17 @@ def _modal(
     )
 
 
-def _about(subject: str | None) -> SectionBlock:
-    return SectionBlock(text=mrkdwn(f"*Message:* {safe_or(subject, 300, '(no subject)')}"))
+def _about(message: MessageDetails | None, message_id: str) -> SectionBlock:
+    """Which message the modal acts on: subject, sender, this copy's recipient and its id."""
+    if message is None:
+        return SectionBlock(text=mrkdwn(f"Looking up `{safe_or(message_id, 120)}`…"))
+    lines = [
+        f"*Message:* {safe_or(message.subject, 300, '(no subject)')}",
+        f"*From:* {safe_or(message.sender, 200)}",
+        f"*To:* {', '.join(safe(r, 120) for r in message.recipients[:3]) or MISSING}",
+        f"*Id:* `{safe_or(message.id, 120)}`",
+    ]
+    return SectionBlock(text=mrkdwn("\n".join(lines)))
 
 
 def _initial(options: list[Option], value: str | None) -> Option | None:

@@ -37,7 +37,7 @@ _CUES = {
 }
 # Ids go into button values (max 2000) and come back to us; anything but a sane id is not
 # offered as an action (the API's ids are `<postfix>-<timestamp>-<hex>`, under 100 chars).
-_ACTIONABLE_ID = re.compile(r"^[A-Za-z0-9:._-]{1,255}$")
+_ACTIONABLE_ID = re.compile(r"^[A-Za-z0-9:._-]{1,200}$")  # fits a block_id with its prefix
 
 # Human labels for the API's folder names (option values stay the API's names).
 FOLDER_LABELS: dict[str, str] = {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
 
 from blocks import parts
-from blocks.actions import MOVE_ALL, OPEN, RELEASE_ALL, SEARCH_MORE
+from blocks.ids import ActionId
 from blocks.parts import mrkdwn, safe_or
 from bot.cloudflare.models import MessageDetails
 
@@ -54,10 +54,10 @@ def search_results(
         if key is not None and len(key) > 2000:
             raise ValueError("keys must fit a button value (2000 characters)")
     if more_key:
-        buttons.append(parts.button("More results", SEARCH_MORE, more_key))
+        buttons.append(parts.button("More results", ActionId.SEARCH_MORE, more_key))
     if bulk_key:
-        buttons.append(parts.button("Release all matching…", RELEASE_ALL, bulk_key))
-        buttons.append(parts.button("Move all matching…", MOVE_ALL, bulk_key))
+        buttons.append(parts.button("Release all matching…", ActionId.RELEASE_ALL, bulk_key))
+        buttons.append(parts.button("Move all matching…", ActionId.MOVE_ALL, bulk_key))
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     return blocks
@@ -80,7 +80,9 @@ def chooser(matches: Sequence[MessageDetails], postfix_id: str) -> list[Block]:
 def _row(message: MessageDetails, text: str) -> SectionBlock:
     """A section with an "Open" button carrying the investigate id (none for a malformed id).
     Every row's button has the same action_id: Slack wants it unique per block only."""
-    accessory = parts.button("Open", OPEN, message.id) if parts.actionable(message.id) else None
+    accessory = (
+        parts.button("Open", ActionId.OPEN, message.id) if parts.actionable(message.id) else None
+    )
     return SectionBlock(text=mrkdwn(text), accessory=accessory)
 
 

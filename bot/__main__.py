@@ -15,7 +15,7 @@ USAGE = """usage: python -m bot [COMMAND]
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "":
-        from bot.app import main as bot_main
+        from bot.container import main as bot_main
 
         return bot_main()
     if command == "simulator":

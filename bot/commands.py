@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.cloudflare.dispositions import SEARCHABLE
 from bot.cloudflare.filters import SearchDisposition
 from bot.cloudflare.ids import parse_message_id
 from bot.cloudflare.models import (
@@ -21,7 +22,7 @@ from bot.cloudflare.models import (
 )
 
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
-SEARCH_DISPOSITIONS = ("MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE")
+SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
 USAGE = {
     "lookup": "lookup <id>",
     "search": 'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',

@@ -22,15 +22,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.cloudflare.dispositions import ALERTING_BY_DEFAULT, GUARDED_BY_DEFAULT, Disposition
+
 # Used when no Cloudflare credentials are set: `make run` then talks to the local simulator.
 SIMULATOR_URL = "http://127.0.0.1:8787/client/v4"
 SIMULATOR_ACCOUNT_ID = "0" * 32
 SIMULATOR_TOKEN = "simulator-token"  # noqa: S105 - the simulator's, not a credential
 
-DISPOSITIONS = frozenset(
-    {"MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE"}
-    | {"ENCRYPTED", "EXTERNAL", "UNKNOWN"}
-)
+DISPOSITIONS = frozenset(d.value for d in Disposition)
 SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
@@ -79,12 +78,12 @@ class Settings(BaseSettings):
     bot_approval_ttl: int = Field(default=3600, ge=1)
     bot_bulk_threshold: int = Field(default=2, ge=1)
     bot_required_approvals: int = Field(default=1, ge=1, le=5)
-    bot_guarded_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC")
+    bot_guarded_dispositions: CommaList = tuple(GUARDED_BY_DEFAULT)
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
 
     alert_channel: str | None = None
-    alert_dispositions: CommaList = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")
+    alert_dispositions: CommaList = tuple(ALERTING_BY_DEFAULT)
     alert_poll_seconds: int = Field(default=60, ge=1)
     alert_backfill_hours: int = Field(default=0, ge=0)
     alert_campaign_window: int = Field(default=3600, ge=60)  # seconds a campaign stays open

@@ -1,18 +1,56 @@
-"""Slack listeners: parse the request, check policy, call a service, render, reply."""
+"""Slack listeners: parse the request, call one service, render, reply.
+
+`register` is the one table of what listens to what. Every listener but the slash command (which
+may answer "busy" in its ack) and the Home event goes through `context.acked`: ack at once, a
+slot of the work gate, rate-limit notices; whatever it raises is answered by
+`context.answer_error`, Bolt's error handler.
+"""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Services
+from blocks.ids import ActionId, CallbackId
+from bot.services.registry import Services
+from bot.store import Once
+from handlers import approvals, cards, home
+from handlers.commands import on_command
+from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
+from handlers.retries import SkipRepeats
+
+ACTIONS: dict[ActionId, Work] = {
+    ActionId.OPEN: cards.on_open,
+    ActionId.SEARCH_MORE: cards.on_more,
+    ActionId.PREVIEW: cards.evidence("preview"),
+    ActionId.RAW: cards.evidence("raw"),
+    ActionId.TRACE: cards.evidence("trace"),
+    ActionId.RELEASE: cards.on_release,
+    ActionId.MOVE: cards.on_move_menu,
+    ActionId.RECLASSIFY: cards.on_reclassify_menu,
+    ActionId.BLOCK: cards.on_block_button,
+    ActionId.APPROVE: approvals.on_approve,
+    ActionId.REJECT: approvals.on_reject,
+    ActionId.CANCEL: approvals.on_cancel,
+    ActionId.RELEASE_ALL: approvals.on_all_matching,
+    ActionId.MOVE_ALL: approvals.on_all_matching,
+}
+VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
+    CallbackId.MOVE_MODAL: (cards.on_move_submit, None),
+    CallbackId.RECLASSIFY_MODAL: (cards.on_reclassify_submit, None),
+    CallbackId.BLOCK_MODAL: (cards.on_block_submit, None),
+    CallbackId.REJECT_MODAL: (approvals.on_reject_submit, None),
+    CallbackId.BULK_MODAL: (approvals.on_all_matching_submit, approvals.bulk_errors),
+}
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    from handlers import approvals, commands, home, interactions
-    from handlers.retries import SkipRepeats
-
-    app.use(SkipRepeats(services.once))  # a repeated delivery does nothing
-    commands.register(app, services)
-    interactions.register(app, services)
-    approvals.register(app, services)
-    home.register(app, services)
+def register(app: AsyncApp, services: Services, slack: Slackside, once: Once) -> None:
+    app.use(SkipRepeats(once))  # a repeated delivery does nothing
+    app.use(Listening(services, slack))
+    app.error(answer_error)
+    app.command(slack.command)(on_command)
+    for action_id, work in ACTIONS.items():
+        app.action(action_id.value)(acked(work))
+    for callback_id, (work, check) in VIEWS.items():
+        app.view(callback_id.value)(acked(work, check))
+    app.shortcut(CallbackId.INVESTIGATE_SHORTCUT.value)(acked(home.on_shortcut))
+    app.event("app_home_opened")(home.on_home_opened)

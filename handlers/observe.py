@@ -3,10 +3,11 @@
 `ObservedApp` is Bolt's AsyncApp with its dispatch wrapped: the request id is set before any
 middleware or listener runs, so Bolt's listener task (created inside the dispatch, after the
 ack too) copies it with the context, and every log line of the request carries it. The
-request is counted with its kind and outcome when its listener finishes (the handlers note
-the outcome with `bot.observability.set_outcome`); requests that reach no listener (a bad
-signature, nothing registered) are counted as the dispatch returns. In Socket Mode the ack is
-timed here too; over HTTP, bot.app's /slack/events handler times the whole response.
+request is counted with its kind and outcome when its listener finishes (the listeners and
+the error handler note the outcome with `bot.observability.set_outcome`); requests that reach
+no listener (a bad signature, nothing registered) are counted as the dispatch returns. In
+Socket Mode the ack is timed here too; over HTTP, bot.server's /slack/events handler times the
+whole response.
 
 Only cheap work happens before the ack: a record and a context variable (and, at DEBUG, the
 "request received" line); the INFO line, "request done", is written when the work ends.
@@ -27,7 +28,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.commands import USAGE
 from bot.metrics import Metrics
-from bot.observability import REQUEST, RequestRecord, set_outcome
+from bot.observability import REQUEST, RequestRecord
 
 log = logging.getLogger("bot.requests")
 
@@ -75,13 +76,6 @@ class ObservedApp(AsyncApp):
         super().__init__(**kwargs)
         self.metrics = metrics
         self.listener_runner.listener_completion_handler = _Finished(self)
-
-        async def listener_failed(error: Exception) -> None:
-            """A listener raised (the handlers' `answering` catches what it can explain)."""
-            set_outcome("error")
-            log.error("listener failed: %s", type(error).__name__, exc_info=error)
-
-        self.error(listener_failed)
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         record = RequestRecord()

@@ -1,12 +1,17 @@
-"""How handlers answer: private notices (response_url or chat.postEphemeral), channel posts,
-and one translation of every failure into a short message a person can act on."""
+"""How a listener answers the person: privately (through the request's `response_url`, else an
+ephemeral message in its channel, else a DM from the bot), or in the channel; and one
+translation of every failure into a short sentence a person can act on.
+
+Every surface has an answer: a slash command and a card click have a `response_url`; a modal
+submission answers in the channel of the card it came from; the App Home and anything Slack
+refuses to show in a channel (the bot not invited, a DM it is not in) fall back to a DM.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import logging
-import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +23,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from blocks import notice, safe
-from bot.app import Services
 from bot.cloudflare import (
     ApiError,
     AuthError,
@@ -28,19 +32,26 @@ from bot.cloudflare import (
     RateLimitedError,
     UnavailableError,
 )
-from bot.cloudflare.transport import WAIT_NOTICE
+from bot.cloudflare.waits import WAIT_NOTICE
 from bot.commands import USAGE, UsageError
-from bot.observability import set_outcome
-from bot.store import StoreUnavailable
+from bot.errors import BotError, Refused, StoreUnavailable
 
 log = logging.getLogger("bot.handlers")
 Body = dict[str, Any]
 NOTICE_LIMIT = 2900
+# Answers of chat.postEphemeral that a DM can still get around.
+NOT_VISIBLE_THERE = frozenset(
+    {"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"}
+)
+BUSY = (
+    "The bot is busy with many requests waiting for Cloudflare right now; "
+    "nothing was done. Try again in a minute."
+)
 
 
 @dataclass
 class Reply:
-    """Where and to whom a handler answers."""
+    """Where and to whom a listener answers."""
 
     client: AsyncWebClient
     user_id: str
@@ -52,17 +63,24 @@ class Reply:
     webhooks: aiohttp.ClientSession | None = None
 
     @classmethod
-    def to(cls, services: Services, client: AsyncWebClient, body: Body) -> Reply:
-        """The reply for any request payload: slash command, click, shortcut or view."""
+    def to(
+        cls,
+        client: AsyncWebClient,
+        body: Body,
+        command: str,
+        webhooks: aiohttp.ClientSession | None = None,
+    ) -> Reply:
+        """The reply for any request payload: slash command, click, shortcut, view, event."""
         user = body.get("user_id") or (body.get("user") or {}).get("id", "")
+        event = body.get("event") or {}
         channel = (
             body.get("channel_id")
             or (body.get("channel") or {}).get("id")
             or (body.get("container") or {}).get("channel_id")
         )
         return cls(
-            client, str(user), channel, body.get("response_url"),
-            services.settings.bot_command, services.webhooks,
+            client, str(user or event.get("user", "")), channel, body.get("response_url"),
+            command, webhooks,
         )  # fmt: skip
 
     async def private(self, text: str) -> None:
@@ -76,35 +94,39 @@ class Reply:
         await self._private([b.to_dict() for b in blocks], text)
 
     async def _private(self, payload: list[dict[str, Any]], text: str) -> None:
+        text = text[:NOTICE_LIMIT]
         if self.response_url is not None:
             webhook = AsyncWebhookClient(self.response_url, session=self.webhooks)
             answer = await webhook.send(
-                text=text[:NOTICE_LIMIT], blocks=payload, response_type="ephemeral",
+                text=text, blocks=payload, response_type="ephemeral",
                 replace_original=False, unfurl_links=False, unfurl_media=False,
             )  # fmt: skip
-            if answer.status_code != 200:
-                log.warning("response_url answered %s: %s", answer.status_code, answer.body)
+            if answer.status_code == 200:
+                return
+            log.warning("response_url answered %s; answering by DM", answer.status_code)
         elif self.channel_id is not None:
-            await self.client.chat_postEphemeral(
-                channel=self.channel_id, user=self.user_id, text=text[:NOTICE_LIMIT],
-                blocks=payload,
-            )  # fmt: skip
-        else:
-            log.warning("no way to answer user %s privately", self.user_id)
+            try:
+                await self.client.chat_postEphemeral(
+                    channel=self.channel_id, user=self.user_id, text=text, blocks=payload
+                )
+                return
+            except SlackApiError as exc:
+                if exc.response.get("error") not in NOT_VISIBLE_THERE:
+                    raise
+        await self.direct(payload, text)
 
-    async def post(self, blocks: Sequence[Block], text: str, thread_ts: str | None = None) -> str:
-        """Post in the channel; returns the message ts (the card's thread)."""
-        if self.channel_id is None:
-            raise NoChannel
-        answer = await self.client.chat_postMessage(
-            channel=self.channel_id, blocks=list(blocks), text=text, thread_ts=thread_ts,
+    async def direct(self, payload: list[dict[str, Any]], text: str) -> None:
+        """A DM from the bot: the answer of last resort, possible from every surface."""
+        opened = await self.client.conversations_open(users=self.user_id)
+        await self.client.chat_postMessage(
+            channel=opened["channel"]["id"], text=text, blocks=payload,
             unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
-        return str(answer["ts"])
 
 
-class NoChannel(Exception):  # noqa: N818 - a condition, not an error of ours
-    """The request came from nowhere we can post to."""
+@functools.cache
+def _busy_notice() -> tuple[dict[str, Any], ...]:
+    return tuple(b.to_dict() for b in notice(BUSY))
 
 
 @contextlib.asynccontextmanager
@@ -123,17 +145,6 @@ async def rate_limit_notices(reply: Reply) -> AsyncIterator[None]:
         WAIT_NOTICE.reset(token)
 
 
-BUSY = (
-    "The bot is busy with many requests waiting for Cloudflare right now; "
-    "nothing was done. Try again in a minute."
-)
-
-
-@functools.cache
-def _busy_notice() -> tuple[dict[str, Any], ...]:
-    return tuple(b.to_dict() for b in notice(BUSY))
-
-
 def usage_text(error: UsageError, command: str) -> str:
     lines = [f"{error.problem}."]
     if error.verb:
@@ -144,7 +155,14 @@ def usage_text(error: UsageError, command: str) -> str:
 
 
 def explain(exc: BaseException) -> str:
-    """A short, safe, actionable sentence for a failure; never a stack trace."""
+    """A short, safe, actionable sentence for a failure; "" for one we cannot explain (a bug:
+    the caller logs it with a reference). Never a stack trace."""
+    if isinstance(exc, Refused):
+        return exc.text[:NOTICE_LIMIT]  # ours: roles and ids from configuration, no user input
+    if isinstance(exc, StoreUnavailable):
+        return safe(f"Cannot do that now: {exc}.", NOTICE_LIMIT)
+    if isinstance(exc, BotError):
+        return safe(exc.text, NOTICE_LIMIT)  # may quote what the person typed
     if isinstance(exc, PartialBulkError):
         return safe(
             f"Stopped part-way: {len(exc.done)} messages were handled, {len(exc.not_attempted)} "
@@ -165,12 +183,8 @@ def explain(exc: BaseException) -> str:
         return safe(text[:1].upper() + text[1:], NOTICE_LIMIT)
     if isinstance(exc, InvalidRequestError | NotFoundError | ApiError):
         return safe(f"Cloudflare answered: {exc}", NOTICE_LIMIT)
-    if isinstance(exc, StoreUnavailable):
-        return safe(f"Cannot do that now: {exc}.", NOTICE_LIMIT)
     if isinstance(exc, SlackApiError):
         return slack_error(str(exc.response.get("error", "unknown")))
-    if isinstance(exc, NoChannel):
-        return "I can only post cards in a channel or a DM; try again from one."
     return ""
 
 
@@ -182,47 +196,16 @@ def slack_error(code: str) -> str:
     return safe(f"Slack refused the message ({code}). Try again, or tell an admin.", NOTICE_LIMIT)
 
 
-@contextlib.asynccontextmanager
-async def answering(reply: Reply, doing: str) -> AsyncIterator[None]:
-    """Run a handler's work; any failure becomes a private message (never a stack trace)."""
-    try:
-        yield
-    except UsageError as exc:
-        set_outcome("bad_input")
-        await _safely(reply, usage_text(exc, reply.command))
-    except Exception as exc:
-        text = explain(exc)
-        set_outcome("failed" if text else "error")
-        if not text:
-            ref = secrets.token_hex(4)
-            log.exception("unexpected failure while %s (ref %s)", doing, ref)
-            text = (
-                f"Something went wrong on our side while {doing} (ref {ref}); it has been logged."
-            )
-        else:
-            log.warning("%s failed: %s", doing, type(exc).__name__)
-        await _safely(reply, text)
-
-
-async def _safely(reply: Reply, text: str) -> None:
-    try:
-        await reply.private(text)
-    except Exception:  # the answer itself failed (Slack down): logged, nothing more to do
-        log.exception("could not send a private answer to %s", reply.user_id)
-
-
-def not_found(message_id: str) -> str:
-    return safe(
-        f"Not found: no message with id `{message_id}`. Check the id (postfix ids look like "
-        "`4Njp3P0STMz2c02Q`), or search for it.",
-        NOTICE_LIMIT,
-    )
-
-
-def field(values: dict[str, Any], action_id: str) -> dict[str, Any] | None:
-    """An input's state in a view submission, found by its action id in any block."""
+def field(values: dict[str, Any], action_id: str) -> dict[str, Any]:
+    """An input's state in a view submission, found by its action id in any block ({} when
+    the view has no such input)."""
     for block in values.values():
         if action_id in block:
             found: dict[str, Any] = block[action_id]
             return found
-    return None
+    return {}
+
+
+def chosen(values: dict[str, Any], action_id: str) -> str | None:
+    """The value of a select or radio input in a view submission."""
+    return (field(values, action_id).get("selected_option") or {}).get("value")

@@ -39,7 +39,7 @@ from blocks import (
     trace_blocks,
     view_problems,
 )
-from blocks import actions as ids
+from blocks.ids import ActionId, CallbackId, InputId, card_of
 from blocks.search import CHOOSER_SHOWN, SEARCH_PAGE
 from bot.cloudflare.models import (
     DESTINATIONS,
@@ -238,24 +238,24 @@ def test_buttons_carry_the_investigate_id() -> None:
     blocks = message_card(make_message(), make_detections(), [])
     buttons = [e for e in elements(blocks) if e["type"] == "button"]
     assert {b["action_id"] for b in buttons} == {
-        ids.PREVIEW,
-        ids.RAW,
-        ids.TRACE,
-        ids.RELEASE,
-        ids.BLOCK,
+        ActionId.PREVIEW,
+        ActionId.RAW,
+        ActionId.TRACE,
+        ActionId.RELEASE,
+        ActionId.BLOCK,
     }
     assert all(b["value"] == MID for b in buttons)
 
 
 def test_release_only_when_quarantined() -> None:
-    assert by_action(message_card(make_message(), None, []), ids.RELEASE)
+    assert by_action(message_card(make_message(), None, []), ActionId.RELEASE)
     delivered = make_message(is_quarantined=False, delivery_status=["delivered"])
     blocks = message_card(delivered, None, [])
-    assert not by_action(blocks, ids.RELEASE)
+    assert not by_action(blocks, ActionId.RELEASE)
     assert "Not quarantined (delivered)" in all_text(blocks)
 
 
-@pytest.mark.parametrize("action_id", [ids.RELEASE, ids.BLOCK])
+@pytest.mark.parametrize("action_id", [ActionId.RELEASE, ActionId.BLOCK])
 def test_destructive_buttons_confirm(action_id: str) -> None:
     (button,) = by_action(message_card(make_message(), None, []), action_id)
     assert button["style"] == "danger"
@@ -265,14 +265,14 @@ def test_destructive_buttons_confirm(action_id: str) -> None:
 
 def test_release_confirm_names_the_subject_safely() -> None:
     message = make_message(subject="<!channel> https://evil.example")
-    (button,) = by_action(message_card(message, None, []), ids.RELEASE)
+    (button,) = by_action(message_card(message, None, []), ActionId.RELEASE)
     assert "&lt;!channel&gt; hxxps://evil[.]example" in button["confirm"]["text"]["text"]
 
 
 def test_menus_offer_folders_and_dispositions() -> None:
     blocks = message_card(make_message(), None, [])
-    (move,) = by_action(blocks, ids.MOVE)
-    (reclassify,) = by_action(blocks, ids.RECLASSIFY)
+    (move,) = by_action(blocks, ActionId.MOVE)
+    (reclassify,) = by_action(blocks, ActionId.RECLASSIFY)
     assert move["type"] == reclassify["type"] == "static_select"
     assert move["placeholder"]["text"] == "Move…"
     assert [o["value"] for o in move["options"]] == list(DESTINATIONS)
@@ -281,7 +281,7 @@ def test_menus_offer_folders_and_dispositions() -> None:
 
 def test_no_block_button_without_a_sender() -> None:
     message = make_message(**{"from": None, "envelope_from": None})
-    assert not by_action(message_card(message, None, []), ids.BLOCK)
+    assert not by_action(message_card(message, None, []), ActionId.BLOCK)
 
 
 def test_no_actions_for_a_malformed_id() -> None:
@@ -295,7 +295,9 @@ def test_outcomes_follow_the_actions_with_indexed_block_ids() -> None:
     outcomes = ["Released by <@U123ABC> at 10:00 UTC", "Moved to JunkEmail by <@U456DEF>"]
     blocks = message_card(make_message(), None, [], outcomes=outcomes)
     tail = blocks[-2:]
-    assert [b.block_id for b in tail] == [f"{ids.OUTCOME_BLOCK}-0", f"{ids.OUTCOME_BLOCK}-1"]
+    mid = make_message().id
+    assert [b.block_id for b in tail] == [f"outcome-0|{mid}", f"outcome-1|{mid}"]
+    assert [card_of(b.block_id) for b in blocks] == [mid] * len(blocks), "every block names it"
     assert all(isinstance(b, ContextBlock) for b in tail)
     assert texts(tail) == outcomes  # trusted: mentions kept, nothing escaped
     assert isinstance(blocks[-3], ActionsBlock)
@@ -305,8 +307,8 @@ def test_many_outcomes_keep_the_newest_within_limits() -> None:
     outcomes = [f"Outcome {i} by <@U123ABC> " + "x" * 600 for i in range(200)]
     blocks = message_card(make_message(), make_detections(), ACTION_LOG, outcomes=outcomes)
     assert len(blocks) <= 50
-    assert blocks[-1].block_id == f"{ids.OUTCOME_BLOCK}-199"
-    assert any(b.block_id == "hidden_outcomes" for b in blocks)
+    assert blocks[-1].block_id == f"outcome-199|{make_message().id}"
+    assert any((b.block_id or "").startswith("card-hidden|") for b in blocks)
     assert all(len(t) <= 500 for t in texts([b for b in blocks if isinstance(b, ContextBlock)]))
     assert_clean(blocks)
 
@@ -396,15 +398,15 @@ def test_search_results_list_hits_with_open_buttons() -> None:
     messages = hits(3)
     blocks = search_results(messages, description='from:"a" <!here>', more_key=None)
     assert '*3 results* for from:"a" &lt;!here&gt;' in all_text(blocks)
-    opens = by_action(blocks, ids.OPEN)
+    opens = by_action(blocks, ActionId.OPEN)
     assert [o["value"] for o in opens] == [m.id for m in messages]
-    assert not by_action(blocks, ids.SEARCH_MORE)
+    assert not by_action(blocks, ActionId.SEARCH_MORE)
     assert_clean(blocks)
 
 
 def test_more_button_only_with_a_key() -> None:
     blocks = search_results(hits(10), description="x", more_key="search:abc", shown_before=10)
-    (more,) = by_action(blocks, ids.SEARCH_MORE)
+    (more,) = by_action(blocks, ActionId.SEARCH_MORE)
     assert more["value"] == "search:abc"
     assert "*Results 11-20* for x" in all_text(blocks)
     assert_clean(blocks)
@@ -412,7 +414,7 @@ def test_more_button_only_with_a_key() -> None:
 
 def test_search_page_is_capped() -> None:
     blocks = search_results(hits(40), description="x", more_key=None)
-    assert len(by_action(blocks, ids.OPEN)) == SEARCH_PAGE
+    assert len(by_action(blocks, ActionId.OPEN)) == SEARCH_PAGE
     assert "30 more not shown" in all_text(blocks)
     assert_clean(blocks)
 
@@ -433,13 +435,13 @@ def test_chooser_offers_each_recipient() -> None:
     text = all_text(blocks)
     assert "*3 messages share postfix id* `Abcd` (one per recipient): pick one" in text
     assert all(f"user{i}@example[.]com" in text for i in range(3))
-    assert [o["value"] for o in by_action(blocks, ids.OPEN)] == [m.id for m in matches]
+    assert [o["value"] for o in by_action(blocks, ActionId.OPEN)] == [m.id for m in matches]
     assert_clean(blocks)
 
 
 def test_chooser_is_capped() -> None:
     blocks = chooser(hits(40), "Abcd")
-    assert len(by_action(blocks, ids.OPEN)) == CHOOSER_SHOWN
+    assert len(by_action(blocks, ActionId.OPEN)) == CHOOSER_SHOWN
     assert_clean(blocks)
 
 
@@ -503,7 +505,6 @@ CTX = ModalContext(
     channel_id="C0123456",
     message_ts="1700000000.000100",
     thread_ts="1700000000.000001",
-    response_url="https://hooks.slack.com/actions/T1/1/abc",
 )
 
 
@@ -519,32 +520,32 @@ def test_modal_context_round_trips() -> None:
 
 
 def test_move_modal() -> None:
-    view = move_modal(CTX, "<!here> invoice", "JunkEmail")
+    view = move_modal(CTX, make_message(subject="<!here> invoice"), "JunkEmail")
     data = view.to_dict()
-    assert data["callback_id"] == ids.MOVE_MODAL
+    assert data["callback_id"] == CallbackId.MOVE_MODAL
     assert ModalContext.load(data["private_metadata"]) == CTX
-    element = modal_inputs(view)[ids.FOLDER_INPUT]["element"]
-    assert element["action_id"] == ids.FOLDER_INPUT
+    element = modal_inputs(view)[InputId.FOLDER]["element"]
+    assert element["action_id"] == InputId.FOLDER
     assert element["initial_option"]["value"] == "JunkEmail"
     assert [o["value"] for o in element["options"]] == list(DESTINATIONS)
     assert "&lt;!here&gt; invoice" in "".join(texts(data))
     assert view_problems(view) == []
     assert (
         "initial_option"
-        not in modal_inputs(move_modal(CTX, None, "Nowhere"))[ids.FOLDER_INPUT]["element"]
+        not in modal_inputs(move_modal(CTX, None, "Nowhere"))[InputId.FOLDER]["element"]
     )
 
 
 def test_reclassify_modal() -> None:
-    view = reclassify_modal(CTX, "Subject", "SPAM")
-    assert view.callback_id == ids.RECLASSIFY_MODAL
+    view = reclassify_modal(CTX, make_message(subject="Subject"), "SPAM")
+    assert view.callback_id == CallbackId.RECLASSIFY_MODAL
     inputs = modal_inputs(view)
-    assert inputs[ids.DISPOSITION_INPUT]["element"]["initial_option"]["value"] == "SPAM"
-    reason = inputs[ids.REASON_INPUT]
+    assert inputs[InputId.DISPOSITION]["element"]["initial_option"]["value"] == "SPAM"
+    reason = inputs[InputId.REASON]
     assert reason["optional"] is True
     assert reason["element"] == {
         "type": "plain_text_input",
-        "action_id": ids.REASON_INPUT,
+        "action_id": InputId.REASON,
         "multiline": True,
         "max_length": 500,
     }
@@ -554,30 +555,30 @@ def test_reclassify_modal() -> None:
 def test_block_modal_shows_what_will_be_blocked() -> None:
     view = block_modal(CTX, "bob@evil.example")
     data = view.to_dict()
-    assert data["callback_id"] == ids.BLOCK_MODAL and data["submit"]["text"] == "Block"
-    radio = modal_inputs(view)[ids.PATTERN_TYPE_INPUT]["element"]
-    assert radio["action_id"] == ids.PATTERN_TYPE_INPUT
+    assert data["callback_id"] == CallbackId.BLOCK_MODAL and data["submit"]["text"] == "Block"
+    radio = modal_inputs(view)[InputId.PATTERN_TYPE]["element"]
+    assert radio["action_id"] == InputId.PATTERN_TYPE
     assert [(o["value"], o["description"]["text"]) for o in radio["options"]] == [
         ("EMAIL", "bob@evil[.]example"),
         ("DOMAIN", "evil[.]example"),
     ]
     assert radio["initial_option"]["value"] == "EMAIL"
-    assert modal_inputs(view)[ids.COMMENT_INPUT]["optional"] is True
+    assert modal_inputs(view)[InputId.COMMENT]["optional"] is True
     assert view_problems(view) == []
 
 
 def test_block_modal_placeholder_and_domain_only() -> None:
     waiting = block_modal(CTX, "").to_dict()
     assert "submit" not in waiting and "Looking up the sender" in "".join(texts(waiting))
-    domain_only = modal_inputs(block_modal(CTX, "evil.example"))[ids.PATTERN_TYPE_INPUT]
+    domain_only = modal_inputs(block_modal(CTX, "evil.example"))[InputId.PATTERN_TYPE]
     assert [o["value"] for o in domain_only["element"]["options"]] == ["DOMAIN"]
 
 
 @pytest.mark.parametrize(
     "view",
     [
-        move_modal(CTX, "x", None),
-        reclassify_modal(CTX, "x", None),
+        move_modal(CTX, make_message(), None),
+        reclassify_modal(CTX, make_message(), None),
         block_modal(CTX, "a@b.example"),
     ],
 )
@@ -719,9 +720,12 @@ def test_hostile_traces_break_no_limit(
 def test_hostile_modals_break_no_limit(
     subject: str | None, sender: str, choice: str | None
 ) -> None:
+    hostile = make_message(
+        subject=subject, **{"from": sender}, envelope_from=sender, client_recipients=[sender] * 5
+    )
     for view in (
-        move_modal(CTX, subject, choice),
-        reclassify_modal(CTX, subject, choice),
+        move_modal(CTX, hostile, choice),
+        reclassify_modal(CTX, hostile, choice),
         block_modal(CTX, sender),
     ):
         assert view_problems(view) == []
@@ -1039,9 +1043,12 @@ def test_worst_case_lists_fit() -> None:
         }
     )
     assert_clean(trace_blocks(WORST, trace))
+    worst = make_message(
+        id=WORST, subject=WORST, **{"from": WORST}, client_recipients=[WORST] * 100
+    )
     for view in (
-        move_modal(CTX, WORST, None),
-        reclassify_modal(CTX, WORST, None),
+        move_modal(CTX, worst, None),
+        reclassify_modal(CTX, worst, None),
         block_modal(CTX, WORST + "@" + WORST),
     ):
         assert view_problems(view) == []
@@ -1052,7 +1059,7 @@ def test_approval_card_lists_failed_and_undelivered_ids() -> None:
 
     from blocks.approvals import approval_card
     from blocks.limits import problems
-    from bot.services.approvals import ApprovalRequest, ApprovalState, ChunkResult, digest
+    from bot.services.approvals import ApprovalRequest, ApprovalState, ChunkResult, digest, report
 
     ids = [f"id{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(30)]
     now = datetime(2026, 11, 21, tzinfo=UTC)
@@ -1064,7 +1071,7 @@ def test_approval_card_lists_failed_and_undelivered_ids() -> None:
     )  # fmt: skip
     result = ChunkResult(index=0, acted=ids, skipped=[], delivered=ids[2:], failed=ids[:1],
                          undelivered=ids[1:2])  # fmt: skip
-    blocks = approval_card(request, approvers="Approvers: <@U2>.", results=[result])
+    blocks = approval_card(request, approvers="Approvers: <@U2>.", totals=report([result]))
     text = str([b.to_dict() for b in blocks])
     assert "Done with failures" in text
     assert "*Failed*: `id0000" in text and "*Undelivered*: `id0001" in text

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import redis
 
-from bot.app import GRACE_SECONDS
 from bot.local import payloads
+from bot.server import GRACE_SECONDS
 from tests.servers import (
     ACCOUNT_ID,
     API_TOKEN,

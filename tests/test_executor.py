@@ -15,15 +15,17 @@ import redis.asyncio as aioredis
 from bot.cloudflare import EmailSecurityClient, RetryPolicy
 from bot.cloudflare.models import ReleaseResult
 from bot.services.approvals import (
+    TAMPERED_ERROR,
     ApprovalRequest,
     ApprovalState,
     ApprovalStore,
     ChunkResult,
+    Executor,
     MessageSummary,
     Outcome,
+    report,
 )
 from bot.services.audit import AuditLog
-from bot.services.executor import TAMPERED_ERROR, Executor, report
 from bot.store import StoreUnavailable
 from tests.conftest import NO_RETRY
 from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess, eventually, free_port
@@ -82,6 +84,17 @@ async def approved(
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.EXECUTE and decision.request is not None
     return decision.request
+
+
+async def sweep(store: ApprovalStore, executor: Executor) -> list[ApprovalRequest]:
+    """What production's sweeper does (handlers/approvals.py `sweep`): run every executing
+    request nobody holds. Returns the requests this sweep finished."""
+    done = []
+    for request_id in await store.stalled():
+        finished = await executor.run(request_id)
+        if finished is not None:
+            done.append(finished)
+    return done
 
 
 def posts(
@@ -331,7 +344,7 @@ async def test_store_down_mid_run_stops_and_a_resume_finishes(
         return made.id in await store.stalled()
 
     await eventually(lapsed, 5, "the lease to lapse")
-    [done] = await Executor(store, client, "b").resume_stalled()
+    [done] = await sweep(store, Executor(store, client, "b"))
     assert done.id == made.id and done.state == ApprovalState.DONE
     results = await store.chunks(made.id)
     assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
@@ -339,15 +352,15 @@ async def test_store_down_mid_run_stops_and_a_resume_finishes(
     assert sorted(sent) == sorted(ids), "chunk 2 was sent once, before the store went down"
 
 
-async def test_resume_stalled_runs_every_approved_request(
+async def test_sweep_runs_every_approved_request(
     store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
 ) -> None:
     ids = simulator.add_messages(quarantined_messages(12, "Resume"))
     first = await approved(store, ids[:6])
     second = await approved(store, ids[6:])
-    done = await Executor(store, client, "a").resume_stalled()
+    done = await sweep(store, Executor(store, client, "a"))
     assert sorted(r.id for r in done) == sorted([first.id, second.id])
-    assert await Executor(store, client, "a").resume_stalled() == []
+    assert await sweep(store, Executor(store, client, "a")) == []
     assert sorted(released_ids(simulator)) == sorted(ids)
 
 
@@ -356,11 +369,12 @@ async def test_redis_down_nothing_executes(
 ) -> None:
     dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=NO_RETRY)
     try:
-        executor = Executor(ApprovalStore(dead), client, "a")
+        store = ApprovalStore(dead)
+        executor = Executor(store, client, "a")
         with pytest.raises(StoreUnavailable, match="REDIS_URL"):
             await executor.run("abcdefabcdef")
         with pytest.raises(StoreUnavailable):
-            await executor.resume_stalled()
+            await sweep(store, executor)
     finally:
         await dead.aclose()
     assert simulator.calls() == []

@@ -12,8 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.cloudflare import UnavailableError
-from bot.services.approvals import ApprovalRequest, ApprovalState, ApprovalStore
-from bot.services.executor import Executor
+from bot.services.approvals import ApprovalRequest, ApprovalState, ApprovalStore, Executor
 from bot.store import StoreUnavailable
 from bot.store.once import Once
 from tests.conftest import NO_RETRY

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.cloudflare.dispositions import BY_SEVERITY, RECLASSIFIABLE, Disposition
+
 Destination = Literal[
     "Inbox", "JunkEmail", "DeletedItems", "RecoverableItemsDeletions", "RecoverableItemsPurges"
 ]
@@ -25,13 +27,9 @@ DESTINATIONS: tuple[Destination, ...] = (
     "RecoverableItemsPurges",
 )
 ReclassifyDisposition = Literal["NONE", "BULK", "MALICIOUS", "SPAM", "SPOOF", "SUSPICIOUS"]
-RECLASSIFY_DISPOSITIONS: tuple[ReclassifyDisposition, ...] = (
-    "NONE",
-    "BULK",
-    "MALICIOUS",
-    "SPAM",
-    "SPOOF",
-    "SUSPICIOUS",
+RECLASSIFY_DISPOSITIONS: tuple[ReclassifyDisposition, ...] = tuple(
+    d.value  # type: ignore[misc]  # RECLASSIFIABLE holds exactly the Literal's values
+    for d in RECLASSIFIABLE
 )
 # UNKNOWN is read-only in the API: it may be listed, never created.
 PatternType = Literal["EMAIL", "DOMAIN", "IP"]
@@ -87,6 +85,23 @@ class MessageDetails(ApiModel):
     smtp_helo_server_ip: str | None = None
     smtp_previous_hop_ip: str | None = None
     x_originating_ip: str | None = None
+
+    @property
+    def sender(self) -> str | None:
+        """The address shown as the sender: the header From, else the envelope sender."""
+        return self.from_ or self.envelope_from
+
+    @property
+    def recipients(self) -> list[str]:
+        """This copy's recipients: the mailboxes it was delivered to (client recipients),
+        else the envelope, else the header To."""
+        return list(self.client_recipients or self.envelope_to or self.to or [])
+
+    @property
+    def disposition(self) -> Disposition | None:
+        """The final disposition as a known verdict (None when absent or new to the bot)."""
+        value = (self.final_disposition or "").upper()
+        return next((d for d in BY_SEVERITY if d.value == value), None)
 
 
 class Finding(ApiModel):

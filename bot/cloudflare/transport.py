@@ -15,8 +15,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -34,14 +33,11 @@ from bot.cloudflare.errors import (
     UnexpectedResponseError,
 )
 from bot.cloudflare.ratelimit import RequestLimiter
+from bot.cloudflare.waits import WAIT_NOTICE
 
 log = logging.getLogger("bot.cloudflare")
 
 IDEMPOTENT = frozenset({"GET", "HEAD"})
-# Set by whoever serves a person (a Slack handler) to tell them a 429 makes us wait: seconds in.
-WAIT_NOTICE: ContextVar[Callable[[float], Awaitable[None]] | None] = ContextVar(
-    "WAIT_NOTICE", default=None
-)
 # Failures that prove the request never left this host, so even a POST may be sent again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 

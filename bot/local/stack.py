@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import redis.asyncio as redis
 
-from bot.app import email_client
+from bot.clients import email_client
 from bot.cloudflare import ApiError, EmailSecurityClient, UnavailableError
 from bot.config import (
     SIMULATOR_URL,

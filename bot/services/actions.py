@@ -1,22 +1,45 @@
-"""Acting on messages: which actions need a second person's approval, and doing the rest."""
+"""The actions on messages (release, move, reclassify, block), whatever surface asks for them.
+
+Each entry point takes the actor first and does all of it: the role, the messages' current state
+(never a stale card's), the approval rule, one claim so that a double click does not act twice,
+the API call, the audit entry, and the outcome on the card it came from (or a new card). It
+returns an `ActionResult`, or raises a `bot.errors.BotError` whose sentence the person reads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
-from bot.cloudflare.models import (
-    BlockedSender,
-    Destination,
-    MessageDetails,
-    MoveResult,
-    PatternType,
-    ReclassifyDisposition,
-    ReleaseResult,
-)
+from bot.cloudflare.models import Destination, MessageDetails, PatternType, ReclassifyDisposition
 from bot.config import Settings
+from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
+from bot.services.approvals.service import ApprovalService
+from bot.services.audit import AuditLog
+from bot.services.lookup import LookupService
+from bot.services.outcomes import (
+    ActionResult,
+    Blocked,
+    CardOutcome,
+    MessageOutcome,
+    Moved,
+    NotQuarantined,
+    Reclassified,
+    Released,
+)
+from bot.services.policy import Policy, Role
+from bot.services.ports import Origin
+from bot.services.showing import CardKeeper
+from bot.store import Once, SearchStore
+
+log = logging.getLogger("bot.actions")
+RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
+BULK_LIMIT = 10_000  # messages one search-wide request may cover
 
 
 @dataclass(frozen=True)
@@ -26,47 +49,268 @@ class ApprovalNeeded:
     reason: str
 
 
-class ActionService:
-    def __init__(self, client: EmailSecurityClient, settings: Settings) -> None:
-        self.client = client
-        self.bulk_threshold = settings.bot_bulk_threshold
-        self.guarded = frozenset(settings.bot_guarded_dispositions)
-
-    def approval_needed(
-        self, action: Literal["release", "move"], messages: Sequence[MessageDetails]
-    ) -> ApprovalNeeded | None:
-        """DESIGN.md "Policy and approvals": bulk (≥ BOT_BULK_THRESHOLD messages) or a release
-        of a message whose disposition is guarded."""
-        if len(messages) >= self.bulk_threshold:
-            return ApprovalNeeded(
-                f"it touches {len(messages)} messages (BOT_BULK_THRESHOLD is {self.bulk_threshold})"
-            )
-        guarded = sorted({m.final_disposition or "" for m in messages} & self.guarded)
-        if action == "release" and guarded:
-            return ApprovalNeeded(
-                f"it releases a {'/'.join(guarded)} message (BOT_GUARDED_DISPOSITIONS)"
-            )
-        return None
-
-    async def release(self, ids: Sequence[str]) -> list[ReleaseResult]:
-        return await self.client.release(ids)
-
-    async def move(self, ids: Sequence[str], folder: Destination) -> list[MoveResult]:
-        return await self.client.move(ids, folder)
-
-    async def reclassify(self, message_id: str, disposition: ReclassifyDisposition) -> None:
-        await self.client.reclassify(message_id, disposition)
-
-    async def block(
-        self, pattern: str, pattern_type: PatternType, comment: str | None, actor: str
-    ) -> BlockedSender:
-        note = f"Blocked from Slack by {actor}" + (f": {comment}" if comment else "")
-        return await self.client.block_sender(pattern, pattern_type, comments=note)
+def approval_needed(
+    action: Literal["release", "move"],
+    messages: Sequence[MessageDetails],
+    *,
+    bulk_threshold: int,
+    guarded: frozenset[str],
+    folder: str | None = None,
+) -> ApprovalNeeded | None:
+    """DESIGN.md "Policy and approvals": bulk (at least `bulk_threshold` messages), or a release
+    of a message whose disposition is guarded."""
+    if len(messages) >= bulk_threshold:
+        return ApprovalNeeded(
+            f"it touches {len(messages)} messages (BOT_BULK_THRESHOLD is {bulk_threshold})"
+        )
+    hit = sorted({m.final_disposition or "" for m in messages} & guarded)
+    if action == "release" and hit:
+        return ApprovalNeeded(f"it releases a {'/'.join(hit)} message (BOT_GUARDED_DISPOSITIONS)")
+    return None
 
 
 def block_pattern(message: MessageDetails, pattern_type: PatternType) -> str | None:
     """The sender address (EMAIL) or its domain (DOMAIN) of `message`, if it has one."""
-    address = (message.from_ or message.envelope_from or "").strip().strip("<>").lower()
+    address = (message.sender or "").strip().strip("<>").lower()
     if "@" not in address:
         return None
     return address if pattern_type == "EMAIL" else address.rsplit("@", 1)[1]
+
+
+class ActionService:
+    def __init__(
+        self,
+        *,
+        email: EmailSecurityClient,
+        lookup: LookupService,
+        policy: Policy,
+        approvals: ApprovalService,
+        audit: AuditLog,
+        once: Once,
+        cards: CardKeeper,
+        searches: SearchStore,
+        settings: Settings,
+    ) -> None:
+        self.email = email
+        self.lookup = lookup
+        self.policy = policy
+        self.approvals = approvals
+        self.audit = audit
+        self.once = once
+        self.cards = cards
+        self.searches = searches
+        self.bulk_threshold = settings.bot_bulk_threshold
+        self.guarded = frozenset(settings.bot_guarded_dispositions)
+
+    def needs_approval(
+        self, action: Literal["release", "move"], messages: Sequence[MessageDetails]
+    ) -> ApprovalNeeded | None:
+        return approval_needed(
+            action, messages, bulk_threshold=self.bulk_threshold, guarded=self.guarded
+        )
+
+    # -- release and move ----------------------------------------------------------------------
+
+    async def release(
+        self, actor: str, ids: Sequence[str], origin: Origin, reason: str = ""
+    ) -> ActionResult:
+        await self.policy.require(actor, Role.OPERATOR, "release messages")
+        messages = await self.lookup.current(ids)
+        held = [m for m in messages if m.is_quarantined]
+        checked = [
+            MessageOutcome(m.id, NotQuarantined(actor=actor))
+            for m in messages
+            if not m.is_quarantined
+        ]
+        await self.cards.show_all(origin, checked, new_cards=False)
+        if not held:
+            return ActionResult(outcomes=checked)
+        need = self.needs_approval("release", held)
+        if need is not None:
+            return await self._request(actor, "release", held, {}, need, reason, origin, checked)
+        acted = [m.id for m in held]
+        async with self._exclusive("release", acted):
+            results = await self.email.release(acted)
+        unaudited = await self._audit(
+            actor, "release", acted, ", ".join(r.outcome for r in results)
+        )
+        done = [
+            MessageOutcome(m.id, Released(actor=actor, result=r))
+            for m, r in zip(held, results, strict=True)
+        ]
+        await self.cards.show_all(origin, done)
+        return ActionResult(outcomes=checked + done, unaudited=unaudited)
+
+    async def move(
+        self,
+        actor: str,
+        ids: Sequence[str],
+        folder: Destination,
+        origin: Origin,
+        reason: str = "",
+    ) -> ActionResult:
+        await self.policy.require(actor, Role.OPERATOR, "move messages")
+        messages = await self.lookup.current(ids)
+        need = self.needs_approval("move", messages)
+        if need is not None:
+            params: dict[str, str] = {"folder": folder}
+            return await self._request(actor, "move", messages, params, need, reason, origin)
+        acted = [m.id for m in messages]
+        async with self._exclusive(f"move to {folder}", acted):
+            results = await self.email.move(acted, folder)
+        failed = sum(1 for r in results if not r.success)
+        moved = Moved(actor=actor, folder=folder, done=len(results) - failed, failed=failed)
+        summary = f"moved to {folder}" + (f", {failed} failed" if failed else "")
+        unaudited = await self._audit(actor, f"move to {folder}", acted, summary)
+        done = [MessageOutcome(m.id, moved) for m in messages]
+        await self.cards.show_all(origin, done)
+        return ActionResult(outcomes=done, unaudited=unaudited)
+
+    async def _request(
+        self,
+        actor: str,
+        action: Literal["release", "move"],
+        messages: Sequence[MessageDetails],
+        params: dict[str, str],
+        need: ApprovalNeeded,
+        reason: str,
+        origin: Origin,
+        checked: list[MessageOutcome] | None = None,
+    ) -> ActionResult:
+        made = await self.approvals.request(
+            actor, action, messages, params, rule=need.reason, reason=reason,
+            channel=origin.channel,
+        )  # fmt: skip
+        return ActionResult(
+            outcomes=checked or [],
+            requested=made,
+            approvers=self.policy.who(Role.APPROVER),
+        )
+
+    async def all_matching(
+        self,
+        actor: str,
+        key: str,
+        action: Literal["release", "move"],
+        origin: Origin,
+        folder: Destination | None = None,
+        reason: str = "",
+    ) -> ActionResult:
+        """Every message of a saved search (up to BULK_LIMIT) into one approval request: a
+        second person approves every action on a whole search."""
+        await self.policy.require(actor, Role.OPERATOR, f"{action} messages")
+        saved = await self.searches.load(key)
+        if saved is None:
+            raise Gone("That search has expired (searches are kept an hour); run it again.")
+        search = self.email.search(limit=BULK_LIMIT, per_page=1000, **saved.filters)
+        found = [m async for m in search]
+        if action == "release":
+            found = [m for m in found if m.is_quarantined]
+        if not found:
+            raise InvalidInput("No message of that search needs it (nothing quarantined matches).")
+        if action == "move" and folder is None:
+            raise InvalidInput("Choose the folder to move the messages to.")
+        need = self.needs_approval(action, found) or ApprovalNeeded(
+            "every bulk action from a search is approved by a second person"
+        )
+        params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
+        return await self._request(actor, action, found, params, need, reason, origin)
+
+    # -- one message ---------------------------------------------------------------------------
+
+    async def reclassify(
+        self,
+        actor: str,
+        message_id: str,
+        disposition: ReclassifyDisposition,
+        origin: Origin,
+        reason: str | None = None,
+    ) -> ActionResult:
+        await self.policy.require(actor, Role.OPERATOR, "reclassify messages")
+        message = await self.lookup.one(message_id)
+        async with self._exclusive("reclassification", [message.id]):
+            await self.email.reclassify(message.id, disposition)
+        unaudited = await self._audit(
+            actor, f"reclassify as {disposition}", [message.id], "requested"
+        )
+        done = [MessageOutcome(message.id, Reclassified(actor=actor, disposition=disposition,
+                                                        reason=reason))]  # fmt: skip
+        await self.cards.show_all(origin, done)
+        return ActionResult(outcomes=done, unaudited=unaudited)
+
+    async def block(
+        self,
+        actor: str,
+        pattern: str,
+        pattern_type: PatternType,
+        origin: Origin,
+        comment: str | None = None,
+        message: MessageDetails | None = None,
+    ) -> ActionResult:
+        """Block a sender address or domain; with `message`, the outcome shows on its card."""
+        await self.policy.require(actor, Role.OPERATOR, "block senders")
+        async with self._exclusive("block", [pattern_type, pattern.lower()]):
+            note = f"Blocked from Slack by {actor}" + (f": {comment}" if comment else "")
+            blocked = await self.email.block_sender(pattern, pattern_type, comments=note)
+        unaudited = await self._audit(
+            actor, f"block {pattern_type.lower()} {blocked.pattern}", [], "blocked"
+        )
+        outcome: CardOutcome = Blocked(
+            actor=actor, pattern=blocked.pattern, pattern_type=pattern_type, comment=comment
+        )
+        key = message.id if message is not None else ""
+        done = [MessageOutcome(key, outcome)]
+        if message is not None:
+            await self.cards.show_all(origin, done)
+        return ActionResult(outcomes=done, unaudited=unaudited)
+
+    async def block_sender(
+        self,
+        actor: str,
+        message_id: str,
+        pattern_type: PatternType,
+        origin: Origin,
+        comment: str | None = None,
+    ) -> ActionResult:
+        """Block the sender of a message (its address or its domain)."""
+        await self.policy.require(actor, Role.OPERATOR, "block senders")
+        message = await self.lookup.one(message_id)
+        pattern = block_pattern(message, pattern_type)
+        if pattern is None:
+            raise InvalidInput("This message has no sender address to block.")
+        return await self.block(actor, pattern, pattern_type, origin, comment, message)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, action: str, ids: Sequence[str]) -> AsyncIterator[None]:
+        """Runs the block while this request alone runs `action` on `ids`; InProgress when the
+        same action on the same messages is already under way (a double click, two people).
+        Redis down: runs anyway (the action needs no record; a release still re-checks)."""
+        digest = hashlib.sha256("\n".join([action, *sorted(ids)]).encode()).hexdigest()[:32]
+        key = f"action:{digest}"
+        try:
+            alone = await self.once.first(key, RUNNING_SECONDS)
+        except StoreUnavailable:
+            alone, key = True, ""
+        if not alone:
+            raise InProgress(
+                f"That {action} is already under way (another click a moment ago); "
+                "its outcome will show on the card."
+            )
+        try:
+            yield
+        finally:
+            if key:
+                with contextlib.suppress(StoreUnavailable):
+                    await self.once.forget(key)
+
+    async def _audit(self, actor: str, action: str, ids: Sequence[str], outcome: str) -> bool:
+        """Record a direct action. It is done already, so a Redis failure is reported (True:
+        not recorded), not raised."""
+        try:
+            await self.audit.record(actor=actor, action=action, ids=ids, outcome=outcome)
+        except StoreUnavailable:
+            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
+            return True
+        return False

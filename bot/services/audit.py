@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel
 
-from bot.services.approvals import now_utc
+from bot.services.audit_entry import AuditEntry
 from bot.store import redis_errors
 
 MAX_IDS = 100  # ids kept in one entry
@@ -25,23 +24,6 @@ SCAN_BACK = 5000  # entries a filtered read looks through at most
 PAGE = 500
 
 Detail = str | Mapping[str, Any] | None
-
-
-class AuditEntry(BaseModel):
-    id: str  # the stream entry id ("<ms>-<seq>")
-    at: datetime
-    actor: str  # a Slack user id, or "bot" for the bot's own steps (expiry, execution)
-    action: str  # e.g. "request release", "approve move", "execute release", "result move"
-    outcome: str
-    ids: list[str] = []  # the first MAX_IDS message ids
-    count: int = 0  # how many messages in all
-    request_id: str | None = None
-    digest: str | None = None
-    detail: str | dict[str, Any] | None = None
-
-    @property
-    def truncated(self) -> bool:
-        return self.count > len(self.ids)
 
 
 def _text(value: bytes | str) -> str:
@@ -90,7 +72,7 @@ class AuditLog:
         """Append one entry; returns its stream id."""
         every = list(ids)
         fields: dict[str, str] = {
-            "at": now_utc().isoformat(),
+            "at": datetime.now(UTC).isoformat(),
             "actor": actor,
             "action": action,
             "outcome": outcome,

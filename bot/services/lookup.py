@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.ids import parse_message_id
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
+from bot.errors import NeedsChoice, NotFound
 
 MAX_CHOICES = 20  # recipients of one postfix id shown in a chooser
 
@@ -36,6 +37,39 @@ class Ambiguous:
 class LookupService:
     def __init__(self, client: EmailSecurityClient) -> None:
         self.client = client
+
+    async def find(self, text: str) -> Investigation:
+        """The full picture of one id. Raises NotFound, or NeedsChoice when a bare postfix id
+        names several copies."""
+        try:
+            found = await self.investigate(text)
+        except NotFoundError:
+            raise NotFound(text) from None
+        if isinstance(found, Ambiguous):
+            raise NeedsChoice(found.postfix_id, found.matches)
+        return found
+
+    async def one(self, text: str) -> MessageDetails:
+        """The current state of one message (no evidence); raises like `find`."""
+        try:
+            found = await self.message(text)
+        except NotFoundError:
+            raise NotFound(text) from None
+        if isinstance(found, Ambiguous):
+            raise NeedsChoice(found.postfix_id, found.matches)
+        return found
+
+    async def current(self, ids: Sequence[str]) -> list[MessageDetails]:
+        """The current state of every id, fetched at once, so that no stale card decides. Raises
+        NotFound naming the missing ids, or NeedsChoice for the first ambiguous one."""
+        found = await self.messages(ids)
+        missing = [i for i, f in zip(ids, found, strict=True) if f is None]
+        if missing:
+            raise NotFound(", ".join(missing[:10]))
+        for each in found:
+            if isinstance(each, Ambiguous):
+                raise NeedsChoice(each.postfix_id, each.matches)
+        return [f for f in found if isinstance(f, MessageDetails)]
 
     async def investigate(self, text: str) -> Investigation | Ambiguous:
         """The full picture for one id; NotFoundError if nothing matches."""

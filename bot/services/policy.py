@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import Settings
+from bot.errors import Refused
 
 GroupMembers = Callable[[str], Awaitable[frozenset[str]]]
 
@@ -88,6 +89,16 @@ class Policy:
             f"You need the {needed.value} role to {action}. {self.who(needed)} "
             f"An admin can add you to {SETTING[needed]}."
         )
+
+    async def require(self, user_id: str, needed: Role, action: str) -> None:
+        """Raise Refused (saying who may instead) unless `user_id` may do `action`."""
+        refusal = await self.check(user_id, needed, action)
+        if refusal is not None:
+            raise Refused(refusal.text)
+
+    async def roles(self, user_id: str) -> list[Role]:
+        """Every role `user_id` holds now (group membership looked up, briefly cached)."""
+        return [r for r in Role if await self.check(user_id, r, "") is None]
 
     def who(self, role: Role) -> str:
         """A sentence naming who holds `role`; safe to send (ids only, nobody is pinged

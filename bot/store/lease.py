@@ -3,7 +3,8 @@
 It guards the work only one process may do at a time: an approval request's execution, the
 alert poller. A holder that dies stops renewing and the lease lapses after its TTL, so another
 replica takes over; a holder that stops cleanly releases it at once. Scripts of other stores
-that must only run for the holder check `GET <key> == owner` themselves (see `held_by`).
+that must only run for the holder check `GET <key> == owner` themselves, atomically with
+their own step.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, t
 from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.metrics import Metrics
-from bot.services.alerts import AlertRejected, Campaign
+from bot.services.alerts.models import AlertRejected, Campaign
 
 POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about one a second
 # Slack's answers that no retry can change: the alert is set aside (alerts:rejected) instead of

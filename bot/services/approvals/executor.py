@@ -3,9 +3,10 @@ each chunk's result stored before the next, resumable after a crash without repe
 
 Exactly-once, step by step (DESIGN.md "Policy and approvals"):
 
-- Only the holder of the request's lease acts on it. The lease has a TTL and is renewed in the
-  background while the executor works, so a slow chunk keeps it; a killed process loses it
-  after `lease_seconds` and any replica resumes (`resume_stalled`).
+- Only the holder of the request's lease (bot.store.lease.Lease) acts on it. The lease has a
+  TTL and is renewed in the background while the executor works, so a slow chunk keeps it; a
+  killed process loses it after `lease_seconds` and any replica's sweeper resumes the request
+  (`store.stalled()`, then `run` for each: handlers/approvals.py `sweep`).
 - A chunk's result is stored once (`save_chunk`, lease-checked); a chunk with a stored result
   is never sent again.
 - A chunk whose POST went out but whose result was not stored (a crash in between) is sent
@@ -26,22 +27,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
-
-from pydantic import BaseModel
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError, NotFoundError
 from bot.cloudflare.models import Destination, MessageDetails, MoveResult, ReleaseResult
-from bot.services.approvals import (
+from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
-    ApprovalStore,
     ChunkResult,
+    report,
     verified,
 )
+from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.stopping import unless_stopped
 from bot.store import StoreUnavailable
@@ -54,34 +54,6 @@ Check = Literal["act", "skip", "not_found"] | ApiError | ValueError
 TAMPERED_ERROR = (
     "the request's stored content no longer matches its approved digest; nothing was sent"
 )
-
-
-class ExecutionReport(BaseModel):
-    """The totals over a request's chunk results, for the final card and the audit entry."""
-
-    acted: int
-    succeeded: int  # release: delivered; move: sent and not reported failed
-    skipped: int
-    not_found: int
-    delivered: int
-    failed: list[str]
-    undelivered: list[str]
-    errors: list[str]
-    chunks: int
-
-
-def report(results: Sequence[ChunkResult]) -> ExecutionReport:
-    return ExecutionReport(
-        acted=sum(len(r.acted) for r in results),
-        succeeded=sum(len(set(r.acted) - set(r.failed) - set(r.undelivered)) for r in results),
-        skipped=sum(len(r.skipped) for r in results),
-        not_found=sum(len(r.not_found) for r in results),
-        delivered=sum(len(r.delivered) for r in results),
-        failed=[i for r in results for i in r.failed],
-        undelivered=[i for r in results for i in r.undelivered],
-        errors=[f"chunk {r.index + 1}: {r.error}" for r in results if r.error],
-        chunks=len(results),
-    )
 
 
 @dataclass
@@ -141,21 +113,6 @@ class Executor:
                 # Let another replica resume at once; never while a POST may still land.
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.release_lease(request_id, self.owner)
-
-    async def resume_stalled(self) -> list[ApprovalRequest]:
-        """Run every executing request nobody holds (at start-up and periodically)."""
-        finished = []
-        for request_id in await self.store.stalled():
-            try:
-                done = await self.run(request_id)
-            except StoreUnavailable:
-                raise
-            except Exception:
-                log.exception("resuming approval request %s failed", request_id)
-                continue
-            if done is not None:
-                finished.append(done)
-        return finished
 
     # -- the run -------------------------------------------------------------------------------
 

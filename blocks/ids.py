@@ -1,0 +1,73 @@
+"""Every id the renderers put on elements and the handlers listen for, in one place.
+
+Each interactive element carries its own target, never found by looking at its neighbours: a
+message button's value is the message's investigate id; a card's menus sit in an actions block
+whose `block_id` names the message (`card_block`); approval buttons carry the request id; a
+modal carries a `blocks.modals.ModalContext` in its private metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    # On a message card; value = the investigate id (menus: the option is the choice).
+    PREVIEW = "msg_preview"
+    RAW = "msg_raw"
+    TRACE = "msg_trace"
+    RELEASE = "msg_release"
+    MOVE = "msg_move"
+    RECLASSIFY = "msg_reclassify"
+    BLOCK = "msg_block"
+    OPEN = "msg_open"  # a search hit or chooser entry: the full card
+    # Search results; value = the saved search's opaque key.
+    SEARCH_MORE = "search_more"
+    RELEASE_ALL = "search_release_all"
+    MOVE_ALL = "search_move_all"
+    # Approval cards, lists and the App Home; value = the request id.
+    APPROVE = "approval_approve"
+    REJECT = "approval_reject"
+    CANCEL = "approval_cancel"
+
+
+class CallbackId(StrEnum):
+    MOVE_MODAL = "move_modal"
+    RECLASSIFY_MODAL = "reclassify_modal"
+    BLOCK_MODAL = "block_modal"
+    REJECT_MODAL = "approval_reject_modal"
+    BULK_MODAL = "search_bulk_modal"
+    INVESTIGATE_SHORTCUT = "investigate_email"  # the message shortcut
+
+
+class InputId(StrEnum):
+    """Inputs in modals: the same id is the block_id and the action_id."""
+
+    FOLDER = "folder"
+    DISPOSITION = "disposition"
+    REASON = "reason"
+    PATTERN_TYPE = "pattern_type"
+    COMMENT = "comment"
+
+
+class BlockPrefix(StrEnum):
+    OUTCOME = "outcome"  # an outcome line a card gathered ("Released by … at …")
+    APPROVAL = "approval"  # an approval request's buttons
+    CARD = "card"  # any other block of a message card
+
+
+_CARD_BLOCK = re.compile(r"^(?P<prefix>[a-z]+)-(?P<part>[a-z0-9]+)\|(?P<message>.+)$")
+MAX_BLOCK_ID = 255
+
+
+def card_block(prefix: BlockPrefix, part: str, message_id: str) -> str:
+    """The block_id of one block of a message's card: unique within a post that holds several
+    cards, and naming the message it belongs to."""
+    return f"{prefix.value}-{part}|{message_id}"[:MAX_BLOCK_ID]
+
+
+def card_of(block_id: str | None) -> str | None:
+    """The message id a card block belongs to (None for any other block)."""
+    match = _CARD_BLOCK.match(block_id or "")
+    return match["message"] if match else None

@@ -1,0 +1,109 @@
+"""Every sentence that tells what happened: outcome lines on cards and in their threads, the
+stamps on them ("… by @user at …"), decision lines of approval requests, and the private notes
+an action sends back to the person who asked. Composed from the services' records
+(`bot.services.outcomes`), never from Slack payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from blocks.approvals import what
+from blocks.safety import safe
+from bot.cloudflare.models import ReleaseResult
+from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
+from bot.services.outcomes import (
+    ActionResult,
+    Blocked,
+    CardOutcome,
+    Moved,
+    NotQuarantined,
+    Reclassified,
+    Released,
+)
+
+LINE_CHARS = 600
+
+
+def stamp(user_id: str, what_happened: str, at: datetime | None = None) -> str:
+    """`<what> by <@user> at <time>`: who, what, when (user ids come from Slack)."""
+    when = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    who = "the bot" if user_id == "bot" else f"<@{user_id}>"
+    return f"{what_happened} by {who} at {when}"
+
+
+def release_summary(result: ReleaseResult) -> str:
+    text = {
+        "delivered": f"✅ Released: delivered to {len(result.delivered)}",
+        "partial": f"⚠️ Released in part: delivered to {len(result.delivered)}, "
+        f"failed for {len(result.failed)}, undelivered for {len(result.undelivered)}",
+        "failed": f"❌ Release failed for {len(result.failed)} recipients",
+        "undelivered": f"⚠️ Release undelivered for {len(result.undelivered)} recipients",
+        "unknown": "❔ Release sent; Cloudflare reported no outcome for this message",
+    }[result.outcome]
+    if result.failed:
+        text += f" (failed: {', '.join(result.failed[:5])})"
+    return safe(text, LINE_CHARS)
+
+
+def _what_happened(outcome: CardOutcome) -> str:
+    match outcome:
+        case Released(result=result):
+            return release_summary(result)
+        case Moved(folder=folder, done=done, failed=failed):
+            if not failed:
+                return f"📁 Moved to {safe(folder, 60)}"
+            return f"⚠️ Move to {safe(folder, 60)}: {done} done, {failed} failed"
+        case Reclassified(disposition=disposition, reason=reason):
+            why = f" (reason: {safe(reason, 300)})" if reason else ""
+            return f"🏷️ Reclassification as {safe(disposition, 30)} requested{why}"
+        case Blocked(pattern=pattern, pattern_type=kind, comment=comment):
+            note = f" (comment: {safe(comment, 300)})" if comment else ""
+            return f"⛔ Blocked {kind.lower()} {safe(pattern, 300)}{note}"
+        case NotQuarantined():
+            return "Checked: not in quarantine"
+    raise AssertionError(f"no wording for {outcome!r}")  # pragma: no cover
+
+
+def outcome_line(outcome: CardOutcome) -> str:
+    """One line of a card's history (and its thread)."""
+    return stamp(outcome.actor, _what_happened(outcome), outcome.at)
+
+
+def outcome_lines(outcomes: Sequence[CardOutcome]) -> list[str]:
+    return [outcome_line(o) for o in outcomes]
+
+
+def action_notes(result: ActionResult) -> list[str]:
+    """What the person who asked is told privately (the cards show the rest)."""
+    notes = [
+        f"`{safe(each.message_id, 120)}` is not in quarantine: nothing to release."
+        for each in result.outcomes
+        if isinstance(each.outcome, NotQuarantined)
+    ]
+    if result.requested is not None:
+        made = result.requested
+        notes.append(f"Asked for approval: {what(made)} ({made.rule}). {result.approvers}".strip())
+    if result.unaudited:
+        notes.append("Done, but not recorded in the audit trail: the bot's Redis is unreachable.")
+    return notes
+
+
+def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) -> str | None:
+    """The request thread's line for `event` (None: nothing to say in the thread)."""
+    lines = {
+        "approved": f"👍 Approved by <@{actor}>; more approvals needed.",
+        "executing": f"👍 Approved by <@{actor}>: running now.",
+        "rejected": f"🚫 Rejected by <@{actor}>.",
+        "cancelled": f"↩️ Cancelled by <@{actor}>.",
+        "expired": "⌛ This request expired without enough approvals; nothing was done.",
+    }
+    return lines.get(event)
+
+
+def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
+    return (
+        f"{what(request)}: finished. {len(totals.failed)} failed, "
+        f"{totals.skipped} skipped (already done or gone)."
+    )

@@ -1,0 +1,85 @@
+"""The outbound clients, each with its timeouts and retries: the Email Security API (or the
+local simulator when no Cloudflare credentials are set), Slack's Web API, and Redis.
+
+Timeouts, so that no outbound call can hang: the Email Security API API_TIMEOUT_SECONDS per
+attempt (connect 10 s; GETs retried 3 times, 202 polling 60 s, a 429 waited at most 300 s,
+3 times); the Slack Web API SLACK_TIMEOUT_SECONDS per call (file uploads included; a failed
+connection retried once, a 429 waited up to 5 times); Redis 5 s to connect and per command
+(3 quick retries), and 0.5 s for the repeat check on the path that answers Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis.asyncio as redis
+from redis.backoff import ExponentialBackoff
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.transport import CallObserver
+from bot.config import SIMULATOR_ACCOUNT_ID, SIMULATOR_TOKEN, SIMULATOR_URL, Settings
+from bot.metrics import CountingRetry
+
+API_TIMEOUT_SECONDS = 30.0
+SLACK_TIMEOUT_SECONDS = 30
+
+
+def secret(value: object) -> str | None:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get else None
+
+
+def email_client(settings: Settings, observer: CallObserver | None = None) -> EmailSecurityClient:
+    if not settings.uses_cloudflare:
+        return EmailSecurityClient(
+            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL,
+            rate_limit=settings.rate_limit, timeout=API_TIMEOUT_SECONDS, observer=observer,
+        )  # fmt: skip
+    assert settings.cloudflare_account_id is not None
+    return EmailSecurityClient(
+        settings.cloudflare_account_id,
+        api_token=secret(settings.cloudflare_api_token),
+        email=settings.cloudflare_email,
+        api_key=secret(settings.cloudflare_api_key),
+        base_url=settings.cloudflare_api_url,
+        rate_limit=settings.rate_limit,
+        timeout=API_TIMEOUT_SECONDS,
+        observer=observer,
+    )
+
+
+def redis_client(url: str, on_error: Callable[[], None] | None = None) -> redis.Redis:
+    """Redis that reconnects by itself: after a restart or a failover the next command gets a
+    fresh connection (a few quick retries) instead of failing on the dead one. `on_error` is
+    told of each operation that failed all the same (the metrics count them)."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=15,
+        retry=CountingRetry(
+            ExponentialBackoff(cap=1.0, base=0.05), retries=3, on_error=on_error or _nothing
+        ),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=secret(settings.slack_bot_token),
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+        ],
+    )
+
+
+def _nothing() -> None:
+    pass

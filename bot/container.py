@@ -1,0 +1,228 @@
+"""The composition root: settings in, the running bot out. Builds every client, store, service
+and board once per process, wires the Slack side to the services, and serves until stopped.
+
+Only the entry point (`bot/__main__.py`) imports this module; everything else is given what it
+needs. Layers (docs/architecture.md): handlers -> services -> cloudflare client / store; the
+Slack boards in bot/slack draw what services decide; blocks render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import sys
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import aiohttp
+import redis.asyncio as redis
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import background, health
+from bot.app import build_app
+from bot.clients import email_client, redis_client, secret, slack_client
+from bot.cloudflare import EmailSecurityClient
+from bot.config import SIMULATOR_URL, ConfigError, Settings, load_settings
+from bot.metrics import Metrics
+from bot.observability import setup_logging
+from bot.server import (
+    build_http,
+    check_app_token,
+    refuse_while_draining,
+    shut_down,
+    stop_on_signals,
+)
+from bot.services.actions import ActionService
+from bot.services.alerts import AlertPoller
+from bot.services.approvals.service import ApprovalService
+from bot.services.approvals.store import ApprovalStore
+from bot.services.audit import AuditLog
+from bot.services.gate import WorkGate
+from bot.services.lookup import LookupService
+from bot.services.messages import MessageService
+from bot.services.policy import GroupLookupError, Policy
+from bot.services.registry import Services
+from bot.services.routes import load_routes
+from bot.services.showing import CardKeeper
+from bot.services.stopping import unless_stopped
+from bot.slack.alerts import SlackAlertSender
+from bot.slack.approvals import SlackApprovals
+from bot.slack.cards import SlackCards
+from bot.slack.home import HomeTabs
+from bot.store import CardStore, Once, SearchStore
+from bot.store.posts import PostStore
+from handlers.context import Slackside
+from handlers.inflight import track
+
+log = logging.getLogger("bot")
+WEBHOOK_TIMEOUT = 10  # seconds for one answer to a response_url
+
+
+@dataclass
+class Built:
+    """Everything one process runs."""
+
+    services: Services
+    slack: Slackside
+    once: Once
+    approvals_store: ApprovalStore
+    poller: AlertPoller | None
+    stopping: asyncio.Event
+
+
+def build(
+    settings: Settings,
+    client: AsyncWebClient,
+    store: redis.Redis,
+    email: EmailSecurityClient,
+    webhooks: aiohttp.ClientSession,
+    metrics: Metrics,
+) -> Built:
+    stopping = asyncio.Event()
+    instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+    async def group_members(group_id: str) -> frozenset[str]:
+        try:
+            answer = await client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            raise GroupLookupError(f"user group {group_id}: {exc.response.get('error')}") from None
+        return frozenset(answer.get("users") or [])
+
+    policy = Policy(settings, group_members)
+    lookup = LookupService(email)
+    audit = AuditLog(store)
+    approvals_store = ApprovalStore(store)
+    approvals = ApprovalService(
+        store=approvals_store, audit=audit, policy=policy, email=email, settings=settings,
+        owner=instance, stopping=stopping,
+    )  # fmt: skip
+    home = HomeTabs(client, approvals, settings.bot_approvers, settings.bot_command)
+    approvals.board = SlackApprovals(client, policy, home)
+    posts = PostStore(store)
+    cards = CardKeeper(lookup, CardStore(store), SlackCards(client, posts))
+    searches = SearchStore(store)
+    once = Once(store)
+    services = Services(
+        actions=ActionService(
+            email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,
+            once=once, cards=cards, searches=searches, settings=settings,
+        ),
+        messages=MessageService(
+            email=email, lookup=lookup, policy=policy, cards=cards, searches=searches
+        ),
+        approvals=approvals,
+        policy=policy,
+    )  # fmt: skip
+    slack = Slackside(
+        home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
+        command=settings.bot_command,
+    )  # fmt: skip
+    poller = _poller(settings, store, email, client, instance, metrics)
+    return Built(services, slack, once, approvals_store, poller, stopping)
+
+
+def _poller(
+    settings: Settings,
+    store: redis.Redis,
+    email: EmailSecurityClient,
+    client: AsyncWebClient,
+    instance: str,
+    metrics: Metrics,
+) -> AlertPoller | None:
+    """With ALERT_CHANNEL set, every replica runs a poller; a Redis lock lets one poll."""
+    if settings.alert_channel is None:
+        return None
+    try:
+        routes = load_routes(settings.alert_routes, settings.alert_channel)
+    except ValueError as exc:
+        raise ConfigError(f"The bot cannot start; fix ALERT_ROUTES: {exc}") from None
+    return AlertPoller(
+        store, email, SlackAlertSender(client, metrics=metrics), routes=routes,
+        dispositions=settings.alert_dispositions, owner=instance,
+        poll_seconds=settings.alert_poll_seconds, backfill_hours=settings.alert_backfill_hours,
+        campaign_window_seconds=settings.alert_campaign_window,
+        lock_seconds=10,  # failover within ~10 s of a poller dying
+    )  # fmt: skip
+
+
+async def serve(settings: Settings) -> None:
+    stop = stop_on_signals()
+    if not settings.uses_cloudflare:
+        log.warning(
+            "No Cloudflare credentials set: using the Email Security API SIMULATOR at %s",
+            SIMULATOR_URL,
+        )
+    if settings.slack_app_token is not None:
+        await check_app_token(settings)
+    client, metrics = slack_client(settings), Metrics()
+    store = redis_client(settings.redis_url, metrics.redis_error)
+    async with AsyncExitStack() as stack:
+        email = await stack.enter_async_context(email_client(settings, metrics))
+        webhooks = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT))
+        )
+        stack.push_async_callback(store.aclose)
+        built = build(settings, client, store, email, webhooks, metrics)
+        await _run(settings, built, client, store, email, metrics, stop)
+
+
+async def _run(
+    settings: Settings,
+    built: Built,
+    client: AsyncWebClient,
+    store: redis.Redis,
+    email: EmailSecurityClient,
+    metrics: Metrics,
+    stop: asyncio.Event,
+) -> None:
+    app = build_app(
+        services=built.services, slack=built.slack, once=built.once, client=client,
+        metrics=metrics, signing_secret=secret(settings.slack_signing_secret),
+    )  # fmt: skip
+    inflight = track(app)
+    http = build_http(app, request_url=settings.slack_app_token is None, metrics=metrics)
+    health.add_routes(
+        http, metrics=metrics, approvals=built.approvals_store, store=store, slack=client,
+        email=email,
+    )  # fmt: skip
+    draining = asyncio.Event()
+    http.middlewares.append(refuse_while_draining(draining))
+    runner = web.AppRunner(http, access_log=None)
+    await runner.setup()
+    # Requests are only acknowledged here (the work runs on): 2 s is plenty to answer them.
+    await web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=2.0).start()
+    tasks = background.start(built.services.approvals, built.poller, built.stopping)
+    socket_mode = None
+    try:
+        if settings.slack_app_token is not None:
+            socket_mode = AsyncSocketModeHandler(app, secret(settings.slack_app_token))
+            await unless_stopped(socket_mode.connect_async(), stop)  # type: ignore[no-untyped-call]
+            if stop.is_set():
+                return
+        mode = "Socket Mode" if socket_mode else f"HTTP on {settings.host}:{settings.port}"
+        log.info("bot ready (%s, command %s)", mode, settings.bot_command)
+        print(f"bot ready ({mode})", flush=True)
+        await stop.wait()
+    finally:
+        await shut_down(built.stopping, runner, draining, inflight, socket_mode, tasks)
+
+
+def main() -> int:
+    try:
+        settings = load_settings(for_bot=True)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0

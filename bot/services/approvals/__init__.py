@@ -1,0 +1,51 @@
+"""Four-eyes approvals: requests kept in Redis, the one-time move to executing, chunked
+execution that resumes after a crash, expiry (DESIGN.md "Policy and approvals").
+
+    models.py    the request and the answers of its steps, as plain data (no redis: blocks/
+                 import these)
+    records.py   the request's Redis hash form (fields written, record read back)
+    scripts.py   each transition as one Lua script behind a typed method; the Redis layout
+    store.py     ApprovalStore: requests, decisions, lists, execution bookkeeping
+    executor.py  Executor: runs an approved request chunk by chunk, exactly once
+
+The names other modules use are re-exported here.
+"""
+
+from bot.services.approvals.executor import TAMPERED_ERROR, Executor
+from bot.services.approvals.models import (
+    CHUNK_SIZE,
+    ActionName,
+    Approval,
+    ApprovalRequest,
+    ApprovalState,
+    ChunkResult,
+    Decision,
+    ExecutionReport,
+    MessageSummary,
+    Outcome,
+    digest,
+    now_utc,
+    report,
+    verified,
+)
+from bot.services.approvals.store import ApprovalStore
+
+__all__ = [
+    "CHUNK_SIZE",
+    "TAMPERED_ERROR",
+    "ActionName",
+    "Approval",
+    "ApprovalRequest",
+    "ApprovalState",
+    "ApprovalStore",
+    "ChunkResult",
+    "Decision",
+    "ExecutionReport",
+    "Executor",
+    "MessageSummary",
+    "Outcome",
+    "digest",
+    "now_utc",
+    "report",
+    "verified",
+]

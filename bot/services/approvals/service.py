@@ -1,0 +1,262 @@
+"""Four-eyes approvals as use cases: ask, approve, reject, cancel, execute, sweep, and what is
+pending for whom. Each entry point takes the actor first, checks the role, lets the store decide
+atomically, audits what changed and shows it through the `ApprovalBoard` it was given (the card,
+its thread, the Home tabs); a refusal is raised as `bot.errors.Refused` with its sentence.
+
+A request's card is posted before anyone can see the request in a list, and its place attached
+to the record; the executor reports progress to the same board, never to a handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.models import MessageDetails
+from bot.config import Settings
+from bot.errors import Refused, StoreUnavailable
+from bot.services.approvals.board import ApprovalBoard
+from bot.services.approvals.executor import Executor
+from bot.services.approvals.models import (
+    ActionName,
+    ApprovalEvent,
+    ApprovalRequest,
+    ApprovalState,
+    Decision,
+    ExecutionReport,
+    MessageSummary,
+    Outcome,
+    report,
+)
+from bot.services.approvals.store import ApprovalStore
+from bot.services.audit import AuditLog
+from bot.services.audit_entry import AuditEntry
+from bot.services.policy import Policy, Role
+
+log = logging.getLogger("bot.approvals")
+SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
+LEASE_SECONDS = 10
+
+_COUNTED: dict[Outcome, ApprovalEvent] = {
+    Outcome.APPROVED: "approved",
+    Outcome.EXECUTE: "executing",
+    Outcome.REJECTED: "rejected",
+    Outcome.CANCELLED: "cancelled",
+}
+_REFUSALS = {
+    Outcome.ALREADY_APPROVED: "You have already approved this request; it needs another approver.",
+    Outcome.NOT_REQUESTER: "Only the requester can cancel a request; approvers can reject it.",
+    Outcome.EXPIRED: "This request has expired; ask again if it is still needed.",
+    Outcome.TAMPERED: "This request's stored content no longer matches what was asked, so it "
+    "was refused. Ask again.",
+    Outcome.NOT_FOUND: "This request no longer exists (requests are kept 30 days).",
+}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What one person sees of the approvals: their roles, what waits for their approval,
+    their own pending requests, and what ended recently."""
+
+    roles: list[Role]
+    waiting: list[ApprovalRequest]
+    mine: list[ApprovalRequest]
+    recent: list[ApprovalRequest]
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        *,
+        store: ApprovalStore,
+        audit: AuditLog,
+        policy: Policy,
+        email: EmailSecurityClient,
+        settings: Settings,
+        owner: str,
+        stopping: asyncio.Event,
+        board: ApprovalBoard | None = None,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.policy = policy
+        self.email = email
+        self.settings = settings
+        self.owner = owner
+        self.stopping = stopping
+        self._board = board
+
+    @property
+    def board(self) -> ApprovalBoard:
+        if self._board is None:
+            raise RuntimeError("ApprovalService has no board: the composition root gives one")
+        return self._board
+
+    @board.setter
+    def board(self, board: ApprovalBoard) -> None:
+        self._board = board
+
+    # -- asking --------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        actor: str,
+        action: ActionName,
+        messages: Sequence[MessageDetails],
+        params: dict[str, str],
+        *,
+        rule: str,
+        reason: str,
+        channel: str | None,
+    ) -> ApprovalRequest:
+        """Store a pending request, audit it and post its card where it was asked for."""
+        summary = [
+            MessageSummary(id=m.id, subject=m.subject, sender=m.sender,
+                           disposition=m.final_disposition)
+            for m in messages[:SUMMARY_KEPT]
+        ]  # fmt: skip
+        made = await self.store.create(
+            action=action, params=params, ids=[m.id for m in messages], requester=actor,
+            reason=reason, rule=rule, summary=summary,
+            ttl_seconds=self.settings.bot_approval_ttl,
+            required=self.settings.bot_required_approvals, channel=channel,
+        )  # fmt: skip
+        await self.audit.record(
+            actor=actor, action=f"request {action}", ids=made.ids, outcome="pending",
+            request_id=made.id, digest=made.digest, detail=rule,
+        )  # fmt: skip
+        place, ts = await self.board.post(made)
+        await self.store.attach_card(made.id, place, ts)
+        made = made.model_copy(update={"channel": place, "message_ts": ts})
+        await self.board.say(made, "requested", actor)
+        return made
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    async def approve(self, actor: str, request_id: str) -> Decision:
+        """Count `actor`'s approval; the one that completes the request also executes it."""
+        await self.policy.require(actor, Role.APPROVER, "approve requests")
+        decision = await self.store.approve(request_id, actor)
+        await self._decided(actor, decision, "approve")
+        if decision.outcome == Outcome.EXECUTE:
+            await self.execute(request_id)
+        return decision
+
+    async def reject(self, actor: str, request_id: str, reason: str) -> Decision:
+        await self.policy.require(actor, Role.APPROVER, "reject requests")
+        decision = await self.store.reject(request_id, actor, reason)
+        await self._decided(actor, decision, "reject")
+        return decision
+
+    async def cancel(self, actor: str, request_id: str) -> Decision:
+        """Withdraw one's own pending request."""
+        decision = await self.store.cancel(request_id, actor)
+        await self._decided(actor, decision, "cancel")
+        return decision
+
+    async def _decided(self, actor: str, decision: Decision, verb: str) -> None:
+        """Audit and show a decision that changed the request; raise Refused for one that
+        did not (a stale card is redrawn first, so it shows the truth again)."""
+        made, outcome = decision.request, decision.outcome
+        event = _COUNTED.get(outcome)
+        if made is not None and event is not None:
+            await self.audit.record(
+                actor=actor, action=f"{verb} {made.action}", ids=made.ids,
+                outcome=outcome.value, request_id=made.id, digest=made.digest,
+                detail=made.end_reason if outcome == Outcome.REJECTED else None,
+            )  # fmt: skip
+            await self.board.show(made, None)
+            await self.board.say(made, event, actor)
+            return
+        # While a request executes, its executor alone draws the card: this snapshot may be
+        # older than what the executor drew last.
+        stale = outcome in (Outcome.EXPIRED, Outcome.NOT_PENDING)
+        if made is not None and stale and made.state != ApprovalState.EXECUTING:
+            await self.board.show(made, await self._totals(made))
+        raise Refused(self._refusal(outcome, made))
+
+    def _refusal(self, outcome: Outcome, made: ApprovalRequest | None) -> str:
+        state = made.state.value if made else "gone"
+        if outcome == Outcome.SELF_APPROVAL:
+            return "You cannot approve your own request. " + self.policy.who(Role.APPROVER)
+        if outcome == Outcome.NOT_PENDING:
+            return f"This request is {state} already; nothing more can be done with it."
+        return _REFUSALS.get(outcome, f"Could not do that: the request is {state}.")
+
+    # -- executing -----------------------------------------------------------------------------
+
+    async def execute(self, request_id: str) -> ApprovalRequest | None:
+        """Run (or resume) an approved request, its progress shown on its card; None when
+        another run holds it (or it was handed back at shutdown)."""
+
+        async def progress(made: ApprovalRequest) -> None:
+            await self.board.show(made, await self._totals(made))
+
+        executor = Executor(
+            self.store, self.email, lease_seconds=LEASE_SECONDS,
+            # One owner per run: the sweeper and a click in this process must not share a lease.
+            owner=f"{self.owner}:{secrets.token_hex(4)}",
+            on_progress=progress, audit=self.audit, stop=self.stopping,
+        )  # fmt: skip
+        done = await executor.run(request_id)
+        if done is not None:  # the executor's last progress call drew the finished card
+            await self.board.say(done, "finished", "bot", await self._totals(done))
+        return done
+
+    async def sweep(self) -> None:
+        """Expire what is overdue and resume executions nobody holds (every replica runs this;
+        the store makes each step happen once)."""
+        for made in await self.store.expire_due():
+            await self.audit.record(
+                actor="bot", action=f"expire {made.action}", ids=made.ids, outcome="expired",
+                request_id=made.id, digest=made.digest,
+            )  # fmt: skip
+            await self.board.show(made, None)
+            await self.board.say(made, "expired", "bot")
+        for request_id in await self.store.stalled():
+            await self.execute(request_id)
+
+    async def _totals(self, made: ApprovalRequest) -> ExecutionReport | None:
+        """The execution's totals so far, computed once for the card and the thread."""
+        if not made.chunks_done and made.state != ApprovalState.DONE:
+            return None
+        return report(await self.store.chunks(made.id))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def pending_for(self, actor: str) -> Overview:
+        """`/email approvals`: what waits for `actor` and their own requests."""
+        await self.policy.require(actor, Role.VIEWER, "see approval requests")
+        return await self._overview(actor, await self.policy.roles(actor))
+
+    async def home(self, actor: str) -> Overview:
+        """The App Home: like `pending_for`, for anyone (it shows their roles, maybe none), and
+        empty lists when Redis is down."""
+        roles = await self.policy.roles(actor)
+        try:
+            return await self._overview(actor, roles)
+        except StoreUnavailable:
+            return Overview(roles=roles, waiting=[], mine=[], recent=[])
+
+    async def _overview(self, actor: str, roles: list[Role]) -> Overview:
+        pending = await self.store.pending()
+        seen = {r.id for r in pending}
+        recent = [r for r in await self.store.recent(limit=10) if r.id not in seen]
+        waiting = [
+            r for r in pending if r.requester != actor and actor not in r.approvers
+        ] if Role.APPROVER in roles else []  # fmt: skip
+        mine = [r for r in pending if r.requester == actor]
+        return Overview(roles=roles, waiting=waiting, mine=mine, recent=recent)
+
+    async def trail(self, actor: str, subject: str | None) -> list[AuditEntry]:
+        """`/email audit [id]`: recent entries, for one approval request or one message."""
+        await self.policy.require(actor, Role.VIEWER, "read the audit trail")
+        if subject is None:
+            return await self.audit.recent(limit=20)
+        if await self.store.get(subject) is not None:
+            return await self.audit.recent(limit=20, request_id=subject)
+        return await self.audit.recent(limit=20, message_id=subject)

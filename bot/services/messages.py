@@ -1,0 +1,152 @@
+"""Reading messages: a card for one id, the evidence behind it (preview, raw EML, trace) in the
+card's thread, and search pages with the saved searches behind "More" and "…all matching".
+
+Each entry point takes the actor first, checks the role, and raises a `BotError` a person can
+read (not found, a choice to make, a refusal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.dispositions import DETECTIONS
+from bot.cloudflare.models import MessageDetails
+from bot.commands import SearchCommand
+from bot.errors import Gone, InvalidInput, StoreUnavailable
+from bot.services.lookup import LookupService
+from bot.services.policy import Policy, Role
+from bot.services.ports import CardRef, Evidence
+from bot.services.showing import CardKeeper
+from bot.store import SavedSearch, SearchStore
+
+EvidenceKind = Literal["preview", "raw", "trace"]
+SEARCH_PAGE = 10  # hits a page shows (blocks.search renders this many)
+NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
+# Who may see what of a message.
+ROLE_TO_SEE: dict[str, Role] = {
+    "lookup": Role.VIEWER,
+    "trace": Role.VIEWER,
+    "preview": Role.OPERATOR,
+    "raw": Role.OPERATOR,
+}
+
+
+def _postable(channel: str | None) -> str:
+    if not channel:
+        raise InvalidInput(NO_CHANNEL)
+    return channel
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results, the key of the next page and of the whole search (None when
+    Redis could not keep them: then `unsaved` is True)."""
+
+    messages: list[MessageDetails]
+    description: str
+    shown_before: int
+    more_key: str | None
+    bulk_key: str | None
+    unsaved: bool = False
+
+
+class MessageService:
+    def __init__(
+        self,
+        *,
+        email: EmailSecurityClient,
+        lookup: LookupService,
+        policy: Policy,
+        cards: CardKeeper,
+        searches: SearchStore,
+    ) -> None:
+        self.email = email
+        self.lookup = lookup
+        self.policy = policy
+        self.cards = cards
+        self.searches = searches
+
+    async def lookup_card(self, actor: str, text: str, channel: str) -> CardRef:
+        """Post the card of `text` in `channel`."""
+        await self.policy.require(actor, Role.VIEWER, "look up messages")
+        found = await self.lookup.find(text)
+        return await self.cards.post(_postable(channel), found)
+
+    async def peek(self, actor: str, text: str) -> MessageDetails:
+        """The current state of one message, to name it in a modal before acting on it."""
+        await self.policy.require(actor, Role.VIEWER, "look up messages")
+        return await self.lookup.one(text)
+
+    async def evidence(
+        self, actor: str, what: EvidenceKind, text: str, card: CardRef | None, channel: str
+    ) -> CardRef:
+        """Add the preview, raw EML or trace of a message to its card's thread; from no card
+        (a command), a card is posted first so the evidence has a thread."""
+        await self.policy.require(actor, ROLE_TO_SEE[what], f"see a message's {what}")
+        if card is None:
+            found = await self.lookup.find(text)
+            card = await self.cards.post(_postable(channel), found)
+            message = found.message
+        else:
+            message = await self.lookup.one(text)
+        await self.cards.board.attach(card, await self._fetch(what, message), actor)
+        return card
+
+    async def _fetch(self, what: EvidenceKind, message: MessageDetails) -> Evidence:
+        if what == "preview":
+            detection = message.disposition in DETECTIONS
+            png = await self.email.get_preview(message.id, is_detection=detection)
+            return Evidence(what, message, png=png)
+        if what == "raw":
+            return Evidence(what, message, eml=await self.email.get_raw(message.id))
+        return Evidence(what, message, trace=await self.email.get_trace(message.id))
+
+    # -- search --------------------------------------------------------------------------------
+
+    async def search(self, actor: str, command: SearchCommand) -> SearchPage:
+        await self.policy.require(actor, Role.VIEWER, "search")
+        saved = SavedSearch(
+            description=command.description, filters=command.filters(datetime.now(UTC)),
+            cursor="", shown=0,
+        )  # fmt: skip
+        return await self._page(saved)
+
+    async def more(self, actor: str, key: str) -> SearchPage:
+        """The next page of a saved search."""
+        await self.policy.require(actor, Role.VIEWER, "search")
+        saved = await self.searches.load(key)
+        if saved is None:
+            raise Gone(
+                "These results have expired (searches are kept for an hour); run the search again."
+            )
+        return await self._page(saved)
+
+    async def _page(self, saved: SavedSearch) -> SearchPage:
+        page = await self.email.search_page(
+            saved.cursor or None, per_page=SEARCH_PAGE, **saved.filters
+        )
+        more_key = bulk_key = None
+        try:
+            if page.next_cursor:
+                following = saved.model_copy(
+                    update={"cursor": page.next_cursor, "shown": saved.shown + len(page.messages)}
+                )
+                more_key = await self.searches.save(following)
+            if page.messages:
+                whole = saved.model_copy(update={"cursor": "", "shown": 0})
+                bulk_key = await self.searches.save(whole)
+        except StoreUnavailable:
+            pass  # the results are still shown; paging and bulk actions say they need Redis
+        return SearchPage(
+            messages=list(page.messages), description=saved.description,
+            shown_before=saved.shown, more_key=more_key, bulk_key=bulk_key,
+            unsaved=bool(page.messages) and bulk_key is None,
+        )  # fmt: skip
+
+    async def saved_description(self, key: str) -> str | None:
+        """What a saved search was (for the modal that acts on all of it); None if expired."""
+        saved = await self.searches.load(key)
+        return saved.description if saved else None

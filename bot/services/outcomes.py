@@ -1,0 +1,101 @@
+"""What happened to a message, as data: the records a card gathers and shows ("Released by …
+at …"), and what an action call returns to its caller.
+
+Services decide and return these; `blocks/outcomes.py` composes every sentence from them, so
+the wording lives in one place and any surface can show the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from bot.cloudflare.models import ReleaseResult
+from bot.services.approvals.models import ApprovalRequest
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Record(BaseModel):
+    actor: str  # a Slack user id
+    at: datetime = Field(default_factory=now_utc)
+
+
+class Released(_Record):
+    kind: Literal["released"] = "released"
+    result: ReleaseResult
+
+
+class Moved(_Record):
+    kind: Literal["moved"] = "moved"
+    folder: str
+    done: int
+    failed: int
+
+
+class Reclassified(_Record):
+    kind: Literal["reclassified"] = "reclassified"
+    disposition: str
+    reason: str | None = None
+
+
+class Blocked(_Record):
+    kind: Literal["blocked"] = "blocked"
+    pattern: str
+    pattern_type: str
+    comment: str | None = None
+
+
+class NotQuarantined(_Record):
+    """A release found the message out of quarantine already: nothing was sent."""
+
+    kind: Literal["not_quarantined"] = "not_quarantined"
+
+
+CardOutcome = Annotated[
+    Released | Moved | Reclassified | Blocked | NotQuarantined,
+    Field(discriminator="kind"),
+]
+_OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)
+
+
+def dump_outcome(outcome: CardOutcome) -> str:
+    return outcome.model_dump_json()
+
+
+def load_outcome(text: str) -> CardOutcome | None:
+    """One stored record; None for one this version cannot read (kept, not shown)."""
+    try:
+        return _OUTCOME.validate_json(text)
+    except ValueError:
+        return None
+
+
+def load_outcomes(texts: Sequence[str]) -> list[CardOutcome]:
+    return [o for o in (load_outcome(t) for t in texts) if o is not None]
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    """One message's outcome of an action."""
+
+    message_id: str
+    outcome: CardOutcome
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action did. `outcomes` were shown on the message's card (or a new card);
+    `requested` is the approval request made instead of acting (its card is posted);
+    `unaudited` says the action ran but Redis refused its audit entry."""
+
+    outcomes: list[MessageOutcome] = field(default_factory=list)
+    requested: ApprovalRequest | None = None
+    approvers: str = ""  # who may approve, when `requested`
+    unaudited: bool = False

@@ -1,0 +1,19 @@
+"""The use cases a surface calls, in one place: what the Slack handlers (or any other surface)
+are given. Built once per process by the composition root (`bot.container`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.actions import ActionService
+from bot.services.approvals.service import ApprovalService
+from bot.services.messages import MessageService
+from bot.services.policy import Policy
+
+
+@dataclass(frozen=True)
+class Services:
+    actions: ActionService  # release, move, reclassify, block
+    messages: MessageService  # cards, evidence, search
+    approvals: ApprovalService  # ask, approve, reject, cancel, execute, what is pending
+    policy: Policy  # who may do what (the services check it themselves)

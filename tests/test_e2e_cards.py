@@ -1,0 +1,163 @@
+"""End to end: every element acts on its own target, and every surface gets an answer.
+
+- A post that holds several cards (an alert campaign's thread post): Move ▾ on the second card
+  opens a modal naming *that* message, moves that message only, and redraws that card only.
+- A click refused in the App Home (no channel, no response_url) is answered by a DM.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from bot.local import payloads
+from tests.servers import RedisProcess, SimulatorProcess
+from tests.slack import (
+    BOTH,
+    GROUP,
+    GROUP_MEMBER,
+    OPERATOR,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    text_of,
+)
+from tests.test_e2e_actions import calls_to
+from tests.test_e2e_alerts import card_ids, detection, settle, wait_roots
+from tests.test_e2e_lookup import add
+
+ALERTS = "C0CARDALERTS"
+
+
+@pytest.fixture
+def alerting(
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    standin: StandinProcess,
+    redis_server: RedisProcess,
+) -> Iterator[Slack]:
+    standin.hook("POST", "reset")
+    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
+    redis.Redis.from_url(redis_server.url).flushdb()
+    env = {"ALERT_CHANNEL": ALERTS, "ALERT_POLL_SECONDS": "1"}
+    with BotProcess(shared_simulator, standin, redis_server.url, **env) as bot:
+        yield Slack(bot, standin)
+
+
+def card_blocks(message: dict[str, Any], message_id: str) -> list[dict[str, Any]]:
+    """The blocks of `message_id`'s card in a post (its blocks' ids name the message)."""
+    return [b for b in message["blocks"] if str(b.get("block_id", "")).endswith("|" + message_id)]
+
+
+def click_in_card(
+    slack: Slack, message: dict[str, Any], message_id: str, action_id: str, option: str
+) -> None:
+    """Choose `option` in the `action_id` menu of `message_id`'s card, as Slack sends it."""
+    block = next(
+        b
+        for b in message["blocks"]
+        if any(e.get("value") == message_id for e in b.get("elements") or [])
+    )  # fmt: skip  (the actions block whose buttons carry that message's id)
+    element = next(e for e in block["elements"] if e["action_id"] == action_id)
+    chosen = next(o for o in element["options"] if o["value"] == option)
+    entry = {
+        "type": element["type"], "action_id": action_id, "block_id": block["block_id"],
+        "selected_option": chosen, "action_ts": f"{time.time():.6f}",
+    }  # fmt: skip
+    issued = slack.standin.hook(
+        "POST", "response_urls",
+        {"channel": message["channel"], "user": OPERATOR, "message_ts": message["ts"]},
+    )  # fmt: skip
+    payload = payloads.block_actions(
+        OPERATOR, [entry], issued["trigger_id"], message=message, response_url=issued["url"]
+    )
+    assert slack.send(payloads.interaction(payload)).status_code == 200
+
+
+def test_move_on_the_second_card_of_a_thread_post_moves_that_message_only(
+    alerting: Slack, simulator: SimulatorProcess
+) -> None:
+    slack = alerting
+    settle(slack, simulator, 1)
+    ids = simulator.add_messages(
+        [detection(i, subject="Payroll update", to=f"staff{i}@example.com") for i in range(3)]
+    )
+    [root] = wait_roots(slack, 1, ALERTS)
+
+    def thread_post() -> dict[str, Any] | None:
+        posts = [m for m in slack.standin.messages(ALERTS) if m.get("thread_ts") == root["ts"]]
+        return next((p for p in posts if len(card_ids([p])) == 2), None)
+
+    post = slack.wait(thread_post, "one thread post holding two cards", 30)
+    first, second = card_ids([post])
+    assert {first, second} < set(ids)
+    first_before = card_blocks(post, first)
+    root_before = next(m for m in slack.standin.messages(ALERTS) if m["ts"] == root["ts"])
+
+    click_in_card(slack, post, second, "msg_move", "JunkEmail")
+    view = slack.view("move_modal", containing=second)
+    shown = text_of(view)
+    recipient = f"staff{ids.index(second)}@example.com"
+    assert "Payroll update" in shown and recipient in shown.replace("[.]", ".")
+    assert "(no subject)" not in shown and first not in shown
+    slack.submit(view, {"folder": "JunkEmail"})
+
+    def moved() -> list[dict[str, Any]] | None:
+        return calls_to(simulator, "/move") or None
+
+    [call] = slack.wait(moved, "the move call")
+    assert call["path"].endswith(f"/investigate/{second}/move"), "the chosen card's message"
+    assert call["body"] == {"destination": "JunkEmail"}
+
+    def redrawn() -> dict[str, Any] | None:
+        now = next(m for m in slack.standin.messages(ALERTS) if m["ts"] == post["ts"])
+        return (
+            now if "Moved to JunkEmail" in text_of({"blocks": card_blocks(now, second)}) else None
+        )
+
+    after = slack.wait(redrawn, "the second card to show the move")
+    assert card_ids([after]) == [first, second], "both cards stay in the post, in order"
+    assert card_blocks(after, first) == first_before, "the first card is untouched"
+    root_after = next(m for m in slack.standin.messages(ALERTS) if m["ts"] == root["ts"])
+    assert root_after["blocks"] == root_before["blocks"]
+
+
+def test_a_click_refused_in_the_app_home_is_answered_by_dm(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    ids = [add(simulator, subject=f"Home {i}") for i in range(2)]
+    slack.command("release " + " ".join(ids), user=BOTH)  # two messages: needs approval
+
+    def home_with_request() -> dict[str, Any] | None:
+        events = [
+            e for e in slack.standin.hook("GET", "views")
+            if e["kind"] == "publish" and e["user"] == BOTH
+        ]  # fmt: skip
+        if events and "approval_approve" in str(events[-1]["view"]):
+            return dict(events[-1]["view"])
+        return None
+
+    home = slack.wait(home_with_request, "the requester's Home tab listing the request")
+    block = next(b for b in home["blocks"] if b["type"] == "actions")
+    approve = next(e for e in block["elements"] if e["action_id"] == "approval_approve")
+    entry = {
+        "type": "button", "action_id": "approval_approve", "block_id": block["block_id"],
+        "value": approve["value"], "action_ts": f"{time.time():.6f}",
+    }  # fmt: skip
+    payload = payloads.block_actions(BOTH, [entry], "", view=home)
+    assert "response_url" not in payload and "channel" not in payload
+    answer = slack.send(payloads.interaction(payload))
+    assert answer.status_code == 200, slack.bot.log()[-3000:]
+
+    def answered() -> dict[str, Any] | None:
+        dm = "D" + BOTH[1:]
+        return next(
+            (m for m in slack.standin.messages(dm) if "approve your own request" in text_of(m)),
+            None,
+        )
+
+    slack.wait(answered, "a DM saying why the click was refused")
