@@ -20,8 +20,9 @@ from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack, su
 from bench.profile import when_asked
 from bot.local import payloads
 from handlers.replies import BUSY
-from tests.servers import ROOT, free_port, wait_until
-from tests.slack import (
+from tests.kit.factories import add
+from tests.kit.servers import ROOT, free_port, wait_until
+from tests.kit.slack import (
     BOT_TOKEN,
     CHANNEL,
     OPERATOR,
@@ -29,7 +30,6 @@ from tests.slack import (
     ChildProcess,
     find_element,
 )
-from tests.test_e2e_lookup import add
 
 CLIENTS = 50
 LATENCY_MS = 2000

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import Options, Result, Target, say, stack
-from tests.slack import BOT_TOKEN, text_of
-from tests.test_e2e_alerts import ALERTS, card_ids, searches
+from tests.kit.flows import ALERTS, card_ids, searches
+from tests.kit.slack import BOT_TOKEN, text_of
 
 PER_POST_S = 1.1  # the pacing the bot keeps per channel (Slack: 1 message/s, with margin)
 

@@ -17,8 +17,8 @@ from typing import Any
 from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack
 from bench.profile import when_asked
 from bot.services.approvals import CHUNK_SIZE
-from tests.slack import APPROVER, text_of
-from tests.test_e2e_approvals import release_all_card, released_ids, wait_card
+from tests.kit.flows import release_all_card, released_ids, wait_card
+from tests.kit.slack import APPROVER, text_of
 
 LATENCY_MS = 200
 RECHECK_CONCURRENCY = 10  # Executor's default: each id is fetched again just before acting

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
-from tests.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess
+from tests.kit.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
+from tests.kit.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

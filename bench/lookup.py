@@ -10,8 +10,8 @@ from datetime import datetime
 
 from bench.common import Options, Result, Target, say, stack, summary_ms
 from bench.profile import when_asked
-from tests.slack import Slack
-from tests.test_e2e_lookup import add
+from tests.kit.factories import add
+from tests.kit.slack import Slack
 
 LATENCY_MS = 200
 

@@ -8,7 +8,7 @@ import statistics
 import time
 
 from bench.common import Options, Result, Target, hwm_mb, rss_mb, say, stack
-from tests.slack import BotProcess
+from tests.kit.slack import BotProcess
 
 IDLE_MB, PEAK_MB, READY_S = 80.0, 150.0, 2.0
 

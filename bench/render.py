@@ -13,7 +13,7 @@ from bench.common import Options, Result, Target, say, summary_ms
 from bench.profile import when_asked
 from blocks import message_card, search_results
 from bot.cloudflare.models import ActionEntry
-from tests.test_blocks import ACTION_LOG, make_detections, make_message
+from tests.kit.factories import ACTION_LOG, make_detections, make_message
 
 TARGET_MS = 2.0
 

@@ -6,11 +6,10 @@ from blocks.help import help_blocks, notice
 from blocks.limits import problems, text_size, view_problems
 from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal
 from blocks.safety import clamp, defang, escape, safe
-from blocks.search import SEARCH_PAGE, chooser, search_results
+from blocks.search import chooser, search_results
 from blocks.trace import trace_blocks
 
 __all__ = [
-    "SEARCH_PAGE",
     "ModalContext",
     "block_modal",
     "chooser",

@@ -6,34 +6,12 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlo
 
 from blocks.parts import MISSING, mrkdwn, plain
 from blocks.safety import clamp, escape
-from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS
+from bot.commands import VERBS
+from bot.roles import Role
 
-# (usage after the command, what it does). Our own text: only escaped, for the `<…>`.
-VERBS: tuple[tuple[str, str], ...] = (
-    (
-        "lookup <id>",
-        "the message's card: verdict, evidence and actions (investigate or postfix id)",
-    ),
-    (
-        'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
-        "find messages; filters narrow the words",
-    ),
-    ("preview <id>", "a rendered image of the message, in the card's thread"),
-    ("raw <id>", "the raw message (.eml), in the card's thread"),
-    ("trace <id>", "the delivery trace"),
-    ("release <id…>", "deliver quarantined messages to their recipients"),
-    ("move <id…> <folder>", f"move in the recipients' mailboxes: {', '.join(DESTINATIONS)}"),
-    ("reclassify <id> <disposition>", f"report a verdict: {', '.join(RECLASSIFY_DISPOSITIONS)}"),
-    ("block <sender|domain>", "block future mail from an address or a whole domain"),
-    ("approvals", "requests waiting for your approval, and your own"),
-    ("audit [id]", "who did what, recently or to one message"),
-    ("help", "this list"),
-)
-ROLES = (
-    "*Viewer*: lookup, search, trace",
-    "*Operator*: also preview, raw, and the actions (release, move, reclassify, block)",
+APPROVER_LINE = (
     "*Approver*: approves actions that need a second person (bulk actions, releases of "
-    "guarded dispositions); never their own request",
+    "guarded dispositions); never their own request"
 )
 NOTICE_CHARS = 3_000
 
@@ -41,9 +19,10 @@ NOTICE_CHARS = 3_000
 def help_blocks(command: str) -> list[Block]:
     """Every verb with its usage, and who may use what. `command` is ours (e.g. `/email`)."""
     verbs = "\n".join(
-        f"`{escape(command)} {escape(usage)}`: {escape(what)}" for usage, what in VERBS
+        f"`{escape(command)} {escape(verb.usage)}`: {escape(verb.summary)}"
+        for verb in VERBS.values()
     )
-    roles = "\n".join(f"• {line}" for line in ROLES)
+    roles = "\n".join(f"• {line}" for line in (*_role_lines(), APPROVER_LINE))
     return [
         HeaderBlock(text=plain("Email Security commands")),
         SectionBlock(text=mrkdwn(verbs)),
@@ -53,6 +32,16 @@ def help_blocks(command: str) -> list[Block]:
                 mrkdwn("An id is an investigate id or a bare postfix id; `id…` takes several.")
             ]
         ),
+    ]
+
+
+def _role_lines() -> list[str]:
+    """Who may use which verb, from the verb table (an operator also sees what viewers see)."""
+    viewer = [name for name, verb in VERBS.items() if verb.role == Role.VIEWER]
+    operator = [name for name, verb in VERBS.items() if verb.role == Role.OPERATOR]
+    return [
+        f"*Viewer*: {', '.join(viewer)}",
+        f"*Operator*: also {', '.join(operator)}",
     ]
 
 

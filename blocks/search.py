@@ -10,10 +10,8 @@ from blocks import parts
 from blocks.ids import ActionId
 from blocks.parts import mrkdwn, safe_or
 from bot.cloudflare.models import MessageDetails
+from bot.commands import SEARCH_PAGE
 
-# Hits shown per message. Each is one section of at most ~600 characters, so a page stays far
-# below 50 blocks and 12,000 characters; callers should ask the API for this many per page.
-SEARCH_PAGE = 10
 # Matches of one postfix id shown (one per recipient), each ~400 characters.
 CHOOSER_SHOWN = 15
 NO_MATCH_HINT = (

@@ -20,23 +20,71 @@ from bot.cloudflare.models import (
     PatternType,
     ReclassifyDisposition,
 )
+from bot.roles import Role
 
+SEARCH_PAGE = 10  # hits a search page asks the API for and shows
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
 SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
-USAGE = {
-    "lookup": "lookup <id>",
-    "search": 'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
-    "preview": "preview <id>",
-    "raw": "raw <id>",
-    "trace": "trace <id>",
-    "release": "release <id…>",
-    "move": "move <id…> <folder>",
-    "reclassify": "reclassify <id> <disposition>",
-    "block": "block <sender|domain>",
-    "approvals": "approvals",
-    "audit": "audit [id]",
-    "help": "help",
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb of the slash command: its usage, what it does, and the role it needs (None:
+    anyone). The parser, `help`, the services' role checks and the metrics read this table."""
+
+    usage: str
+    summary: str
+    role: Role | None
+
+
+VERBS: dict[str, Verb] = {
+    "lookup": Verb(
+        "lookup <id>",
+        "the message's card: verdict, evidence and actions (investigate or postfix id)",
+        Role.VIEWER,
+    ),
+    "search": Verb(
+        'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
+        "find messages; filters narrow the words",
+        Role.VIEWER,
+    ),
+    "preview": Verb(
+        "preview <id>", "a rendered image of the message, in the card's thread", Role.OPERATOR
+    ),
+    "raw": Verb("raw <id>", "the raw message (.eml), in the card's thread", Role.OPERATOR),
+    "trace": Verb("trace <id>", "the delivery trace", Role.VIEWER),
+    "release": Verb(
+        "release <id…>", "deliver quarantined messages to their recipients", Role.OPERATOR
+    ),
+    "move": Verb(
+        "move <id…> <folder>",
+        f"move in the recipients' mailboxes: {', '.join(DESTINATIONS)}",
+        Role.OPERATOR,
+    ),
+    "reclassify": Verb(
+        "reclassify <id> <disposition>",
+        f"report a verdict: {', '.join(RECLASSIFY_DISPOSITIONS)}",
+        Role.OPERATOR,
+    ),
+    "block": Verb(
+        "block <sender|domain>",
+        "block future mail from an address or a whole domain",
+        Role.OPERATOR,
+    ),
+    "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
+    "audit": Verb("audit [id]", "who did what, recently or to one message", Role.VIEWER),
+    "help": Verb("help", "this list", None),
 }
+USAGE = {name: verb.usage for name, verb in VERBS.items()}
+
+
+def role_for(verb: str) -> Role:
+    """The role `verb` needs (the services check it)."""
+    role = VERBS[verb].role
+    assert role is not None, f"{verb} needs no role"
+    return role
+
+
 FOLDER_ALIASES: dict[str, Destination] = {
     **{d.lower(): d for d in DESTINATIONS},
     "junk": "JunkEmail",

@@ -123,7 +123,8 @@ def build(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
         command=settings.bot_command,
     )  # fmt: skip
-    poller = _poller(settings, store, email, client, instance, metrics)
+    poller = _poller(settings, store, email, SlackAlertSender(client, metrics=metrics, posts=posts),
+                     instance)  # fmt: skip
     return Built(services, slack, once, approvals_store, poller, stopping)
 
 
@@ -131,9 +132,8 @@ def _poller(
     settings: Settings,
     store: redis.Redis,
     email: EmailSecurityClient,
-    client: AsyncWebClient,
+    sender: SlackAlertSender,
     instance: str,
-    metrics: Metrics,
 ) -> AlertPoller | None:
     """With ALERT_CHANNEL set, every replica runs a poller; a Redis lock lets one poll."""
     if settings.alert_channel is None:
@@ -143,7 +143,7 @@ def _poller(
     except ValueError as exc:
         raise ConfigError(f"The bot cannot start; fix ALERT_ROUTES: {exc}") from None
     return AlertPoller(
-        store, email, SlackAlertSender(client, metrics=metrics), routes=routes,
+        store, email, sender, routes=routes,
         dispositions=settings.alert_dispositions, owner=instance,
         poll_seconds=settings.alert_poll_seconds, backfill_hours=settings.alert_backfill_hours,
         campaign_window_seconds=settings.alert_campaign_window,

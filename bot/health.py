@@ -1,5 +1,5 @@
 """/readyz and /metrics, on the bot's HTTP listener in both HTTP and Socket Mode (/healthz, the
-liveness check, is in bot.app.build_http).
+liveness check, is in bot.server.build_http).
 
 /readyz is 200 only when every check passes: Redis answers a PING now (asked on every call,
 briefly), the configuration is valid (it is, or the process would not have started), and

@@ -1,7 +1,7 @@
 """The bot's Prometheus metrics: one registry per process, built once and held by `Services`.
 
 What is counted where: Slack requests and their outcome when the listener finishes
-(handlers.observe), the ack in the HTTP handler (bot.app) or, in Socket Mode, around Bolt's
+(handlers.observe), the ack in the HTTP handler (bot.server) or, in Socket Mode, around Bolt's
 dispatch; API calls, retries and 429s in the transport (through `CallObserver`); alert posts in
 the Slack alert sender; Redis failures in the Redis client's retry (`CountingRetry`). The gauges
 that live in Redis (approvals, alert outbox) are read when /metrics is scraped.

@@ -21,9 +21,9 @@ from bot.commands import (
     parse,
 )
 from bot.observability import set_outcome
+from bot.roles import Role
 from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
-from bot.services.policy import Role
 from bot.services.ports import Origin
 from bot.services.registry import Services
 from handlers.context import Body, Request, Slackside, answering

@@ -12,7 +12,7 @@ was not acknowledged in time. This global middleware runs after Bolt has checked
   way; the others go on without a Redis round trip on the acknowledgement path (measured: that
   round trip cost a quarter of the bot's throughput under load, bench/ack.py). A person's double
   click is two requests; destructive actions are guarded against it where they run
-  (handlers/acts.py, and the approval store's scripts).
+  (bot/services/actions.py, and the approval store's scripts).
 - Redis unreachable (or slow past `Once.timeout`): a first delivery of an event is still served,
   since dropping it would lose it; a retry is acknowledged and skipped, since its original most
   probably arrived and we cannot tell.

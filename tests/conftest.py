@@ -5,12 +5,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
-from tests import logcheck
-from tests.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
-from tests.slack import (
+from tests.kit import logcheck
+from tests.kit.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
+from tests.kit.slack import (
     BOT_TOKEN,
     GROUP,
     GROUP_MEMBER,
@@ -19,6 +17,7 @@ from tests.slack import (
     Slack,
     StandinProcess,
 )
+from tests.kit.store import service_db
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,15 +90,6 @@ def slack(
     standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
     redis.Redis.from_url(redis_server.url).flushdb()
     return Slack(bot, standin)
-
-
-NO_RETRY = Retry(NoBackoff(), 0)  # a dead Redis answers at once
-
-
-def service_db(redis_server: RedisProcess) -> str:
-    """Database 1: the service tests' own. The bot processes of the end-to-end tests use
-    database 0 and keep running (their sweepers and pollers would pick up these tests' work)."""
-    return redis_server.url.rsplit("/", 1)[0] + "/1"
 
 
 @pytest.fixture

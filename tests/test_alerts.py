@@ -33,8 +33,7 @@ from bot.services.alerts import (
 )
 from bot.services.routes import load_routes
 from bot.store import StoreUnavailable
-from tests.conftest import NO_RETRY
-from tests.servers import (
+from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
     SimulatorProcess,
@@ -42,6 +41,7 @@ from tests.servers import (
     free_port,
     wait_until,
 )
+from tests.kit.store import NO_RETRY
 
 CHANNEL = "CALERTS01"
 DISPOSITIONS = ("MALICIOUS", "MALICIOUS-BEC", "SUSPICIOUS")

@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 
 from bot.services.audit import MAX_IDS, AuditLog
 from bot.store import StoreUnavailable
-from tests.conftest import NO_RETRY
-from tests.servers import free_port
+from tests.kit.servers import free_port
+from tests.kit.store import NO_RETRY
 
 MESSAGE = "4Lxm1x0Nsrz4-2026-01-01T00:00:00-0a1b2c3d"
 

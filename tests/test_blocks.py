@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -49,59 +49,7 @@ from bot.cloudflare.models import (
     MessageDetails,
     Trace,
 )
-from tests.test_safety import HOSTILE
-
-MID = "U1eHfGhAzC1iyg7I-2026-11-21T05:17:05-d40e782a"
-SENT = datetime(2026, 11, 21, 5, 16, 11, tzinfo=UTC)
-
-
-def make_message(**changes: Any) -> MessageDetails:
-    data: dict[str, Any] = {
-        "id": MID,
-        "postfix_id": "U1eHfGhAzC1iyg7I",
-        "subject": "Overdue invoice #76171",
-        "from": "voicemail@pbx-notify.test",
-        "from_name": "Voicemail",
-        "envelope_from": "voicemail@pbx-notify.test",
-        "to": ["noah.fischer@eu.example.com"],
-        "to_name": ["Noah Fischer"],
-        "message_id": "<022e6a14d373.68020@pbx-notify.test>",
-        "sent_at": SENT,
-        "scanned_at": "2026-11-21T05:17:05Z",
-        "final_disposition": "MALICIOUS",
-        "is_quarantined": True,
-        "delivery_status": ["quarantined"],
-        "detection_reasons": [
-            "Credential harvesting link: pbx-notify[dot]test imitates a Microsoft sign-in page",
-            "Link reputation: pbx-notify[dot]test is a known phishing host",
-        ],
-        "threat_categories": ["BrandImpersonation", "LinkReputation"],
-        "post_delivery_operations": [],
-        "validation": {"spf": "pass", "dkim": "fail", "dmarc": "error"},
-    }
-    data.update(changes)
-    return MessageDetails.model_validate(data)
-
-
-def make_detections(**changes: Any) -> Detections:
-    data: dict[str, Any] = {
-        "action": "QUARANTINE",
-        "final_disposition": "MALICIOUS",
-        "validation": {"spf": "softfail", "dkim": "none", "dmarc": "reject"},
-        "links": [
-            {
-                "href": "https://login.pbx-notify.test/common/oauth2/authorize",
-                "text": "https://login.microsoftonline.com",
-            },
-            {"href": "http://pbx-notify.test/mailbox/upgrade", "text": "Upgrade mailbox"},
-        ],
-        "attachments": [
-            {"size": 24_576, "filename": "invoice.pdf.exe", "content_type": "application/x-dos"}
-        ],
-        "threat_categories": [{"id": 3, "name": "BrandImpersonation"}],
-    }
-    data.update(changes)
-    return Detections.model_validate(data)
+from tests.kit.factories import ACTION_LOG, HOSTILE, MID, make_detections, make_message
 
 
 def make_trace(inbound: Sequence[str] = ("connect from mail.evil.example",), **kw: Any) -> Trace:
@@ -115,19 +63,6 @@ def make_trace(inbound: Sequence[str] = ("connect from mail.evil.example",), **k
             "outbound": {"lines": [], "pending": False},
         }
     )
-
-
-ACTION_LOG = [
-    ActionEntry.model_validate(
-        {
-            "operation": "MOVE",
-            "status": "completed",
-            "success": True,
-            "completed_at": "2026-11-21T06:00:00Z",
-            "properties": {"folder": "JunkEmail", "requested_by": "analyst@example.com"},
-        }
-    )
-]
 
 
 # --- helpers ---------------------------------------------------------------------------------

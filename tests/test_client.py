@@ -21,29 +21,12 @@ from bot.cloudflare import (
     NotFoundError,
     PartialBulkError,
     RateLimitedError,
-    RetryPolicy,
     UnavailableError,
 )
-from tests.contract import ContractRecorder
-from tests.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess, free_port
-
-FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05, max_retry_after=5)
-
-
-def make_client(
-    base_url: str, recorder: ContractRecorder | None = None, **kw: Any
-) -> EmailSecurityClient:
-    options: dict[str, Any] = {
-        "api_token": API_TOKEN,
-        "base_url": base_url,
-        "timeout": 10.0,
-        "retry": FAST_RETRY,
-        "search_poll_interval": 0.01,
-    }
-    options.update(kw)
-    if recorder is not None:
-        options["event_hooks"] = recorder.hooks
-    return EmailSecurityClient(ACCOUNT_ID, **options)
+from tests.kit.clients import FAST_RETRY, api_client
+from tests.kit.contract import ContractRecorder
+from tests.kit.factories import quarantined_messages
+from tests.kit.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess, free_port
 
 
 @pytest.fixture
@@ -55,7 +38,7 @@ def recorder() -> ContractRecorder:
 async def client(
     simulator: SimulatorProcess, recorder: ContractRecorder
 ) -> AsyncIterator[EmailSecurityClient]:
-    async with make_client(simulator.base_url, recorder) as es:
+    async with api_client(simulator.base_url, recorder) as es:
         yield es
     # The contract holds for every exchange of every test, not only in test_contract.py.
     assert recorder.violations() == []
@@ -137,7 +120,7 @@ async def test_search_202_polls_location_until_ready(
 
 async def test_search_202_polling_is_bounded(simulator: SimulatorProcess) -> None:
     simulator.faults(search_202=1000)
-    async with make_client(simulator.base_url, search_poll_timeout=0.3) as es:
+    async with api_client(simulator.base_url, search_poll_timeout=0.3) as es:
         with pytest.raises(UnavailableError, match="still running"):
             await es.search_page()
     assert len(api_requests(simulator, "/investigate")) < 40
@@ -232,22 +215,6 @@ async def test_preview_of_a_clean_message_posts_the_postfix_id(
 
 
 # -- actions -----------------------------------------------------------------------------------
-
-
-def quarantined_messages(count: int, prefix: str) -> list[dict[str, Any]]:
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    return [
-        {
-            "postfix_id": f"{prefix}{i:06d}",
-            "scanned_at": (now - timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "subject": f"Invoice {i}",
-            "from": "billing@invoices.example.net",
-            "to": [f"user{i % 50}@example.com"],
-            "final_disposition": "SUSPICIOUS",
-            "is_quarantined": True,
-        }
-        for i in range(count)
-    ]
 
 
 async def test_release_chunks_2500_ids_at_1000(
@@ -417,7 +384,7 @@ async def test_allow_policies_and_trusted_domains(
 
 
 async def test_wrong_token_is_an_auth_error(simulator: SimulatorProcess) -> None:
-    async with make_client(simulator.base_url, api_token="wrong") as es:
+    async with api_client(simulator.base_url, api_token="wrong") as es:
         with pytest.raises(AuthError, match="CLOUDFLARE_API_TOKEN") as refused:
             await es.search_page()
     assert refused.value.status == 401
@@ -428,11 +395,11 @@ async def test_legacy_key_auth_and_token_precedence(
     simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.cloudflare")
-    async with make_client(
+    async with api_client(
         simulator.base_url, api_token=None, email=API_EMAIL, api_key=API_KEY
     ) as es:
         assert (await es.search_page(per_page=1)).messages
-    async with make_client(simulator.base_url, email=API_EMAIL, api_key="wrong-key") as es:
+    async with api_client(simulator.base_url, email=API_EMAIL, api_key="wrong-key") as es:
         assert (await es.search_page(per_page=1)).messages, "the token wins over the key pair"
     text = caplog.text
     assert "legacy global API key" in text and "API token" in text
@@ -472,7 +439,7 @@ async def test_429_on_post_waits_and_sends_once(
 
 async def test_429_longer_than_the_cap_fails_fast(simulator: SimulatorProcess) -> None:
     simulator.faults(fail_next=[{"status": 429, "count": 1, "retry_after": 120}])
-    async with make_client(simulator.base_url) as es:  # FAST_RETRY caps waits at 5 s
+    async with api_client(simulator.base_url) as es:  # FAST_RETRY caps waits at 5 s
         started = time.monotonic()
         with pytest.raises(RateLimitedError) as limited:
             await es.search_page()
@@ -482,7 +449,7 @@ async def test_429_longer_than_the_cap_fails_fast(simulator: SimulatorProcess) -
 
 async def test_429_wait_is_cancellable(simulator: SimulatorProcess) -> None:
     simulator.faults(fail_next=[{"status": 429, "count": 1, "retry_after": 4}])
-    async with make_client(simulator.base_url) as es:
+    async with api_client(simulator.base_url) as es:
         task = asyncio.create_task(es.search_page())
         deadline = time.monotonic() + 5
         while not simulator.requests() and time.monotonic() < deadline:
@@ -521,7 +488,7 @@ async def test_post_is_not_retried_on_5xx(
 
 
 async def test_unreachable_api_is_unavailable() -> None:
-    async with make_client(f"http://127.0.0.1:{free_port()}/client/v4") as es:
+    async with api_client(f"http://127.0.0.1:{free_port()}/client/v4") as es:
         with pytest.raises(UnavailableError, match="could not reach"):
             await es.get_message("a1b2c3d4e5f6")
         with pytest.raises(UnavailableError, match="could not reach"):
@@ -529,7 +496,7 @@ async def test_unreachable_api_is_unavailable() -> None:
 
 
 async def test_client_side_limiter_keeps_under_the_window(simulator: SimulatorProcess) -> None:
-    async with make_client(simulator.base_url, rate_limit=(5, 0.5)) as es:
+    async with api_client(simulator.base_url, rate_limit=(5, 0.5)) as es:
         started = time.monotonic()
         await asyncio.gather(*(es.search_page(per_page=1) for _ in range(8)))
         assert time.monotonic() - started >= 0.5
@@ -542,7 +509,7 @@ async def test_client_side_limiter_keeps_under_the_window(simulator: SimulatorPr
 async def test_simulator_rate_limit_is_survived(tmp_path: Any) -> None:
     limited = SimulatorProcess("--rate-limit", "4/1", "--api-token", API_TOKEN)
     try:
-        async with make_client(limited.base_url) as es:
+        async with api_client(limited.base_url) as es:
             found = [m async for m in es.search(per_page=20, detections_only=False, limit=120)]
         assert len(found) == 120
         statuses = [r["status"] for r in limited.requests()]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
-from tests.servers import ROOT, VENDOR
+from tests.kit.servers import ROOT, VENDOR
 
 ENV_NAMES = [
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",

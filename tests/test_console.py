@@ -20,8 +20,8 @@ from bot.local import payloads
 from bot.local.console import execute
 from bot.local.console_session import Console, ConsoleError
 from bot.local.render import Renderer, mrkdwn, render
-from tests.servers import ROOT, free_port
-from tests.slack import StandinProcess
+from tests.kit.servers import ROOT, free_port
+from tests.kit.slack import StandinProcess
 
 SECRET = "console-test-signing-secret"
 MOVE_SELECT = {

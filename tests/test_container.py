@@ -34,8 +34,15 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.simulator.cli import parser as simulator_parser
-from tests.servers import ROOT, RedisProcess, SimulatorProcess, free_port, wait_until
-from tests.slack import (
+from tests.kit.servers import (
+    DOCKERFILE,
+    ROOT,
+    RedisProcess,
+    SimulatorProcess,
+    free_port,
+    wait_until,
+)
+from tests.kit.slack import (
     BOT_TOKEN,
     OPERATOR,
     SIGNING_SECRET,
@@ -44,7 +51,6 @@ from tests.slack import (
     text_of,
 )
 
-DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
 LOCK = ROOT / "requirements.lock"
 # What the build stage may use: each is carried out by `build_image` below.
@@ -458,7 +464,7 @@ def test_installed_bot_imports_from_the_venv_not_the_checkout(image: Image, tmp_
 
 
 class InstalledBot:
-    """Enough of tests.slack.BotProcess for `Slack` to drive the bot the image would run."""
+    """Enough of tests.kit.slack.BotProcess for `Slack` to drive the bot the image would run."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.url = f"http://127.0.0.1:{port}/slack/events"

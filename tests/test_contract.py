@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from bot.cloudflare import EmailSecurityClient, InvalidRequestError, NotFoundError
-from tests.contract import ContractRecorder
-from tests.openapi_check import check_exchange
-from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
-from tests.test_client import FAST_RETRY, quarantined_messages
+from tests.kit.clients import FAST_RETRY
+from tests.kit.contract import ContractRecorder
+from tests.kit.factories import quarantined_messages
+from tests.kit.openapi_check import check_exchange
+from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 
 # The operations behind each public client method.
 EXPECTED = {

@@ -14,8 +14,7 @@ import yaml
 from pydantic import SecretStr
 
 from bot.config import Settings
-from tests.servers import ROOT
-from tests.test_container import DOCKERFILE
+from tests.kit.servers import DOCKERFILE, ROOT
 
 README = ROOT / "README.md"
 SECURITY = ROOT / "SECURITY.md"

@@ -4,33 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.servers import SimulatorProcess
-from tests.slack import APPROVER, GROUP_MEMBER, OPERATOR, VIEWER, Slack, has_action, text_of
-from tests.test_e2e_lookup import add
-
-
-def calls_to(simulator: SimulatorProcess, path_end: str) -> list[dict[str, Any]]:
-    return [c for c in simulator.calls() if c["path"].endswith(path_end)]
-
-
-def updated_card(slack: Slack, ts: str, containing: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        found = [m for m in slack.standin.messages() if m["ts"] == ts and containing in text_of(m)]
-        return found[0] if found else None
-
-    return slack.wait(probe, f"card {ts} to show {containing!r}")
-
-
-def thread_reply(slack: Slack, ts: str, containing: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        found = [
-            m
-            for m in slack.standin.messages()
-            if m.get("thread_ts") == ts and containing in text_of(m)
-        ]
-        return found[0] if found else None
-
-    return slack.wait(probe, f"a reply in thread {ts} with {containing!r}")
+from tests.kit.factories import add
+from tests.kit.flows import calls_to, thread_reply, updated_card
+from tests.kit.servers import SimulatorProcess
+from tests.kit.slack import APPROVER, GROUP_MEMBER, OPERATOR, VIEWER, Slack, has_action, text_of
 
 
 def test_release_button_releases_and_updates_the_card(

@@ -4,17 +4,16 @@ message per second per channel, the simulator and Redis."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess, has_action, text_of
+from tests.kit.factories import detection
+from tests.kit.flows import ALERTS, card_ids, roots, settle, wait_roots
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess, has_action, text_of
 
-ALERTS = "C0ALERTS"
 BEC = "C0BECALERTS"
 
 
@@ -49,57 +48,6 @@ def bot(
     process = alert_bot(shared_simulator, clean, redis_server)
     yield process
     process.stop()
-
-
-def detection(
-    i: int,
-    *,
-    sender: str = "attacker@phish.example",
-    subject: str | None = None,
-    disposition: str = "MALICIOUS",
-    to: str = "alice@example.com",
-) -> dict[str, Any]:
-    return {
-        "postfix_id": f"Alrt{abs(hash((i, sender, subject, disposition))) % 10**10:010d}",
-        "scanned_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "subject": subject or f"Detection {i}", "from": sender, "to": [to],
-        "final_disposition": disposition, "is_quarantined": True,
-    }  # fmt: skip
-
-
-def roots(standin: StandinProcess, channel: str = ALERTS) -> list[dict[str, Any]]:
-    return [m for m in standin.messages(channel) if not m.get("thread_ts") and not m["ephemeral"]]
-
-
-def wait_roots(
-    slack: Slack, count: int, channel: str = ALERTS, timeout: float = 30
-) -> list[dict[str, Any]]:
-    return slack.wait(
-        lambda: (lambda r: r if len(r) >= count else None)(roots(slack.standin, channel)),
-        f"{count} alert roots in {channel}",
-        timeout,
-    )
-
-
-def card_ids(messages: list[dict[str, Any]]) -> list[str]:
-    """The investigate ids of the cards in `messages` (each card's Trace button carries it)."""
-    return [
-        element["value"]
-        for message in messages for block in message.get("blocks") or []
-        for element in block.get("elements") or [] if element.get("action_id") == "msg_trace"
-    ]  # fmt: skip
-
-
-def searches(simulator: SimulatorProcess) -> int:
-    return sum(
-        1 for r in simulator.requests() if r["path"].endswith("/investigate") and r["status"] == 200
-    )
-
-
-def settle(slack: Slack, simulator: SimulatorProcess, polls: int = 3) -> None:
-    """Let the poller run `polls` more complete searches."""
-    start = searches(simulator)
-    slack.wait(lambda: searches(simulator) >= start + polls, f"{polls} more polls", timeout=30)
 
 
 def test_new_detections_are_posted_once(

@@ -9,8 +9,17 @@ from typing import Any
 
 import redis
 
-from tests.servers import RedisProcess, SimulatorProcess, free_port, wait_until
-from tests.slack import (
+from tests.kit.factories import add, quarantined_messages
+from tests.kit.flows import (
+    approval_card,
+    card_now,
+    release_all_card,
+    released_ids,
+    request_id_of,
+    wait_card,
+)
+from tests.kit.servers import RedisProcess, SimulatorProcess, free_port, wait_until
+from tests.kit.slack import (
     APPROVER,
     APPROVER2,
     BOTH,
@@ -21,66 +30,6 @@ from tests.slack import (
     has_action,
     text_of,
 )
-from tests.test_client import quarantined_messages
-from tests.test_e2e_lookup import add
-
-
-def approval_card(slack: Slack, containing: str = "Approval needed") -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        cards = [
-            m
-            for m in slack.standin.messages()
-            if not m["ephemeral"] and has_action(m, "approval_approve")
-        ]
-        return next((m for m in reversed(cards) if containing in text_of(m)), None)
-
-    return slack.wait(probe, "an approval card")
-
-
-def card_now(slack: Slack, ts: str) -> dict[str, Any]:
-    return next(m for m in slack.standin.messages() if m["ts"] == ts)
-
-
-def wait_card(slack: Slack, ts: str, containing: str, timeout: float = 20) -> dict[str, Any]:
-    return slack.wait(
-        lambda: (lambda m: m if containing in text_of(m) else None)(card_now(slack, ts)),
-        f"the approval card to show {containing!r}", timeout,
-    )  # fmt: skip
-
-
-def released_ids(simulator: SimulatorProcess) -> list[str]:
-    return [
-        i
-        for c in simulator.calls()
-        if c["path"].endswith("/release") and c["status"] == 200
-        for i in c["body"]
-    ]
-
-
-def request_id_of(card: dict[str, Any]) -> str:
-    for block in card["blocks"]:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == "approval_approve":
-                return str(element["value"])
-    raise AssertionError("no approve button")
-
-
-def release_all_card(
-    driver: Slack, simulator: SimulatorProcess, count: int, tag: str
-) -> tuple[dict[str, Any], list[str]]:
-    """`count` quarantined messages with the subject "<tag> batch", searched for, "Release all
-    matching" clicked and its modal submitted by an operator: the approval card (and the ids)."""
-    messages = quarantined_messages(count, tag)
-    for message in messages:
-        message["subject"] = f"{tag} batch"
-    ids: list[str] = []
-    for start in range(0, count, 2000):  # one body of 10,000 is over the simulator's 1 MB
-        ids += simulator.add_messages(messages[start : start + 2000])
-    driver.command(f'search subject:"{tag} batch"')
-    driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
-    view = driver.view("search_bulk_modal")
-    driver.submit(view, {"reason": "false positive campaign"})
-    return approval_card(driver, str(count)), ids
 
 
 def test_guarded_release_is_approved_and_executed(

@@ -15,8 +15,10 @@ import pytest
 import redis
 
 from bot.local import payloads
-from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import (
+from tests.kit.factories import add, detection
+from tests.kit.flows import calls_to, card_ids, settle, wait_roots
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import (
     BOTH,
     GROUP,
     GROUP_MEMBER,
@@ -26,9 +28,6 @@ from tests.slack import (
     StandinProcess,
     text_of,
 )
-from tests.test_e2e_actions import calls_to
-from tests.test_e2e_alerts import card_ids, detection, settle, wait_roots
-from tests.test_e2e_lookup import add
 
 ALERTS = "C0CARDALERTS"
 

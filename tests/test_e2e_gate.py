@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from handlers.replies import BUSY
-from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import OPERATOR, BotProcess, Slack, StandinProcess, text_of
-from tests.test_e2e_lookup import add
+from tests.kit.factories import add
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import OPERATOR, BotProcess, Slack, StandinProcess, text_of
 
 LIMIT = 2
 

@@ -21,7 +21,17 @@ import redis
 
 from bot.local import payloads
 from bot.server import GRACE_SECONDS
-from tests.servers import (
+from tests.kit.factories import add, detection
+from tests.kit.flows import (
+    ALERTS,
+    approval_card,
+    calls_to,
+    release_all_card,
+    released_ids,
+    request_id_of,
+    wait_card,
+)
+from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
     ROOT,
@@ -30,7 +40,8 @@ from tests.servers import (
     free_port,
     wait_until,
 )
-from tests.slack import (
+from tests.kit.slack import (
+    APP_TOKEN,
     APPROVER,
     BOT_TOKEN,
     CHANNEL,
@@ -40,19 +51,9 @@ from tests.slack import (
     BotProcess,
     Slack,
     StandinProcess,
+    socket_state,
     text_of,
 )
-from tests.test_e2e_actions import calls_to
-from tests.test_e2e_alerts import ALERTS, detection
-from tests.test_e2e_approvals import (
-    approval_card,
-    release_all_card,
-    released_ids,
-    request_id_of,
-    wait_card,
-)
-from tests.test_e2e_lookup import add
-from tests.test_e2e_socket_mode import APP_TOKEN, socket_state
 
 SKIPPED = "repeated Slack delivery skipped"
 

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.servers import SimulatorProcess
-from tests.slack import OPERATOR, STRANGER, VIEWER, Slack, has_action, text_of
+from tests.kit.factories import add
+from tests.kit.servers import SimulatorProcess
+from tests.kit.slack import OPERATOR, STRANGER, VIEWER, Slack, has_action, text_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def add(simulator: SimulatorProcess, **fields: Any) -> str:
-    """One message in the simulator; returns its investigate id."""
-    now = datetime.now(UTC) - timedelta(minutes=10)
-    message = {
-        "postfix_id": fields.pop("postfix_id", f"T{abs(hash(repr(fields))) % 10**12:012d}x"),
-        "scanned_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "subject": "Quarterly invoice",
-        "from": "billing@vendor.example",
-        "from_name": "Vendor Billing",
-        "to": ["alice@example.com"],
-        "final_disposition": "SPAM",
-        "is_quarantined": True,
-        "detection_reasons": ["Sender reputation is poor"],
-        **fields,
-    }
-    return simulator.add_messages([message])[0]
 
 
 def test_lookup_posts_a_full_card(slack: Slack, simulator: SimulatorProcess) -> None:

@@ -15,8 +15,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from blocks.limits import problems
 from bot.local import payloads
-from tests.servers import ROOT, RedisProcess, SimulatorProcess, free_port
-from tests.slack import (
+from tests.kit.factories import add
+from tests.kit.servers import ROOT, RedisProcess, SimulatorProcess, free_port
+from tests.kit.slack import (
     CHANNEL,
     OPERATOR,
     SIGNING_SECRET,
@@ -26,7 +27,6 @@ from tests.slack import (
     has_action,
     text_of,
 )
-from tests.test_e2e_lookup import add
 
 ATTACKS = (
     "<!channel> <!here> <@U0VICTIM> <!subteam^S0ALL|all> <https://evil.example/x|Click here> "
@@ -215,7 +215,7 @@ def test_manifest_matches_what_the_bot_handles(slack: Slack) -> None:
     )
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"chat:write", "commands", "files:write", "usergroups:read"} == scopes
+    assert {"chat:write", "commands", "files:write", "im:write", "usergroups:read"} == scopes
 
 
 @pytest.fixture

@@ -4,56 +4,31 @@ envelopes) and records the bot's acks."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
 
 import httpx
 import pytest
 import redis
 
 from bot.local import payloads
-from tests.servers import RedisProcess, SimulatorProcess
-from tests.slack import (
+from tests.kit.factories import add
+from tests.kit.flows import thread_reply
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import (
+    APP_TOKEN,
     CHANNEL,
     GROUP,
     GROUP_MEMBER,
     OPERATOR,
     BotProcess,
     Slack,
+    SocketSlack,
     StandinProcess,
     has_action,
+    socket_state,
     text_of,
 )
-from tests.test_e2e_actions import thread_reply
-from tests.test_e2e_lookup import add
-
-APP_TOKEN = "xapp-1-e2e"
-
-
-class SocketSlack(Slack):
-    """Slack over the bot's Socket Mode connection: what `Slack` would POST to the Request
-    URL is pushed as an envelope instead, and `send` answers the bot's ack."""
-
-    def send(self, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:  # type: ignore[override]
-        if body.startswith("payload="):
-            kind, payload = "interactive", json.loads(parse_qs(body)["payload"][0])
-        else:
-            kind, payload = "slash_commands", dict(parse_qsl(body))
-        pushed = self.standin.hook("POST", "socket", {"type": kind, "payload": payload})
-
-        def acked() -> dict[str, Any] | None:
-            acks = self.standin.hook("GET", "socket")["acks"]
-            return next((a for a in acks if a["envelope_id"] == pushed["envelope_id"]), None)
-
-        ack: dict[str, Any] = self.wait(acked, f"the bot's ack of a {kind} envelope", timeout=5)
-        self.last_ack_seconds = float(ack["seconds"])
-        return ack
-
-
-def socket_state(standin: StandinProcess) -> dict[str, Any]:
-    return dict(standin.hook("GET", "socket"))
 
 
 @pytest.fixture(scope="module")

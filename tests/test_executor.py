@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.cloudflare import EmailSecurityClient, RetryPolicy
+from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.models import ReleaseResult
 from bot.services.approvals import (
     TAMPERED_ERROR,
@@ -21,32 +21,17 @@ from bot.services.approvals import (
     ApprovalStore,
     ChunkResult,
     Executor,
-    MessageSummary,
-    Outcome,
     report,
 )
 from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
-from tests.conftest import NO_RETRY
-from tests.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess, eventually, free_port
-from tests.test_client import quarantined_messages
+from tests.kit.approvals import approved, posted_release_ids, posts
+from tests.kit.clients import executor_client
+from tests.kit.factories import quarantined_messages
+from tests.kit.servers import SimulatorProcess, eventually, free_port
+from tests.kit.store import NO_RETRY
 
-FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
 UNKNOWN_ID = "Unknown000000-2026-01-01T00:00:00-00000000"
-
-
-def make_client(
-    simulator: SimulatorProcess, cls: type[EmailSecurityClient] = EmailSecurityClient, **kw: Any
-) -> Any:
-    return cls(
-        ACCOUNT_ID,
-        api_token=API_TOKEN,
-        base_url=simulator.base_url,
-        timeout=10.0,
-        retry=FAST_RETRY,
-        rate_limit=(1_000_000, 1.0),  # the re-check GETs every message; tests need no limit
-        **kw,
-    )
 
 
 @pytest.fixture
@@ -56,34 +41,8 @@ def store(rdb: aioredis.Redis) -> ApprovalStore:
 
 @pytest.fixture
 async def client(simulator: SimulatorProcess) -> AsyncIterator[EmailSecurityClient]:
-    async with make_client(simulator) as es:
+    async with executor_client(simulator) as es:
         yield es
-
-
-async def approved(
-    store: ApprovalStore,
-    ids: Sequence[str],
-    *,
-    action: str = "release",
-    params: dict[str, str] | None = None,
-    chunk_size: int = 1000,
-) -> ApprovalRequest:
-    made = await store.create(
-        action=action,
-        params=params or {},
-        ids=ids,
-        requester="UREQUESTER",
-        reason="false positive",
-        rule="bulk",
-        summary=[MessageSummary(id=i) for i in ids[:3]],
-        ttl_seconds=3600,
-        required=1,
-        channel="C1",
-        chunk_size=chunk_size,
-    )
-    decision = await store.approve(made.id, "UAPPROVER")
-    assert decision.outcome == Outcome.EXECUTE and decision.request is not None
-    return decision.request
 
 
 async def sweep(store: ApprovalStore, executor: Executor) -> list[ApprovalRequest]:
@@ -95,17 +54,6 @@ async def sweep(store: ApprovalStore, executor: Executor) -> list[ApprovalReques
         if finished is not None:
             done.append(finished)
     return done
-
-
-def posts(
-    simulator: SimulatorProcess, path_end: str = "/investigate/release"
-) -> list[dict[str, Any]]:
-    return [c for c in simulator.calls() if c["method"] == "POST" and c["path"].endswith(path_end)]
-
-
-def released_ids(simulator: SimulatorProcess) -> list[str]:
-    """Every id any release POST carried (accepted or not)."""
-    return [i for c in posts(simulator) for i in c["body"]]
 
 
 # -- the happy path ----------------------------------------------------------------------------
@@ -133,7 +81,7 @@ async def test_release_2500_in_three_chunks_each_id_once(
     elapsed = time.monotonic() - started
     assert done is not None and done.state == ApprovalState.DONE and done.chunks_done == 3
     assert [len(c["body"]) for c in posts(simulator)] == [1000, 1000, 500]
-    sent = released_ids(simulator)
+    sent = posted_release_ids(simulator)
     assert sorted(sent) == sorted(ids) and len(set(sent)) == len(sent), "each id exactly once"
     results = await store.chunks(made.id)
     assert [len(r.delivered) for r in results] == [1000, 1000, 500]
@@ -171,7 +119,9 @@ async def test_already_released_and_unknown_are_skipped_and_reported(
     assert totals.skipped == 11 and totals.not_found == 1 and totals.succeeded == 20
     assert sorted(i for r in results for i in r.skipped) == sorted([*ids[:10], UNKNOWN_ID])
     assert [i for r in results for i in r.not_found] == [UNKNOWN_ID]
-    assert sorted(released_ids(simulator)) == sorted(ids), "the first 10 by hand, the rest once"
+    assert sorted(posted_release_ids(simulator)) == sorted(ids), (
+        "the first 10 by hand, the rest once"
+    )
 
 
 async def test_a_failed_chunk_is_reported_and_the_others_run(
@@ -263,14 +213,14 @@ async def test_crash_mid_chunk_resumes_without_repeating_or_losing(
 ) -> None:
     ids = simulator.add_messages(quarantined_messages(250, "Crash"))
     made = await approved(store, ids, chunk_size=100)
-    async with make_client(simulator, StallingClient, stall_on=2, after_post=after_post) as es:
+    async with executor_client(simulator, StallingClient, stall_on=2, after_post=after_post) as es:
         first = Executor(store, es, "replica-a", lease_seconds=1)
         task = asyncio.create_task(first.run(made.id))
         await asyncio.wait_for(es.stalled.wait(), 10)
         # Chunk 1's result is stored; chunk 2 is in flight, its result not stored.
         assert [r.index for r in await store.chunks(made.id)] == [0]
         other = ApprovalStore(other_rdb)  # another replica
-        second_client = make_client(simulator)
+        second_client = executor_client(simulator)
         second = Executor(other, second_client, "replica-b", lease_seconds=1)
         assert await second.run(made.id) is None, "the lease is held while chunk 2 is in flight"
         task.cancel()  # the process dies
@@ -288,7 +238,7 @@ async def test_crash_mid_chunk_resumes_without_repeating_or_losing(
     assert [r.index for r in results] == [0, 1, 2]
     outcome = Counter(i for r in results for i in [*r.delivered, *r.skipped])
     assert sorted(outcome) == sorted(ids) and set(outcome.values()) == {1}, "every id covered once"
-    sent = released_ids(simulator)
+    sent = posted_release_ids(simulator)
     assert len(sent) == len(set(sent)) == 250, "no id released twice, none lost"
     if after_post:
         assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
@@ -304,8 +254,8 @@ async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(
     made = await approved(store, ids, chunk_size=10)
     other = ApprovalStore(other_rdb)
     async with (
-        make_client(simulator, StallingClient, stall_on=1, after_post=True) as es,
-        make_client(simulator) as plain,
+        executor_client(simulator, StallingClient, stall_on=1, after_post=True) as es,
+        executor_client(simulator) as plain,
     ):
         first = Executor(store, es, "replica-a", lease_seconds=0.3)
         task = asyncio.create_task(first.run(made.id))
@@ -320,7 +270,7 @@ async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(
         es.resume.set()
         done = await asyncio.wait_for(task, 10)
     assert done is not None and done.state == ApprovalState.DONE
-    assert sorted(released_ids(simulator)) == sorted(ids)
+    assert sorted(posted_release_ids(simulator)) == sorted(ids)
 
 
 async def test_store_down_mid_run_stops_and_a_resume_finishes(
@@ -348,7 +298,7 @@ async def test_store_down_mid_run_stops_and_a_resume_finishes(
     assert done.id == made.id and done.state == ApprovalState.DONE
     results = await store.chunks(made.id)
     assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
-    sent = released_ids(simulator)
+    sent = posted_release_ids(simulator)
     assert sorted(sent) == sorted(ids), "chunk 2 was sent once, before the store went down"
 
 
@@ -361,7 +311,7 @@ async def test_sweep_runs_every_approved_request(
     done = await sweep(store, Executor(store, client, "a"))
     assert sorted(r.id for r in done) == sorted([first.id, second.id])
     assert await sweep(store, Executor(store, client, "a")) == []
-    assert sorted(released_ids(simulator)) == sorted(ids)
+    assert sorted(posted_release_ids(simulator)) == sorted(ids)
 
 
 async def test_redis_down_nothing_executes(

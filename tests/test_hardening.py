@@ -15,11 +15,11 @@ from bot.cloudflare import UnavailableError
 from bot.services.approvals import ApprovalRequest, ApprovalState, ApprovalStore, Executor
 from bot.store import StoreUnavailable
 from bot.store.once import Once
-from tests.conftest import NO_RETRY
-from tests.servers import SimulatorProcess, eventually, free_port
-from tests.test_client import make_client as api_client
-from tests.test_client import quarantined_messages
-from tests.test_executor import approved, make_client, posts, released_ids
+from tests.kit.approvals import approved, posted_release_ids, posts
+from tests.kit.clients import api_client, executor_client
+from tests.kit.factories import quarantined_messages
+from tests.kit.servers import SimulatorProcess, eventually, free_port
+from tests.kit.store import NO_RETRY
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def test_stop_between_chunks_hands_the_lease_back_for_an_immediate_resume(
     async def stop_after_first_chunk(_: ApprovalRequest) -> None:
         stop.set()  # SIGTERM arrives while chunk 1's result is being shown
 
-    async with make_client(simulator) as es:
+    async with executor_client(simulator) as es:
         leaving = Executor(
             store, es, "replica-a", lease_seconds=30, on_progress=stop_after_first_chunk,
             progress_interval=0, stop=stop,
@@ -48,13 +48,13 @@ async def test_stop_between_chunks_hands_the_lease_back_for_an_immediate_resume(
     # A 30 s lease, yet free at once: another replica resumes now, not after it lapses.
     assert await other.lease_holder(made.id) is None
     assert await other.stalled() == [made.id]
-    async with make_client(simulator) as es:
+    async with executor_client(simulator) as es:
         stopping = Executor(other, es, "replica-b", stop=stop)
         assert await stopping.run(made.id) is None, "a stopping process takes no new work"
         assert await other.stalled() == [made.id]
         done = await Executor(other, es, "replica-b").run(made.id)
     assert done is not None and done.state == ApprovalState.DONE
-    assert Counter(released_ids(simulator)) == Counter(ids), "every id once"
+    assert Counter(posted_release_ids(simulator)) == Counter(ids), "every id once"
 
 
 async def test_stop_during_a_recheck_sends_nothing_of_that_chunk(
@@ -64,7 +64,7 @@ async def test_stop_during_a_recheck_sends_nothing_of_that_chunk(
     made = await approved(store, ids, chunk_size=40)
     simulator.faults(latency_ms=200)  # 40 re-check GETs, 4 at a time: 2 s in all
     stop = asyncio.Event()
-    async with make_client(simulator) as es:
+    async with executor_client(simulator) as es:
         leaving = Executor(
             store, es, "replica-a", lease_seconds=30, recheck_concurrency=4, stop=stop
         )
@@ -82,9 +82,9 @@ async def test_stop_during_a_recheck_sends_nothing_of_that_chunk(
     assert await store.chunks(made.id) == []
     assert await ApprovalStore(other_rdb).stalled() == [made.id], "lease handed back"
     simulator.faults(latency_ms=0)
-    async with make_client(simulator) as es:
+    async with executor_client(simulator) as es:
         done = await Executor(ApprovalStore(other_rdb), es, "replica-b").run(made.id)
-    assert done is not None and sorted(released_ids(simulator)) == sorted(ids)
+    assert done is not None and sorted(posted_release_ids(simulator)) == sorted(ids)
 
 
 # -- timeouts ----------------------------------------------------------------------------------

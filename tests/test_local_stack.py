@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import ConfigError
 from bot.local.stack import Children, ensure_redis, redis_answers
-from tests.servers import ROOT, RedisProcess, free_port, wait_until
+from tests.kit.servers import ROOT, RedisProcess, free_port, wait_until
 
 
 def test_make_run_stack_serves_a_console_user_end_to_end() -> None:

@@ -19,21 +19,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.cloudflare.transport import endpoint_of
 from bot.config import ConfigError, load_settings
 from bot.observability import REQUEST, JsonFormatter, RequestRecord, TextFormatter
-from tests import logcheck
-from tests.servers import RedisProcess, SimulatorProcess, free_port, wait_until
-from tests.slack import (
+from tests.kit import logcheck
+from tests.kit.factories import add, detection
+from tests.kit.flows import approval_card
+from tests.kit.servers import RedisProcess, SimulatorProcess, free_port, wait_until
+from tests.kit.slack import (
+    APP_TOKEN,
     BOT_TOKEN,
     OPERATOR,
     SIGNING_SECRET,
     VIEWER,
     BotProcess,
     Slack,
+    SocketSlack,
     StandinProcess,
+    socket_state,
 )
-from tests.test_e2e_alerts import detection
-from tests.test_e2e_approvals import approval_card
-from tests.test_e2e_lookup import add
-from tests.test_e2e_socket_mode import APP_TOKEN, SocketSlack, socket_state
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.services.policy import GroupLookupError, Policy, Role
+from bot.roles import Role
+from bot.services.policy import GroupLookupError, Policy
 
 
 class Clock:

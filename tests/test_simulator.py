@@ -1,7 +1,8 @@
 """The Email Security API simulator, over real HTTP.
 
 Every API response these tests receive is validated against the OpenAPI file by an httpx
-response hook (`tests/openapi_check.py`), so each test also checks the shapes of what it touches.
+response hook (`tests/kit/openapi_check.py`), so each test also checks the shapes of what it
+touches.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.openapi_check import check_failure_body, check_response, spec
-from tests.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess
+from tests.kit.openapi_check import check_failure_body, check_response, spec
+from tests.kit.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess
 
 ALL_DISPOSITIONS = set(spec()["components"]["schemas"]["email-security_DispositionLabel"]["enum"])
 INVESTIGATE_ID = r"^[A-Za-z0-9]{10,16}-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-[0-9a-f]{8}$"

@@ -19,7 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.slack import StandinProcess
+from tests.kit.slack import StandinProcess
 
 BOT_TOKEN = "xoxb-server-test"
 T = TypeVar("T")

@@ -17,8 +17,10 @@ from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.models import Destination, MessageDetails, PatternType, ReclassifyDisposition
+from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
+from bot.roles import Role
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
 from bot.services.lookup import LookupService
@@ -32,7 +34,7 @@ from bot.services.outcomes import (
     Reclassified,
     Released,
 )
-from bot.services.policy import Policy, Role
+from bot.services.policy import Policy
 from bot.services.ports import Origin
 from bot.services.showing import CardKeeper
 from bot.store import Once, SearchStore
@@ -114,7 +116,7 @@ class ActionService:
     async def release(
         self, actor: str, ids: Sequence[str], origin: Origin, reason: str = ""
     ) -> ActionResult:
-        await self.policy.require(actor, Role.OPERATOR, "release messages")
+        await self.policy.require(actor, role_for("release"), "release messages")
         messages = await self.lookup.current(ids)
         held = [m for m in messages if m.is_quarantined]
         checked = [
@@ -149,7 +151,7 @@ class ActionService:
         origin: Origin,
         reason: str = "",
     ) -> ActionResult:
-        await self.policy.require(actor, Role.OPERATOR, "move messages")
+        await self.policy.require(actor, role_for("move"), "move messages")
         messages = await self.lookup.current(ids)
         need = self.needs_approval("move", messages)
         if need is not None:
@@ -198,7 +200,7 @@ class ActionService:
     ) -> ActionResult:
         """Every message of a saved search (up to BULK_LIMIT) into one approval request: a
         second person approves every action on a whole search."""
-        await self.policy.require(actor, Role.OPERATOR, f"{action} messages")
+        await self.policy.require(actor, role_for(action), f"{action} messages")
         saved = await self.searches.load(key)
         if saved is None:
             raise Gone("That search has expired (searches are kept an hour); run it again.")
@@ -226,7 +228,7 @@ class ActionService:
         origin: Origin,
         reason: str | None = None,
     ) -> ActionResult:
-        await self.policy.require(actor, Role.OPERATOR, "reclassify messages")
+        await self.policy.require(actor, role_for("reclassify"), "reclassify messages")
         message = await self.lookup.one(message_id)
         async with self._exclusive("reclassification", [message.id]):
             await self.email.reclassify(message.id, disposition)
@@ -248,7 +250,7 @@ class ActionService:
         message: MessageDetails | None = None,
     ) -> ActionResult:
         """Block a sender address or domain; with `message`, the outcome shows on its card."""
-        await self.policy.require(actor, Role.OPERATOR, "block senders")
+        await self.policy.require(actor, role_for("block"), "block senders")
         async with self._exclusive("block", [pattern_type, pattern.lower()]):
             note = f"Blocked from Slack by {actor}" + (f": {comment}" if comment else "")
             blocked = await self.email.block_sender(pattern, pattern_type, comments=note)
@@ -273,7 +275,7 @@ class ActionService:
         comment: str | None = None,
     ) -> ActionResult:
         """Block the sender of a message (its address or its domain)."""
-        await self.policy.require(actor, Role.OPERATOR, "block senders")
+        await self.policy.require(actor, role_for("block"), "block senders")
         message = await self.lookup.one(message_id)
         pattern = block_pattern(message, pattern_type)
         if pattern is None:

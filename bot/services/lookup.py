@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.ids import parse_message_id
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
 from bot.errors import NeedsChoice, NotFound
 
+T = TypeVar("T")
 MAX_CHOICES = 20  # recipients of one postfix id shown in a chooser
 
 
@@ -41,23 +43,11 @@ class LookupService:
     async def find(self, text: str) -> Investigation:
         """The full picture of one id. Raises NotFound, or NeedsChoice when a bare postfix id
         names several copies."""
-        try:
-            found = await self.investigate(text)
-        except NotFoundError:
-            raise NotFound(text) from None
-        if isinstance(found, Ambiguous):
-            raise NeedsChoice(found.postfix_id, found.matches)
-        return found
+        return await _settled(text, self.investigate(text))
 
     async def one(self, text: str) -> MessageDetails:
         """The current state of one message (no evidence); raises like `find`."""
-        try:
-            found = await self.message(text)
-        except NotFoundError:
-            raise NotFound(text) from None
-        if isinstance(found, Ambiguous):
-            raise NeedsChoice(found.postfix_id, found.matches)
-        return found
+        return await _settled(text, self.message(text))
 
     async def current(self, ids: Sequence[str]) -> list[MessageDetails]:
         """The current state of every id, fetched at once, so that no stale card decides. Raises
@@ -153,6 +143,17 @@ class LookupService:
             return await self.client.get_action_log(message_id)
         except NotFoundError:
             return []
+
+
+async def _settled(text: str, lookup: Awaitable[T | Ambiguous]) -> T:
+    """`lookup`'s one answer, or the refusal a person reads: not found, or a choice to make."""
+    try:
+        found = await lookup
+    except NotFoundError:
+        raise NotFound(text) from None
+    if isinstance(found, Ambiguous):
+        raise NeedsChoice(found.postfix_id, found.matches)
+    return found
 
 
 @contextlib.contextmanager

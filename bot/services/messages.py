@@ -14,24 +14,16 @@ from typing import Literal
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.dispositions import DETECTIONS
 from bot.cloudflare.models import MessageDetails
-from bot.commands import SearchCommand
+from bot.commands import SEARCH_PAGE, SearchCommand, role_for
 from bot.errors import Gone, InvalidInput, StoreUnavailable
 from bot.services.lookup import LookupService
-from bot.services.policy import Policy, Role
+from bot.services.policy import Policy
 from bot.services.ports import CardRef, Evidence
 from bot.services.showing import CardKeeper
 from bot.store import SavedSearch, SearchStore
 
 EvidenceKind = Literal["preview", "raw", "trace"]
-SEARCH_PAGE = 10  # hits a page shows (blocks.search renders this many)
 NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
-# Who may see what of a message.
-ROLE_TO_SEE: dict[str, Role] = {
-    "lookup": Role.VIEWER,
-    "trace": Role.VIEWER,
-    "preview": Role.OPERATOR,
-    "raw": Role.OPERATOR,
-}
 
 
 def _postable(channel: str | None) -> str:
@@ -71,13 +63,13 @@ class MessageService:
 
     async def lookup_card(self, actor: str, text: str, channel: str) -> CardRef:
         """Post the card of `text` in `channel`."""
-        await self.policy.require(actor, Role.VIEWER, "look up messages")
+        await self.policy.require(actor, role_for("lookup"), "look up messages")
         found = await self.lookup.find(text)
         return await self.cards.post(_postable(channel), found)
 
     async def peek(self, actor: str, text: str) -> MessageDetails:
         """The current state of one message, to name it in a modal before acting on it."""
-        await self.policy.require(actor, Role.VIEWER, "look up messages")
+        await self.policy.require(actor, role_for("lookup"), "look up messages")
         return await self.lookup.one(text)
 
     async def evidence(
@@ -85,7 +77,7 @@ class MessageService:
     ) -> CardRef:
         """Add the preview, raw EML or trace of a message to its card's thread; from no card
         (a command), a card is posted first so the evidence has a thread."""
-        await self.policy.require(actor, ROLE_TO_SEE[what], f"see a message's {what}")
+        await self.policy.require(actor, role_for(what), f"see a message's {what}")
         if card is None:
             found = await self.lookup.find(text)
             card = await self.cards.post(_postable(channel), found)
@@ -107,7 +99,7 @@ class MessageService:
     # -- search --------------------------------------------------------------------------------
 
     async def search(self, actor: str, command: SearchCommand) -> SearchPage:
-        await self.policy.require(actor, Role.VIEWER, "search")
+        await self.policy.require(actor, role_for("search"), "search")
         saved = SavedSearch(
             description=command.description, filters=command.filters(datetime.now(UTC)),
             cursor="", shown=0,
@@ -116,7 +108,7 @@ class MessageService:
 
     async def more(self, actor: str, key: str) -> SearchPage:
         """The next page of a saved search."""
-        await self.policy.require(actor, Role.VIEWER, "search")
+        await self.policy.require(actor, role_for("search"), "search")
         saved = await self.searches.load(key)
         if saved is None:
             raise Gone(

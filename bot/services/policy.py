@@ -9,25 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.config import Settings
 from bot.errors import Refused
+from bot.roles import SETTING, Role
 
 GroupMembers = Callable[[str], Awaitable[frozenset[str]]]
 
 
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    APPROVER = "approver"
-
-
-SETTING = {
-    Role.VIEWER: "BOT_VIEWERS",
-    Role.OPERATOR: "BOT_OPERATORS",
-    Role.APPROVER: "BOT_APPROVERS",
-}
 # Higher roles include looking things up: an operator or approver must see what they act on.
 GRANTS = {
     Role.VIEWER: {Role.VIEWER, Role.OPERATOR, Role.APPROVER},

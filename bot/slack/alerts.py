@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -19,9 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, thread_cards
 from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
+from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
 from bot.services.alerts.models import AlertRejected, Campaign
+from bot.store.posts import PostStore
 
+log = logging.getLogger("bot.slack.alerts")
 POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about one a second
 # Slack's answers that no retry can change: the alert is set aside (alerts:rejected) instead of
 # holding up its channel. Others (not_in_channel, ratelimited, network) are retried next cycle.
@@ -56,10 +60,22 @@ class SlackAlertSender:
         client: AsyncWebClient,
         pacer: ChannelPacer | None = None,
         metrics: Metrics | None = None,
+        posts: PostStore | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.metrics = metrics
+        self.posts = posts
+
+    async def _keep(self, channel: str, ts: str, blocks: Sequence[Block]) -> None:
+        """Keep the post as drawn, so one of its cards can later be redrawn alone. Never
+        raises: the post is already in Slack, and a raise would make the poller post it again."""
+        if self.posts is None:
+            return
+        try:
+            await self.posts.keep(channel, ts, [b.to_dict() for b in blocks])
+        except StoreUnavailable:
+            log.warning("alert post %s not kept (Redis unavailable)", ts)
 
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
@@ -85,7 +101,9 @@ class SlackAlertSender:
             self._count("failed")
             raise
         self._count("posted")
-        return str(answer["ts"])
+        ts = str(answer["ts"])
+        await self._keep(channel, ts, blocks)
+        return ts
 
     async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:
         blocks = campaign_root(campaign, first)
@@ -96,10 +114,12 @@ class SlackAlertSender:
             return
         # chat.update has its own, looser limit (Tier 3); one per campaign per cycle.
         first = latest  # the root keeps showing a member's card; the headline carries the count
+        blocks = campaign_root(campaign, first)
         await self.client.chat_update(
-            channel=campaign.channel, ts=campaign.root_ts, blocks=campaign_root(campaign, first),
+            channel=campaign.channel, ts=campaign.root_ts, blocks=blocks,
             text=root_text(campaign, first),
         )  # fmt: skip
+        await self._keep(campaign.channel, campaign.root_ts, blocks)
 
     async def post_in_thread(self, campaign: Campaign, messages: Sequence[MessageDetails]) -> None:
         assert campaign.root_ts is not None

@@ -13,8 +13,9 @@ from blocks.approvals import approval_card, id_list_text, what
 from blocks.outcomes import decision_line, finished_line
 from blocks.safety import clamp
 from bot.errors import InvalidInput
+from bot.roles import Role
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
-from bot.services.policy import Policy, Role
+from bot.services.policy import Policy
 from bot.slack.home import HomeTabs
 
 log = logging.getLogger("bot.slack.approvals")

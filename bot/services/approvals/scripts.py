@@ -13,7 +13,6 @@ Redis layout (all names under `approval:` / `approvals:`):
     approvals:pending        zset: pending ids by expiry (epoch seconds)
     approvals:executing      zset: executing ids by the time they started
     approvals:recent         zset: ended ids by end time (the last RECENT_KEEP)
-    approvals:by:<user>      zset: a requester's ids by creation time (the last RECENT_KEEP)
 
 Records of ended requests (and their chunk results) are kept ENDED_TTL_SECONDS; an executing
 record never expires. The scripts touch keys derived from the request id, so the store needs a
@@ -54,10 +53,6 @@ def chunks_key(request_id: str) -> str:
     return f"{PREFIX}{request_id}:chunks"
 
 
-def requester_key(user: str) -> str:
-    return f"approvals:by:{user}"
-
-
 # `snap` returns the record as it is after the step, so the caller sees exactly the state its
 # own step produced.
 _PRELUDE = """
@@ -74,16 +69,12 @@ local function overdue(rec, now)
 end
 """
 
-# KEYS: rec, pending, by-requester. ARGV: id, expires_ts, created_ts, rec_ttl, index_ttl, keep,
-# then field, value, field, value, ...
+# KEYS: rec, pending. ARGV: id, expires_ts, created_ts, rec_ttl, then field, value, ...
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[6]) + 1))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 return 1
 """
 
@@ -242,19 +233,12 @@ class ApprovalScripts:
         expires_at: datetime,
         record_ttl: int,
     ) -> bool:
-        """Store a new record (kept `record_ttl` seconds) and index it as pending and under its
-        requester; False when `request_id` is taken."""
-        args: list[Any] = [
-            request_id,
-            expires_at.timestamp(),
-            created_at.timestamp(),
-            record_ttl,
-            record_ttl,
-            RECENT_KEEP,
-        ]
+        """Store a new record (kept `record_ttl` seconds) and index it as pending; False when
+        `request_id` is taken."""
+        args: list[Any] = [request_id, expires_at.timestamp(), created_at.timestamp(), record_ttl]
         for name, value in fields.items():
             args += [name, value]
-        keys = [record_key(request_id), PENDING_KEY, requester_key(requester)]
+        keys = [record_key(request_id), PENDING_KEY]
         return bool(await self._run(self._create, keys, args))
 
     async def attach(self, request_id: str, channel: str, message_ts: str) -> bool:

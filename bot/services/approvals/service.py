@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.models import MessageDetails
+from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import Refused, StoreUnavailable
+from bot.roles import Role
 from bot.services.approvals.board import ApprovalBoard
 from bot.services.approvals.executor import Executor
 from bot.services.approvals.models import (
@@ -35,7 +37,7 @@ from bot.services.approvals.models import (
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.audit_entry import AuditEntry
-from bot.services.policy import Policy, Role
+from bot.services.policy import Policy
 
 log = logging.getLogger("bot.approvals")
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
@@ -230,7 +232,7 @@ class ApprovalService:
 
     async def pending_for(self, actor: str) -> Overview:
         """`/email approvals`: what waits for `actor` and their own requests."""
-        await self.policy.require(actor, Role.VIEWER, "see approval requests")
+        await self.policy.require(actor, role_for("approvals"), "see approval requests")
         return await self._overview(actor, await self.policy.roles(actor))
 
     async def home(self, actor: str) -> Overview:
@@ -254,7 +256,7 @@ class ApprovalService:
 
     async def trail(self, actor: str, subject: str | None) -> list[AuditEntry]:
         """`/email audit [id]`: recent entries, for one approval request or one message."""
-        await self.policy.require(actor, Role.VIEWER, "read the audit trail")
+        await self.policy.require(actor, role_for("audit"), "read the audit trail")
         if subject is None:
             return await self.audit.recent(limit=20)
         if await self.store.get(subject) is not None:

@@ -42,7 +42,6 @@ from bot.services.approvals.scripts import (
     chunks_key,
     lease_key,
     record_key,
-    requester_key,
 )
 from bot.store import Lease, redis_errors
 
@@ -221,19 +220,10 @@ class ApprovalStore:
         ids = await self._call(self.redis.zrange(PENDING_KEY, 0, -1))
         return [r for r in await self._get_many(ids) if r.state == ApprovalState.PENDING]
 
-    async def by_requester(self, user: str, limit: int = 20) -> list[ApprovalRequest]:
-        """`user`'s requests, newest first, whatever their state."""
-        ids = await self._call(self.redis.zrevrange(requester_key(user), 0, max(limit, 1) * 2))
-        return (await self._get_many(ids))[:limit]
-
     async def recent(self, limit: int = 20) -> list[ApprovalRequest]:
         """Requests that ended (done, rejected, cancelled, expired), latest first."""
         ids = await self._call(self.redis.zrevrange(RECENT_KEY, 0, max(limit, 1) * 2))
         return (await self._get_many(ids))[:limit]
-
-    async def executing(self) -> list[ApprovalRequest]:
-        ids = await self._call(self.redis.zrange(EXECUTING_KEY, 0, -1))
-        return [r for r in await self._get_many(ids) if r.state == ApprovalState.EXECUTING]
 
     async def counts(self) -> dict[str, int]:
         """How many requests are pending and executing now (two index sizes; for metrics)."""

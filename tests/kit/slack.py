@@ -1,5 +1,6 @@
 """End-to-end harness: the bot (`python -m bot`), the Slack stand-in and the simulator as
-separate processes, and a driver that sends what Slack sends, signed as Slack signs it."""
+separate processes, and a driver that sends what Slack sends, signed as Slack signs it (or,
+in Socket Mode, pushed over the stand-in's WebSocket)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
+from urllib.parse import parse_qs, parse_qsl
 
 import httpx
 
 from bot.local import payloads
-from tests.servers import (
+from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
     ROOT,
@@ -27,6 +29,7 @@ from tests.servers import (
 
 SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
+APP_TOKEN = "xapp-1-e2e"  # Socket Mode
 CHANNEL = "C0SOC"
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
@@ -147,8 +150,8 @@ class BotProcess(ChildProcess):
             BOT_VIEWERS=VIEWER,
             BOT_OPERATORS=f"{OPERATOR},{GROUP},{BOTH}",
             BOT_APPROVERS=f"{APPROVER},{APPROVER2},{BOTH}",
-            # The most verbose output, so that the session's log check (tests.logcheck) covers
-            # every line the bot can write.
+            # The most verbose output, so that the session's log check (tests.kit.logcheck)
+            # covers every line the bot can write.
             LOG_LEVEL="DEBUG",
         )
         environ.update(env)
@@ -157,7 +160,7 @@ class BotProcess(ChildProcess):
         STARTED_BOTS.append(self)
 
 
-STARTED_BOTS: list[BotProcess] = []  # every bot of this session, for tests.logcheck
+STARTED_BOTS: list[BotProcess] = []  # every bot of this session, for tests.kit.logcheck
 
 
 class Slack:
@@ -288,6 +291,30 @@ class Slack:
             return None
 
         return self.wait(probe, f"a private message to {user} containing {containing!r}")
+
+
+class SocketSlack(Slack):
+    """Slack over the bot's Socket Mode connection: what `Slack` would POST to the Request
+    URL is pushed as an envelope instead, and `send` answers the bot's ack."""
+
+    def send(self, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:  # type: ignore[override]
+        if body.startswith("payload="):
+            kind, payload = "interactive", json.loads(parse_qs(body)["payload"][0])
+        else:
+            kind, payload = "slash_commands", dict(parse_qsl(body))
+        pushed = self.standin.hook("POST", "socket", {"type": kind, "payload": payload})
+
+        def acked() -> dict[str, Any] | None:
+            acks = self.standin.hook("GET", "socket")["acks"]
+            return next((a for a in acks if a["envelope_id"] == pushed["envelope_id"]), None)
+
+        ack: dict[str, Any] = self.wait(acked, f"the bot's ack of a {kind} envelope", timeout=5)
+        self.last_ack_seconds = float(ack["seconds"])
+        return ack
+
+
+def socket_state(standin: StandinProcess) -> dict[str, Any]:
+    return dict(standin.hook("GET", "socket"))
 
 
 def find_element(message: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tests/kit/servers.py -> the repository
 # Reference files the tests check against, vendored with their licences (see its README).
 VENDOR = ROOT / "tests" / "kit" / "vendor"
+DOCKERFILE = ROOT / "Dockerfile"
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 API_TOKEN = "sim-test-token"
 API_EMAIL = "secops@example.com"

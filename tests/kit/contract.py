@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.openapi_check import check_exchange, operation_of
+from tests.kit.openapi_check import check_exchange, operation_of
 
 
 @dataclass

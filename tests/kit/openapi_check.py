@@ -24,7 +24,7 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from tests.servers import VENDOR
+from tests.kit.servers import VENDOR
 
 SPEC_PATH = VENDOR / "email-security-openapi.json"
 SPEC_HOST = "https://api.cloudflare.com"

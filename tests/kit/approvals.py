@@ -1,0 +1,47 @@
+"""Approval requests for the executor tests, and what their execution sent to the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.services.approvals import ApprovalRequest, ApprovalStore, MessageSummary, Outcome
+from tests.kit.servers import SimulatorProcess
+
+
+async def approved(
+    store: ApprovalStore,
+    ids: Sequence[str],
+    *,
+    action: str = "release",
+    params: dict[str, str] | None = None,
+    chunk_size: int = 1000,
+) -> ApprovalRequest:
+    """A request for `ids`, created and approved by one approver: ready to execute."""
+    made = await store.create(
+        action=action,
+        params=params or {},
+        ids=ids,
+        requester="UREQUESTER",
+        reason="false positive",
+        rule="bulk",
+        summary=[MessageSummary(id=i) for i in ids[:3]],
+        ttl_seconds=3600,
+        required=1,
+        channel="C1",
+        chunk_size=chunk_size,
+    )
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.EXECUTE and decision.request is not None
+    return decision.request
+
+
+def posts(
+    simulator: SimulatorProcess, path_end: str = "/investigate/release"
+) -> list[dict[str, Any]]:
+    return [c for c in simulator.calls() if c["method"] == "POST" and c["path"].endswith(path_end)]
+
+
+def posted_release_ids(simulator: SimulatorProcess) -> list[str]:
+    """Every id any release POST carried (accepted or not)."""
+    return [i for c in posts(simulator) for i in c["body"]]
