@@ -4,7 +4,7 @@ text-safety layer every attacker-controlled string passes before it reaches Slac
 from blocks.card import fallback_text, message_card
 from blocks.help import help_blocks, notice
 from blocks.limits import problems, text_size, view_problems
-from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal
+from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal, release_modal
 from blocks.safety import clamp, defang, escape, safe
 from blocks.search import chooser, search_results
 from blocks.trace import trace_blocks
@@ -23,6 +23,7 @@ __all__ = [
     "notice",
     "problems",
     "reclassify_modal",
+    "release_modal",
     "safe",
     "search_results",
     "text_size",

@@ -27,7 +27,7 @@ from blocks import parts
 from blocks.ids import ActionId, BlockPrefix, CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
-from blocks.safety import clamp, safe
+from blocks.safety import clamp, safe, text_width
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -36,6 +36,7 @@ from bot.services.approvals.models import (
 )
 
 SUMMARY_SHOWN = 10
+SECTION_CHARS = 2900
 FAILED_SHOWN = 20
 _TITLES = {
     ApprovalState.PENDING: "⏳ Approval needed",
@@ -70,7 +71,7 @@ def approval_card(
     blocks: list[Block] = [
         HeaderBlock(text=plain(clamp(f"{title}: {what(request)}", 150))),
         SectionBlock(fields=_facts(request)),
-        SectionBlock(text=mrkdwn(_summary(request.summary, len(request.ids)))),
+        *_summary(request),
     ]
     blocks += _state_lines(request, approvers, totals)
     blocks.append(
@@ -92,16 +93,48 @@ def _facts(request: ApprovalRequest) -> list[MarkdownTextObject]:
     ]
 
 
-def _summary(summary: Sequence[MessageSummary], total: int) -> str:
-    lines = [
-        f"• {parts.disposition(m.disposition)} {safe_or(m.subject, 120, '(no subject)')} — "
-        f"{safe_or(m.sender, 120)}"
-        for m in summary[:SUMMARY_SHOWN]
-    ]
-    more = total - len(lines)
+def _summary(request: ApprovalRequest) -> list[Block]:
+    """Every message the card has room for, guarded ones first; the rest are in the thread's
+    file. Each line: disposition, subject, sender, this copy's recipient and a copyable id."""
+    total = len(request.ids)
+    head = f"*Messages* ({total})"
+    if request.guarded:
+        named = ", ".join(f"{n} {safe(d, 30)}" for d, n in sorted(request.guarded.items()))
+        head += f" · ⚠️ *includes {named}*"
+    lines = [head] + [_line(m) for m in request.summary[:SUMMARY_SHOWN]]
+    more = total - min(len(request.summary), SUMMARY_SHOWN)
     if more > 0:
-        lines.append(f"…and {more} more (every id is in the thread)")
-    return "*Messages*\n" + "\n".join(lines)
+        lines.append(f"…and {more} more: every message is in the file in this thread")
+    return [SectionBlock(text=mrkdwn(text)) for text in _packed(lines, SECTION_CHARS)]
+
+
+def _packed(lines: Sequence[str], limit: int) -> list[str]:
+    """The lines joined into as few texts of at most `limit` characters as they fit in."""
+    texts: list[str] = []
+    for line in lines:
+        if texts and text_width(texts[-1]) + 1 + text_width(line) <= limit:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(clamp(line, limit))
+    return texts
+
+
+def _line(message: MessageSummary) -> str:
+    return (
+        f"• {parts.disposition(message.disposition)} "
+        f"{safe_or(message.subject, 100, '(no subject)')} — {safe_or(message.sender, 80)} "
+        f"→ {safe_or(message.recipient, 80)} · `{safe_or(message.id, 120)}`"
+    )
+
+
+def message_list_text(messages: Sequence[MessageSummary]) -> str:
+    """Every message of a request for the thread's file, one per line (tab-separated: id,
+    disposition, subject, sender, recipient), as the card orders them."""
+    rows = ["id\tdisposition\tsubject\tsender\trecipient"]
+    for m in messages:
+        values = (m.id, m.disposition, m.subject, m.sender, m.recipient)
+        rows.append("\t".join(safe(v, 300) or "-" for v in values))
+    return "\n".join(rows) + "\n"
 
 
 def _state_lines(
@@ -160,11 +193,6 @@ def _buttons(request: ApprovalRequest) -> ActionsBlock:
             parts.button("Cancel request", ActionId.CANCEL, request.id),
         ],
     )
-
-
-def id_list_text(request: ApprovalRequest) -> str:
-    """Every id of the request, for the thread or a file (ids are ours to print: checked)."""
-    return "\n".join(safe(i, 200) for i in request.ids)
 
 
 def approvals_list(requests: Sequence[ApprovalRequest], *, title: str) -> list[Block]:

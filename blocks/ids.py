@@ -34,6 +34,7 @@ class ActionId(StrEnum):
 
 class CallbackId(StrEnum):
     MOVE_MODAL = "move_modal"
+    RELEASE_MODAL = "release_modal"  # the reason for a release that needs approval
     RECLASSIFY_MODAL = "reclassify_modal"
     BLOCK_MODAL = "block_modal"
     REJECT_MODAL = "approval_reject_modal"

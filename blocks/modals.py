@@ -22,7 +22,7 @@ from blocks import parts
 from blocks.ids import CallbackId, InputId
 from blocks.limits import MAX_PRIVATE_METADATA
 from blocks.parts import MISSING, mrkdwn, plain, safe_or
-from blocks.safety import safe
+from blocks.safety import clamp, safe
 from bot.cloudflare.models import MessageDetails
 
 REASON_CHARS = 500
@@ -82,8 +82,38 @@ def move_modal(ctx: ModalContext, message: MessageDetails | None, folder: str | 
                 element=select,
                 hint=plain("The message is moved in every recipient's mailbox."),
             ),
+            _reason_input(
+                optional=True, hint="Shown to the approver when the move needs approval."
+            ),
         ],
     )
+
+
+def release_modal(ctx: ModalContext, message: MessageDetails, rule: str) -> View:
+    """Why release: asked when the release needs a second person's approval (`rule` says
+    which rules), so the approver reads the requester's reason."""
+    need = f"Releasing this needs a second person's approval: {clamp(rule, 600)}."
+    return _modal(
+        CallbackId.RELEASE_MODAL,
+        ctx,
+        title="Request a release",
+        submit="Ask for approval",
+        blocks=[
+            _about(message, ctx.message_id),
+            SectionBlock(text=mrkdwn(need)),
+            _reason_input(optional=False, hint="The approver sees this on the request's card."),
+        ],
+    )
+
+
+def _reason_input(*, optional: bool, hint: str) -> InputBlock:
+    element = PlainTextInputElement(
+        action_id=InputId.REASON, multiline=True, max_length=REASON_CHARS
+    )
+    return InputBlock(
+        block_id=InputId.REASON, label=plain("Reason"), element=element, optional=optional,
+        hint=plain(hint),
+    )  # fmt: skip
 
 
 def reclassify_modal(

@@ -23,6 +23,7 @@ from bot.cloudflare.models import (
 from bot.roles import Role
 
 SEARCH_PAGE = 10  # hits a search page asks the API for and shows
+MAX_REASON = 500  # characters, as in the modals
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
 SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
 
@@ -54,10 +55,12 @@ VERBS: dict[str, Verb] = {
     "raw": Verb("raw <id>", "the raw message (.eml), in the card's thread", Role.OPERATOR),
     "trace": Verb("trace <id>", "the delivery trace", Role.VIEWER),
     "release": Verb(
-        "release <id…>", "deliver quarantined messages to their recipients", Role.OPERATOR
+        'release <id…> [reason:"…"]',
+        "deliver quarantined messages to their recipients",
+        Role.OPERATOR,
     ),
     "move": Verb(
-        "move <id…> <folder>",
+        'move <id…> <folder> [reason:"…"]',
         f"move in the recipients' mailboxes: {', '.join(DESTINATIONS)}",
         Role.OPERATOR,
     ),
@@ -145,12 +148,14 @@ class SearchCommand:
 @dataclass(frozen=True)
 class ReleaseCommand:
     message_ids: tuple[str, ...]
+    reason: str = ""  # for the approver, when the release needs one
 
 
 @dataclass(frozen=True)
 class MoveCommand:
     message_ids: tuple[str, ...]
     folder: Destination
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ def parse(text: str) -> Command:
         return MessageCommand(verb, _one_id(args, verb))  # type: ignore[arg-type]
     parsers: dict[str, Callable[[list[str]], Command]] = {
         "search": _search,
-        "release": lambda a: ReleaseCommand(_ids(a, "release")),
+        "release": _release,
         "move": _move,
         "reclassify": _reclassify,
         "block": _block,
@@ -239,7 +244,26 @@ def _ids(args: list[str], verb: str) -> tuple[str, ...]:
     return ids
 
 
+def _reason(args: list[str], verb: str) -> tuple[list[str], str]:
+    """The words without `reason:"…"`, and the reason (shlex keeps a quoted one whole)."""
+    reasons = [a.partition(":")[2] for a in args if a.lower().startswith("reason:")]
+    if len(reasons) > 1:
+        raise UsageError("give one reason", verb)
+    reason = reasons[0].strip() if reasons else ""
+    if reasons and not reason:
+        raise UsageError('`reason:` needs a text, in quotes: reason:"why"', verb)
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"the reason is {len(reason)} characters; at most {MAX_REASON}", verb)
+    return [a for a in args if not a.lower().startswith("reason:")], reason
+
+
+def _release(args: list[str]) -> ReleaseCommand:
+    words, reason = _reason(args, "release")
+    return ReleaseCommand(_ids(words, "release"), reason)
+
+
 def _move(args: list[str]) -> MoveCommand:
+    args, reason = _reason(args, "move")
     if len(args) < 2:
         raise UsageError("move needs message ids and a folder", "move")
     folder = FOLDER_ALIASES.get(args[-1].lower())
@@ -247,7 +271,7 @@ def _move(args: list[str]) -> MoveCommand:
         raise UsageError(
             f"`{args[-1][:40]}` is not a folder; use one of {', '.join(DESTINATIONS)}", "move"
         )
-    return MoveCommand(_ids(args[:-1], "move"), folder)
+    return MoveCommand(_ids(args[:-1], "move"), folder, reason)
 
 
 def _reclassify(args: list[str]) -> ReclassifyCommand:

@@ -36,6 +36,7 @@ ACTIONS: dict[ActionId, Work] = {
 }
 VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.MOVE_MODAL: (cards.on_move_submit, None),
+    CallbackId.RELEASE_MODAL: (cards.on_release_submit, None),
     CallbackId.RECLASSIFY_MODAL: (cards.on_reclassify_submit, None),
     CallbackId.BLOCK_MODAL: (cards.on_block_submit, None),
     CallbackId.REJECT_MODAL: (approvals.on_reject_submit, None),

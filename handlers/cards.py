@@ -12,7 +12,13 @@ import dataclasses
 from typing import Any, Literal
 
 from blocks.ids import InputId
-from blocks.modals import ModalContext, block_modal, move_modal, reclassify_modal
+from blocks.modals import (
+    ModalContext,
+    block_modal,
+    move_modal,
+    reclassify_modal,
+    release_modal,
+)
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, PatternType
 from bot.errors import InvalidInput, StoreUnavailable
 from bot.services.ports import CardRef, Origin
@@ -59,8 +65,13 @@ def evidence(what: Literal["preview", "raw", "trace"]) -> Any:
 
 
 async def on_release(request: Request) -> None:
+    """Release at once, or, when that needs approval, ask the person's reason first."""
     await keep_post(request)
-    result = await request.services.actions.release(request.actor, [request.value], request.origin)
+    actions = request.services.actions
+    result = await actions.release(request.actor, [request.value], request.origin, ask_reason=True)
+    if result.needs_reason is not None and result.awaiting:
+        view = release_modal(_context(request), result.awaiting[0], result.needs_reason)
+        await request.client.views_open(trigger_id=request.body["trigger_id"], view=view)
     await tell(request.reply, result)
 
 
@@ -136,6 +147,15 @@ async def on_move_submit(request: Request) -> None:
     result = await request.services.actions.move(
         request.actor, [ctx.message_id], folder, origin, reason
     )
+    await tell(request.reply, result)
+
+
+async def on_release_submit(request: Request) -> None:
+    ctx, origin, request, values = submitted(request)
+    reason = (field(values, InputId.REASON).get("value") or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the message should be released: the approver reads it.")
+    result = await request.services.actions.release(request.actor, [ctx.message_id], origin, reason)
     await tell(request.reply, result)
 
 

@@ -61,10 +61,10 @@ async def dispatch(request: Request, text: str) -> None:
             await services.messages.evidence(actor, verb, message_id, None, channel)
         case SearchCommand():
             await show_page(reply, await services.messages.search(actor, command))
-        case ReleaseCommand(message_ids=ids):
-            await tell(reply, await services.actions.release(actor, ids, origin))
-        case MoveCommand(message_ids=ids, folder=folder):
-            await tell(reply, await services.actions.move(actor, ids, folder, origin))
+        case ReleaseCommand(message_ids=ids, reason=reason):
+            await tell(reply, await services.actions.release(actor, ids, origin, reason))
+        case MoveCommand(message_ids=ids, folder=folder, reason=reason):
+            await tell(reply, await services.actions.move(actor, ids, folder, origin, reason))
         case ReclassifyCommand(message_id=message_id, disposition=disposition):
             await tell(
                 reply, await services.actions.reclassify(actor, message_id, disposition, origin)

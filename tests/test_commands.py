@@ -42,6 +42,22 @@ def test_release_and_move_dedupe_ids_and_resolve_folder_aliases() -> None:
     )
 
 
+def test_release_and_move_take_a_quoted_reason_anywhere() -> None:
+    assert parse(f'release {INV} reason:"user checked the headers"') == ReleaseCommand(
+        (INV,), "user checked the headers"
+    )
+    assert parse(f'move reason:"misfiled" {INV} junk') == MoveCommand(
+        (INV,), "JunkEmail", "misfiled"
+    )
+    for bad, problem in (
+        (f"release {INV} reason:", "needs a text"),
+        (f'release {INV} reason:"a" reason:"b"', "one reason"),
+        (f'release {INV} reason:"{"x" * 501}"', "at most 500"),
+    ):
+        with pytest.raises(UsageError, match=problem):
+            parse(bad)
+
+
 def test_reclassify_and_block() -> None:
     assert parse(f"reclassify {INV} spam") == ReclassifyCommand(INV, "SPAM")
     assert parse("block Phisher@Evil.Example") == BlockCommand("phisher@evil.example", "EMAIL")

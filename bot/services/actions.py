@@ -114,8 +114,17 @@ class ActionService:
     # -- release and move ----------------------------------------------------------------------
 
     async def release(
-        self, actor: str, ids: Sequence[str], origin: Origin, reason: str = ""
+        self,
+        actor: str,
+        ids: Sequence[str],
+        origin: Origin,
+        reason: str = "",
+        *,
+        ask_reason: bool = False,
     ) -> ActionResult:
+        """Release what is still quarantined, or ask for approval. With `ask_reason` and no
+        reason, a release that needs approval asks nothing yet: the result says so
+        (`needs_reason`), so that the surface can ask the person why first."""
         await self.policy.require(actor, role_for("release"), "release messages")
         messages = await self.lookup.current(ids)
         held = [m for m in messages if m.is_quarantined]
@@ -128,6 +137,8 @@ class ActionService:
         if not held:
             return ActionResult(outcomes=checked)
         need = self.needs_approval("release", held)
+        if need is not None and ask_reason and not reason:
+            return ActionResult(outcomes=checked, needs_reason=need.reason, awaiting=held)
         if need is not None:
             return await self._request(actor, "release", held, {}, need, reason, origin, checked)
         acted = [m.id for m in held]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from bot.cloudflare.models import ReleaseResult
+from bot.cloudflare.models import MessageDetails, ReleaseResult
 from bot.services.approvals.models import ApprovalRequest
 
 
@@ -97,5 +97,9 @@ class ActionResult:
 
     outcomes: list[MessageOutcome] = field(default_factory=list)
     requested: ApprovalRequest | None = None
+    # Asked with `ask_reason`: the action needs approval and nothing was asked yet; these are
+    # the messages and the rule to show where the person gives their reason.
+    needs_reason: str | None = None
+    awaiting: list[MessageDetails] = field(default_factory=list)
     approvers: str = ""  # who may approve, when `requested`
     unaudited: bool = False

@@ -4,23 +4,29 @@ request's card, its thread, the Home tabs of the people concerned)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.approvals import approval_card, id_list_text, what
+from blocks import notice
+from blocks.approvals import SUMMARY_SHOWN, approval_card, message_list_text, what
 from blocks.outcomes import decision_line, finished_line
 from blocks.safety import clamp
-from bot.errors import InvalidInput
 from bot.roles import Role
-from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
+from bot.services.approvals.models import (
+    ApprovalEvent,
+    ApprovalRequest,
+    ExecutionReport,
+    MessageSummary,
+)
 from bot.services.policy import Policy
 from bot.slack.home import HomeTabs
 
 log = logging.getLogger("bot.slack.approvals")
-THREAD_IDS_INLINE = 50  # more ids than this go into the thread as a file
-NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
+PREPARING = "⏳ Preparing an approval request…"
+NOT_MADE = "The approval request could not be made; nothing was asked or done."
 
 
 class SlackApprovals:
@@ -32,29 +38,31 @@ class SlackApprovals:
     def _card(self, made: ApprovalRequest, totals: ExecutionReport | None) -> list[Block]:
         return approval_card(made, approvers=self.policy.who(Role.APPROVER), totals=totals)
 
-    async def post(self, request: ApprovalRequest) -> tuple[str, str]:
-        if not request.channel:
-            raise InvalidInput(NO_CHANNEL)
+    async def reserve(self, channel: str) -> tuple[str, str]:
         answer = await self.client.chat_postMessage(
-            channel=request.channel, blocks=self._card(request, None),
-            text=f"Approval needed: {what(request)}", unfurl_links=False, unfurl_media=False,
+            channel=channel, text=PREPARING, blocks=notice(PREPARING),
+            unfurl_links=False, unfurl_media=False,
         )  # fmt: skip
-        ts = str(answer["ts"])
-        if len(request.ids) > len(request.summary):
-            await self._post_ids(request, request.channel, ts)
-        return request.channel, ts
+        return channel, str(answer["ts"])
 
-    async def _post_ids(self, made: ApprovalRequest, channel: str, ts: str) -> None:
-        text = id_list_text(made)
-        if len(made.ids) <= THREAD_IDS_INLINE:
-            await self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text=f"Every message of request {made.id}:\n{text}",
-                unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
+    async def retract(self, channel: str, ts: str) -> None:
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=NOT_MADE, blocks=notice(NOT_MADE)
+            )
+        except SlackApiError as exc:
+            log.warning("could not retract a reserved card: %s", exc.response.get("error"))
+
+    async def list_messages(
+        self, request: ApprovalRequest, messages: Sequence[MessageSummary]
+    ) -> None:
+        if len(messages) <= SUMMARY_SHOWN or not request.channel or not request.message_ts:
             return
         await self.client.files_upload_v2(
-            channel=channel, thread_ts=ts, content=text, filename=f"request-{made.id}-ids.txt",
-            title=f"{len(made.ids)} message ids", initial_comment="Every message of this request.",
+            channel=request.channel, thread_ts=request.message_ts,
+            content=message_list_text(messages), filename=f"request-{request.id}-messages.tsv",
+            title=f"The {len(messages)} messages of request {request.id}",
+            initial_comment="Every message of this request, guarded ones first.",
         )  # fmt: skip
 
     async def show(self, request: ApprovalRequest, totals: ExecutionReport | None) -> None:

@@ -4,15 +4,30 @@ exist before anyone can approve), its redraws as the request moves, and the news
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
+from bot.services.approvals.models import (
+    ApprovalEvent,
+    ApprovalRequest,
+    ExecutionReport,
+    MessageSummary,
+)
 
 
 class ApprovalBoard(Protocol):
-    async def post(self, request: ApprovalRequest) -> tuple[str, str]:
-        """Post the request's card where it was asked for; returns (channel, ts). Raises when
-        the card cannot be posted."""
+    async def reserve(self, channel: str) -> tuple[str, str]:
+        """Post the place of a request's card in `channel` (drawn by `show` once the request
+        is stored); returns (channel, ts). Raises when nothing can be posted there."""
+
+    async def retract(self, channel: str, ts: str) -> None:
+        """Say on a reserved place that the request could not be made. Never raises."""
+
+    async def list_messages(
+        self, request: ApprovalRequest, messages: Sequence[MessageSummary]
+    ) -> None:
+        """Put every message of the request in its card's thread when the card cannot show
+        them all."""
 
     async def show(self, request: ApprovalRequest, totals: ExecutionReport | None) -> None:
         """Redraw the request's card in its current state (with its execution's totals so

@@ -54,6 +54,7 @@ class MessageSummary(BaseModel):
     subject: str | None = None
     sender: str | None = None
     disposition: str | None = None
+    recipient: str | None = None  # this copy's recipient(s): copies of one mail differ only here
 
 
 class ChunkResult(BaseModel):
@@ -79,6 +80,7 @@ class ApprovalRequest(BaseModel):
     reason: str
     rule: str  # why approval is needed ("it touches 250 messages (BOT_BULK_THRESHOLD is 2)")
     summary: list[MessageSummary]  # the first messages, for the card
+    guarded: dict[str, int] = {}  # how many messages of each guarded disposition
     channel: str | None = None
     message_ts: str | None = None
     created_at: datetime

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.dispositions import BY_SEVERITY
 from bot.cloudflare.models import MessageDetails
 from bot.commands import role_for
 from bot.config import Settings
-from bot.errors import Refused, StoreUnavailable
+from bot.errors import InvalidInput, Refused, StoreUnavailable
 from bot.roles import Role
 from bot.services.approvals.board import ApprovalBoard
 from bot.services.approvals.executor import Executor
@@ -41,6 +43,7 @@ from bot.services.policy import Policy
 
 log = logging.getLogger("bot.approvals")
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
+NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
 LEASE_SECONDS = 10
 
 _COUNTED: dict[Outcome, ApprovalEvent] = {
@@ -57,6 +60,29 @@ _REFUSALS = {
     "was refused. Ask again.",
     Outcome.NOT_FOUND: "This request no longer exists (requests are kept 30 days).",
 }
+
+
+def summarise(messages: Sequence[MessageDetails], guarded: frozenset[str]) -> list[MessageSummary]:
+    """What an approver sees of every message: guarded ones first (most severe first), each
+    with this copy's recipient."""
+
+    def rank(message: MessageDetails) -> tuple[int, int]:
+        verdict = message.disposition
+        severity = BY_SEVERITY.index(verdict) if verdict else len(BY_SEVERITY)
+        return (0 if (message.final_disposition or "") in guarded else 1, severity)
+
+    return [
+        MessageSummary(
+            id=m.id, subject=m.subject, sender=m.sender, disposition=m.final_disposition,
+            recipient=", ".join(m.recipients[:3]) or None,
+        )
+        for m in sorted(messages, key=rank)
+    ]  # fmt: skip
+
+
+def guarded_counts(summaries: Sequence[MessageSummary], guarded: frozenset[str]) -> dict[str, int]:
+    found = [s.disposition for s in summaries if s.disposition and s.disposition in guarded]
+    return dict(Counter(found))
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,7 @@ class ApprovalService:
         self.settings = settings
         self.owner = owner
         self.stopping = stopping
+        self.guarded = frozenset(settings.bot_guarded_dispositions)
         self._board = board
 
     @property
@@ -115,27 +142,44 @@ class ApprovalService:
         reason: str,
         channel: str | None,
     ) -> ApprovalRequest:
-        """Store a pending request, audit it and post its card where it was asked for."""
-        summary = [
-            MessageSummary(id=m.id, subject=m.subject, sender=m.sender,
-                           disposition=m.final_disposition)
-            for m in messages[:SUMMARY_KEPT]
-        ]  # fmt: skip
-        made = await self.store.create(
-            action=action, params=params, ids=[m.id for m in messages], requester=actor,
-            reason=reason, rule=rule, summary=summary,
-            ttl_seconds=self.settings.bot_approval_ttl,
-            required=self.settings.bot_required_approvals, channel=channel,
-        )  # fmt: skip
+        """Post the request's card where it was asked for, then store the pending request with
+        the card's place, audit it and draw it. A request whose card cannot be posted is never
+        created (the attempt is audited), so nobody can approve what nobody sees."""
+        summaries = summarise(messages, self.guarded)
+        if not channel:
+            raise InvalidInput(NO_CHANNEL)
+        try:
+            place, ts = await self.board.reserve(channel)
+        except Exception as exc:  # the surface refused the card: nothing is created
+            await self._audit_unposted(actor, action, messages, type(exc).__name__)
+            raise
+        try:
+            made = await self.store.create(
+                action=action, params=params, ids=[m.id for m in messages], requester=actor,
+                reason=reason, rule=rule, summary=summaries[:SUMMARY_KEPT],
+                guarded=guarded_counts(summaries, self.guarded),
+                ttl_seconds=self.settings.bot_approval_ttl,
+                required=self.settings.bot_required_approvals, channel=place, message_ts=ts,
+            )  # fmt: skip
+        except Exception:
+            await self.board.retract(place, ts)
+            raise
         await self.audit.record(
             actor=actor, action=f"request {action}", ids=made.ids, outcome="pending",
             request_id=made.id, digest=made.digest, detail=rule,
         )  # fmt: skip
-        place, ts = await self.board.post(made)
-        await self.store.attach_card(made.id, place, ts)
-        made = made.model_copy(update={"channel": place, "message_ts": ts})
+        await self.board.show(made, None)
+        await self.board.list_messages(made, summaries)
         await self.board.say(made, "requested", actor)
         return made
+
+    async def _audit_unposted(
+        self, actor: str, action: str, messages: Sequence[MessageDetails], why: str
+    ) -> None:
+        await self.audit.record(
+            actor=actor, action=f"request {action}", ids=[m.id for m in messages],
+            outcome="not created", detail=f"its card could not be posted ({why})",
+        )  # fmt: skip
 
     # -- deciding ------------------------------------------------------------------------------
 

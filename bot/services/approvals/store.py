@@ -78,9 +78,13 @@ class ApprovalStore:
         ttl_seconds: float,
         required: int,
         channel: str | None,
+        message_ts: str | None = None,
+        guarded: dict[str, int] | None = None,
         chunk_size: int = CHUNK_SIZE,
     ) -> ApprovalRequest:
-        """Store a new pending request (ids sorted and made unique) and return it."""
+        """Store a new pending request (ids sorted and made unique) and return it. `channel`
+        and `message_ts` are where its card is: posted first, so that no request exists that
+        an approver could approve without seeing it."""
         if action not in ("release", "move"):
             raise ValueError(f"cannot ask approval for {action!r}: only release and move")
         if action == "move" and params.get("folder") not in DESTINATIONS:
@@ -102,7 +106,9 @@ class ApprovalStore:
             reason=reason,
             rule=rule,
             summary=list(summary),
+            guarded=dict(guarded or {}),
             channel=channel,
+            message_ts=message_ts,
             created_at=created,
             expires_at=expires,
             required=required,
