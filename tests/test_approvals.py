@@ -60,6 +60,8 @@ async def make(
     action: str = "release",
     params: dict[str, str] | None = None,
     requester: str = REQUESTER,
+    channel: str = "C123",
+    message_ts: str | None = None,
 ) -> ApprovalRequest:
     chosen = IDS if ids is None else ids
     return await store.create(
@@ -72,7 +74,8 @@ async def make(
         summary=[MessageSummary(id=i, subject=f"Invoice {i}") for i in chosen[:3]],
         ttl_seconds=ttl,
         required=required,
-        channel="C123",
+        channel=channel,
+        message_ts=message_ts,
     )
 
 
@@ -94,10 +97,9 @@ async def test_create_stores_sorted_unique_ids_digest_and_indexes(
     # A pending record outlives its expiry by the 30 days ended records are kept.
     assert 30 * 86400 < await rdb.ttl(f"approval:{made.id}") <= 30 * 86400 + 3600
 
-    assert await store.attach_card(made.id, "C999", "1700000000.000100")
-    again = await store.get(made.id)
+    carded = await make(store, channel="C999", message_ts="1700000000.000100")
+    again = await store.get(carded.id)
     assert again is not None and (again.channel, again.message_ts) == ("C999", "1700000000.000100")
-    assert not await store.attach_card("nope", "C1", "1.0")
 
 
 async def test_create_refuses_what_cannot_be_approved(store: ApprovalStore) -> None:

@@ -78,13 +78,6 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: rec. ARGV: channel, ts.
-_ATTACH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'channel', ARGV[1], 'message_ts', ARGV[2])
-return 1
-"""
-
 # KEYS: rec, pending, executing, recent.
 # ARGV: id, user, now, iso, fingerprint of what the caller verified, ttl, keep.
 _APPROVE = (
@@ -211,7 +204,6 @@ class ApprovalScripts:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._create = redis.register_script(_CREATE)
-        self._attach = redis.register_script(_ATTACH)
         self._approve = redis.register_script(_APPROVE)
         self._end = redis.register_script(_END)
         self._expire_due = redis.register_script(_EXPIRE_DUE)
@@ -240,11 +232,6 @@ class ApprovalScripts:
             args += [name, value]
         keys = [record_key(request_id), PENDING_KEY]
         return bool(await self._run(self._create, keys, args))
-
-    async def attach(self, request_id: str, channel: str, message_ts: str) -> bool:
-        """Record where the request's card is; False when the record does not exist."""
-        answer = await self._run(self._attach, [record_key(request_id)], [channel, message_ts])
-        return bool(answer)
 
     async def approve(
         self, request_id: str, user: str, verified: Raw, at: datetime

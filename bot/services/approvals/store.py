@@ -128,12 +128,6 @@ class ApprovalStore:
                 return made
         raise RuntimeError("could not pick an unused approval request id")  # pragma: no cover
 
-    async def attach_card(self, request_id: str, channel: str, message_ts: str) -> bool:
-        """Remember where the request's card is; False if the request does not exist."""
-        if not _ID.match(request_id):
-            return False
-        return await self.scripts.attach(request_id, channel, message_ts)
-
     async def _get_raw(self, request_id: str) -> Raw | None:
         if not _ID.match(request_id):
             return None
