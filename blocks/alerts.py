@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, SectionBl
 
 from blocks.card import fallback_text, message_card
 from blocks.parts import disposition, mrkdwn, safe_or, when
+from blocks.posts import JsonBlock
 from blocks.safety import clamp, safe
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.services.alerts.models import Campaign
@@ -17,10 +18,25 @@ THREAD_BATCH = 8  # compact cards per thread post: 4 blocks each, well inside Sl
 RECIPIENTS_SHOWN = 10
 
 
+HEADLINE_BLOCK = "campaign-headline"
+
+
 def campaign_root(campaign: Campaign, first: MessageDetails) -> list[Block]:
     """The root card: what was detected, and for a campaign how big it has grown."""
-    blocks: list[Block] = [ContextBlock(elements=[mrkdwn(_headline(campaign))])]
-    return blocks + message_card(first, None, [], compact=True)
+    return [campaign_headline(campaign), *message_card(first, None, [], compact=True)]
+
+
+def campaign_headline(campaign: Campaign) -> ContextBlock:
+    return ContextBlock(block_id=HEADLINE_BLOCK, elements=[mrkdwn(_headline(campaign))])
+
+
+def with_headline(post: Sequence[JsonBlock], campaign: Campaign) -> list[JsonBlock] | None:
+    """A root post as it is (its first message's card, outcomes and all) under the campaign's
+    new headline; None when the post has no headline to replace."""
+    if not any(block.get("block_id") == HEADLINE_BLOCK for block in post):
+        return None
+    headline = campaign_headline(campaign).to_dict()
+    return [headline if b.get("block_id") == HEADLINE_BLOCK else b for b in post]
 
 
 def _headline(campaign: Campaign) -> str:
@@ -32,7 +48,7 @@ def _headline(campaign: Campaign) -> str:
     return clamp(
         f"🚨 *Campaign: {campaign.count} messages* with this sender and subject since "
         f"{when(campaign.first_seen)} (latest {when(campaign.last_seen)}), to {to}. "
-        "Every message is in the thread.",
+        "The first is below; every other one is in the thread.",
         2900,
     )
 

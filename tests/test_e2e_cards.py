@@ -160,3 +160,32 @@ def test_a_click_refused_in_the_app_home_is_answered_by_dm(
         )
 
     slack.wait(answered, "a DM saying why the click was refused")
+
+
+def test_a_campaign_root_keeps_its_first_message_and_its_outcomes(
+    alerting: Slack, simulator: SimulatorProcess
+) -> None:
+    slack = alerting
+    settle(slack, simulator, 1)
+    simulator.add_messages(
+        [detection(i, subject="Gift cards", to=f"buyer{i}@example.com") for i in range(3)]
+    )
+    [root] = wait_roots(slack, 1, ALERTS)
+    [first] = card_ids([root])
+    click_in_card(slack, root, first, "msg_move", "JunkEmail")
+    slack.submit(slack.view("move_modal", containing=first), {"folder": "JunkEmail"})
+
+    def now() -> dict[str, Any]:
+        return next(m for m in slack.standin.messages(ALERTS) if m["ts"] == root["ts"])
+
+    slack.wait(lambda: "Moved to JunkEmail" in text_of(now()), "the outcome on the root")
+    later = simulator.add_messages(
+        [detection(10 + i, subject="Gift cards", to=f"late{i}@example.com") for i in range(2)]
+    )
+    slack.wait(lambda: "5 messages" in text_of(now()), "the root's counter to reach 5", 30)
+    assert card_ids([now()]) == [first], "the root keeps its first message and its buttons"
+    assert "Moved to JunkEmail" in text_of(now()), "the outcome survives the campaign's update"
+    thread = [m for m in slack.standin.messages(ALERTS) if m.get("thread_ts") == root["ts"]]
+    members = card_ids([now()]) + card_ids(thread)
+    assert sorted(members) == sorted(set(members)) and len(members) == 5, "each exactly once"
+    assert set(later) <= set(members)

@@ -17,7 +17,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, thread_cards
+from blocks.alerts import (
+    THREAD_BATCH,
+    campaign_root,
+    report_card,
+    root_text,
+    thread_cards,
+    with_headline,
+)
 from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.errors import StoreUnavailable
@@ -110,16 +117,24 @@ class SlackAlertSender:
         return await self._post(campaign.channel, root_text(campaign, first), blocks)
 
     async def update_root(self, campaign: Campaign, latest: MessageDetails) -> None:
-        if campaign.root_ts is None:
+        """The root's new counter and recipients. Only its headline changes: the card below it
+        stays the first message's, with every outcome people added to it."""
+        if campaign.root_ts is None or self.posts is None:
+            return
+        try:
+            kept = await self.posts.get(campaign.channel, campaign.root_ts)
+        except StoreUnavailable:
+            kept = None
+        blocks = with_headline(kept, campaign) if kept else None
+        if blocks is None:
+            log.warning("campaign root %s not updated: its post is not kept", campaign.root_ts)
             return
         # chat.update has its own, looser limit (Tier 3); one per campaign per cycle.
-        first = latest  # the root keeps showing a member's card; the headline carries the count
-        blocks = campaign_root(campaign, first)
-        await self.client.chat_update(
-            channel=campaign.channel, ts=campaign.root_ts, blocks=blocks,
-            text=root_text(campaign, first),
-        )  # fmt: skip
-        await self._keep(campaign.channel, campaign.root_ts, blocks)
+        async with self.posts.editing(campaign.channel, campaign.root_ts):
+            await self.client.chat_update(
+                channel=campaign.channel, ts=campaign.root_ts, blocks=blocks
+            )
+            await self.posts.keep(campaign.channel, campaign.root_ts, blocks)
 
     async def post_in_thread(self, campaign: Campaign, messages: Sequence[MessageDetails]) -> None:
         assert campaign.root_ts is not None
