@@ -15,6 +15,7 @@ from bot.cloudflare.models import ReleaseResult
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
 from bot.services.outcomes import (
     ActionResult,
+    Approved,
     Blocked,
     CardOutcome,
     Moved,
@@ -63,7 +64,21 @@ def _what_happened(outcome: CardOutcome) -> str:
             return f"⛔ Blocked {kind.lower()} {safe(pattern, 300)}{note}"
         case NotQuarantined():
             return "Checked: not in quarantine"
+        case Approved():
+            return _approved(outcome)
     raise AssertionError(f"no wording for {outcome!r}")  # pragma: no cover
+
+
+def _approved(outcome: Approved) -> str:
+    verb = "Released" if outcome.action == "release" else f"Moved to {safe(outcome.folder, 60)}"
+    how = {
+        "done": f"✅ {verb}",
+        "failed": f"❌ {verb}: failed",
+        "undelivered": f"⚠️ {verb}: undelivered",
+        "skipped": f"↪️ {verb}: nothing to do (already done or gone)",
+    }[outcome.result]
+    request = safe(outcome.request_id, 40)
+    return f"{how} through approval request `{request}`, asked by <@{outcome.requester}>, approved"
 
 
 def outcome_line(outcome: CardOutcome) -> str:

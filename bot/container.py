@@ -105,7 +105,9 @@ def build(
     home = HomeTabs(client, approvals, settings.bot_approvers, settings.bot_command)
     approvals.board = SlackApprovals(client, policy, home)
     posts = PostStore(store)
-    cards = CardKeeper(lookup, CardStore(store), SlackCards(client, posts))
+    card_store = CardStore(store)
+    cards = CardKeeper(lookup, card_store, SlackCards(client, posts))
+    approvals.cards = cards
     searches = SearchStore(store)
     once = Once(store)
     services = Services(
@@ -123,8 +125,8 @@ def build(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
         command=settings.bot_command,
     )  # fmt: skip
-    poller = _poller(settings, store, email, SlackAlertSender(client, metrics=metrics, posts=posts),
-                     instance)  # fmt: skip
+    sender = SlackAlertSender(client, metrics=metrics, posts=posts, cards=card_store)
+    poller = _poller(settings, store, email, sender, instance)
     return Built(services, slack, once, approvals_store, poller, stopping)
 
 

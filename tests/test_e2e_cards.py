@@ -16,9 +16,10 @@ import redis
 
 from bot.local import payloads
 from tests.kit.factories import add, detection
-from tests.kit.flows import calls_to, card_ids, settle, wait_roots
+from tests.kit.flows import approval_card, calls_to, card_ids, settle, wait_roots
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
+    APPROVER,
     BOTH,
     GROUP,
     GROUP_MEMBER,
@@ -26,6 +27,7 @@ from tests.kit.slack import (
     BotProcess,
     Slack,
     StandinProcess,
+    has_action,
     text_of,
 )
 
@@ -189,3 +191,28 @@ def test_a_campaign_root_keeps_its_first_message_and_its_outcomes(
     members = card_ids([now()]) + card_ids(thread)
     assert sorted(members) == sorted(set(members)) and len(members) == 5, "each exactly once"
     assert set(later) <= set(members)
+
+
+def test_every_card_of_a_message_follows_its_changes(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    first, second = add(simulator, subject="Follow me"), add(simulator, subject="Follow me too")
+    slack.command(f"lookup {first}")
+    older = slack.card(lambda m: first in str(m))
+    slack.command(f"lookup {first}")
+    newer = slack.card(lambda m: first in str(m) and m["ts"] != older["ts"])
+    slack.click(newer, "msg_release")
+
+    def card(ts: str) -> dict[str, Any]:
+        return next(m for m in slack.standin.messages() if m["ts"] == ts)
+
+    slack.wait(lambda: "Released" in text_of(card(older["ts"])), "the older card to follow")
+    assert not has_action(card(older["ts"]), "msg_release"), "no Release on a released message"
+    # Through an approval too: every card of each message of the request follows.
+    slack.command(f"lookup {second}")
+    lookup = slack.card(lambda m: second in str(m))
+    slack.command(f"move {first} {second} junk")
+    request = approval_card(slack)
+    slack.click(request, "approval_approve", user=APPROVER)
+    slack.wait(lambda: "JunkEmail" in text_of(card(lookup["ts"])), "the lookup card to follow")
+    assert "approval" in text_of(card(lookup["ts"])).lower()

@@ -58,8 +58,20 @@ class NotQuarantined(_Record):
     kind: Literal["not_quarantined"] = "not_quarantined"
 
 
+class Approved(_Record):
+    """The message was acted on by an approval request (`actor`: the approver whose approval
+    ran it)."""
+
+    kind: Literal["approved"] = "approved"
+    request_id: str
+    requester: str
+    action: Literal["release", "move"]
+    folder: str | None = None
+    result: Literal["done", "failed", "undelivered", "skipped"]
+
+
 CardOutcome = Annotated[
-    Released | Moved | Reclassified | Blocked | NotQuarantined,
+    Released | Moved | Reclassified | Blocked | NotQuarantined | Approved,
     Field(discriminator="kind"),
 ]
 _OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)

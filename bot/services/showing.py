@@ -1,24 +1,35 @@
 """Keeping a message's cards true: after an action, the card it was taken from is redrawn from
 the message's current state with every outcome it has gathered, and the new outcome is said in
-its thread; an action asked for without a card (a command) gets a new card showing it.
+its thread; an action asked for without a card (a command) gets a new card showing it; and
+every other card the bot posted of that message (other lookups, alert roots and thread posts,
+on any replica) is redrawn with the outcome too, so none keeps offering what no longer applies.
 
-The outcomes of each card are kept in Redis per card *and message* (`bot.store.cards`), since
-one post can hold several cards; drawing is the board's (`bot.services.ports.CardBoard`).
+Where each message's cards are, and the outcomes of each card, are kept in Redis
+(`bot.store.cards`); drawing is the board's (`bot.services.ports.CardBoard`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Literal
 
 from bot.cloudflare import NotFoundError
 from bot.errors import StoreUnavailable
+from bot.services.approvals.models import ApprovalRequest, ChunkResult
 from bot.services.lookup import Investigation, LookupService
-from bot.services.outcomes import CardOutcome, MessageOutcome, dump_outcome, load_outcomes
+from bot.services.outcomes import (
+    Approved,
+    CardOutcome,
+    MessageOutcome,
+    dump_outcome,
+    load_outcomes,
+)
 from bot.services.ports import CardBoard, CardRef, Origin
 from bot.store import CardStore
 
 log = logging.getLogger("bot.cards")
+PLACES_BATCH = 1000  # messages whose cards are looked up in one Redis round trip
 
 
 class CardKeeper:
@@ -32,9 +43,18 @@ class CardKeeper:
     ) -> CardRef:
         """A new card of `found` in `channel`, its history starting with `history`."""
         card = await self.board.post(channel, found, history)
+        await self.register(card.message_id, card.channel, card.ts)
         for outcome in history:
             await self._remember(card, outcome)
         return card
+
+    async def register(self, message_id: str, channel: str, ts: str) -> None:
+        """Remember a card of `message_id` (posted by anyone in this bot: a lookup, an alert),
+        so that it follows the message's changes. Best effort: without Redis it won't."""
+        try:
+            await self.store.register(message_id, channel, ts)
+        except StoreUnavailable:
+            log.warning("card of %s not registered (Redis unavailable)", message_id)
 
     async def show_all(
         self, origin: Origin, outcomes: Sequence[MessageOutcome], *, new_cards: bool = True
@@ -43,12 +63,49 @@ class CardKeeper:
         origin's channel when it came from no card of that message."""
         for each in outcomes:
             card = origin.card
+            shown: CardRef | None = None
             if card is not None and card.message_id == each.message_id:
                 await self.show(card, each.outcome)
+                shown = card
             elif new_cards and origin.channel:
                 found = await self._current(each.message_id)
                 if found is not None:
-                    await self.post(origin.channel, found, [each.outcome])
+                    shown = await self.post(origin.channel, found, [each.outcome])
+            await self.follow(each.message_id, each.outcome, shown)
+
+    async def follow(
+        self, message_id: str, outcome: CardOutcome, shown: CardRef | None = None
+    ) -> None:
+        """Redraw every other card of `message_id` with `outcome` added (no thread line: the
+        card it came from says it)."""
+        try:
+            places = (await self.store.places([message_id])).get(message_id, [])
+        except StoreUnavailable:
+            return
+        others = [p for p in places if shown is None or p != (shown.channel, shown.ts)]
+        if not others:
+            return
+        found = await self._current(message_id)
+        for channel, ts in others:
+            card = CardRef(channel, ts, message_id)
+            await self.board.update(card, found, await self._remember(card, outcome), None)
+
+    async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
+        """After an approval request ran: every card of each message it acted on follows."""
+        approver = request.approvals[-1].user if request.approvals else "bot"
+        outcomes = {
+            message_id: _approved(request, approver, status)
+            for result in results
+            for message_id, status in _statuses(result).items()
+        }
+        ids = sorted(outcomes)
+        for start in range(0, len(ids), PLACES_BATCH):
+            try:
+                with_cards = await self.store.places(ids[start : start + PLACES_BATCH])
+            except StoreUnavailable:
+                return
+            for message_id in with_cards:
+                await self.follow(message_id, outcomes[message_id])
 
     async def show(self, card: CardRef, outcome: CardOutcome) -> None:
         """Add `outcome` to `card`'s history and redraw it from the message's current state
@@ -72,3 +129,22 @@ class CardKeeper:
             log.warning("card history not stored (Redis unavailable); showing the newest only")
             return [outcome]
         return load_outcomes(stored)
+
+
+Status = Literal["done", "failed", "undelivered", "skipped"]
+
+
+def _statuses(result: ChunkResult) -> dict[str, Status]:
+    """What became of each message of a chunk (failures win over success)."""
+    statuses: dict[str, Status] = dict.fromkeys(result.acted, "done")
+    statuses.update(dict.fromkeys(result.skipped, "skipped"))
+    statuses.update(dict.fromkeys(result.undelivered, "undelivered"))
+    statuses.update(dict.fromkeys(result.failed, "failed"))
+    return statuses
+
+
+def _approved(request: ApprovalRequest, approver: str, status: Status) -> Approved:
+    return Approved(
+        actor=approver, request_id=request.id, requester=request.requester,
+        action=request.action, folder=request.params.get("folder"), result=status,
+    )  # fmt: skip

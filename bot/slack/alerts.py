@@ -30,6 +30,7 @@ from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
 from bot.services.alerts.models import AlertRejected, Campaign
+from bot.store.cards import CardStore
 from bot.store.posts import PostStore
 
 log = logging.getLogger("bot.slack.alerts")
@@ -68,11 +69,24 @@ class SlackAlertSender:
         pacer: ChannelPacer | None = None,
         metrics: Metrics | None = None,
         posts: PostStore | None = None,
+        cards: CardStore | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.metrics = metrics
         self.posts = posts
+        self.cards = cards
+
+    async def _register(self, channel: str, ts: str, messages: Sequence[MessageDetails]) -> None:
+        """Remember the cards just posted, so they follow their messages' changes. Never
+        raises, for the same reason as `_keep`."""
+        if self.cards is None:
+            return
+        try:
+            for message in messages:
+                await self.cards.register(message.id, channel, ts)
+        except StoreUnavailable:
+            log.warning("alert cards of post %s not registered (Redis unavailable)", ts)
 
     async def _keep(self, channel: str, ts: str, blocks: Sequence[Block]) -> None:
         """Keep the post as drawn, so one of its cards can later be redrawn alone. Never
@@ -114,7 +128,9 @@ class SlackAlertSender:
 
     async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:
         blocks = campaign_root(campaign, first)
-        return await self._post(campaign.channel, root_text(campaign, first), blocks)
+        ts = await self._post(campaign.channel, root_text(campaign, first), blocks)
+        await self._register(campaign.channel, ts, [first])
+        return ts
 
     async def update_root(self, campaign: Campaign, latest: MessageDetails) -> None:
         """The root's new counter and recipients. Only its headline changes: the card below it
@@ -141,7 +157,8 @@ class SlackAlertSender:
         for start in range(0, len(messages), THREAD_BATCH):
             batch = messages[start : start + THREAD_BATCH]
             text = clamp(f"{len(batch)} more message(s) of this campaign", 200)
-            await self._post(campaign.channel, text, thread_cards(batch), campaign.root_ts)
+            ts = await self._post(campaign.channel, text, thread_cards(batch), campaign.root_ts)
+            await self._register(campaign.channel, ts, batch)
 
     async def post_report(self, channel: str, report: PhishGuardReport) -> None:
         await self._post(

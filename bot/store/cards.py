@@ -1,7 +1,12 @@
-"""What each posted card of a message has gathered: the outcomes of the actions taken from it
-("Released by … at …", kept as JSON records the services define), so that redrawing the card
-after the next action keeps its history. Keyed by the card's place and its message, since one
-Slack post can hold several cards (an alert thread post); kept 30 days."""
+"""The cards of each message and what each has gathered.
+
+- Where a message's cards are (`cards:<message id>`: a set of "channel ts" places, every card the
+  bot posted of it: lookups, alert roots and thread posts), so that when the message changes
+  every one of them is redrawn, on any replica. Kept as long as posts are (14 days), at most
+  PLACES_KEPT per message.
+- The outcomes each card gathered ("Released by … at …", JSON records the services define), so
+  that redrawing a card keeps its history. Keyed by the card's place and its message, since one
+  post can hold several cards; kept 30 days."""
 
 from __future__ import annotations
 
@@ -11,15 +16,47 @@ from bot.store.plumbing import redis_errors
 
 TTL_SECONDS = 30 * 24 * 3600
 KEEP = 20  # outcomes a card shows at most (the thread has every one)
+PLACES_TTL_SECONDS = 14 * 24 * 3600  # as long as posts are kept (bot.store.posts)
+PLACES_KEPT = 50
 
 
 def _key(channel: str, ts: str, message_id: str) -> str:
     return f"card:{channel}:{ts}:{message_id}:outcomes"
 
 
+def _places(message_id: str) -> str:
+    return f"cards:{message_id}"
+
+
 class CardStore:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+
+    async def register(self, message_id: str, channel: str, ts: str) -> None:
+        """Remember that a card of `message_id` is at (`channel`, `ts`)."""
+        key = _places(message_id)
+        with redis_errors():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, f"{channel} {ts}")
+                pipe.expire(key, PLACES_TTL_SECONDS)
+                pipe.scard(key)
+                *_, count = await pipe.execute()
+            if int(count) > PLACES_KEPT:  # a message shown over and over: drop arbitrary ones
+                await self.redis.spop(key, int(count) - PLACES_KEPT)
+
+    async def places(self, message_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Every known card place of each message (messages without cards are left out)."""
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message_id in message_ids:
+                    pipe.smembers(_places(message_id))
+                answers = await pipe.execute()
+        found: dict[str, list[tuple[str, str]]] = {}
+        for message_id, members in zip(message_ids, answers, strict=True):
+            places = [_split(m) for m in members]
+            if places:
+                found[message_id] = sorted(places)
+        return found
 
     async def add(self, channel: str, ts: str, message_id: str, record: str) -> list[str]:
         """Append `record` to the card's history; returns the newest KEEP records, oldest first."""
@@ -36,3 +73,9 @@ class CardStore:
         with redis_errors():
             records = await self.redis.lrange(_key(channel, ts, message_id), -KEEP, -1)
         return [x.decode() if isinstance(x, bytes) else str(x) for x in records]
+
+
+def _split(member: bytes | str) -> tuple[str, str]:
+    text = member.decode() if isinstance(member, bytes) else str(member)
+    channel, _, ts = text.partition(" ")
+    return channel, ts

@@ -10,9 +10,15 @@ from typing import Protocol
 from bot.services.approvals.models import (
     ApprovalEvent,
     ApprovalRequest,
+    ChunkResult,
     ExecutionReport,
     MessageSummary,
 )
+
+
+class MessageCards(Protocol):
+    async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
+        """A request ran: every card of each message it acted on shows what happened."""
 
 
 class ApprovalBoard(Protocol):

@@ -23,7 +23,7 @@ from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import InvalidInput, Refused, StoreUnavailable
 from bot.roles import Role
-from bot.services.approvals.board import ApprovalBoard
+from bot.services.approvals.board import ApprovalBoard, MessageCards
 from bot.services.approvals.executor import Executor
 from bot.services.approvals.models import (
     ActionName,
@@ -108,6 +108,7 @@ class ApprovalService:
         owner: str,
         stopping: asyncio.Event,
         board: ApprovalBoard | None = None,
+        cards: MessageCards | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -118,6 +119,7 @@ class ApprovalService:
         self.stopping = stopping
         self.guarded = frozenset(settings.bot_guarded_dispositions)
         self._board = board
+        self.cards = cards
 
     @property
     def board(self) -> ApprovalBoard:
@@ -250,7 +252,10 @@ class ApprovalService:
         )  # fmt: skip
         done = await executor.run(request_id)
         if done is not None:  # the executor's last progress call drew the finished card
-            await self.board.say(done, "finished", "bot", await self._totals(done))
+            results = await self.store.chunks(done.id)
+            await self.board.say(done, "finished", "bot", report(results))
+            if self.cards is not None:
+                await self.cards.settled(done, results)
         return done
 
     async def sweep(self) -> None:
