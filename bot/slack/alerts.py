@@ -17,7 +17,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.alerts import THREAD_BATCH, campaign_root, report_card, root_text, thread_cards
+from blocks.alerts import (
+    THREAD_BATCH,
+    campaign_root,
+    report_card,
+    report_text,
+    root_text,
+    thread_cards,
+)
 from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.errors import StoreUnavailable
@@ -129,6 +136,4 @@ class SlackAlertSender:
             await self._post(campaign.channel, text, thread_cards(batch), campaign.root_ts)
 
     async def post_report(self, channel: str, report: PhishGuardReport) -> None:
-        await self._post(
-            channel, clamp(f"PhishGuard report: {report.title}", 300), list(report_card(report))
-        )
+        await self._post(channel, report_text(report), list(report_card(report)))
