@@ -68,6 +68,12 @@ def root_text(campaign: Campaign, first: MessageDetails) -> str:
     return clamp(prefix + fallback_text(first), 300)
 
 
+def report_text(report: PhishGuardReport) -> str:
+    """The notification text of a report: its title is the reporter's words, made safe like
+    every block (a notification shows `text`, where a mention or a link would work too)."""
+    return f"PhishGuard report: {safe_or(report.title, 250, '(untitled)')}"
+
+
 def report_card(report: PhishGuardReport) -> list[Block]:
     fields = report.fields
     to = ", ".join(safe(t, 120) for t in fields.to[:5]) or "—"

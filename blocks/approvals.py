@@ -7,7 +7,10 @@ from Slack and are mentioned as `<@U…>`; the rest is our own text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -195,12 +198,54 @@ def _buttons(request: ApprovalRequest) -> ActionsBlock:
     )
 
 
-def approvals_list(requests: Sequence[ApprovalRequest], *, title: str) -> list[Block]:
-    """Pending requests, each with its buttons (clicks act on the request's own card)."""
+ListName = Literal["waiting", "mine"]
+Where = Literal["command", "home"]
+LIST_TITLES: dict[ListName, str] = {
+    "waiting": "Waiting for your approval",
+    "mine": "Your pending requests",
+}
+# Requests per page, two blocks each: both lists of `/email approvals` with their headers and
+# footers take 44 blocks (a message allows 50), the App Home about 55 (it allows 100).
+LIST_PAGE = 10
+_PAGE_VALUE = re.compile(r"^(command|home):(waiting|mine):(\d{1,6})$")
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of one approvals list on one surface: what a "Next page" button carries."""
+
+    where: Where
+    name: ListName
+    start: int = 0
+
+    def dump(self) -> str:
+        return f"{self.where}:{self.name}:{self.start}"
+
+    @classmethod
+    def load(cls, value: str) -> ListPage:
+        """The page a button's value names; ValueError for anything else."""
+        match = _PAGE_VALUE.match(value)
+        if match is None:
+            raise ValueError(f"not a page of an approvals list: {value[:40]!r}")
+        where: Where = "home" if match[1] == "home" else "command"
+        name: ListName = "waiting" if match[2] == "waiting" else "mine"
+        return cls(where, name, int(match[3]))
+
+
+def approvals_list(requests: Sequence[ApprovalRequest], page: ListPage) -> list[Block]:
+    """One page of pending requests, each with its buttons (clicks act on the request's own
+    card), and a "Next page" button while more follow (on the last page, "First page")."""
+    title = LIST_TITLES[page.name]
     if not requests:
         return [SectionBlock(text=mrkdwn(f"*{title}*: none."))]
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{title}*"))]
-    for request in requests[:15]:
+    total = len(requests)
+    # The list may have shrunk since the button was drawn: then its last page.
+    start = min(page.start, (total - 1) // LIST_PAGE * LIST_PAGE)
+    shown = requests[start : start + LIST_PAGE]
+    end = start + len(shown)
+    head = f"*{title}*" if total <= LIST_PAGE else f"*{title}* · {start + 1}-{end} of {total}"
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(head))]
+    for request in shown:
         line = (
             f"*{what(request)}* · by <@{request.requester}> · "
             f"{len(request.approvals)}/{request.required} approvals · expires "
@@ -209,7 +254,18 @@ def approvals_list(requests: Sequence[ApprovalRequest], *, title: str) -> list[B
         blocks.append(SectionBlock(text=mrkdwn(line)))
         if request.state == ApprovalState.PENDING:
             blocks.append(_buttons(request))
+    if end < total:
+        more = f"{total - end} more on the next pages."
+        following = replace(page, start=end)
+        blocks.append(_page_footer(more, "Next page", following))
+    elif start > 0:
+        blocks.append(_page_footer(f"That is all {total}.", "First page", replace(page, start=0)))
     return blocks
+
+
+def _page_footer(text: str, label: str, target: ListPage) -> SectionBlock:
+    button = parts.button(label, ActionId.APPROVALS_PAGE, target.dump())
+    return SectionBlock(text=mrkdwn(text), accessory=button)
 
 
 def reject_modal(ctx: ModalContext) -> View:

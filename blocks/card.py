@@ -123,7 +123,7 @@ def _facts(
     )
     return [
         field("From", _from_lines(message)),
-        field("To", parts.recipients(message, RECIPIENTS_SHOWN)),
+        field("To", _to_lines(message)),
         field("Sent", parts.when(message.sent_at)),
         field("Scanned", parts.when(message.scanned_at)),
         field("Disposition", parts.disposition(disposition)),
@@ -140,6 +140,15 @@ def _from_lines(message: MessageDetails) -> str:
     for label, other in (("envelope", message.envelope_from), ("reply-to", message.replyto)):
         if other and other.lower() != header:
             lines.append(f"{label}: {safe_or(other, 150)}")
+    return "\n".join(lines)
+
+
+def _to_lines(message: MessageDetails) -> str:
+    """This copy's recipients, plus the header To when it names others (a list, Bcc)."""
+    lines = [parts.recipients(message, RECIPIENTS_SHOWN)]
+    claimed = parts.header_to(message, RECIPIENTS_SHOWN)
+    if claimed:
+        lines.append(f"header: {claimed}")
     return "\n".join(lines)
 
 

@@ -30,6 +30,8 @@ class ActionId(StrEnum):
     APPROVE = "approval_approve"
     REJECT = "approval_reject"
     CANCEL = "approval_cancel"
+    # A page of an approvals list (command answer or App Home); value = a `ListPage`.
+    APPROVALS_PAGE = "approvals_page"
 
 
 class CallbackId(StrEnum):

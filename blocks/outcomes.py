@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from blocks.approvals import what
-from blocks.safety import safe
+from blocks.safety import clamp, safe
 from bot.cloudflare.models import ReleaseResult
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
 from bot.services.outcomes import (
@@ -25,6 +25,8 @@ from bot.services.outcomes import (
 )
 
 LINE_CHARS = 600
+# Recipients a release outcome names (per list), and characters each: three full lists fit.
+RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 50
 
 
 def stamp(user_id: str, what_happened: str, at: datetime | None = None) -> str:
@@ -35,17 +37,34 @@ def stamp(user_id: str, what_happened: str, at: datetime | None = None) -> str:
 
 
 def release_summary(result: ReleaseResult) -> str:
-    text = {
-        "delivered": f"✅ Released: delivered to {len(result.delivered)}",
-        "partial": f"⚠️ Released in part: delivered to {len(result.delivered)}, "
-        f"failed for {len(result.failed)}, undelivered for {len(result.undelivered)}",
-        "failed": f"❌ Release failed for {len(result.failed)} recipients",
-        "undelivered": f"⚠️ Release undelivered for {len(result.undelivered)} recipients",
-        "unknown": "❔ Release sent; Cloudflare reported no outcome for this message",
-    }[result.outcome]
-    if result.failed:
-        text += f" (failed: {', '.join(result.failed[:5])})"
-    return safe(text, LINE_CHARS)
+    """What a release did, naming the recipients it reached (or did not): the copies of one
+    message differ only by recipient, so "delivered to 1" would not say which copy."""
+    delivered, failed, undelivered = (
+        _whom(result.delivered), _whom(result.failed), _whom(result.undelivered)
+    )  # fmt: skip
+    match result.outcome:
+        case "delivered":
+            text = f"✅ Released: delivered to {delivered}"
+        case "partial":
+            parts = [f"delivered to {delivered}"]
+            parts += [f"failed for {failed}"] if result.failed else []
+            parts += [f"undelivered for {undelivered}"] if result.undelivered else []
+            text = "⚠️ Released in part: " + "; ".join(parts)
+        case "failed":
+            text = f"❌ Release failed for {failed}"
+            text += f"; undelivered for {undelivered}" if result.undelivered else ""
+        case "undelivered":
+            text = f"⚠️ Release undelivered for {undelivered}"
+        case _:
+            text = "❔ Release sent; Cloudflare reported no outcome for this message"
+    return clamp(text, LINE_CHARS)
+
+
+def _whom(addresses: Sequence[str]) -> str:
+    """The first few recipients (made safe), then how many more."""
+    shown = [safe(a, RECIPIENT_CHARS) or "?" for a in addresses[:RECIPIENTS_NAMED]]
+    more = len(addresses) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _what_happened(outcome: CardOutcome) -> str:

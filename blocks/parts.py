@@ -149,12 +149,28 @@ def sender(message: MessageDetails) -> str:
 
 
 def recipients(message: MessageDetails, shown: int) -> str:
-    """The first `shown` recipients (`Name <address>`), then "…and N more"."""
-    addresses = message.to or message.envelope_to or message.client_recipients
-    names = message.to_name or []
+    """This copy's recipients (`MessageDetails.recipients`: the mailbox it went to, else the
+    envelope, else the header To), the first `shown` as `Name <address>` where the header To
+    names them, then "…and N more". The copies of one message (one per recipient) share the
+    header To, so only this tells them apart."""
+    return _addresses(message.recipients, message, shown)
+
+
+def header_to(message: MessageDetails, shown: int) -> str:
+    """The header To when it names other addresses than this copy's recipients (a list, Bcc,
+    a forged To), else "": what the sender claimed, beside where the copy went."""
+    to = message.to or []
+    if not to or {a.lower() for a in to} == {a.lower() for a in message.recipients}:
+        return ""
+    return _addresses(to, message, shown)
+
+
+def _addresses(addresses: Sequence[str], message: MessageDetails, shown: int) -> str:
+    to, names = message.to or [], message.to_name or []
+    named = {a.lower(): n for a, n in zip(to, names, strict=False) if n}
     items = []
-    for index, address in enumerate(addresses[:shown]):
-        name = safe(names[index], 60) if index < len(names) else ""
+    for address in addresses[:shown]:
+        name = safe(named.get(address.lower()), 60)
         shown_address = safe_or(address, 120)
         items.append(f"{name} &lt;{shown_address}&gt;" if name else shown_address)
     return capped(items, len(addresses), bullet="", sep=", ") or MISSING

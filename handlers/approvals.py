@@ -1,11 +1,12 @@
-"""Approve / Reject / Cancel on approval cards, lists and the App Home; "Release / Move all
-matching…" on search results and their modal. Each: parse, one service call, reply."""
+"""Approve / Reject / Cancel on approval cards, lists and the App Home; the pages of those
+lists; "Release / Move all matching…" on search results and their modal. Each: parse, one
+service call, reply."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from blocks.approvals import bulk_modal, reject_modal
+from blocks.approvals import ListPage, approvals_list, bulk_modal, reject_modal
 from blocks.ids import ActionId, InputId
 from blocks.modals import ModalContext
 from bot.cloudflare.models import DESTINATIONS, Destination
@@ -24,6 +25,21 @@ async def on_approve(request: Request) -> None:
 
 async def on_cancel(request: Request) -> None:
     await request.services.approvals.cancel(request.actor, request.value)
+
+
+async def on_page(request: Request) -> None:
+    """ "Next page" of an approvals list: on the App Home, the Home redrawn at that page; in a
+    private answer, that page as a new private answer."""
+    try:
+        page = ListPage.load(request.value)
+    except ValueError:
+        raise InvalidInput("That button does not name a page of approval requests.") from None
+    if page.where == "home":
+        await request.slack.home.publish(request.actor, page)
+        return
+    seen = await request.services.approvals.pending_for(request.actor)
+    requests = seen.waiting if page.name == "waiting" else seen.mine
+    await request.reply.private_blocks(approvals_list(requests, page), f"{len(requests)} pending")
 
 
 async def on_reject(request: Request) -> None:

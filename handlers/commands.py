@@ -7,7 +7,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import help_blocks, search_results
-from blocks.approvals import approvals_list
+from blocks.approvals import ListPage, approvals_list
 from blocks.audit import audit_blocks
 from blocks.outcomes import action_notes, outcome_line
 from bot.commands import (
@@ -76,8 +76,8 @@ async def dispatch(request: Request, text: str) -> None:
             seen = await services.approvals.pending_for(actor)
             blocks = []
             if Role.APPROVER in seen.roles:
-                blocks += approvals_list(seen.waiting, title="Waiting for your approval")
-            blocks += approvals_list(seen.mine, title="Your pending requests")
+                blocks += approvals_list(seen.waiting, ListPage("command", "waiting"))
+            blocks += approvals_list(seen.mine, ListPage("command", "mine"))
             await reply.private_blocks(blocks, f"{len(seen.waiting) + len(seen.mine)} pending")
         case SimpleCommand(verb="audit", args=args):
             subject = args[0] if args else None

@@ -41,7 +41,6 @@ from bot.store import Once, SearchStore
 
 log = logging.getLogger("bot.actions")
 RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
-BULK_LIMIT = 10_000  # messages one search-wide request may cover
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,11 @@ def approval_needed(
     if action == "release" and hit:
         return ApprovalNeeded(f"it releases a {'/'.join(hit)} message (BOT_GUARDED_DISPOSITIONS)")
     return None
+
+
+def search_stopped(limit: int) -> str:
+    """Said wherever a search-wide request is shown when its search had more matches."""
+    return f"the search stopped at {limit:,} matches; narrow it to act on the rest"
 
 
 def block_pattern(message: MessageDetails, pattern_type: PatternType) -> str | None:
@@ -103,6 +107,7 @@ class ActionService:
         self.searches = searches
         self.bulk_threshold = settings.bot_bulk_threshold
         self.guarded = frozenset(settings.bot_guarded_dispositions)
+        self.search_limit = settings.bot_bulk_search_limit
 
     def needs_approval(
         self, action: Literal["release", "move"], messages: Sequence[MessageDetails]
@@ -209,14 +214,20 @@ class ActionService:
         folder: Destination | None = None,
         reason: str = "",
     ) -> ActionResult:
-        """Every message of a saved search (up to BULK_LIMIT) into one approval request: a
-        second person approves every action on a whole search."""
+        """Every message of a saved search (up to BOT_BULK_SEARCH_LIMIT matches) into one
+        approval request: a second person approves every action on a whole search. A search
+        with more matches is cut there, and the request says so (its card, the answer, the
+        audit): nobody is led to think the rest was handled."""
         await self.policy.require(actor, role_for(action), f"{action} messages")
         saved = await self.searches.load(key)
         if saved is None:
             raise Gone("That search has expired (searches are kept an hour); run it again.")
-        search = self.email.search(limit=BULK_LIMIT, per_page=1000, **saved.filters)
+        limit = self.search_limit
+        # One more than the limit: whether the search has more to give than it may cover.
+        search = self.email.search(limit=limit + 1, per_page=1000, **saved.filters)
         found = [m async for m in search]
+        stopped = len(found) > limit
+        found = found[:limit]
         if action == "release":
             found = [m for m in found if m.is_quarantined]
         if not found:
@@ -226,6 +237,8 @@ class ActionService:
         need = self.needs_approval(action, found) or ApprovalNeeded(
             "every bulk action from a search is approved by a second person"
         )
+        if stopped:
+            need = ApprovalNeeded(f"{need.reason}. Partial: {search_stopped(limit)}")
         params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
         return await self._request(actor, action, found, params, need, reason, origin)
 

@@ -21,6 +21,7 @@ from blocks.alerts import (
     THREAD_BATCH,
     campaign_root,
     report_card,
+    report_text,
     root_text,
     thread_cards,
     with_headline,
@@ -161,6 +162,4 @@ class SlackAlertSender:
             await self._register(campaign.channel, ts, batch)
 
     async def post_report(self, channel: str, report: PhishGuardReport) -> None:
-        await self._post(
-            channel, clamp(f"PhishGuard report: {report.title}", 300), list(report_card(report))
-        )
+        await self._post(channel, report_text(report), list(report_card(report)))

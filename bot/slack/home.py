@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.approvals import ListPage
 from blocks.home import home_view
 from bot.services.approvals.models import ApprovalRequest
 from bot.services.approvals.service import ApprovalService
@@ -30,11 +31,12 @@ class HomeTabs:
         self.named_approvers = [u for u in approvers if not u.startswith("S")]
         self.command = command
 
-    async def publish(self, user: str) -> None:
+    async def publish(self, user: str, page: ListPage | None = None) -> None:
+        """Draw `user`'s Home; `page`: the page of one of its lists they asked for."""
         seen = await self.approvals.home(user)
         view = home_view(
             roles=[r.value for r in seen.roles], waiting=seen.waiting, mine=seen.mine,
-            recent=seen.recent, command=self.command,
+            recent=seen.recent, command=self.command, page=page,
         )  # fmt: skip
         try:
             await self.client.views_publish(user_id=user, view=view)

@@ -1,0 +1,325 @@
+"""End to end: what people see tells the truth and fits. Copies of one message (one per
+recipient) are told apart by their own recipient; approval lists are paged within Slack's block
+limits; "Release all matching" says where its search stopped; the message shortcut answers
+through its own response_url where the bot cannot post."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.limits import problems
+from bot.cloudflare.models import PhishGuardReport
+from bot.local import payloads
+from bot.slack.alerts import ChannelPacer, SlackAlertSender
+from tests.kit.factories import add, quarantined_messages
+from tests.kit.flows import approval_card, request_id_of, thread_reply, updated_card
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import (
+    APPROVER,
+    BOT_TOKEN,
+    BOTH,
+    CHANNEL,
+    OPERATOR,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    has_action,
+    text_of,
+)
+
+PEOPLE = ("alice@example.com", "bob@example.com", "carol@example.com")
+SHOWN = {p: p.replace(".com", "[.]com") for p in PEOPLE}  # as the cards show them: defanged
+PAGE = "approvals_page"
+
+
+def _copies(simulator: SimulatorProcess, postfix_id: str) -> list[str]:
+    """One message to a distribution list, one copy (record) per mailbox: the header To is the
+    same on every copy; only the envelope / client recipients tell them apart."""
+    return [
+        add(
+            simulator,
+            postfix_id=postfix_id,
+            subject="Shared invoice",
+            final_disposition="SPAM",
+            to=["all-staff@example.com"],
+            to_name=["All staff"],
+            client_recipients=[person],
+            envelope_to=[person],
+        )
+        for person in PEOPLE
+    ]
+
+
+def _rows(message: dict[str, Any]) -> dict[str, str]:
+    """The chooser's rows: the id an "Open" button carries -> the row's text."""
+    return {
+        block["accessory"]["value"]: block["text"]["text"]
+        for block in message["blocks"]
+        if (block.get("accessory") or {}).get("action_id") == "msg_open"
+    }
+
+
+def test_the_chooser_and_the_card_name_each_copys_own_recipient(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    ids = _copies(simulator, "Copies4455abcd")
+    slack.command("lookup Copies4455abcd")
+    rows = _rows(slack.private(OPERATOR, "Copies4455abcd"))
+    assert set(rows) == set(ids), "one row per copy"
+    for message_id, person in zip(ids, PEOPLE, strict=True):
+        others = [SHOWN[p] for p in PEOPLE if p != person]
+        assert SHOWN[person] in rows[message_id], rows[message_id]
+        assert not any(other in rows[message_id] for other in others), rows[message_id]
+
+    slack.command(f"lookup {ids[1]}")
+    card = slack.card(lambda m: ids[1] in text_of(m))
+    to = next(
+        f["text"]
+        for b in card["blocks"]
+        for f in b.get("fields") or []
+        if f["text"].startswith("*To*")
+    )
+    assert SHOWN["bob@example.com"] in to and SHOWN["alice@example.com"] not in to, to
+
+
+def test_a_release_outcome_says_to_whom_it_was_delivered(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    ids = _copies(simulator, "Copies7788efgh")
+    slack.command(f"lookup {ids[2]}")
+    card = slack.card(lambda m: ids[2] in text_of(m))
+    slack.click(card, "msg_release")
+    after = updated_card(slack, card["ts"], "Released")
+    line = next(line for line in text_of(after).splitlines() if "Released" in line)
+    assert f"delivered to {SHOWN['carol@example.com']}" in line, line
+    thread_reply(slack, card["ts"], f"delivered to {SHOWN['carol@example.com']}")
+
+
+# -- approval lists, paged ---------------------------------------------------------------------
+
+
+def _requests(slack: Slack, simulator: SimulatorProcess, by: dict[str, int]) -> set[str]:
+    """`by[user]` pending requests from each user (two messages each: the bulk rule)."""
+    pair = [add(simulator, subject="Paged one"), add(simulator, subject="Paged two")]
+    for user, count in by.items():
+        for _ in range(count):
+            assert slack.command(f"release {pair[0]} {pair[1]}", user=user).status_code == 200
+    total = sum(by.values())
+
+    def cards() -> list[dict[str, Any]] | None:
+        found = [
+            m for m in slack.standin.messages()
+            if not m["ephemeral"] and has_action(m, "approval_approve")
+        ]  # fmt: skip
+        return found if len(found) >= total else None
+
+    made = {request_id_of(card) for card in slack.wait(cards, f"{total} approval cards", 60)}
+    assert len(made) == total
+    return made
+
+
+def _elements(blocks: list[dict[str, Any]], action_id: str) -> list[tuple[dict[str, Any], Any]]:
+    found = []
+    for block in blocks:
+        for element in [*(block.get("elements") or []), block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                found.append((block, element))
+    return found
+
+
+def _entry(block: dict[str, Any], element: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "button", "action_id": element["action_id"], "block_id": block["block_id"],
+        "value": element["value"], "action_ts": f"{time.time():.6f}",
+    }  # fmt: skip
+
+
+Page = dict[str, Any]  # a message or a Home view: what holds the blocks of one page
+
+
+def _reach_all(
+    first: Page, click: Callable[[Page, dict[str, Any], dict[str, Any]], Page]
+) -> set[str]:
+    """Every request id reachable from `first` by following "Next page" buttons; `click`
+    answers the page a button leads to."""
+    reached: set[str] = set()
+    pages, followed = [first], set()
+    while pages:
+        page = pages.pop()
+        reached |= {e["value"] for _, e in _elements(page["blocks"], "approval_approve")}
+        for block, element in _elements(page["blocks"], PAGE):
+            if element["value"] not in followed:
+                followed.add(element["value"])
+                pages.append(click(page, block, element))
+    return reached
+
+
+BY = {OPERATOR: 20, BOTH: 10}  # 30 pending; BOTH, an approver, waits on 20 and asked 10
+
+
+def test_approvals_are_paged_within_slacks_limits_and_all_reachable(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    made = _requests(slack, simulator, BY)
+
+    def answers(user: str) -> list[dict[str, Any]]:
+        return [
+            m for m in slack.standin.messages()
+            if m["ephemeral"] and m.get("user") == user and has_action(m, "approval_approve")
+        ]  # fmt: skip
+
+    def fits(message: Page) -> Page:
+        assert problems(message["blocks"], surface="message", text=message["text"]) == []
+        return message
+
+    def listed(user: str) -> set[str]:
+        slack.command("approvals", user=user)
+        first = slack.wait(lambda: answers(user), f"{user}'s list of approvals")[-1]
+
+        def click(page: Page, block: dict[str, Any], element: dict[str, Any]) -> Page:
+            before = len(answers(user))
+            handles = slack.standin.hook(
+                "POST", "response_urls", {"channel": CHANNEL, "user": user}
+            )
+            payload = payloads.block_actions(
+                user, [_entry(block, element)], handles["trigger_id"], message=page,
+                response_url=handles["url"],
+            )  # fmt: skip
+            assert slack.send(payloads.interaction(payload)).status_code == 200
+            return fits(slack.wait(
+                lambda: (lambda found: found[-1] if len(found) > before else None)(answers(user)),
+                "the next page of approvals",
+            ))  # fmt: skip
+
+        return _reach_all(fits(first), click)
+
+    assert listed(BOTH) == made, "both of BOTH's lists, every page"
+    assert listed(APPROVER) == made
+
+
+def test_the_app_home_pages_approvals_within_its_limit(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    made = _requests(slack, simulator, BY)
+
+    def published() -> list[Page]:
+        return [
+            e["view"] for e in slack.standin.hook("GET", "views")
+            if e["kind"] == "publish" and e["user"] == BOTH
+        ]  # fmt: skip
+
+    # Every request drew BOTH's Home once (BOTH is a named approver): wait for the last one,
+    # so that no late redraw is taken for the page a click asked for.
+    home = slack.wait(lambda: (lambda v: v[-1] if len(v) >= 30 else None)(published()), "30 homes")
+
+    def click(page: Page, block: dict[str, Any], element: dict[str, Any]) -> Page:
+        before = len(published())
+        payload = payloads.block_actions(BOTH, [_entry(block, element)], "", view=page)
+        assert slack.send(payloads.interaction(payload)).status_code == 200
+        view: Page = slack.wait(
+            lambda: (lambda v: v[-1] if len(v) > before else None)(published()),
+            "the Home redrawn at the next page",
+        )
+        assert problems(view["blocks"], surface="home") == []
+        return view
+
+    assert problems(home["blocks"], surface="home") == []
+    assert _reach_all(home, click) == made
+
+
+# -- Release all matching: the search's cap ----------------------------------------------------
+
+
+def test_release_all_matching_says_where_its_search_stopped(
+    slack: Slack,
+    shared_simulator: SimulatorProcess,
+    standin: StandinProcess,
+    redis_server: RedisProcess,
+) -> None:
+    capped = BotProcess(shared_simulator, standin, redis_server.url, BOT_BULK_SEARCH_LIMIT="5")
+    try:
+        driver = Slack(capped, standin)
+        messages = quarantined_messages(8, "Capd")
+        for message in messages:
+            message["subject"] = "Capd batch"
+        shared_simulator.add_messages(messages)
+        driver.command('search subject:"Capd batch"')
+        driver.click(driver.private(OPERATOR, "Capd batch"), "search_release_all")
+        driver.submit(driver.view("search_bulk_modal"), {"reason": "false positive campaign"})
+        card = approval_card(driver)
+        said = "the search stopped at 5 matches; narrow it to act on the rest"
+        assert "Release 5 messages" in text_of(card)
+        assert said in text_of(card), text_of(card)
+        driver.private(OPERATOR, said)
+    finally:
+        capped.stop()
+
+
+# -- the message shortcut where the bot cannot post --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "refusal"),
+    [("C0NOTINVITED", "not_in_channel"), ("D0TWOPEOPLE", "channel_not_found")],
+)
+def test_the_message_shortcut_answers_through_its_response_url(
+    slack: Slack, simulator: SimulatorProcess, channel: str, refusal: str
+) -> None:
+    """In a channel the bot is not in, or a DM between two people, the card cannot be posted:
+    the answer goes through the shortcut's own response_url (no ephemeral post, no DM)."""
+    message_id = add(simulator, subject="Looked up from elsewhere")
+    posted = slack.standin.hook(
+        "POST", "messages", {"channel": channel, "user": "U0REPORTER", "text": f"bad? {message_id}"}
+    )
+    message = next(m for m in slack.standin.messages(channel) if m["ts"] == posted["ts"])
+    slack.standin.hook(
+        "POST", "faults",
+        {"fail_next": [{"method": "chat.postMessage", "error": refusal, "count": 1}]},
+    )  # fmt: skip
+    handles = slack.standin.hook("POST", "response_urls", {"channel": channel, "user": OPERATOR})
+    payload = payloads.message_action(
+        OPERATOR, "investigate_email", message, handles["url"], handles["trigger_id"]
+    )
+    assert slack.send(payloads.interaction(payload)).status_code == 200
+
+    def answered() -> dict[str, Any] | None:
+        return next(
+            (
+                m for m in slack.standin.messages(channel)
+                if m["ephemeral"] and m["source"] == "response_url" and m["user"] == OPERATOR
+            ),
+            None,
+        )  # fmt: skip
+
+    answer = slack.wait(answered, "the shortcut's answer through its response_url")
+    assert "Invite me" in text_of(answer)
+    assert slack.standin.calls("chat.postEphemeral") == []
+    assert slack.standin.calls("conversations.open") == [], "no DM: the response_url sufficed"
+
+
+# -- notification text -------------------------------------------------------------------------
+
+
+async def test_a_phishguard_reports_notification_text_is_made_safe(standin: StandinProcess) -> None:
+    """The `text` of a post is what a notification shows: a report's title, written by whoever
+    reported the message, gets no mention and no link there either."""
+    standin.hook("POST", "reset")
+    report = PhishGuardReport.model_validate(
+        {
+            "id": 7, "title": "<!channel> <https://evil.example|click>", "content": "look",
+            "priority": "high", "disposition": "MALICIOUS", "fields": {"to": [], "from": None},
+        }
+    )  # fmt: skip
+    sender = SlackAlertSender(
+        AsyncWebClient(token=BOT_TOKEN, base_url=standin.api_url), ChannelPacer(0)
+    )
+    await sender.post_report("C0REPORTS", report)
+    [posted] = standin.messages("C0REPORTS")
+    text = posted["text"]
+    assert "<!channel>" not in text and "<https://" not in text and "https://evil" not in text
+    assert "evil[.]example" in text, text
