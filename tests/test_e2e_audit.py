@@ -74,7 +74,7 @@ def test_a_replica_with_another_key_refuses_and_the_trail_says_why(
 
 
 def test_audit_takes_request_ids_with_dash_and_underscore(
-    slack: Slack, simulator: SimulatorProcess
+    slack: Slack, simulator: SimulatorProcess, redis_server: RedisProcess
 ) -> None:
     """Request ids are `secrets.token_urlsafe(9)`: about a third hold `-` or `_`."""
     first, second = add(simulator, subject="d1"), add(simulator, subject="d2")
@@ -90,6 +90,12 @@ def test_audit_takes_request_ids_with_dash_and_underscore(
     slack.command(f"audit {request_id}")
     trail = text_of(slack.private(OPERATOR, "Audit trail for"))
     assert request_id in trail and "request release" in trail and f"<@{OPERATOR}>" in trail
+
+    # The record goes after 30 days, its audit entries stay: still found by the request's id.
+    redis.Redis.from_url(redis_server.url).delete(f"approval:{request_id}")
+    slack.command(f"audit {request_id}", user=APPROVER)
+    trail = text_of(slack.private(APPROVER, "Audit trail for"))
+    assert request_id in trail and "request release" in trail
 
 
 def _approval_ids(slack: Slack) -> set[str]:
