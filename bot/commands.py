@@ -75,7 +75,12 @@ VERBS: dict[str, Verb] = {
         Role.OPERATOR,
     ),
     "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
-    "audit": Verb("audit [id]", "who did what, recently or to one message", Role.VIEWER),
+    "audit": Verb(
+        "audit [id|verify]",
+        "who did what, recently, to one message or in one request; `verify` checks that the "
+        "trail's hash chain is unbroken",
+        Role.VIEWER,
+    ),
     "help": Verb("help", "this list", None),
 }
 USAGE = {name: verb.usage for name, verb in VERBS.items()}
@@ -100,6 +105,9 @@ DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL = re.compile(r"^[^@\s<>]{1,64}@(?P<domain>[^@\s<>]{1,253})$")
+# An approval request's id: `secrets.token_urlsafe(9)` (ApprovalStore.create), 12 characters of
+# letters, digits, `-` and `_`.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
 
 
 class UsageError(Exception):
@@ -210,9 +218,25 @@ def parse(text: str) -> Command:
         return parsers[verb](args)
     if verb == "help" or verb == "approvals":
         return SimpleCommand(verb)  # type: ignore[arg-type]
+    if [a.lower() for a in args] == ["verify"]:
+        return SimpleCommand("audit", ("verify",))
     if len(args) > 1:
-        raise UsageError("audit takes at most one id", "audit")
-    return SimpleCommand("audit", tuple(_message_id(a, "audit") for a in args))
+        raise UsageError("audit takes at most one id, or `verify`", "audit")
+    return SimpleCommand("audit", tuple(_audit_subject(a) for a in args))
+
+
+def _audit_subject(word: str) -> str:
+    """A message id or an approval request id (the service tells which)."""
+    if REQUEST_ID.match(word.strip()):
+        return word.strip()
+    if parse_message_id(word) is None:
+        raise UsageError(
+            f"`{word[:80]}` is neither a message id nor an approval request id: ids look like "
+            "`4Njp3P0STMz2c02Q`, `4Njp3P0STMz2c02Q-2024-01-05T10:00:00-12345678` or, for a "
+            "request, `q07qad8FV_oK`",
+            "audit",
+        )
+    return word.strip()
 
 
 def _message_id(word: str, verb: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.cloudflare.dispositions import ALERTING_BY_DEFAULT, GUARDED_BY_DEFAULT, Disposition
+from bot.integrity import IntegrityKey
 
 # Used when no Cloudflare credentials are set: `make run` then talks to the local simulator.
 SIMULATOR_URL = "http://127.0.0.1:8787/client/v4"
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     bot_bulk_search_limit: int = Field(default=10_000, ge=1, le=10_000)
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
+    # The secret the integrity key (approval digests, the audit chain) is derived from; unset:
+    # the Slack signing secret, else the app token (see `integrity_key`).
+    bot_integrity_key: SecretStr | None = None
 
     alert_channel: str | None = None
     alert_dispositions: CommaList = tuple(ALERTING_BY_DEFAULT)
@@ -132,6 +136,29 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(prefix):
             raise ValueError(f"must be a token starting {prefix}")
         return value
+
+    @field_validator("bot_integrity_key")
+    @classmethod
+    def _integrity(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @property
+    def integrity_key(self) -> IntegrityKey:
+        """The key of approval digests and audit seals, derived from BOT_INTEGRITY_KEY, else
+        SLACK_SIGNING_SECRET, else SLACK_APP_TOKEN: never stored in Redis, the same on every
+        replica with the same settings. Changing the secret it comes from makes pending
+        requests fail their check (refused as changed) and older audit entries checkable only
+        by their links."""
+        source = self.bot_integrity_key or self.slack_signing_secret or self.slack_app_token
+        if source is None:
+            raise ConfigError(
+                "The bot cannot start; fix these settings (environment variables):\n"
+                "  - BOT_INTEGRITY_KEY: required when neither SLACK_SIGNING_SECRET nor "
+                "SLACK_APP_TOKEN is set"
+            )
+        return IntegrityKey.derive(source.get_secret_value())
 
     @field_validator("cloudflare_rate_limit")
     @classmethod

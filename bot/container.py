@@ -96,8 +96,9 @@ def build(
 
     policy = Policy(settings, group_members)
     lookup = LookupService(email)
-    audit = AuditLog(store)
-    approvals_store = ApprovalStore(store)
+    key = settings.integrity_key  # derived from the bot's secrets; never written to Redis
+    audit = AuditLog(store, key)
+    approvals_store = ApprovalStore(store, key=key)
     approvals = ApprovalService(
         store=approvals_store, audit=audit, policy=policy, email=email, settings=settings,
         owner=instance, stopping=stopping,

@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import help_blocks, search_results
 from blocks.approvals import ListPage, approvals_list
-from blocks.audit import audit_blocks
+from blocks.audit import audit_blocks, trail_check_blocks, trail_check_text
 from blocks.outcomes import action_notes, outcome_line
 from bot.commands import (
     BlockCommand,
@@ -79,6 +79,9 @@ async def dispatch(request: Request, text: str) -> None:
                 blocks += approvals_list(seen.waiting, ListPage("command", "waiting"))
             blocks += approvals_list(seen.mine, ListPage("command", "mine"))
             await reply.private_blocks(blocks, f"{len(seen.waiting) + len(seen.mine)} pending")
+        case SimpleCommand(verb="audit", args=("verify",)):
+            check = await services.approvals.check_trail(actor)
+            await reply.private_blocks(trail_check_blocks(check), trail_check_text(check))
         case SimpleCommand(verb="audit", args=args):
             subject = args[0] if args else None
             entries = await services.approvals.trail(actor, subject)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from bot.commands import SimpleCommand, parse
 from bot.services.approvals import (
     ApprovalRequest,
     ApprovalState,
@@ -21,8 +22,9 @@ from bot.services.approvals import (
     digest,
 )
 from bot.store import StoreUnavailable
+from tests.kit.approvals import attacker_digest
 from tests.kit.servers import RedisProcess, eventually, free_port
-from tests.kit.store import NO_RETRY, service_db
+from tests.kit.store import NO_RETRY, TEST_KEY, service_db
 
 REQUESTER = "UREQUESTER"
 IDS = [f"Msg{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(5)]
@@ -48,7 +50,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(rdb: aioredis.Redis, clock: Clock) -> ApprovalStore:
-    return ApprovalStore(rdb, clock)
+    return ApprovalStore(rdb, clock, key=TEST_KEY)
 
 
 async def make(
@@ -88,7 +90,7 @@ async def test_create_stores_sorted_unique_ids_digest_and_indexes(
     ids = [f"Bulk{i:04d}-x" for i in (7, 3, 2500, 3, 1)] + [f"M{i:05d}" for i in range(2400)]
     made = await make(store, ids=ids, action="move", params={"folder": "JunkEmail"})
     assert made.ids == sorted(set(ids)) and len(made.ids) == 2404
-    assert made.digest == digest("move", {"folder": "JunkEmail"}, sorted(set(ids)))
+    assert made.digest == digest(TEST_KEY, "move", {"folder": "JunkEmail"}, sorted(set(ids)))
     assert made.chunks_total == 3 and made.chunks_done == 0
     assert len(made.id) == 12 and made.state == ApprovalState.PENDING
     assert made.expires_at == clock.now + timedelta(hours=1)
@@ -175,7 +177,7 @@ async def approve_concurrently(
 async def test_fifty_concurrent_approvals_execute_exactly_once(
     store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
 ) -> None:
-    other = ApprovalStore(other_rdb, clock)  # another replica, its own connections
+    other = ApprovalStore(other_rdb, clock, key=TEST_KEY)  # another replica, its own connections
     made = await make(store)
     outcomes = await approve_concurrently(
         [store, other], made.id, [f"UAPPROVER{n}" for n in range(50)]
@@ -190,7 +192,7 @@ async def test_fifty_concurrent_approvals_execute_exactly_once(
 async def test_fifty_concurrent_approvals_with_two_required(
     store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
 ) -> None:
-    other = ApprovalStore(other_rdb, clock)
+    other = ApprovalStore(other_rdb, clock, key=TEST_KEY)
     made = await make(store, required=2)
     # Each approver clicks twice (a Slack retry): counted once.
     users = [f"UAPPROVER{n % 25}" for n in range(50)]
@@ -233,7 +235,7 @@ async def test_expired_request_refuses_and_moves_to_expired(
 async def test_expire_due_gives_each_request_to_exactly_one_sweeper(
     store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock, rdb: aioredis.Redis
 ) -> None:
-    other = ApprovalStore(other_rdb, clock)
+    other = ApprovalStore(other_rdb, clock, key=TEST_KEY)
     due = [await make(store, ttl=60) for _ in range(150)]  # more than one sweep batch
     later = await make(store, ttl=3600)
     clock.advance(120)
@@ -266,6 +268,30 @@ async def test_tampered_ids_are_refused_and_nothing_changes(
     relabelled = await make(store)
     await rdb.hset(f"approval:{relabelled.id}", "action", "move")
     assert (await store.approve(relabelled.id, "UAPPROVER")).outcome == Outcome.TAMPERED
+
+
+async def test_content_rewritten_with_a_recomputed_unkeyed_digest_is_refused(
+    store: ApprovalStore, rdb: aioredis.Redis
+) -> None:
+    """A Redis writer without the key rewrites the ids and recomputes the digest as plain
+    sha256: the digest is keyed, so the request is refused and nothing changes."""
+    made = await make(store)
+    ids = sorted([*made.ids[:2], "Evil0001-2026-01-01T00:00:00-deadbeef"])
+    await rdb.hset(
+        f"approval:{made.id}",
+        mapping={"ids": json.dumps(ids), "digest": attacker_digest("release", {}, ids)},
+    )
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.TAMPERED
+    after = await store.get(made.id)
+    assert after is not None and after.state == ApprovalState.PENDING and after.approvals == []
+
+
+async def test_audit_takes_every_request_id_the_store_issues(store: ApprovalStore) -> None:
+    """Request ids are `secrets.token_urlsafe(9)`: `/email audit <id>` parses every one."""
+    issued = [(await make(store)).id for _ in range(200)]
+    assert any("-" in i or "_" in i for i in issued)
+    assert all(parse(f"audit {i}") == SimpleCommand("audit", (i,)) for i in issued)
 
 
 async def test_content_changed_between_check_and_script_is_not_approved(
@@ -360,7 +386,7 @@ async def executing(store: ApprovalStore, **kw: Any) -> ApprovalRequest:
 async def test_lease_is_exclusive_and_only_for_executing_requests(
     store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
 ) -> None:
-    other = ApprovalStore(other_rdb, clock)
+    other = ApprovalStore(other_rdb, clock, key=TEST_KEY)
     pending = await make(store)
     assert not await store.claim(pending.id, "A", 5), "a pending request cannot be executed"
     made = await executing(store)
@@ -430,7 +456,7 @@ async def test_works_with_decoded_responses(
 ) -> None:
     client = aioredis.Redis.from_url(service_db(redis_server), decode_responses=True)
     try:
-        store = ApprovalStore(client)
+        store = ApprovalStore(client, key=TEST_KEY)
         made = await make(store, ids=["Ünïcode-id-1", "id-2"])
         assert (await store.approve(made.id, "UAPPROVER")).outcome == Outcome.EXECUTE
         assert await store.claim(made.id, "A", 5)
@@ -444,7 +470,7 @@ async def test_works_with_decoded_responses(
 
 async def test_redis_down_is_store_unavailable() -> None:
     client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=NO_RETRY)
-    store = ApprovalStore(client)
+    store = ApprovalStore(client, key=TEST_KEY)
     try:
         with pytest.raises(StoreUnavailable, match="REDIS_URL"):
             await make(store)

@@ -418,7 +418,7 @@ def test_help_lists_every_verb_and_role() -> None:
         "reclassify &lt;id&gt; &lt;disposition&gt;",
         "block &lt;sender|domain&gt;",
         "approvals",
-        "audit [id]",
+        "audit [id|verify]",
         "help",
     ):
         assert f"`/email {verb}`" in text
@@ -995,11 +995,13 @@ def test_approval_card_lists_failed_and_undelivered_ids() -> None:
     from blocks.approvals import approval_card
     from blocks.limits import problems
     from bot.services.approvals import ApprovalRequest, ApprovalState, ChunkResult, digest, report
+    from tests.kit.store import TEST_KEY
 
     ids = [f"id{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(30)]
     now = datetime(2026, 11, 21, tzinfo=UTC)
     request = ApprovalRequest(
-        id="req123", action="release", params={}, ids=ids, digest=digest("release", {}, ids),
+        id="req123", action="release", params={}, ids=ids,
+        digest=digest(TEST_KEY, "release", {}, ids),
         requester="U1", reason="<!channel> please", rule="it touches 30 messages", summary=[],
         created_at=now, expires_at=now + timedelta(hours=1), required=1,
         state=ApprovalState.DONE, chunks_total=1, chunks_done=1,

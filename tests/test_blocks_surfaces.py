@@ -20,6 +20,7 @@ from blocks.outcomes import LINE_CHARS, release_summary
 from bot.cloudflare.models import PhishGuardReport, ReleaseResult
 from bot.services.approvals import ApprovalRequest, ApprovalState, digest
 from tests.kit.factories import make_message
+from tests.kit.store import TEST_KEY
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 WORST = "&" * 5000  # `&` escapes to `&amp;`: every capped field at its longest
@@ -29,7 +30,7 @@ def request(n: int, requester: str = "U1", reason: str = WORST) -> ApprovalReque
     ids = [f"id{n:04d}-2026-01-01T00:00:00-0000abcd", f"id{n:04d}-2026-01-01T00:00:00-0000abce"]
     return ApprovalRequest(
         id=f"req{n:05d}", action="release", params={}, ids=ids,
-        digest=digest("release", {}, ids), requester=requester, reason=reason,
+        digest=digest(TEST_KEY, "release", {}, ids), requester=requester, reason=reason,
         rule="it touches 2 messages", summary=[], created_at=NOW,
         expires_at=NOW + timedelta(hours=1), required=1,
     )  # fmt: skip

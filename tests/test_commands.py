@@ -98,6 +98,8 @@ def test_search_filters() -> None:
         ("search disposition:malicious-bec", "no MALICIOUS-BEC", "search"),
         ("search since:yesterday", "duration", "search"),
         ('search subject:"open', "quote", None),
+        ("audit <!channel>", "neither a message id nor an approval request id", "audit"),
+        ("audit q07qad8FV_oK x", "at most one id", "audit"),
     ],
 )
 def test_bad_input_says_what_and_which_usage(text: str, problem: str, verb: str | None) -> None:
@@ -105,6 +107,14 @@ def test_bad_input_says_what_and_which_usage(text: str, problem: str, verb: str 
         parse(text)
     assert problem in error.value.problem
     assert error.value.verb == verb
+
+
+def test_audit_takes_message_ids_request_ids_and_verify() -> None:
+    assert parse("audit") == SimpleCommand("audit")
+    assert parse("audit verify") == parse("audit VERIFY") == SimpleCommand("audit", ("verify",))
+    assert parse(f"audit {INV}") == SimpleCommand("audit", (INV,))
+    for request_id in ("q07qad8FV_oK", "-abc_DEF-123", "AbCdEfGhIjKl"):
+        assert parse(f"audit {request_id}") == SimpleCommand("audit", (request_id,))
 
 
 def test_too_many_ids_points_to_search() -> None:

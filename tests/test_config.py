@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
+from bot.integrity import IntegrityKey
 from tests.kit.servers import ROOT, VENDOR
 
 ENV_NAMES = [
@@ -17,7 +18,7 @@ ENV_NAMES = [
     "CLOUDFLARE_API_URL", "REDIS_URL", "HOST", "PORT", "BOT_COMMAND", "BOT_VIEWERS",
     "BOT_OPERATORS", "BOT_APPROVERS", "BOT_APPROVAL_TTL", "BOT_BULK_THRESHOLD",
     "BOT_GUARDED_DISPOSITIONS", "ALERT_CHANNEL", "ALERT_DISPOSITIONS", "ALERT_POLL_SECONDS",
-    "ALERT_BACKFILL_HOURS", "ALERT_ROUTES",
+    "ALERT_BACKFILL_HOURS", "ALERT_ROUTES", "BOT_INTEGRITY_KEY",
 ]  # fmt: skip
 
 
@@ -71,6 +72,29 @@ def test_every_bad_setting_is_named_once_without_values(monkeypatch: pytest.Monk
                  "BOT_GUARDED_DISPOSITIONS"):  # fmt: skip
         assert f"- {name}:" in text
     assert "alice" not in text and "not-an-account" not in text
+
+
+def test_integrity_key_comes_from_the_bots_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Derived, never configured in Redis: the same secret gives the same key on every
+    replica; BOT_INTEGRITY_KEY wins, else the signing secret, else the app token."""
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-socket-mode")
+    socket_mode = load_settings().integrity_key
+    assert socket_mode.key_id == IntegrityKey.derive("xapp-1-socket-mode").key_id
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
+    signed = load_settings().integrity_key
+    assert signed.key_id == IntegrityKey.derive("signing-secret").key_id != socket_mode.key_id
+    assert signed.seal("x", b"y") == load_settings().integrity_key.seal("x", b"y")
+    monkeypatch.setenv("BOT_INTEGRITY_KEY", "k" * 32)
+    own = load_settings().integrity_key
+    assert own.key_id == IntegrityKey.derive("k" * 32).key_id and "kkkk" not in repr(own)
+    monkeypatch.setenv("BOT_INTEGRITY_KEY", "too-short")
+    with pytest.raises(ConfigError, match="BOT_INTEGRITY_KEY: must be at least 32") as error:
+        load_settings()
+    assert "too-short" not in str(error.value)
+    for name in ("BOT_INTEGRITY_KEY", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name)
+    with pytest.raises(ConfigError, match="BOT_INTEGRITY_KEY"):
+        _ = load_settings().integrity_key
 
 
 def test_credentials_need_their_partners(monkeypatch: pytest.MonkeyPatch) -> None:

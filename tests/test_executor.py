@@ -4,6 +4,7 @@ crash and resume without repeating or losing a chunk, leases."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -25,18 +26,18 @@ from bot.services.approvals import (
 )
 from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
-from tests.kit.approvals import approved, posted_release_ids, posts
+from tests.kit.approvals import approved, attacker_digest, posted_release_ids, posts
 from tests.kit.clients import executor_client
 from tests.kit.factories import quarantined_messages
 from tests.kit.servers import SimulatorProcess, eventually, free_port
-from tests.kit.store import NO_RETRY
+from tests.kit.store import NO_RETRY, TEST_KEY
 
 UNKNOWN_ID = "Unknown000000-2026-01-01T00:00:00-00000000"
 
 
 @pytest.fixture
 def store(rdb: aioredis.Redis) -> ApprovalStore:
-    return ApprovalStore(rdb)
+    return ApprovalStore(rdb, key=TEST_KEY)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ async def test_release_2500_in_three_chunks_each_id_once(
     async def progress(request: ApprovalRequest) -> None:
         seen.append(request)
 
-    audit = AuditLog(rdb)
+    audit = AuditLog(rdb, TEST_KEY)
     executor = Executor(
         store, client, "replica-a", recheck_concurrency=20, on_progress=progress, audit=audit
     )
@@ -179,6 +180,28 @@ async def test_tampered_request_executes_nothing(
     assert posts(simulator) == []
 
 
+async def test_request_rewritten_with_a_recomputed_unkeyed_digest_executes_nothing(
+    store: ApprovalStore,
+    client: EmailSecurityClient,
+    simulator: SimulatorProcess,
+    rdb: aioredis.Redis,
+) -> None:
+    """After approval, a Redis writer without the key swaps the ids and recomputes the digest
+    as plain sha256: every chunk is marked failed as tampered, nothing is sent."""
+    ids = simulator.add_messages(quarantined_messages(4, "Keyed"))
+    made = await approved(store, ids[:2])
+    swapped = sorted(ids[2:])
+    await rdb.hset(
+        f"approval:{made.id}",
+        mapping={"ids": json.dumps(swapped), "digest": attacker_digest("release", {}, swapped)},
+    )
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    [result] = await store.chunks(made.id)
+    assert result.error == TAMPERED_ERROR and result.acted == [] and result.failed == swapped
+    assert posts(simulator) == []
+
+
 # -- crashes, leases ---------------------------------------------------------------------------
 
 
@@ -219,7 +242,7 @@ async def test_crash_mid_chunk_resumes_without_repeating_or_losing(
         await asyncio.wait_for(es.stalled.wait(), 10)
         # Chunk 1's result is stored; chunk 2 is in flight, its result not stored.
         assert [r.index for r in await store.chunks(made.id)] == [0]
-        other = ApprovalStore(other_rdb)  # another replica
+        other = ApprovalStore(other_rdb, key=TEST_KEY)  # another replica
         second_client = executor_client(simulator)
         second = Executor(other, second_client, "replica-b", lease_seconds=1)
         assert await second.run(made.id) is None, "the lease is held while chunk 2 is in flight"
@@ -252,7 +275,7 @@ async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(
 ) -> None:
     ids = simulator.add_messages(quarantined_messages(20, "Slow"))
     made = await approved(store, ids, chunk_size=10)
-    other = ApprovalStore(other_rdb)
+    other = ApprovalStore(other_rdb, key=TEST_KEY)
     async with (
         executor_client(simulator, StallingClient, stall_on=1, after_post=True) as es,
         executor_client(simulator) as plain,
@@ -319,7 +342,7 @@ async def test_redis_down_nothing_executes(
 ) -> None:
     dead = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=NO_RETRY)
     try:
-        store = ApprovalStore(dead)
+        store = ApprovalStore(dead, key=TEST_KEY)
         executor = Executor(store, client, "a")
         with pytest.raises(StoreUnavailable, match="REDIS_URL"):
             await executor.run("abcdefabcdef")

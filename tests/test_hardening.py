@@ -19,12 +19,12 @@ from tests.kit.approvals import approved, posted_release_ids, posts
 from tests.kit.clients import api_client, executor_client
 from tests.kit.factories import quarantined_messages
 from tests.kit.servers import SimulatorProcess, eventually, free_port
-from tests.kit.store import NO_RETRY
+from tests.kit.store import NO_RETRY, TEST_KEY
 
 
 @pytest.fixture
 def store(rdb: aioredis.Redis) -> ApprovalStore:
-    return ApprovalStore(rdb)
+    return ApprovalStore(rdb, key=TEST_KEY)
 
 
 async def test_stop_between_chunks_hands_the_lease_back_for_an_immediate_resume(
@@ -44,7 +44,7 @@ async def test_stop_between_chunks_hands_the_lease_back_for_an_immediate_resume(
         )  # fmt: skip
         assert await leaving.run(made.id) is None, "handed back, not done"
     assert [r.index for r in await store.chunks(made.id)] == [0]
-    other = ApprovalStore(other_rdb)
+    other = ApprovalStore(other_rdb, key=TEST_KEY)
     # A 30 s lease, yet free at once: another replica resumes now, not after it lapses.
     assert await other.lease_holder(made.id) is None
     assert await other.stalled() == [made.id]
@@ -80,10 +80,10 @@ async def test_stop_during_a_recheck_sends_nothing_of_that_chunk(
         assert time.monotonic() - started < 1.0, "stopped mid re-check, not after it"
     assert posts(simulator) == [], "nothing of the chunk was sent"
     assert await store.chunks(made.id) == []
-    assert await ApprovalStore(other_rdb).stalled() == [made.id], "lease handed back"
+    assert await ApprovalStore(other_rdb, key=TEST_KEY).stalled() == [made.id], "lease handed back"
     simulator.faults(latency_ms=0)
     async with executor_client(simulator) as es:
-        done = await Executor(ApprovalStore(other_rdb), es, "replica-b").run(made.id)
+        done = await Executor(ApprovalStore(other_rdb, key=TEST_KEY), es, "replica-b").run(made.id)
     assert done is not None and sorted(posted_release_ids(simulator)) == sorted(ids)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,3 +47,14 @@ def posts(
 def posted_release_ids(simulator: SimulatorProcess) -> list[str]:
     """Every id any release POST carried (accepted or not)."""
     return [i for c in posts(simulator) for i in c["body"]]
+
+
+def attacker_digest(action: str, params: dict[str, str], ids: Sequence[str]) -> str:
+    """The digest a Redis writer without the key computes for rewritten content: sha256 over
+    the canonical JSON of action, params and sorted ids (the bot's unkeyed digest of old)."""
+    canonical = json.dumps(
+        {"action": action, "params": params, "ids": sorted(ids)},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -39,7 +39,6 @@ from bot.services.approvals.models import (
     ApprovalState,
     ChunkResult,
     report,
-    verified,
 )
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
@@ -120,7 +119,7 @@ class Executor:
         made = await self.store.get(run.request_id)
         if made is None or made.state != ApprovalState.EXECUTING:
             return None
-        intact = verified(made)
+        intact = self.store.verified(made)
         if not intact:
             log.error("approval request %s: digest mismatch at execution", made.id)
         await self._audit_start(made, intact)

@@ -1,7 +1,7 @@
 """The approval request and what its steps answer, as plain data.
 
 Kept apart from the Redis store so that renderers (blocks/) can show a request without
-importing redis: this module imports pydantic and the standard library only.
+importing redis: this module imports pydantic, the standard library and bot.integrity only.
 
 State machine (DESIGN.md "Policy and approvals"):
 
@@ -9,13 +9,14 @@ State machine (DESIGN.md "Policy and approvals"):
     pending --reject--> rejected      pending --cancel (requester)--> cancelled
     pending --sweeper, past expires_at--> expired
 
-A request's content (action, params, ids) is covered by `digest`, re-checked (`verified`)
-before approving and before executing.
+A request's content (action, params, ids) is covered by `digest`, an HMAC under the bot's
+integrity key (bot.integrity: derived from its secrets, never in Redis), re-checked (`verified`)
+before approving and before executing: a Redis writer without the key cannot rewrite a request
+and its digest together.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel
+
+from bot.integrity import IntegrityKey
 
 ActionName = Literal["release", "move"]
 CHUNK_SIZE = 1000  # the API's batch limit (docs/001): one POST per chunk
@@ -108,20 +111,27 @@ class ApprovalRequest(BaseModel):
         return self.ids[index * self.chunk_size : (index + 1) * self.chunk_size]
 
 
-def digest(action: str, params: dict[str, str], ids: Sequence[str]) -> str:
-    """sha256 over the canonical JSON of what the request would do."""
-    canonical = json.dumps(
+DIGEST_PURPOSE = "approval request"
+
+
+def _canonical(action: str, params: dict[str, str], ids: Sequence[str]) -> bytes:
+    return json.dumps(
         {"action": action, "params": params, "ids": sorted(ids)},
         sort_keys=True,
         separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    ).encode()
 
 
-def verified(request: ApprovalRequest) -> bool:
-    """True when the stored content still matches its digest (and the ids are sorted, unique)."""
-    return request.ids == sorted(set(request.ids)) and request.digest == digest(
-        request.action, request.params, request.ids
+def digest(key: IntegrityKey, action: str, params: dict[str, str], ids: Sequence[str]) -> str:
+    """HMAC-SHA256 under `key` of the canonical JSON of what the request would do."""
+    return key.seal(DIGEST_PURPOSE, _canonical(action, params, ids))
+
+
+def verified(request: ApprovalRequest, key: IntegrityKey) -> bool:
+    """True when the stored content still matches its digest under `key` (and the ids are
+    sorted, unique)."""
+    return request.ids == sorted(set(request.ids)) and key.verifies(
+        DIGEST_PURPOSE, _canonical(request.action, request.params, request.ids), request.digest
     )
 
 

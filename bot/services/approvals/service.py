@@ -38,6 +38,7 @@ from bot.services.approvals.models import (
 )
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
+from bot.services.audit_chain import TrailCheck
 from bot.services.audit_entry import AuditEntry
 from bot.services.policy import Policy
 
@@ -220,6 +221,14 @@ class ApprovalService:
             await self.board.show(made, None)
             await self.board.say(made, event, actor)
             return
+        if outcome == Outcome.TAMPERED and made is not None:
+            # Someone changed the record in Redis (or the key's source secret changed): the
+            # trail keeps who tried and what the record held then.
+            log.error("approval request %s: digest mismatch at %s", made.id, verb)
+            await self.audit.record(
+                actor=actor, action=f"{verb} {made.action}", ids=made.ids, outcome="tampered",
+                request_id=made.id, digest=made.digest,
+            )  # fmt: skip
         # While a request executes, its executor alone draws the card: this snapshot may be
         # older than what the executor drew last.
         stale = outcome in (Outcome.EXPIRED, Outcome.NOT_PENDING)
@@ -310,4 +319,19 @@ class ApprovalService:
             return await self.audit.recent(limit=20)
         if await self.store.get(subject) is not None:
             return await self.audit.recent(limit=20, request_id=subject)
-        return await self.audit.recent(limit=20, message_id=subject)
+        found = await self.audit.recent(limit=20, message_id=subject)
+        # A request's record is kept 30 days, its audit entries longer.
+        return found or await self.audit.recent(limit=20, request_id=subject)
+
+    async def check_trail(self, actor: str) -> TrailCheck:
+        """`/email audit verify`: walk the audit chain; the check itself is audited."""
+        await self.policy.require(actor, role_for("audit"), "verify the audit trail")
+        check = await self.audit.verify()
+        broken = check.broken
+        await self.audit.record(
+            actor=actor, action="verify audit", outcome="intact" if broken is None else "broken",
+            detail={"checked": check.checked, "oldest": check.oldest}
+            if broken is None else {"checked": check.checked, "broken_at": broken.entry_id,
+                                    "problem": broken.problem},
+        )  # fmt: skip
+        return check

@@ -3,8 +3,9 @@ bookkeeping of their execution (the lease, chunk results, the move to done).
 
 Every state change is one script of `scripts.py` (the Redis layout is described there), so it
 happens exactly once whatever the number of clicks, Slack retries or replicas. The record's
-content (action, params, ids) is covered by a digest that is re-checked before approving and
-before executing. Button values carry only the request id.
+content (action, params, ids) is covered by a digest, an HMAC under the integrity key the store
+is given (never stored in Redis), re-checked before approving and, through `verified`, before
+executing. Button values carry only the request id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.cloudflare.models import DESTINATIONS
+from bot.integrity import IntegrityKey
 from bot.services.approvals.models import (
     CHUNK_SIZE,
     ApprovalRequest,
@@ -54,9 +56,16 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 class ApprovalStore:
     """Approval requests and their execution bookkeeping in Redis (see the module docstring)."""
 
-    def __init__(self, redis: aioredis.Redis, clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        clock: Callable[[], datetime] = now_utc,
+        *,
+        key: IntegrityKey,
+    ) -> None:
         self.redis = redis
         self.clock = clock
+        self.key = key
         self.scripts = ApprovalScripts(redis)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
@@ -101,7 +110,7 @@ class ApprovalStore:
             action=action,  # checked above
             params=dict(params),
             ids=unique,
-            digest=digest(action, params, unique),
+            digest=digest(self.key, action, params, unique),
             requester=requester,
             reason=reason,
             rule=rule,
@@ -127,6 +136,10 @@ class ApprovalStore:
             ):
                 return made
         raise RuntimeError("could not pick an unused approval request id")  # pragma: no cover
+
+    def verified(self, made: ApprovalRequest) -> bool:
+        """True when `made`'s content still matches its digest under this store's key."""
+        return verified(made, self.key)
 
     async def _get_raw(self, request_id: str) -> Raw | None:
         if not _ID.match(request_id):
@@ -172,7 +185,7 @@ class ApprovalStore:
             if raw is None:
                 return Decision(Outcome.NOT_FOUND, None)
             made = parse(raw, request_id)
-            if made is None or (made.state == ApprovalState.PENDING and not verified(made)):
+            if made is None or (made.state == ApprovalState.PENDING and not self.verified(made)):
                 return Decision(Outcome.TAMPERED, made)
             if made.state != ApprovalState.PENDING:
                 return Decision(Outcome.NOT_PENDING, made)
