@@ -48,7 +48,10 @@ _TITLES = {
     ApprovalState.REJECTED: "🚫 Rejected",
     ApprovalState.CANCELLED: "↩️ Cancelled",
     ApprovalState.EXPIRED: "⌛ Expired",
+    ApprovalState.REFUSED: "⛔ Refused",
 }
+# A user mention as the bot writes it (escaped by `safe`): the one markup a refusal keeps.
+_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 
 
 def what(request: ApprovalRequest) -> str:
@@ -152,10 +155,32 @@ def _state_lines(
         return [SectionBlock(text=mrkdwn(f"*Progress*: {done}\n{_counts(totals)}"))]
     if state == ApprovalState.DONE:
         return [SectionBlock(text=mrkdwn(clamp(_outcome(totals), 3000)))]
+    if state == ApprovalState.REFUSED:
+        return [SectionBlock(text=mrkdwn(clamp(refusal_line(request, totals), 3000)))]
     by = f" by <@{request.ended_by}>" if request.ended_by else ""
     at = f" at {when(request.ended_at)}" if request.ended_at else ""
     reason = f": {safe(request.end_reason, 500)}" if request.end_reason else ""
     return [SectionBlock(text=mrkdwn(f"{_TITLES[state]}{by}{at}{reason}. Nothing was done."))]
+
+
+def refusal(request: ApprovalRequest) -> str:
+    """Why the bot refused the request ("Refused at execution: <@U…> is no longer an approver
+    (BOT_APPROVERS)"). The bot wrote it, yet it is read back from Redis: escaped like any
+    stored text, only user mentions are given back."""
+    return _MENTION.sub(r"<@\1>", safe(request.end_reason or "Refused", 1500))
+
+
+def refusal_line(request: ApprovalRequest, totals: ExecutionReport | None = None) -> str:
+    """The refused card's (and thread's) line: why, when, and what it means for the messages.
+    A request refused while pending did nothing; one refused when its run started (or
+    resumed) sends nothing more, and keeps what chunks stored before it did (`totals`)."""
+    at = f" ({when(request.ended_at)})" if request.ended_at else ""
+    if request.executing_at is None:
+        return f"⛔ {refusal(request)}{at}. Nothing was done."
+    if not request.chunks_done:
+        return f"⛔ {refusal(request)}{at}. Stopped before sending anything more."
+    done = f" Before that: {_counts(totals)}" if totals is not None else ""
+    return f"⛔ {refusal(request)}{at}. Stopped; the rest is not sent.{done}"
 
 
 def _counts(totals: ExecutionReport | None) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from blocks.approvals import what
+from blocks.approvals import refusal_line, what
 from blocks.safety import clamp, safe
 from bot.cloudflare.models import ReleaseResult
+from bot.roles import SETTING, Role
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
 from bot.services.outcomes import (
     ActionResult,
@@ -132,7 +133,11 @@ def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) ->
         "rejected": f"🚫 Rejected by <@{actor}>.",
         "cancelled": f"↩️ Cancelled by <@{actor}>.",
         "expired": "⌛ This request expired without enough approvals; nothing was done.",
+        "withdrawn": f"↘️ <@{actor}>'s approval no longer counts: <@{actor}> is no longer an "
+        f"approver ({SETTING[Role.APPROVER]}); another approver is needed.",
     }
+    if event == "refused":
+        return refusal_line(request)
     return lines.get(event)
 
 

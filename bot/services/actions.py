@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
@@ -23,6 +22,7 @@ from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
 from bot.roles import Role
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
+from bot.services.guard import ApprovalNeeded, Verdicts, approval_needed
 from bot.services.lookup import LookupService
 from bot.services.outcomes import (
     ActionResult,
@@ -41,33 +41,6 @@ from bot.store import Once, SearchStore
 
 log = logging.getLogger("bot.actions")
 RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
-
-
-@dataclass(frozen=True)
-class ApprovalNeeded:
-    """The action must wait for an approver; `reason` names the rule that says so."""
-
-    reason: str
-
-
-def approval_needed(
-    action: Literal["release", "move"],
-    messages: Sequence[MessageDetails],
-    *,
-    bulk_threshold: int,
-    guarded: frozenset[str],
-    folder: str | None = None,
-) -> ApprovalNeeded | None:
-    """DESIGN.md "Policy and approvals": bulk (at least `bulk_threshold` messages), or a release
-    of a message whose disposition is guarded."""
-    if len(messages) >= bulk_threshold:
-        return ApprovalNeeded(
-            f"it touches {len(messages)} messages (BOT_BULK_THRESHOLD is {bulk_threshold})"
-        )
-    hit = sorted({m.final_disposition or "" for m in messages} & guarded)
-    if action == "release" and hit:
-        return ApprovalNeeded(f"it releases a {'/'.join(hit)} message (BOT_GUARDED_DISPOSITIONS)")
-    return None
 
 
 def search_stopped(limit: int) -> str:
@@ -108,13 +81,22 @@ class ActionService:
         self.bulk_threshold = settings.bot_bulk_threshold
         self.guarded = frozenset(settings.bot_guarded_dispositions)
         self.search_limit = settings.bot_bulk_search_limit
+        self.verdicts = Verdicts(email)
 
-    def needs_approval(
-        self, action: Literal["release", "move"], messages: Sequence[MessageDetails]
+    async def needs_approval(
+        self,
+        action: Literal["release", "move"],
+        messages: Sequence[MessageDetails],
+        folder: Destination | None = None,
     ) -> ApprovalNeeded | None:
+        """Every rule (bot.services.guard) that makes this action wait for an approver. The
+        verdicts are looked up only when a guard applies (a release, a move to Inbox)."""
+        guarding = action == "release" or folder == "Inbox"
+        verdicts = await self.verdicts.of(messages) if guarding else {}
         return approval_needed(
-            action, messages, bulk_threshold=self.bulk_threshold, guarded=self.guarded
-        )
+            action, messages, verdicts, bulk_threshold=self.bulk_threshold,
+            guarded=self.guarded, folder=folder,
+        )  # fmt: skip
 
     # -- release and move ----------------------------------------------------------------------
 
@@ -141,7 +123,7 @@ class ActionService:
         await self.cards.show_all(origin, checked, new_cards=False)
         if not held:
             return ActionResult(outcomes=checked)
-        need = self.needs_approval("release", held)
+        need = await self.needs_approval("release", held)
         if need is not None and ask_reason and not reason:
             return ActionResult(outcomes=checked, needs_reason=need.reason, awaiting=held)
         if need is not None:
@@ -169,7 +151,7 @@ class ActionService:
     ) -> ActionResult:
         await self.policy.require(actor, role_for("move"), "move messages")
         messages = await self.lookup.current(ids)
-        need = self.needs_approval("move", messages)
+        need = await self.needs_approval("move", messages, folder)
         if need is not None:
             params: dict[str, str] = {"folder": folder}
             return await self._request(actor, "move", messages, params, need, reason, origin)
@@ -234,7 +216,7 @@ class ActionService:
             raise InvalidInput("No message of that search needs it (nothing quarantined matches).")
         if action == "move" and folder is None:
             raise InvalidInput("Choose the folder to move the messages to.")
-        need = self.needs_approval(action, found) or ApprovalNeeded(
+        need = await self.needs_approval(action, found, folder) or ApprovalNeeded(
             "every bulk action from a search is approved by a second person"
         )
         if stopped:

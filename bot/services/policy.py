@@ -1,13 +1,15 @@
 """Who may do what: viewers, operators and approvers from configuration, fail closed.
 
 User-group membership is looked up through an injected function (the Slack side provides it)
-and cached only briefly, so removing someone from a group takes effect within a minute.
+and cached only briefly, so removing someone from a group takes effect within a minute. The
+checks that let an approval request go ahead (`lacking`) look groups up fresh, never from the
+cache: a person removed a second ago does not approve, and a request does not run for them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -54,8 +56,11 @@ class Policy:
         self._clock = clock
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def check(self, user_id: str, needed: Role, action: str) -> Refusal | None:
-        """None when `user_id` may do `action` (which needs `needed`), else why not."""
+    async def check(
+        self, user_id: str, needed: Role, action: str, *, fresh: bool = False
+    ) -> Refusal | None:
+        """None when `user_id` may do `action` (which needs `needed`), else why not. `fresh`:
+        groups are looked up from Slack now, not from the cache."""
         granting = sorted(GRANTS[needed])
         if not any(self._entries[r] for r in granting):
             return Refusal(
@@ -63,9 +68,10 @@ class Policy:
                 f"{SETTING[needed]} (Slack user ids U… or user-group ids S…) and restart the bot."
             )
         failures: list[str] = []
+        members = self._fresh() if fresh else self._members
         for role in granting:
             try:
-                if await self._has(user_id, role):
+                if await self._has(user_id, role, members):
                     return None
             except GroupLookupError as exc:
                 failures.append(str(exc))
@@ -79,11 +85,24 @@ class Policy:
             f"An admin can add you to {SETTING[needed]}."
         )
 
-    async def require(self, user_id: str, needed: Role, action: str) -> None:
+    async def require(
+        self, user_id: str, needed: Role, action: str, *, fresh: bool = False
+    ) -> None:
         """Raise Refused (saying who may instead) unless `user_id` may do `action`."""
-        refusal = await self.check(user_id, needed, action)
+        refusal = await self.check(user_id, needed, action, fresh=fresh)
         if refusal is not None:
             raise Refused(refusal.text)
+
+    async def lacking(self, holders: Sequence[tuple[str, Role]]) -> list[tuple[str, Role]]:
+        """Of `holders` (user, role), those whose user does not hold that role now, with every
+        group looked up fresh from Slack (each once per call). Raises GroupLookupError when a
+        group that decides it cannot be read: callers fail closed."""
+        members = self._fresh()
+        lacking = []
+        for user_id, role in holders:
+            if not await self._holds(user_id, role, members):
+                lacking.append((user_id, role))
+        return lacking
 
     async def roles(self, user_id: str) -> list[Role]:
         """Every role `user_id` holds now (group membership looked up, briefly cached)."""
@@ -97,14 +116,33 @@ class Policy:
         parts = [f"<@{u}>" for u in users[:10]] + [f"members of user group {g}" for g in groups]
         return f"{role.value.capitalize()}s: {', '.join(parts)}." if parts else ""
 
-    async def _has(self, user_id: str, role: Role) -> bool:
+    async def _holds(self, user_id: str, needed: Role, members: GroupMembers) -> bool:
+        for role in sorted(GRANTS[needed]):
+            if await self._has(user_id, role, members):
+                return True
+        return False
+
+    async def _has(self, user_id: str, role: Role, members: GroupMembers) -> bool:
         entries = self._entries[role]
         if user_id in entries:
             return True
         for group in (e for e in entries if e.startswith("S")):
-            if user_id in await self._members(group):
+            if user_id in await members(group):
                 return True
         return False
+
+    def _fresh(self) -> GroupMembers:
+        """Group members from Slack now, each group once for the caller's check; the cache
+        takes the answer too, so a removal seen here holds for every later check."""
+        seen: dict[str, frozenset[str]] = {}
+
+        async def members(group_id: str) -> frozenset[str]:
+            if group_id not in seen:
+                seen[group_id] = await self._group_members(group_id)
+                self._cache[group_id] = (self._clock(), seen[group_id])
+            return seen[group_id]
+
+        return members
 
     async def _members(self, group_id: str) -> frozenset[str]:
         now = self._clock()

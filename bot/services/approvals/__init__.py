@@ -7,6 +7,7 @@ execution that resumes after a crash, expiry (DESIGN.md "Policy and approvals").
     scripts.py   each transition as one Lua script behind a typed method; the Redis layout
     store.py     ApprovalStore: requests, decisions, lists, execution bookkeeping
     executor.py  Executor: runs an approved request chunk by chunk, exactly once
+    rechecks.py  the roles a request needs, checked again at each approval and run
 
 The names other modules use are re-exported here.
 """

@@ -15,6 +15,10 @@ Exactly-once, step by step (DESIGN.md "Policy and approvals"):
   messages the lost POST released are skipped, not released twice.
 - When the run stops while a POST may be in flight (cancelled, crashed), the lease is left to
   lapse rather than released, so a resume cannot re-check before that POST has landed.
+- Before anything is sent (a first run or a resume), `roles` says whether the request still
+  has what it needs (roles: `rechecks.py`). A refusal ends it (executing -> refused, lease
+  checked, the chunks not yet stored left unsent, audited); a check that could not be made
+  (Slack did not answer) keeps the lease until it lapses, so the sweeper tries again then.
 - Told to stop (`stop` set: the process is shutting down), the run ends at the next safe point
   and hands the lease back at once, so another replica resumes without waiting for it to
   lapse: before a chunk, or during a chunk's re-check (nothing of it was sent; the successor
@@ -42,6 +46,7 @@ from bot.services.approvals.models import (
 )
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
+from bot.services.policy import GroupLookupError
 from bot.services.stopping import unless_stopped
 from bot.store import StoreUnavailable
 
@@ -49,6 +54,8 @@ log = logging.getLogger("bot.executor")
 T = TypeVar("T")
 
 ProgressCallback = Callable[[ApprovalRequest], Awaitable[None]]
+# Why the request may not run now (None: it may); raises GroupLookupError when it cannot tell.
+RoleCheck = Callable[[ApprovalRequest], Awaitable[str | None]]
 Check = Literal["act", "skip", "not_found"] | ApiError | ValueError
 TAMPERED_ERROR = (
     "the request's stored content no longer matches its approved digest; nothing was sent"
@@ -62,6 +69,7 @@ class _Run:
     request_id: str
     posting: bool = False  # a POST may be in flight whose result is not stored yet
     lost: bool = False  # the lease was found held by someone else
+    hold: bool = False  # keep the lease until it lapses: the sweeper retries after that
     last_progress: float = 0.0
 
 
@@ -77,6 +85,7 @@ class Executor:
         audit: AuditLog | None = None,
         progress_interval: float = 1.0,
         stop: asyncio.Event | None = None,
+        roles: RoleCheck | None = None,
     ) -> None:
         if lease_seconds <= 0 or recheck_concurrency < 1:
             raise ValueError("lease_seconds must be > 0 and recheck_concurrency >= 1")
@@ -89,13 +98,15 @@ class Executor:
         self.audit = audit
         self.progress_interval = progress_interval
         self.stop = stop
+        self.roles = roles
 
     # -- entry points --------------------------------------------------------------------------
 
     async def run(self, request_id: str) -> ApprovalRequest | None:
         """Execute (or resume) an executing request and return it done. None when it could not
         be claimed (another owner holds its lease, or it is not executing: finished already,
-        never approved), or when `stop` made it hand the rest back."""
+        never approved), when `stop` made it hand the rest back, or when the roles could not be
+        checked. A request refused by the role check is returned refused."""
         if self._stopping() or not await self.store.claim(
             request_id, self.owner, self.lease_seconds
         ):
@@ -108,7 +119,7 @@ class Executor:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            if not run.posting and not run.lost:
+            if not run.posting and not run.lost and not run.hold:
                 # Let another replica resume at once; never while a POST may still land.
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.release_lease(request_id, self.owner)
@@ -119,6 +130,11 @@ class Executor:
         made = await self.store.get(run.request_id)
         if made is None or made.state != ApprovalState.EXECUTING:
             return None
+        refusal = await self._check_roles(run, made)
+        if run.hold:  # the roles could not be checked: nothing runs on a guess
+            return None
+        if refusal is not None:
+            return await self._refuse(run, made, refusal)
         intact = self.store.verified(made)
         if not intact:
             log.error("approval request %s: digest mismatch at execution", made.id)
@@ -159,6 +175,35 @@ class Executor:
         await self._progress(run, done)
         await self._audit_result(done)
         return done
+
+    async def _check_roles(self, run: _Run, made: ApprovalRequest) -> str | None:
+        if self.roles is None:
+            return None
+        try:
+            return await self.roles(made)
+        except GroupLookupError as exc:
+            run.hold = True
+            log.warning("approval request %s: roles unchecked (%s); retried later", made.id, exc)
+            return None
+
+    async def _refuse(
+        self, run: _Run, made: ApprovalRequest, refusal: str
+    ) -> ApprovalRequest | None:
+        """End the run before sending anything more: executing -> refused, audited, shown."""
+        ended = await self.store.refuse_run(made.id, self.owner, refusal)
+        if ended is None:
+            run.lost = True
+            return None
+        log.warning("approval request %s: %s", made.id, refusal)
+        if self.audit is not None:
+            await self.audit.record(
+                actor="bot", action=f"refuse {made.action}", ids=made.ids, outcome="refused",
+                request_id=made.id, digest=made.digest,
+                detail={"reason": refusal, "approved_by": sorted(made.approvers),
+                        "chunks_done": made.chunks_done, "chunks_total": made.chunks_total},
+            )  # fmt: skip
+        await self._progress(run, ended)
+        return ended
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()

@@ -8,6 +8,12 @@ State machine (DESIGN.md "Policy and approvals"):
     pending --approve (enough approvers)--> executing --all chunks--> done
     pending --reject--> rejected      pending --cancel (requester)--> cancelled
     pending --sweeper, past expires_at--> expired
+    pending --approve, the requester no longer an operator--> refused
+    executing --run starts, a role no longer held (requester or a counted approver)--> refused
+
+Roles are checked again, groups fresh from Slack, at each approval and when a run starts
+(`ApprovalService`): an approval whose approver lost the role is withdrawn while the request
+is pending (it waits for another approver); a request that lacks what it needs is refused.
 
 A request's content (action, params, ids) is covered by `digest`, an HMAC under the bot's
 integrity key (bot.integrity: derived from its secrets, never in Redis), re-checked (`verified`)
@@ -43,6 +49,7 @@ class ApprovalState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    REFUSED = "refused"  # the bot ended it: a role it needs is no longer held (end_reason)
 
 
 class Approval(BaseModel):
@@ -91,7 +98,7 @@ class ApprovalRequest(BaseModel):
     required: int
     approvals: list[Approval] = []
     state: ApprovalState = ApprovalState.PENDING
-    ended_by: str | None = None  # who rejected / cancelled
+    ended_by: str | None = None  # who rejected / cancelled ("bot": refused)
     end_reason: str | None = None
     ended_at: datetime | None = None  # when it was rejected / cancelled / expired / done
     chunks_total: int = 0
@@ -140,6 +147,7 @@ class Outcome(StrEnum):
     EXECUTE = "execute"  # this approval completed it: the caller now runs the executor
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    REFUSED = "refused"  # the bot ended it (a role it needs is no longer held)
     SELF_APPROVAL = "self_approval"
     ALREADY_APPROVED = "already_approved"
     NOT_REQUESTER = "not_requester"
@@ -189,5 +197,6 @@ def report(results: Sequence[ChunkResult]) -> ExecutionReport:
 
 # What a request's thread and the people concerned are told of (blocks.outcomes words them).
 ApprovalEvent = Literal[
-    "requested", "approved", "executing", "rejected", "cancelled", "expired", "finished"
-]
+    "requested", "approved", "executing", "rejected", "cancelled", "expired", "finished",
+    "withdrawn", "refused",
+]  # fmt: skip

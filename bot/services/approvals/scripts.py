@@ -22,6 +22,7 @@ single Redis (or a managed primary/replica pair), not Redis Cluster.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -186,6 +187,46 @@ return {'done', redis.call('HGETALL', rec)}
 """
 
 
+# KEYS: rec. ARGV: JSON array of the users whose approvals no longer count.
+_WITHDRAW = (
+    _PRELUDE
+    + """
+local rec = KEYS[1]
+if redis.call('EXISTS', rec) == 0 then return {'not_found'} end
+if redis.call('HGET', rec, 'state') ~= 'pending' then return {'not_pending', snap(rec)} end
+local ok, approvals = pcall(cjson.decode, redis.call('HGET', rec, 'approvals') or '[]')
+if not ok or type(approvals) ~= 'table' then return {'changed'} end
+local drop = {}
+for _, user in ipairs(cjson.decode(ARGV[1])) do drop[user] = true end
+local kept = {}
+for _, a in ipairs(approvals) do
+  if not drop[a['user']] then table.insert(kept, a) end
+end
+if #kept == #approvals then return {'unchanged', snap(rec)} end
+-- cjson encodes an empty table as {}: the record's list stays a JSON list
+redis.call('HSET', rec, 'approvals', #kept == 0 and '[]' or cjson.encode(kept))
+return {'withdrawn', snap(rec)}
+"""
+)
+
+# KEYS: rec, lease, chunks, executing, recent. ARGV: id, owner, now, iso, ttl, keep, reason.
+# Like _FINISH, but before the rest of the chunks: the lease holder ends a run that may not go on.
+_REFUSE_RUN = """
+local rec = KEYS[1]
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'not_owner'} end
+if redis.call('HGET', rec, 'state') ~= 'executing' then return {'not_executing'} end
+redis.call('HSET', rec, 'state', 'refused', 'ended_at', ARGV[4], 'ended_by', 'bot',
+           'end_reason', ARGV[7])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
+redis.call('EXPIRE', rec, tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
+redis.call('DEL', KEYS[2])
+return {'refused', redis.call('HGETALL', rec)}
+"""
+
+
 def fingerprint(raw: Raw) -> str:
     """sha1 of the stored action, params, ids and digest exactly as stored (bytes): the approve
     script recomputes it, so what it approves is what the caller verified."""
@@ -209,6 +250,8 @@ class ApprovalScripts:
         self._expire_due = redis.register_script(_EXPIRE_DUE)
         self._save_chunk = redis.register_script(_SAVE_CHUNK)
         self._finish = redis.register_script(_FINISH)
+        self._withdraw = redis.register_script(_WITHDRAW)
+        self._refuse_run = redis.register_script(_REFUSE_RUN)
 
     @staticmethod
     async def _run(script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -321,3 +364,22 @@ class ApprovalScripts:
             [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS, RECENT_KEEP],
         )
         return _answer(answer)
+
+    async def withdraw(self, request_id: str, users: Sequence[str]) -> tuple[str, Raw | None]:
+        """Drop the approvals of `users` from a pending request (they no longer count). The word
+        is "withdrawn", "unchanged" (none of them had approved), "not_pending", "not_found" or
+        "changed" (an unreadable approvals list; nothing was done)."""
+        keys, args = [record_key(request_id)], [json.dumps(list(users))]
+        return _answer(await self._run(self._withdraw, keys, args))
+
+    async def refuse_run(
+        self, request_id: str, owner: str, reason: str, at: datetime
+    ) -> tuple[str, Raw | None]:
+        """executing -> refused, by the lease holder, chunks not yet stored left unsent; the
+        lease is deleted. The word is "refused" (with the record), "not_owner" or
+        "not_executing"."""
+        keys = [record_key(request_id), lease_key(request_id), chunks_key(request_id),
+                EXECUTING_KEY, RECENT_KEY]  # fmt: skip
+        args = [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS,
+                RECENT_KEEP, reason]  # fmt: skip
+        return _answer(await self._run(self._refuse_run, keys, args))

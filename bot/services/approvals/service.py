@@ -4,7 +4,8 @@ atomically, audits what changed and shows it through the `ApprovalBoard` it was 
 its thread, the Home tabs); a refusal is raised as `bot.errors.Refused` with its sentence.
 
 A request's card is posted before anyone can see the request in a list, and its place attached
-to the record; the executor reports progress to the same board, never to a handler.
+to the record; the executor reports progress to the same board, never to a handler. Roles are
+checked again, groups fresh from Slack, at each approval and when a run starts (`rechecks.py`).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from bot.services.approvals.models import (
     Outcome,
     report,
 )
+from bot.services.approvals.rechecks import no_longer, recheck
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.audit_chain import TrailCheck
 from bot.services.audit_entry import AuditEntry
-from bot.services.policy import Policy
+from bot.services.policy import GroupLookupError, Policy
 
 log = logging.getLogger("bot.approvals")
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
@@ -187,13 +189,56 @@ class ApprovalService:
     # -- deciding ------------------------------------------------------------------------------
 
     async def approve(self, actor: str, request_id: str) -> Decision:
-        """Count `actor`'s approval; the one that completes the request also executes it."""
-        await self.policy.require(actor, Role.APPROVER, "approve requests")
+        """Count `actor`'s approval; the one that completes the request also executes it. The
+        roles are checked again first, groups fresh from Slack: the approver's own, the
+        requester's (lost: the request is refused) and those of the approvals counted so far
+        (lost: withdrawn, the request waits for another approver)."""
+        await self.policy.require(actor, Role.APPROVER, "approve requests", fresh=True)
+        await self._recheck_pending(actor, request_id)
         decision = await self.store.approve(request_id, actor)
         await self._decided(actor, decision, "approve")
         if decision.outcome == Outcome.EXECUTE:
             await self.execute(request_id)
         return decision
+
+    async def _recheck_pending(self, actor: str, request_id: str) -> None:
+        """Before counting `actor`'s approval: refuse the request (raising Refused) or withdraw
+        approvals that no longer count. A request not pending is left to the store's answer."""
+        made = await self.store.get(request_id)
+        if made is None or made.state != ApprovalState.PENDING:
+            return
+        try:
+            found = await recheck(self.policy, made, "approval")
+        except GroupLookupError as exc:
+            raise Refused(
+                f"Could not check the roles this request needs ({exc}); try again in a minute."
+            ) from None
+        if found.refusal is not None:
+            ended = (await self.store.refuse(made.id, found.refusal)).request
+            if ended is None or ended.state != ApprovalState.REFUSED:
+                return  # it ended otherwise meanwhile: the store's approve says how
+            await self._ended_by_bot(ended, actor)
+            raise Refused(f"{found.refusal}. Nothing was done.")
+        after = await self.store.withdraw(made.id, found.withdrawn)
+        if after is None:
+            return
+        for user in found.withdrawn:
+            await self.audit.record(
+                actor="bot", action=f"withdraw approval of {made.action}", ids=made.ids,
+                outcome="withdrawn", request_id=made.id, digest=made.digest,
+                detail=f"{no_longer(user, Role.APPROVER)}; noticed at the approval of {actor}",
+            )  # fmt: skip
+            await self.board.say(after, "withdrawn", user)
+
+    async def _ended_by_bot(self, ended: ApprovalRequest, noticed_by: str) -> None:
+        """Audit and show a request the bot refused (`end_reason` says why)."""
+        await self.audit.record(
+            actor="bot", action=f"refuse {ended.action}", ids=ended.ids, outcome="refused",
+            request_id=ended.id, digest=ended.digest,
+            detail=f"{ended.end_reason}; noticed by {noticed_by}",
+        )  # fmt: skip
+        await self.board.show(ended, None)
+        await self.board.say(ended, "refused", "bot")
 
     async def reject(self, actor: str, request_id: str, reason: str) -> Decision:
         await self.policy.require(actor, Role.APPROVER, "reject requests")
@@ -253,14 +298,20 @@ class ApprovalService:
         async def progress(made: ApprovalRequest) -> None:
             await self.board.show(made, await self._totals(made))
 
+        async def roles(made: ApprovalRequest) -> str | None:
+            return (await recheck(self.policy, made, "execution")).refusal
+
         executor = Executor(
             self.store, self.email, lease_seconds=LEASE_SECONDS,
             # One owner per run: the sweeper and a click in this process must not share a lease.
             owner=f"{self.owner}:{secrets.token_hex(4)}",
-            on_progress=progress, audit=self.audit, stop=self.stopping,
+            on_progress=progress, audit=self.audit, stop=self.stopping, roles=roles,
         )  # fmt: skip
         done = await executor.run(request_id)
-        if done is not None:  # the executor's last progress call drew the finished card
+        # The executor's last progress call drew the finished (or refused) card.
+        if done is not None and done.state == ApprovalState.REFUSED:
+            await self.board.say(done, "refused", "bot")
+        elif done is not None:
             results = await self.store.chunks(done.id)
             await self.board.say(done, "finished", "bot", report(results))
             if self.cards is not None:

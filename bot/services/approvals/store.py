@@ -215,6 +215,21 @@ class ApprovalStore:
             request_id, user, "", ApprovalState.CANCELLED, requester_only=True
         )
 
+    async def refuse(self, request_id: str, reason: str) -> Decision:
+        """pending -> refused, by the bot: a role the request needs is no longer held."""
+        return await self._end_pending(
+            request_id, "bot", reason, ApprovalState.REFUSED, requester_only=False
+        )
+
+    async def withdraw(self, request_id: str, users: Sequence[str]) -> ApprovalRequest | None:
+        """Drop the approvals of `users` from a pending request: they no longer count. The
+        request after the step; None when nothing was withdrawn (none of them had approved,
+        or it is not pending)."""
+        if not _ID.match(request_id) or not users:
+            return None
+        word, after = await self.scripts.withdraw(request_id, users)
+        return parse(after, request_id) if word == "withdrawn" and after is not None else None
+
     async def expire_due(self) -> list[ApprovalRequest]:
         """Move every pending request past its expiry to expired; each is returned by exactly
         one caller, however many sweepers run at once."""
@@ -332,6 +347,15 @@ class ApprovalStore:
         stored = await self._call(self.redis.hgetall(chunks_key(request_id)))
         results = [ChunkResult.model_validate_json(v) for v in stored.values()]
         return sorted(results, key=lambda r: r.index)
+
+    async def refuse_run(self, request_id: str, owner: str, reason: str) -> ApprovalRequest | None:
+        """executing -> refused before the chunks not yet stored, only by the lease holder.
+        None when this call did not end it."""
+        word, after = await self.scripts.refuse_run(request_id, owner, reason, self.clock())
+        if word != "refused" or after is None:
+            log.info("refusing the run of %s by %s did not happen: %s", request_id, owner, word)
+            return None
+        return parse(after, request_id)
 
     async def finish(self, request_id: str, owner: str) -> ApprovalRequest | None:
         """executing -> done, exactly once: only by the lease holder, only when every chunk's
