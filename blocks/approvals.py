@@ -56,6 +56,9 @@ _MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 
 def what(request: ApprovalRequest) -> str:
     """`Release 250 messages` / `Move 3 messages to JunkEmail`: our words."""
+    if request.action == "block":
+        kind = request.params.get("pattern_type", "?").lower()
+        return f"Block {safe(kind, 10)} {safe_or(request.params.get('pattern'), 200)}"
     count = len(request.ids)
     noun = "message" if count == 1 else "messages"
     if request.action == "move":
@@ -103,6 +106,8 @@ def _summary(request: ApprovalRequest) -> list[Block]:
     """Every message the card has room for, guarded ones first; the rest are in the thread's
     file. Each line: disposition, subject, sender, this copy's recipient and a copyable id."""
     total = len(request.ids)
+    if request.action == "block" and not total:
+        return []  # nothing but the pattern, which the header names
     head = f"*Messages* ({total})"
     if request.guarded:
         named = ", ".join(f"{n} {safe(d, 30)}" for d, n in sorted(request.guarded.items()))
@@ -194,6 +199,8 @@ def _counts(totals: ExecutionReport | None) -> str:
 
 def _outcome(totals: ExecutionReport | None) -> str:
     lines = [f"*Result*: {_counts(totals)}"]
+    if totals is not None and totals.notes:  # a block: what its one step did
+        lines = [f"*Result*: {safe(', '.join(totals.notes), 300)}"]
     if totals is None:
         return lines[0]
     for label, found in (("Failed", totals.failed), ("Undelivered", totals.undelivered)):

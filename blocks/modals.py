@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from slack_sdk.models.blocks import (
     Block,
+    ContextBlock,
     InputBlock,
     Option,
     PlainTextInputElement,
@@ -24,6 +25,7 @@ from blocks.limits import MAX_PRIVATE_METADATA
 from blocks.parts import MISSING, mrkdwn, plain, safe_or
 from blocks.safety import clamp, safe
 from bot.cloudflare.models import MessageDetails
+from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
 
 REASON_CHARS = 500
 COMMENT_CHARS = 500
@@ -32,7 +34,8 @@ COMMENT_CHARS = 500
 class ModalContext(BaseModel):
     """What a modal acts on and where it came from: the one metadata type of every modal.
     Empty `channel_id`/`message_ts` mean no card (e.g. a command); `request_id` is set on an
-    approval request's modals, `search_key` and `action` on those acting on a whole search."""
+    approval request's modals, `search_key` and `action` on those acting on a whole search,
+    `pattern` and `pattern_type` on the confirm modal of a block asked for by command."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,6 +46,8 @@ class ModalContext(BaseModel):
     request_id: str = Field(default="", max_length=64)
     search_key: str = Field(default="", max_length=64)
     action: str = Field(default="", max_length=16)
+    pattern: str = Field(default="", max_length=320)  # a block asked for by command
+    pattern_type: str = Field(default="", max_length=16)
 
     def dump(self) -> str:
         """JSON for `private_metadata` (Slack allows 3000 characters)."""
@@ -144,33 +149,41 @@ def reclassify_modal(
     )
 
 
-def block_modal(ctx: ModalContext, sender: str) -> View:
-    """Block the sender's address (EMAIL) or its whole domain (DOMAIN), showing both. With an
-    empty `sender` it is a "looking up" placeholder without a submit button, to be replaced by
-    `views.update`. A sender without `@` is taken as a domain (only DOMAIN is offered); one
-    ending in `@` offers only EMAIL."""
-    sender = sender.strip()
-    address, _, domain = sender.rpartition("@")
-    choices, shown = [], []
-    if address:
-        choices.append(_pattern_option("EMAIL", "This address", sender))
-        shown.append(f"• Address: `{safe_or(sender, 300)}`")
-    if domain:
-        choices.append(_pattern_option("DOMAIN", "The whole domain", domain))
-        shown.append(f"• Domain: `{safe_or(domain, 300)}`")
-    if not choices:
+def block_modal(ctx: ModalContext, sender: str, preview: BlockPreview | None = None) -> View:
+    """Confirm a block of the sender's address (EMAIL) or its whole domain (DOMAIN), showing
+    both. With `preview` (bot.services.blocking), the choices are its own, each with how many
+    messages it matched in the last 30 days and the rule that makes it need approval, and the
+    header From is shown apart when it is not the envelope sender the patterns come from.
+    Without a preview and with an empty `sender` it is a "looking up" placeholder without a
+    submit button, to be replaced by `views.update`. A sender without `@` is taken as a domain
+    (only DOMAIN is offered); one ending in `@` offers only EMAIL."""
+    found = preview.choices if preview is not None else _choices(sender.strip())
+    if not found:
         text = "Looking up the sender…" if not sender else "This message has no usable sender."
+        if preview is not None:
+            text = "This message has no usable sender."
         waiting = SectionBlock(text=mrkdwn(text))
         return _modal(
             CallbackId.BLOCK_MODAL, ctx, title="Block sender", submit=None, blocks=[waiting]
         )
+    labels = {"EMAIL": ("This address", "Address"), "DOMAIN": ("The whole domain", "Domain")}
+    choices = [_pattern_option(c.pattern_type, labels[c.pattern_type][0], c.pattern) for c in found]
+    shown = [_choice_line(labels[c.pattern_type][1], c, counted=preview is not None) for c in found]
+    about = (
+        "Block future mail from (the envelope sender):" if preview else "Block future mail from:"
+    )
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp(about + "\n" + "\n".join(shown), 3000)))]
+    if preview is not None and preview.header_from:
+        forged = f"Header From (can be forged): `{safe_or(preview.header_from, 300)}`"
+        blocks.append(ContextBlock(elements=[mrkdwn(forged)]))
+    risky = any(c.risk for c in found)
     return _modal(
         CallbackId.BLOCK_MODAL,
         ctx,
         title="Block sender",
-        submit="Block",
+        submit="Ask for approval" if risky and len(found) == 1 else "Block",
         blocks=[
-            SectionBlock(text=mrkdwn("Block future mail from:\n" + "\n".join(shown))),
+            *blocks,
             InputBlock(
                 block_id=InputId.PATTERN_TYPE,
                 label=plain("What to block"),
@@ -185,9 +198,28 @@ def block_modal(ctx: ModalContext, sender: str) -> View:
                     action_id=InputId.COMMENT, multiline=True, max_length=COMMENT_CHARS
                 ),
                 optional=True,
+                hint=plain("Shown with the block, and to the approver when it needs approval."),
             ),
         ],
     )
+
+
+def _choices(sender: str) -> list[BlockChoice]:
+    """The patterns of a bare sender string (no counts, no rules)."""
+    address, _, domain = sender.rpartition("@")
+    found = [BlockChoice("EMAIL", sender, 0, False, None)] if address else []
+    return found + ([BlockChoice("DOMAIN", domain, 0, False, None)] if domain else [])
+
+
+def _choice_line(label: str, choice: BlockChoice, *, counted: bool) -> str:
+    line = f"• {label}: `{safe_or(choice.pattern, 300)}`"
+    if counted:
+        count = f"more than {choice.matched:,}" if choice.more else f"{choice.matched:,}"
+        noun = "message" if choice.matched == 1 and not choice.more else "messages"
+        line += f": {count} {noun} in the last {RECENT_DAYS} days"
+    if choice.risk:
+        line += f"\n    ⚠️ needs a second person's approval: {safe(choice.risk, 300)}"
+    return line
 
 
 def _modal(

@@ -22,7 +22,7 @@ from blocks.modals import (
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, PatternType
 from bot.errors import InvalidInput, StoreUnavailable
 from bot.services.ports import CardRef, Origin
-from handlers.commands import show_page, tell
+from handlers.commands import announce, show_page, tell
 from handlers.context import Request
 from handlers.replies import chosen, field
 
@@ -110,15 +110,17 @@ async def _named_modal(request: Request, build: Any) -> None:
 
 
 async def on_block_button(request: Request) -> None:
+    """Role first (a viewer is refused before any modal), then the confirm modal at once (a
+    trigger id lives 3 s), then what it would block and how much it would have matched."""
+    await request.services.actions.may_block(request.actor)
     ctx = _context(request)
     opened = await request.client.views_open(
         trigger_id=request.body["trigger_id"], view=block_modal(ctx, "")
     )
     await keep_post(request)
-    message = await request.services.messages.peek(request.actor, ctx.message_id)
-    if message.sender:
-        view = block_modal(ctx, message.sender)
-        await request.client.views_update(view_id=opened["view"]["id"], view=view)
+    preview = await request.services.actions.block_preview(request.actor, message_id=ctx.message_id)
+    view = block_modal(ctx, "", preview)
+    await request.client.views_update(view_id=opened["view"]["id"], view=view)
 
 
 # -- modal submissions -------------------------------------------------------------------------
@@ -172,12 +174,19 @@ async def on_reclassify_submit(request: Request) -> None:
 
 
 async def on_block_submit(request: Request) -> None:
+    """A card's block acts on its message's envelope sender; a command's on the pattern its
+    modal carries, and is announced in the channel (it has no card to show it)."""
     ctx, origin, request, values = submitted(request)
     kind = PATTERN_TYPES.get(chosen(values, InputId.PATTERN_TYPE) or "")
     if kind is None:
         raise InvalidInput("Choose whether to block the address or its whole domain.")
     comment = field(values, InputId.COMMENT).get("value")
-    result = await request.services.actions.block_sender(
-        request.actor, ctx.message_id, kind, origin, comment
-    )
+    actions = request.services.actions
+    if ctx.pattern:
+        if kind != ctx.pattern_type:
+            raise InvalidInput("That choice is not the pattern the command asked to block.")
+        result = await actions.block(request.actor, ctx.pattern, kind, origin, comment)
+        await announce(request, result)
+        return
+    result = await actions.block_sender(request.actor, ctx.message_id, kind, origin, comment)
     await tell(request.reply, result)

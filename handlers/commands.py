@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import help_blocks, search_results
 from blocks.approvals import ListPage, approvals_list
 from blocks.audit import audit_blocks, trail_check_blocks, trail_check_text
+from blocks.modals import ModalContext, block_modal
 from blocks.outcomes import action_notes, outcome_line
+from bot.cloudflare.models import PatternType
 from bot.commands import (
     BlockCommand,
     MessageCommand,
@@ -27,7 +31,7 @@ from bot.services.outcomes import ActionResult
 from bot.services.ports import Origin
 from bot.services.registry import Services
 from handlers.context import Body, Request, Slackside, answering
-from handlers.replies import BUSY, Reply, rate_limit_notices
+from handlers.replies import BUSY, Reply, rate_limit_notices, slack_error
 
 
 async def on_command(
@@ -70,8 +74,7 @@ async def dispatch(request: Request, text: str) -> None:
                 reply, await services.actions.reclassify(actor, message_id, disposition, origin)
             )
         case BlockCommand(pattern=pattern, pattern_type=pattern_type):
-            result = await services.actions.block(actor, pattern, pattern_type, origin)
-            await tell(reply, result, everything=True)
+            await confirm_block(request, pattern, pattern_type)
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []
@@ -88,6 +91,45 @@ async def dispatch(request: Request, text: str) -> None:
             await reply.private_blocks(audit_blocks(entries, subject), f"{len(entries)} entries")
         case _:
             await reply.private_blocks(help_blocks(reply.command), f"{reply.command} help")
+
+
+async def confirm_block(request: Request, pattern: str, pattern_type: PatternType) -> None:
+    """A block by command confirms in the card's modal (what, how many recent matches, and
+    whether it needs approval); its submission blocks (handlers/cards.py on_block_submit)."""
+    actions, actor = request.services.actions, request.actor
+    await actions.may_block(actor)
+    ctx = ModalContext(
+        channel_id=request.reply.channel_id or "", pattern=pattern.strip().lower(),
+        pattern_type=pattern_type,
+    )  # fmt: skip
+    opened = await request.client.views_open(
+        trigger_id=request.body["trigger_id"], view=block_modal(ctx, "")
+    )
+    preview = await actions.block_preview(actor, pattern=pattern, pattern_type=pattern_type)
+    await request.client.views_update(
+        view_id=opened["view"]["id"], view=block_modal(ctx, "", preview)
+    )
+
+
+async def announce(request: Request, result: ActionResult) -> None:
+    """Say a block made without a card in its channel, as a card's thread would; privately
+    when it cannot be posted there (or when it became an approval request: its card says
+    it)."""
+    lines = [outcome_line(o.outcome) for o in result.outcomes]
+    channel = request.reply.channel_id
+    if lines and channel:
+        try:
+            await request.client.chat_postMessage(
+                channel=channel, text="\n".join(lines), unfurl_links=False, unfurl_media=False,
+                blocks=[SectionBlock(text=MarkdownTextObject(text=t)) for t in lines],
+            )  # fmt: skip
+            lines = []
+        except SlackApiError as exc:
+            note = "I could not post it in the channel"
+            lines.append(f"{note} ({slack_error(str(exc.response.get('error', '')))}).")
+    notes = lines + action_notes(result)
+    if notes:
+        await request.reply.private("\n".join(notes))
 
 
 async def tell(reply: Reply, result: ActionResult, *, everything: bool = False) -> None:

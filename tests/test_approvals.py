@@ -105,12 +105,22 @@ async def test_create_stores_sorted_unique_ids_digest_and_indexes(
 
 
 async def test_create_refuses_what_cannot_be_approved(store: ApprovalStore) -> None:
-    with pytest.raises(ValueError, match="only release and move"):
+    with pytest.raises(ValueError, match="only release, move, block"):
         await make(store, action="reclassify")
     with pytest.raises(ValueError, match="folder"):
         await make(store, action="move", params={"folder": "Elsewhere"})
     with pytest.raises(ValueError, match="at least one"):
         await make(store, ids=[])
+    with pytest.raises(ValueError, match="pattern"):
+        await make(store, action="block", ids=[], params={"pattern": "x.example"})
+
+
+async def test_a_block_request_is_one_step_without_message_ids(store: ApprovalStore) -> None:
+    params = {"pattern": "gmail.com", "pattern_type": "DOMAIN"}
+    made = await make(store, action="block", ids=[], params=params)
+    assert made.ids == [] and made.chunks_total == 1
+    assert made.digest == digest(TEST_KEY, "block", params, [])
+    assert store.verified(made)
 
 
 async def test_unknown_and_malformed_ids_are_not_found(store: ApprovalStore) -> None:

@@ -138,7 +138,13 @@ def test_block_sender_modal_blocks_the_domain(slack: Slack, simulator: Simulator
 
 def test_block_command(slack: Slack, simulator: SimulatorProcess) -> None:
     slack.command("block phisher@evil.example")
-    slack.private(OPERATOR, "Blocked email")
+    view = slack.view("block_modal", containing="in the last 30 days")
+    assert calls_to(simulator, "/settings/block_senders") == [], "it confirms first"
+    slack.submit(view, {"pattern_type": "EMAIL"})
+    slack.wait(
+        lambda: [m for m in slack.standin.messages() if "Blocked email" in text_of(m)],
+        "the block announced",
+    )
     [call] = calls_to(simulator, "/settings/block_senders")
     assert call["body"]["pattern"] == "phisher@evil.example"
 

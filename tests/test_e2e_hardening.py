@@ -135,21 +135,21 @@ def test_a_retried_event_is_acknowledged_and_does_its_work_once(slack: Slack) ->
     assert len(publishes(slack, OPERATOR)) == 1
 
 
-def test_a_replayed_command_blocks_once(slack: Slack, simulator: SimulatorProcess) -> None:
+def test_a_replayed_command_confirms_once(slack: Slack, simulator: SimulatorProcess) -> None:
     body = command_body(slack, "block replayed@evil.example")
     assert slack.send(body).status_code == 200
-    slack.private(OPERATOR, "Blocked email")
+    slack.view("block_modal", containing="in the last 30 days")
     skipped_before = slack.bot.log().count(SKIPPED)
     # The same delivery again (a proxy's retry, or one with Slack's retry headers): re-signed.
     headers = payloads.signed_headers(SIGNING_SECRET, body)
     headers |= {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"}
     assert slack.send(body, headers).status_code == 200
     slack.wait(lambda: slack.bot.log().count(SKIPPED) > skipped_before, "the replay's skip")
-    assert len(calls_to(simulator, "/settings/block_senders")) == 1
-    assert len(privates(slack, OPERATOR, "Blocked email")) == 1
+    assert len(slack.standin.calls("views.open")) == 1, "one confirm modal, not two"
     # A new command with the same text is a new request, and is served.
     slack.command("block replayed@evil.example")
-    slack.wait(lambda: len(calls_to(simulator, "/settings/block_senders")) == 2, "a second block")
+    slack.wait(lambda: len(slack.standin.calls("views.open")) == 2, "a second confirm modal")
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing blocked unconfirmed"
 
 
 def test_a_double_click_on_release_releases_once(slack: Slack, simulator: SimulatorProcess) -> None:

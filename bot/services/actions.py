@@ -22,11 +22,13 @@ from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
 from bot.roles import Role
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
+from bot.services.blocking import BlockRules, block_pattern, forged_from
 from bot.services.guard import ApprovalNeeded, Verdicts, approval_needed
 from bot.services.lookup import LookupService
 from bot.services.outcomes import (
     ActionResult,
     Blocked,
+    BlockPreview,
     CardOutcome,
     MessageOutcome,
     Moved,
@@ -46,14 +48,6 @@ RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its 
 def search_stopped(limit: int) -> str:
     """Said wherever a search-wide request is shown when its search had more matches."""
     return f"the search stopped at {limit:,} matches; narrow it to act on the rest"
-
-
-def block_pattern(message: MessageDetails, pattern_type: PatternType) -> str | None:
-    """The sender address (EMAIL) or its domain (DOMAIN) of `message`, if it has one."""
-    address = (message.sender or "").strip().strip("<>").lower()
-    if "@" not in address:
-        return None
-    return address if pattern_type == "EMAIL" else address.rsplit("@", 1)[1]
 
 
 class ActionService:
@@ -82,6 +76,7 @@ class ActionService:
         self.guarded = frozenset(settings.bot_guarded_dispositions)
         self.search_limit = settings.bot_bulk_search_limit
         self.verdicts = Verdicts(email)
+        self.block_rules = BlockRules(email)
 
     async def needs_approval(
         self,
@@ -246,6 +241,28 @@ class ActionService:
         await self.cards.show_all(origin, done)
         return ActionResult(outcomes=done, unaudited=unaudited)
 
+    async def may_block(self, actor: str) -> None:
+        """Refused unless `actor` may block: checked when Block is clicked, before any modal."""
+        await self.policy.require(actor, role_for("block"), "block senders")
+
+    async def block_preview(
+        self,
+        actor: str,
+        *,
+        message_id: str | None = None,
+        pattern: str = "",
+        pattern_type: PatternType = "EMAIL",
+    ) -> BlockPreview:
+        """What the confirm modal shows: the patterns of a message's envelope sender (or the
+        one asked for by command), each with its recent matches and its approval rule."""
+        await self.may_block(actor)
+        if message_id is None:
+            return await self.block_rules.preview([(pattern_type, pattern.strip().lower())])
+        message = await self.lookup.one(message_id)
+        kinds: list[PatternType] = ["EMAIL", "DOMAIN"]
+        found = [(k, p) for k in kinds if (p := block_pattern(message, k)) is not None]
+        return await self.block_rules.preview(found, forged_from(message))
+
     async def block(
         self,
         actor: str,
@@ -255,9 +272,20 @@ class ActionService:
         comment: str | None = None,
         message: MessageDetails | None = None,
     ) -> ActionResult:
-        """Block a sender address or domain; with `message`, the outcome shows on its card."""
-        await self.policy.require(actor, role_for("block"), "block senders")
-        async with self._exclusive("block", [pattern_type, pattern.lower()]):
+        """Block a sender address or domain; with `message`, the outcome shows on its card. A
+        risky block (a public provider, a public suffix, a trusted domain) becomes an
+        approval request instead; the executor blocks once it is approved."""
+        await self.may_block(actor)
+        pattern = pattern.strip().lower()
+        risk = await self.block_rules.risk(pattern, pattern_type)
+        if risk is not None:
+            params = {"pattern": pattern, "pattern_type": pattern_type}
+            made = await self.approvals.request(
+                actor, "block", [], params, rule=risk, reason=comment or "",
+                channel=origin.channel,
+            )  # fmt: skip
+            return ActionResult(requested=made, approvers=self.policy.who(Role.APPROVER))
+        async with self._exclusive("block", [pattern_type, pattern]):
             note = f"Blocked from Slack by {actor}" + (f": {comment}" if comment else "")
             blocked = await self.email.block_sender(pattern, pattern_type, comments=note)
         unaudited = await self._audit(
@@ -280,8 +308,9 @@ class ActionService:
         origin: Origin,
         comment: str | None = None,
     ) -> ActionResult:
-        """Block the sender of a message (its address or its domain)."""
-        await self.policy.require(actor, role_for("block"), "block senders")
+        """Block the envelope sender of a message (its address or its domain): the header
+        From can be forged, so blocking it could stop the real partner a phish imitates."""
+        await self.may_block(actor)
         message = await self.lookup.one(message_id)
         pattern = block_pattern(message, pattern_type)
         if pattern is None:

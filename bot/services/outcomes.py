@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from bot.cloudflare.models import MessageDetails, ReleaseResult
+from bot.cloudflare.models import MessageDetails, PatternType, ReleaseResult
 from bot.services.approvals.models import ApprovalRequest
 
 
@@ -115,3 +115,28 @@ class ActionResult:
     awaiting: list[MessageDetails] = field(default_factory=list)
     approvers: str = ""  # who may approve, when `requested`
     unaudited: bool = False
+
+
+# -- what a block would do (bot/services/blocking.py), for its confirm modal --------------------
+
+RECENT_DAYS = 30  # the window the confirm modal counts matches in
+
+
+@dataclass(frozen=True)
+class BlockChoice:
+    """One pattern the confirm modal offers, with its recent matches and its risk."""
+
+    pattern_type: PatternType
+    pattern: str
+    matched: int  # messages from it in the last RECENT_DAYS days (up to COUNT_PAGE)
+    more: bool  # the search had more than `matched`
+    risk: str | None  # why blocking it needs approval (None: it does not)
+
+
+@dataclass(frozen=True)
+class BlockPreview:
+    """What the confirm modal shows: the choices, and the header From when it differs from the
+    envelope sender the patterns come from (the header From can be forged)."""
+
+    choices: list[BlockChoice]
+    header_from: str | None = None

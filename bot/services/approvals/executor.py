@@ -225,6 +225,8 @@ class Executor:
         self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
     ) -> ChunkResult | None:
         """Re-check and act on one chunk; None when told to stop before anything was sent."""
+        if made.action == "block":
+            return await self._block(run, made, index, ids)
         checks = await self._unless_stopped(self._recheck(made, ids))
         if checks is None:
             return None
@@ -253,6 +255,35 @@ class Executor:
                 result.failed = unchecked + to_act
                 errors.insert(0, str(exc))
         result.error = "; ".join(errors) or None
+        return result
+
+    async def _block(
+        self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
+    ) -> ChunkResult | None:
+        """A block's one step: re-check the block list (a POST whose result a crash lost is
+        not sent twice), then one block_sender call."""
+        pattern, kind = made.params["pattern"], made.params["pattern_type"]
+        result = ChunkResult(index=index, acted=[], skipped=[])
+        try:
+            listed = await self._unless_stopped(
+                self.client.list_blocked_senders(pattern=pattern, pattern_type=kind)
+            )
+            if listed is None:
+                return None
+            if any(b.pattern.lower() == pattern.lower() for b in listed):
+                result.skipped, result.note = list(ids), "already on the block list"
+                return result
+            run.posting = True  # until this step's result is stored
+            note = (
+                f"Blocked from Slack through approval request {made.id}, asked by "
+                f"{made.requester}" + (f": {made.reason}" if made.reason else "")
+            )
+            await self.client.block_sender(pattern, kind, comments=note)  # type: ignore[arg-type]
+        except (ApiError, ValueError) as exc:
+            log.warning("approval request %s: block failed: %s", made.id, exc)
+            result.failed, result.error = list(ids), str(exc)
+            return result
+        result.acted, result.note = list(ids), "blocked"
         return result
 
     @staticmethod

@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from bot.integrity import IntegrityKey
 
-ActionName = Literal["release", "move"]
+ActionName = Literal["release", "move", "block"]
 CHUNK_SIZE = 1000  # the API's batch limit (docs/001): one POST per chunk
 
 
@@ -78,13 +78,14 @@ class ChunkResult(BaseModel):
     undelivered: list[str] = []  # release: ids with undelivered recipients or no outcome
     error: str | None = None  # the chunk could not be sent at all
     not_found: list[str] = []  # the part of `skipped` the API did not know (any more)
+    note: str | None = None  # block: what the one step did ("blocked", "already blocked")
 
 
 class ApprovalRequest(BaseModel):
     id: str
     action: ActionName
-    params: dict[str, str]  # move: {"folder": ...}; release: {}
-    ids: list[str]  # sorted, unique
+    params: dict[str, str]  # move: {"folder": ...}; release: {}; block: {"pattern", "pattern_type"}
+    ids: list[str]  # sorted, unique (block: empty; its one step is one block_sender call)
     digest: str
     requester: str
     reason: str
@@ -179,6 +180,7 @@ class ExecutionReport(BaseModel):
     undelivered: list[str]
     errors: list[str]
     chunks: int
+    notes: list[str] = []  # block: what its step did
 
 
 def report(results: Sequence[ChunkResult]) -> ExecutionReport:
@@ -192,6 +194,7 @@ def report(results: Sequence[ChunkResult]) -> ExecutionReport:
         undelivered=[i for r in results for i in r.undelivered],
         errors=[f"chunk {r.index + 1}: {r.error}" for r in results if r.error],
         chunks=len(results),
+        notes=[r.note for r in results if r.note],
     )
 
 

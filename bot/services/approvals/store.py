@@ -94,12 +94,16 @@ class ApprovalStore:
         """Store a new pending request (ids sorted and made unique) and return it. `channel`
         and `message_ts` are where its card is: posted first, so that no request exists that
         an approver could approve without seeing it."""
-        if action not in ("release", "move"):
-            raise ValueError(f"cannot ask approval for {action!r}: only release and move")
+        if action not in ("release", "move", "block"):
+            raise ValueError(f"cannot ask approval for {action!r}: only release, move, block")
         if action == "move" and params.get("folder") not in DESTINATIONS:
             raise ValueError(f"move needs a folder, one of {', '.join(DESTINATIONS)}")
+        if action == "block" and (
+            not params.get("pattern") or params.get("pattern_type") not in ("EMAIL", "DOMAIN")
+        ):
+            raise ValueError("block needs a pattern and a pattern_type (EMAIL or DOMAIN)")
         unique = sorted(set(ids))
-        if not unique:
+        if not unique and action != "block":
             raise ValueError("an approval request needs at least one message id")
         if required < 1 or ttl_seconds <= 0 or not 1 <= chunk_size <= CHUNK_SIZE:
             raise ValueError("required >= 1, ttl_seconds > 0 and 1 <= chunk_size <= 1000")
@@ -121,7 +125,8 @@ class ApprovalStore:
             created_at=created,
             expires_at=expires,
             required=required,
-            chunks_total=math.ceil(len(unique) / chunk_size),
+            # A block is one step (one block_sender call), whatever its ids.
+            chunks_total=1 if action == "block" else math.ceil(len(unique) / chunk_size),
             chunk_size=chunk_size,
         )
         for _ in range(5):
