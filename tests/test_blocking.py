@@ -4,12 +4,8 @@ apart when it differs, and the confirm modal says the count and the approval rul
 from __future__ import annotations
 
 from blocks.modals import ModalContext, block_modal
-from bot.services.blocking import (
-    PUBLIC_PROVIDERS,
-    PUBLIC_SUFFIXES,
-    block_pattern,
-    forged_from,
-)
+from bot.cloudflare import EmailSecurityClient
+from bot.services.blocking import PUBLIC_PROVIDERS, BlockRules, block_pattern, forged_from
 from bot.services.outcomes import BlockChoice, BlockPreview
 from tests.kit.factories import make_message
 from tests.kit.slack import text_of
@@ -26,9 +22,15 @@ def test_the_pattern_is_the_envelope_sender_not_the_header_from() -> None:
     assert block_pattern(header_only, "EMAIL") == "a@b.example"
 
 
-def test_the_curated_lists_hold_what_they_claim() -> None:
+async def test_providers_and_public_suffixes_are_risky_without_asking_the_api() -> None:
     assert {"gmail.com", "outlook.com", "yahoo.com"} <= PUBLIC_PROVIDERS
-    assert "co.uk" in PUBLIC_SUFFIXES and "gmail.com" not in PUBLIC_SUFFIXES
+    # Nothing listens here: these rules must decide without an API call.
+    async with EmailSecurityClient("0" * 32, api_token="t", base_url="http://127.0.0.1:9") as api:
+        rules = BlockRules(api)
+        for suffix in ("co.uk", "com", "github.io", "com.au"):
+            assert "public suffix" in (await rules.risk(suffix, "DOMAIN") or ""), suffix
+        assert "public email provider" in (await rules.risk("gmail.com", "DOMAIN") or "")
+        assert await rules.risk("someone@gmail.com", "EMAIL") is None, "one address is one sender"
 
 
 def test_the_confirm_modal_counts_and_names_the_rule() -> None:

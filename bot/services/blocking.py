@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from publicsuffixlist import PublicSuffixList
+
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.models import MessageDetails, PatternType
 from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
@@ -25,19 +27,6 @@ PUBLIC_PROVIDERS = frozenset(
         "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com",
         "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.ru", "yandex.com", "yandex.ru",
         "zoho.com", "fastmail.com", "tutanota.com", "mail.com", "qq.com", "163.com",
-    }
-)  # fmt: skip
-
-# Registries' second-level suffixes under which anyone registers a domain: blocking one blocks a
-# country's worth of senders. A short curated subset of the Public Suffix List
-# (publicsuffix.org, ICANN section), the ones seen in business mail; a single label (a TLD such
-# as "com") is always a suffix.
-PUBLIC_SUFFIXES = frozenset(
-    {
-        "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "ltd.uk", "plc.uk", "com.au",
-        "net.au", "org.au", "co.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "com.br",
-        "com.cn", "com.mx", "co.in", "co.za", "com.tr", "com.sg", "com.hk", "co.il",
-        "com.ar", "com.tw", "co.id",
     }
 )  # fmt: skip
 
@@ -68,6 +57,10 @@ class BlockRules:
 
     def __init__(self, email: EmailSecurityClient) -> None:
         self.email = email
+        # The Public Suffix List as the package ships it (ICANN and private sections): a
+        # suffix under which anyone registers a domain (co.uk, github.io); blocking one blocks
+        # every sender registered under it.
+        self.suffixes = PublicSuffixList()
 
     async def preview(
         self, patterns: list[tuple[PatternType, str]], header_from: str | None = None
@@ -94,7 +87,7 @@ class BlockRules:
         domain = pattern.strip().strip(".").lower()
         if domain in PUBLIC_PROVIDERS:
             return "it blocks a public email provider: every one of its users"
-        if "." not in domain or domain in PUBLIC_SUFFIXES:
+        if self.suffixes.is_public(domain):
             return "it blocks a public suffix: every domain registered under it"
         trusted = await self.email.list_trusted_domains(pattern=domain)
         if any(t.pattern.lower().strip(".") == domain for t in trusted):
