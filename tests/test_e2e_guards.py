@@ -85,6 +85,8 @@ def test_a_verdict_known_only_from_the_detections_guards_the_release(
     notice = text_of(slack.private(OPERATOR, "Asked for approval"))
     assert "1 MALICIOUS message" in notice
     assert released_ids(simulator) == [], "one person does not release it"
+    card = text_of(approval_card(slack, "No final verdict"))
+    assert "includes 1 MALICIOUS" in card, "the approver sees the verdict the guard used"
 
 
 def test_the_most_severe_finding_counts_when_the_detections_have_no_verdict(
@@ -110,6 +112,7 @@ def test_a_message_whose_verdict_cannot_be_determined_needs_approval(
     notice = text_of(slack.private(OPERATOR, "Asked for approval"))
     assert "could not be determined" in notice
     assert released_ids(simulator) == []
+    assert "includes 1 UNDETERMINED" in text_of(approval_card(slack, "Who knows"))
 
 
 def test_the_rule_names_every_rule_that_applies(slack: Slack, simulator: SimulatorProcess) -> None:

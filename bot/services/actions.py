@@ -174,7 +174,7 @@ class ActionService:
     ) -> ActionResult:
         made = await self.approvals.request(
             actor, action, messages, params, rule=need.reason, reason=reason,
-            channel=origin.channel,
+            channel=origin.channel, verdicts=need.verdicts,
         )  # fmt: skip
         return ActionResult(
             outcomes=checked or [],

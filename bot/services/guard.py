@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
@@ -37,9 +37,11 @@ FETCH_CONCURRENCY = 10
 class ApprovalNeeded:
     """The action must wait for an approver; `reason` names every rule that says so
     ("it touches 12 messages (BOT_BULK_THRESHOLD is 2); it releases 1 MALICIOUS message
-    (BOT_GUARDED_DISPOSITIONS)")."""
+    (BOT_GUARDED_DISPOSITIONS)"). `verdicts` are what the guard found of each message (None:
+    undetermined), when a guard applied, so the approver sees the same verdicts."""
 
     reason: str
+    verdicts: Mapping[str, Disposition | None] = field(default_factory=dict)
 
 
 def most_severe(values: Iterable[str | None]) -> Disposition | None:
@@ -88,7 +90,11 @@ def approval_needed(
                 f"it {verb} {unknown} {_noun(unknown)}{where} whose disposition could not be "
                 "determined (guarded: fail closed)"
             )
-    return ApprovalNeeded("; ".join(rules)) if rules else None
+    if not rules:
+        return None
+    guarding = action == "release" or folder == "Inbox"
+    seen = {m.id: verdicts.get(m.id) for m in messages} if guarding else {}
+    return ApprovalNeeded("; ".join(rules), seen)
 
 
 def _noun(count: int) -> str:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient
-from bot.cloudflare.dispositions import BY_SEVERITY
+from bot.cloudflare.dispositions import Disposition
 from bot.cloudflare.models import MessageDetails
 from bot.commands import role_for
 from bot.config import Settings
@@ -33,12 +32,12 @@ from bot.services.approvals.models import (
     ApprovalState,
     Decision,
     ExecutionReport,
-    MessageSummary,
     Outcome,
     report,
 )
 from bot.services.approvals.rechecks import no_longer, recheck
 from bot.services.approvals.store import ApprovalStore
+from bot.services.approvals.summaries import guarded_counts, summarise
 from bot.services.audit import AuditLog
 from bot.services.audit_chain import TrailCheck
 from bot.services.audit_entry import AuditEntry
@@ -63,29 +62,6 @@ _REFUSALS = {
     "was refused. Ask again.",
     Outcome.NOT_FOUND: "This request no longer exists (requests are kept 30 days).",
 }
-
-
-def summarise(messages: Sequence[MessageDetails], guarded: frozenset[str]) -> list[MessageSummary]:
-    """What an approver sees of every message: guarded ones first (most severe first), each
-    with this copy's recipient."""
-
-    def rank(message: MessageDetails) -> tuple[int, int]:
-        verdict = message.disposition
-        severity = BY_SEVERITY.index(verdict) if verdict else len(BY_SEVERITY)
-        return (0 if (message.final_disposition or "") in guarded else 1, severity)
-
-    return [
-        MessageSummary(
-            id=m.id, subject=m.subject, sender=m.sender, disposition=m.final_disposition,
-            recipient=", ".join(m.recipients[:3]) or None,
-        )
-        for m in sorted(messages, key=rank)
-    ]  # fmt: skip
-
-
-def guarded_counts(summaries: Sequence[MessageSummary], guarded: frozenset[str]) -> dict[str, int]:
-    found = [s.disposition for s in summaries if s.disposition and s.disposition in guarded]
-    return dict(Counter(found))
 
 
 @dataclass(frozen=True)
@@ -146,11 +122,12 @@ class ApprovalService:
         rule: str,
         reason: str,
         channel: str | None,
+        verdicts: Mapping[str, Disposition | None] | None = None,
     ) -> ApprovalRequest:
         """Post the request's card where it was asked for, then store the pending request with
         the card's place, audit it and draw it. A request whose card cannot be posted is never
         created (the attempt is audited), so nobody can approve what nobody sees."""
-        summaries = summarise(messages, self.guarded)
+        summaries = summarise(messages, self.guarded, verdicts)
         if not channel:
             raise InvalidInput(NO_CHANNEL)
         try:
@@ -171,7 +148,8 @@ class ApprovalService:
             raise
         await self.audit.record(
             actor=actor, action=f"request {action}", ids=made.ids, outcome="pending",
-            request_id=made.id, digest=made.digest, detail=rule,
+            request_id=made.id, digest=made.digest,
+            detail={"rule": rule, **params} if params else rule,
         )  # fmt: skip
         await self.board.show(made, None)
         await self.board.list_messages(made, summaries)

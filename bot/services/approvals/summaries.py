@@ -1,0 +1,51 @@
+"""What an approver sees of each message of a request: ordered guarded first, with the verdict
+the guard used and this copy's recipient; and how many of each guarded kind it includes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from bot.cloudflare.dispositions import BY_SEVERITY, Disposition
+from bot.cloudflare.models import MessageDetails
+from bot.services.approvals.models import MessageSummary
+
+UNDETERMINED = "UNDETERMINED"  # shown for a message the guard found no verdict for
+
+
+def summarise(
+    messages: Sequence[MessageDetails],
+    guarded: frozenset[str],
+    verdicts: Mapping[str, Disposition | None] | None = None,
+) -> list[MessageSummary]:
+    """What an approver sees of every message: guarded ones first (most severe first), each
+    with this copy's recipient. With the guard's `verdicts`, a message shows the verdict the
+    guard used (its detections' when its own is missing; UNDETERMINED, guarded, when none)."""
+    found = verdicts or {}
+
+    def shown(message: MessageDetails) -> str | None:
+        if message.id not in found:
+            return message.final_disposition
+        verdict = found[message.id]
+        return verdict.value if verdict is not None else UNDETERMINED
+
+    def rank(message: MessageDetails) -> tuple[int, int]:
+        value = shown(message)
+        severity = next((i for i, d in enumerate(BY_SEVERITY) if d.value == value), -1)
+        first = value in guarded or value == UNDETERMINED
+        return (0 if first else 1, severity if severity >= 0 else len(BY_SEVERITY))
+
+    return [
+        MessageSummary(
+            id=m.id, subject=m.subject, sender=m.sender, disposition=shown(m),
+            recipient=", ".join(m.recipients[:3]) or None,
+        )
+        for m in sorted(messages, key=rank)
+    ]  # fmt: skip
+
+
+def guarded_counts(summaries: Sequence[MessageSummary], guarded: frozenset[str]) -> dict[str, int]:
+    kinds = guarded | {UNDETERMINED}
+    return dict(
+        Counter(s.disposition for s in summaries if s.disposition and s.disposition in kinds)
+    )
