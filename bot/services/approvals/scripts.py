@@ -70,6 +70,20 @@ local function overdue(rec, now)
 end
 """
 
+# The end of an execution, done or refused, by its lease holder (KEYS: rec, lease, chunks,
+# executing, recent; ARGV: id, owner, now, iso, ttl, keep): out of the executing index, into the
+# recent one, the record and its chunk results kept ENDED_TTL_SECONDS, the lease let go.
+_ENDING_RUN = """
+local function end_run()
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
+  redis.call('DEL', KEYS[2])
+end
+"""
+
 # KEYS: rec, pending. ARGV: id, expires_ts, created_ts, rec_ttl, then field, value, ...
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -170,21 +184,19 @@ return 1
 """
 
 # KEYS: rec, lease, chunks, executing, recent. ARGV: id, owner, now, iso, ttl, keep.
-_FINISH = """
+_FINISH = (
+    _ENDING_RUN
+    + """
 local rec = KEYS[1]
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'not_owner'} end
 if redis.call('HGET', rec, 'state') ~= 'executing' then return {'not_executing'} end
 local total = tonumber(redis.call('HGET', rec, 'chunks_total') or '0')
 if redis.call('HLEN', KEYS[3]) < total then return {'incomplete'} end
 redis.call('HSET', rec, 'state', 'done', 'ended_at', ARGV[4])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
-redis.call('EXPIRE', rec, tonumber(ARGV[5]))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
-redis.call('DEL', KEYS[2])
+end_run()
 return {'done', redis.call('HGETALL', rec)}
 """
+)
 
 
 # KEYS: rec. ARGV: JSON array of the users whose approvals no longer count.
@@ -211,20 +223,18 @@ return {'withdrawn', snap(rec)}
 
 # KEYS: rec, lease, chunks, executing, recent. ARGV: id, owner, now, iso, ttl, keep, reason.
 # Like _FINISH, but before the rest of the chunks: the lease holder ends a run that may not go on.
-_REFUSE_RUN = """
+_REFUSE_RUN = (
+    _ENDING_RUN
+    + """
 local rec = KEYS[1]
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'not_owner'} end
 if redis.call('HGET', rec, 'state') ~= 'executing' then return {'not_executing'} end
 redis.call('HSET', rec, 'state', 'refused', 'ended_at', ARGV[4], 'ended_by', 'bot',
            'end_reason', ARGV[7])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
-redis.call('EXPIRE', rec, tonumber(ARGV[5]))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
-redis.call('DEL', KEYS[2])
+end_run()
 return {'refused', redis.call('HGETALL', rec)}
 """
+)
 
 
 def fingerprint(raw: Raw) -> str:
