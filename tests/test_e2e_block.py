@@ -2,7 +2,8 @@
 is role-checked before any modal; the pattern comes from the envelope sender (the header From
 can be forged) and the modal shows both; every block confirms in a modal that counts the recent
 messages it would have matched; a block by command is announced in the channel; blocking a
-public provider, a public suffix or a trusted domain needs an approver."""
+public provider, a public suffix, a trusted domain or one of the tenant's own protected domains
+(or a subdomain of one) needs an approver."""
 
 from __future__ import annotations
 
@@ -116,3 +117,20 @@ def test_a_public_suffix_and_a_trusted_domain_need_approval(
     assert "public suffix" in text_of(slack.view("block_modal", containing="approval"))
     slack.command("block lawfirm.test")  # on the simulator's trusted domains list
     assert "trusted" in text_of(slack.view("block_modal", containing="lawfirm"))
+
+
+def test_blocking_one_of_the_tenants_own_protected_domains_needs_approval(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    slack.command("block example.org")  # protected by the simulator's account: its own mail
+    view = slack.view("block_modal", containing="approval")
+    assert "the tenant's own protected domains" in text_of(view)
+    slack.submit(view, {"pattern_type": "DOMAIN", "comment": "a spoofer used it"})
+    card = approval_card(slack)
+    text = text_of(card)
+    assert "Block domain example[.]org" in text
+    assert "it blocks one of the tenant's own protected domains" in text
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
+    slack.command("block mail.example.com")  # a subdomain of a protected domain
+    view = slack.view("block_modal", containing="mail.example")
+    assert "the tenant's own protected domains" in text_of(view)
