@@ -132,5 +132,20 @@ def test_blocking_one_of_the_tenants_own_protected_domains_needs_approval(
     assert "it blocks one of the tenant's own protected domains" in text
     assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
     slack.command("block mail.example.com")  # a subdomain of a protected domain
-    view = slack.view("block_modal", containing="mail.example")
+    view = slack.view("block_modal", containing="mail[.]example[.]com")
     assert "the tenant's own protected domains" in text_of(view)
+
+
+def test_a_domain_block_needs_approval_when_the_protected_domains_cannot_be_read(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    # The token may lack the permission (403): the modal and the submit each ask, and each
+    # time an unchecked block is treated as one of the tenant's own domains (fail closed).
+    simulator.faults(fail_next=[{"status": 403, "count": 2, "path_contains": "/settings/domains"}])
+    slack.command("block spam-house.example")
+    view = slack.view("block_modal", containing="could not be checked")
+    slack.submit(view, {"pattern_type": "DOMAIN", "comment": "weekly spam run"})
+    card = approval_card(slack)
+    text = text_of(card)
+    assert "Block domain spam-house[.]example" in text and "could not be checked" in text
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
