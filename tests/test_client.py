@@ -380,6 +380,19 @@ async def test_allow_policies_and_trusted_domains(
     assert await client.list_trusted_domains()
 
 
+async def test_protected_domains_every_page_and_filters(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    every = await client.list_protected_domains(per_page=1)
+    assert [d.domain for d in every] == ["eu.example.com", "example.com", "example.org"]
+    assert all(d.id and d.status in ("ACTIVE", "PENDING") for d in every)
+    assert len(api_requests(simulator, "/settings/domains")) == 3, "one request per page"
+    active = await client.list_protected_domains(status="ACTIVE")
+    assert {d.domain for d in active} == {"example.com", "example.org"}
+    with pytest.raises(ValueError, match="settings/domains does not take pattern"):
+        await client.list_protected_domains(pattern="example.com")
+
+
 # -- auth, errors, retries, limits -----------------------------------------------------------
 
 

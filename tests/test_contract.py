@@ -36,6 +36,7 @@ EXPECTED = {
     "create_allow_policy": {"email_security_create_allow_policy"},
     "list_allow_policies": {"email_security_list_allow_policies"},
     "list_trusted_domains": {"email_security_list_trusted_domains"},
+    "list_protected_domains": {"email_security_list_domains"},
 }
 
 
@@ -80,6 +81,7 @@ async def test_every_client_method_honours_the_contract(simulator: SimulatorProc
         await es.create_allow_policy("trusted@partner.example", "EMAIL", is_trusted_sender=True)
         await es.list_allow_policies()
         await es.list_trusted_domains()
+        await es.list_protected_domains(status="ACTIVE", order="domain", direction="asc")
         # Error answers are part of the contract too.
         with pytest.raises(NotFoundError):
             await es.get_raw("Missing0000000-2026-01-01T00:00:00-00000000")

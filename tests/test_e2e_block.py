@@ -2,7 +2,8 @@
 is role-checked before any modal; the pattern comes from the envelope sender (the header From
 can be forged) and the modal shows both; every block confirms in a modal that counts the recent
 messages it would have matched; a block by command is announced in the channel; blocking a
-public provider, a public suffix or a trusted domain needs an approver."""
+public provider, a public suffix, a trusted domain or one of the tenant's own protected domains
+(or a subdomain of one) needs an approver."""
 
 from __future__ import annotations
 
@@ -116,3 +117,35 @@ def test_a_public_suffix_and_a_trusted_domain_need_approval(
     assert "public suffix" in text_of(slack.view("block_modal", containing="approval"))
     slack.command("block lawfirm.test")  # on the simulator's trusted domains list
     assert "trusted" in text_of(slack.view("block_modal", containing="lawfirm"))
+
+
+def test_blocking_one_of_the_tenants_own_protected_domains_needs_approval(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    slack.command("block example.org")  # protected by the simulator's account: its own mail
+    view = slack.view("block_modal", containing="approval")
+    assert "the tenant's own protected domains" in text_of(view)
+    slack.submit(view, {"pattern_type": "DOMAIN", "comment": "a spoofer used it"})
+    card = approval_card(slack)
+    text = text_of(card)
+    assert "Block domain example[.]org" in text
+    assert "it blocks one of the tenant's own protected domains" in text
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
+    slack.command("block mail.example.com")  # a subdomain of a protected domain
+    view = slack.view("block_modal", containing="mail[.]example[.]com")
+    assert "the tenant's own protected domains" in text_of(view)
+
+
+def test_a_domain_block_needs_approval_when_the_protected_domains_cannot_be_read(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    # The token may lack the permission (403): the modal and the submit each ask, and each
+    # time an unchecked block is treated as one of the tenant's own domains (fail closed).
+    simulator.faults(fail_next=[{"status": 403, "count": 2, "path_contains": "/settings/domains"}])
+    slack.command("block spam-house.example")
+    view = slack.view("block_modal", containing="could not be checked")
+    slack.submit(view, {"pattern_type": "DOMAIN", "comment": "weekly spam run"})
+    card = approval_card(slack)
+    text = text_of(card)
+    assert "Block domain spam-house[.]example" in text and "could not be checked" in text
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"

@@ -158,6 +158,7 @@ def test_every_read_path_answers_the_documented_shapes(api: httpx.Client) -> Non
         "/settings/block_senders",
         "/settings/allow_policies",
         "/settings/trusted_domains",
+        "/settings/domains",
     ):
         response = api.get(path)
         assert response.status_code == 200, path
@@ -486,6 +487,27 @@ def test_block_senders_create_list_delete_and_validation(api: httpx.Client) -> N
     assert ok.status_code == 201
     missing = api.post("/settings/block_senders", json={"pattern": "a.example"})
     assert "is_regex" in error_of(missing, 422)["message"]
+
+
+def test_protected_domains_are_the_sample_recipients_domains(api: httpx.Client) -> None:
+    recipients = {
+        rcpt.rsplit("@", 1)[1] for m in everything(api) for rcpt in m["client_recipients"]
+    }
+    listed = api.get("/settings/domains").json()
+    domains = [d["domain"] for d in listed["result"]]
+    assert set(domains) == recipients == {"example.com", "example.org", "eu.example.com"}
+    assert listed["result_info"]["total_count"] == 3
+    picked = api.get("/settings/domains", params=[("domain", "example.org"), ("domain", "x.test")])
+    assert [d["domain"] for d in picked.json()["result"]] == ["example.org"]
+    pending = api.get("/settings/domains", params={"status": "PENDING"}).json()["result"]
+    assert [(d["domain"], d["authorization"]["authorized"]) for d in pending] == [
+        ("eu.example.com", False)
+    ]
+    newest = api.get("/settings/domains", params={"order": "created_at", "direction": "desc"})
+    assert newest.json()["result"][0]["domain"] == "eu.example.com"
+    second = api.get("/settings/domains", params={"per_page": 1, "page": 2}).json()
+    assert [d["domain"] for d in second["result"]] == ["example.com"]
+    assert error_of(api.get("/settings/domains", params={"status": "LIVE"}), 422)["code"] == 1003
 
 
 # Auth, routing, hooks ---------------------------------------------------------------------------

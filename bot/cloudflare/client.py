@@ -49,6 +49,7 @@ from bot.cloudflare.models import (
     MoveResult,
     PatternType,
     PhishGuardReport,
+    ProtectedDomain,
     ReclassifyDisposition,
     ReleaseResult,
     Submission,
@@ -510,6 +511,10 @@ class EmailSecurityClient:
     async def list_trusted_domains(self, **filters: object) -> list[TrustedDomain]:
         return await self._pages(_TRUSTED, "settings/trusted_domains", filters)
 
+    async def list_protected_domains(self, **filters: object) -> list[ProtectedDomain]:
+        """The domains Email Security protects for this account (every page)."""
+        return await self._pages(_PROTECTED, "settings/domains", filters)
+
 
 _MESSAGES = TypeAdapter(list[MessageDetails])
 _ACTIONS = TypeAdapter(list[ActionEntry])
@@ -520,6 +525,7 @@ _REPORTS = TypeAdapter(list[PhishGuardReport])
 _BLOCKED = TypeAdapter(list[BlockedSender])
 _POLICIES = TypeAdapter(list[AllowPolicy])
 _TRUSTED = TypeAdapter(list[TrustedDomain])
+_PROTECTED = TypeAdapter(list[ProtectedDomain])
 
 
 def _parse(model: type[BaseModel] | TypeAdapter[Any], data: Any, what: str) -> Any:

@@ -113,6 +113,19 @@ LIST_FILTERS: dict[str, frozenset[str]] = {
     "settings/trusted_domains": frozenset(
         {"search", "order", "direction", "is_recent", "is_similarity", "pattern"}
     ),
+    # `domain` (an array in the spec) is left out: the bot reads the whole, small list, since
+    # a subdomain of a protected domain matters as much as the domain itself.
+    "settings/domains": frozenset(
+        {
+            "search",
+            "order",
+            "direction",
+            "allowed_delivery_mode",
+            "active_delivery_mode",
+            "integration_id",
+            "status",
+        }
+    ),
 }
 
 

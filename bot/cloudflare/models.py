@@ -301,5 +301,13 @@ class TrustedDomain(ApiModel):
     modified_at: datetime | None = None
 
 
+class ProtectedDomain(ApiModel):
+    """A domain Email Security protects for this account: the tenant's own mail domain."""
+
+    id: str
+    domain: str
+    status: str | None = None  # PENDING, ACTIVE, FAILED, TIMEOUT (a string: the list grows)
+
+
 class Deleted(ApiModel):
     id: str

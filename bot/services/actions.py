@@ -273,8 +273,9 @@ class ActionService:
         message: MessageDetails | None = None,
     ) -> ActionResult:
         """Block a sender address or domain; with `message`, the outcome shows on its card. A
-        risky block (a public provider, a public suffix, a trusted domain) becomes an
-        approval request instead; the executor blocks once it is approved."""
+        risky block (a public provider, a public suffix, a trusted domain, one of the tenant's
+        own protected domains) becomes an approval request instead; the executor blocks once
+        it is approved."""
         await self.may_block(actor)
         pattern = pattern.strip().lower()
         risk = await self.block_rules.risk(pattern, pattern_type)

@@ -2,7 +2,8 @@
 the forgeable header From alone), how many recent messages it would have matched, and whether
 it is risky enough to need an approver (DESIGN.md "Policy and approvals": blocking a public
 email provider, a public suffix or a domain the tenant trusts switches off mail from many
-legitimate senders at once)."""
+legitimate senders at once; blocking one of the tenant's own protected domains switches off its
+own mail)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from publicsuffixlist import PublicSuffixList
 
-from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare import ApiError, EmailSecurityClient
 from bot.cloudflare.models import MessageDetails, PatternType
 from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
 
@@ -81,7 +82,9 @@ class BlockRules:
     async def risk(self, pattern: str, pattern_type: PatternType) -> str | None:
         """Why blocking `pattern` needs approval (our words only: the pattern may come from an
         attacker's envelope, and the card names it made safe), or None. Only a domain block is
-        risky: one address at gmail.com is one sender."""
+        risky: one address at gmail.com is one sender, and so is one address at the tenant's
+        own domain (a colleague, or a spoofer using their address: the block stops that one
+        sender, which is what the person asked for, and the rest of the tenant's mail flows)."""
         if pattern_type != "DOMAIN":
             return None
         domain = pattern.strip().strip(".").lower()
@@ -92,4 +95,22 @@ class BlockRules:
         trusted = await self.email.list_trusted_domains(pattern=domain)
         if any(t.pattern.lower().strip(".") == domain for t in trusted):
             return "it blocks a domain on the tenant's trusted domains list"
+        return await self._own_domain(domain)
+
+    async def _own_domain(self, domain: str) -> str | None:
+        """The rule when `domain` is one of the tenant's protected domains or under one. The
+        list is read whole on every check (it is short) since a subdomain counts too; every
+        listed domain counts whatever its status (a PENDING one is still the tenant's own)."""
+        try:
+            protected = await self.email.list_protected_domains()
+        except ApiError:
+            # Fail closed: a block we cannot check could switch off the tenant's own mail.
+            return (
+                "it may block one of the tenant's own protected domains "
+                "(the list could not be checked)"
+            )
+        for entry in protected:
+            own = entry.domain.strip().strip(".").lower()
+            if own and (domain == own or domain.endswith(f".{own}")):
+                return "it blocks one of the tenant's own protected domains"
         return None

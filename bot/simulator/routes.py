@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.simulator import derive
+from bot.simulator.domains import list_domains
 from bot.simulator.errors import (
     NOT_FOUND,
     ApiError,
@@ -64,6 +65,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{message}/reclassify", reclassify)
     app.router.add_get(f"{BASE}/submissions", submissions)
     app.router.add_get(f"{BASE}/phishguard/reports", phishguard_reports)
+    app.router.add_get(f"{BASE}/settings/domains", protected_domains)
     app.router.add_get(f"{BASE}/settings/{_KIND}", settings_list)
     app.router.add_post(f"{BASE}/settings/{_KIND}", settings_create)
     app.router.add_get(f"{BASE}/settings/{_KIND}/{{record_id}}", settings_get)
@@ -287,6 +289,12 @@ async def phishguard_reports(request: web.Request) -> web.Response:
 
 async def settings_list(request: web.Request) -> web.Response:
     items, info = _sim(request).store.settings.list(request.match_info["kind"], params_of(request))
+    return ok(items, info)
+
+
+async def protected_domains(request: web.Request) -> web.Response:
+    domains = request.query.getall("domain", [])
+    items, info = list_domains(_sim(request).store.domains, params_of(request), domains)
     return ok(items, info)
 
 

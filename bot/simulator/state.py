@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.simulator import derive
+from bot.simulator.domains import generate_domains
 from bot.simulator.errors import not_found
 from bot.simulator.messages import (
     Message,
@@ -52,6 +53,7 @@ class Dataset:
     submissions: list[Record]
     reports: list[Record]
     settings: dict[str, list[Record]]
+    domains: list[Record]
 
     @classmethod
     def build(cls, seed: int, count: int, started: datetime, data: Path | None) -> Dataset:
@@ -65,6 +67,7 @@ class Dataset:
             submissions=generate_submissions(messages, rng, started),
             reports=generate_reports(messages, rng, started),
             settings=generate_settings(rng, started),
+            domains=generate_domains(rng, started),  # last: the earlier records stay as they were
         )
 
 
@@ -97,6 +100,7 @@ class Store:
         self.submissions = data.submissions
         self.reports = data.reports
         self.settings = Settings(data.settings, self._rng)
+        self.domains = data.domains
         self._pending: dict[str, int] = {}
 
     # Messages -------------------------------------------------------------------------------
