@@ -149,3 +149,18 @@ def test_a_domain_block_needs_approval_when_the_protected_domains_cannot_be_read
     text = text_of(card)
     assert "Block domain spam-house[.]example" in text and "could not be checked" in text
     assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
+
+
+def test_a_domain_block_needs_approval_when_the_trusted_list_cannot_be_read(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    # As for the protected domains: an unchecked trusted list counts as naming the domain.
+    simulator.faults(
+        fail_next=[{"status": 403, "count": 2, "path_contains": "/settings/trusted_domains"}]
+    )
+    slack.command("block spam-outlet.example")
+    view = slack.view("block_modal", containing="trusted list could not be checked")
+    slack.submit(view, {"pattern_type": "DOMAIN", "comment": "spam"})
+    text = text_of(approval_card(slack))
+    assert "Block domain spam-outlet[.]example" in text and "could not be checked" in text
+    assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"

@@ -92,10 +92,18 @@ class BlockRules:
             return "it blocks a public email provider: every one of its users"
         if self.suffixes.is_public(domain):
             return "it blocks a public suffix: every domain registered under it"
-        trusted = await self.email.list_trusted_domains(pattern=domain)
+        return await self._trusted(domain) or await self._own_domain(domain)
+
+    async def _trusted(self, domain: str) -> str | None:
+        """The rule when `domain` is on the tenant's trusted domains list (fail closed: a list
+        that cannot be read counts as naming it)."""
+        try:
+            trusted = await self.email.list_trusted_domains(pattern=domain)
+        except ApiError:
+            return "it may block a domain the tenant trusts (the trusted list could not be checked)"
         if any(t.pattern.lower().strip(".") == domain for t in trusted):
             return "it blocks a domain on the tenant's trusted domains list"
-        return await self._own_domain(domain)
+        return None
 
     async def _own_domain(self, domain: str) -> str | None:
         """The rule when `domain` is one of the tenant's protected domains or under one. The
