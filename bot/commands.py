@@ -20,6 +20,7 @@ from bot.cloudflare.models import (
     PatternType,
     ReclassifyDisposition,
 )
+from bot.refang import refang
 from bot.roles import Role
 
 SEARCH_PAGE = 10  # hits a search page asks the API for and shows
@@ -196,8 +197,10 @@ Command = (
 
 
 def parse(text: str) -> Command:
+    """The command `text` asks for; what was pasted defanged (`evil[.]example`) is read as
+    what it stands for."""
     try:
-        words = shlex.split(text)
+        words = [refang(word) for word in shlex.split(text)]
     except ValueError:
         raise UsageError("a quote is not closed") from None
     if not words:
