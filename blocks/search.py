@@ -91,7 +91,8 @@ def _hit_text(message: MessageDetails) -> str:
     return (
         f"{parts.disposition(message.final_disposition)}  *{subject}*\n"
         f"From {parts.sender(message)} · {moment}\n"
-        f"To {parts.recipients(message, 1)} · {state}"
+        f"To {parts.recipients(message, 1)} · {state}\n"
+        f"`{safe_or(message.id, 120)}`"
     )
 
 

@@ -335,6 +335,7 @@ def test_search_results_list_hits_with_open_buttons() -> None:
     assert '*3 results* for from:"a" &lt;!here&gt;' in all_text(blocks)
     opens = by_action(blocks, ActionId.OPEN)
     assert [o["value"] for o in opens] == [m.id for m in messages]
+    assert all(f"`{m.id}`" in all_text(blocks) for m in messages), "each hit's id, to copy"
     assert not by_action(blocks, ActionId.SEARCH_MORE)
     assert_clean(blocks)
 
