@@ -2,9 +2,11 @@
 
 Each arrival is a campaign (one sender and subject to several people), a BEC, a phish, spam or
 clean mail, made by the sample generators so it has the same shapes (detections, links,
-attachments, history) as the start-up data. Arrivals come in rounds holding each kind once, in
-a shuffled order, so every kind shows up within one round: in `make run` (12 per minute) a
-campaign arrives in every half minute, which is what the bot's alerts then post.
+attachments, history) as the start-up data. Arrivals come in rounds holding each kind once, so
+every kind shows up within one round; the campaign is each round's third arrival (the rest are
+shuffled), so that the first one comes after the bot of `make run` (12 arrivals a minute) has
+started polling: its alert thread then shows within the first minute, and again every half
+minute.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from datetime import datetime
 from bot.simulator.runtime import Simulator, now
 from bot.simulator.sample import fresh_mail
 
-KINDS = ("campaign", "MALICIOUS-BEC", "MALICIOUS", "SPAM", "NONE", "NONE")
+KINDS = ("MALICIOUS-BEC", "MALICIOUS", "SPAM", "NONE", "NONE")
+CAMPAIGN_AT = 2  # a round's arrival that is the campaign
 
 
 def parse_traffic(text: str) -> float:
@@ -50,7 +53,8 @@ class Traffic:
         if not self._round:
             self._round = list(KINDS)
             self.rng.shuffle(self._round)
-        kind = self._round.pop()
+            self._round.insert(CAMPAIGN_AT, "campaign")
+        kind = self._round.pop(0)
         at = self.clock()
         return kind, self.simulator.store.add_messages(fresh_mail(self.rng, at, kind), at)
 
