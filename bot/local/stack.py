@@ -199,7 +199,7 @@ async def start_local_slack(
         env.update(ALERT_CHANNEL=LOCAL_CHANNEL, ALERT_POLL_SECONDS=LOCAL_ALERT_POLL_SECONDS)
         print(
             f"Alerts: on, in the console's channel {LOCAL_CHANNEL} (polled every "
-            f"{LOCAL_ALERT_POLL_SECONDS} s; the console's `alerts` shows them).",
+            f"{LOCAL_ALERT_POLL_SECONDS} s; ALERT_CHANNEL moves them).",
             flush=True,
         )
     if not (settings.bot_viewers or settings.bot_operators or settings.bot_approvers):
