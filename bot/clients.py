@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.transport import CallObserver
-from bot.config import SIMULATOR_ACCOUNT_ID, SIMULATOR_TOKEN, SIMULATOR_URL, Settings
+from bot.config import SIMULATOR_ACCOUNT_ID, SIMULATOR_TOKEN, Settings
 from bot.metrics import CountingRetry
 
 API_TIMEOUT_SECONDS = 30.0
@@ -37,7 +37,7 @@ def secret(value: object) -> str | None:
 def email_client(settings: Settings, observer: CallObserver | None = None) -> EmailSecurityClient:
     if not settings.uses_cloudflare:
         return EmailSecurityClient(
-            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=SIMULATOR_URL,
+            SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=settings.simulator_url,
             rate_limit=settings.rate_limit, timeout=API_TIMEOUT_SECONDS, observer=observer,
         )  # fmt: skip
     assert settings.cloudflare_account_id is not None

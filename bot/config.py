@@ -25,8 +25,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.cloudflare.dispositions import ALERTING_BY_DEFAULT, GUARDED_BY_DEFAULT, Disposition
 from bot.integrity import IntegrityKey
 
-# Used when no Cloudflare credentials are set: `make run` then talks to the local simulator.
-SIMULATOR_URL = "http://127.0.0.1:8787/client/v4"
+# Used when no Cloudflare credentials are set: `make run` then talks to the local simulator,
+# on 127.0.0.1 at SIMULATOR_PORT (`Settings.simulator_url`).
 SIMULATOR_ACCOUNT_ID = "0" * 32
 SIMULATOR_TOKEN = "simulator-token"  # noqa: S105 - the simulator's, not a credential
 
@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     port: int = Field(default=3000, ge=1, le=65535)
+    # The local stack's other listeners (`make run`): the simulator, used when no Cloudflare
+    # credentials are set, and the Slack stand-in, used when no SLACK_BOT_TOKEN is set.
+    simulator_port: int = Field(default=8787, ge=1, le=65535)
+    standin_port: int = Field(default=8790, ge=1, le=65535)
 
     bot_command: str = "/email"
     bot_viewers: CommaList = ()
@@ -234,6 +238,11 @@ class Settings(BaseSettings):
         if self.uses_cloudflare and not self.cloudflare_account_id:
             raise ValueError("CLOUDFLARE_ACCOUNT_ID is required with Cloudflare credentials")
         return self
+
+    @property
+    def simulator_url(self) -> str:
+        """The local simulator's API base, talked to when no Cloudflare credentials are set."""
+        return f"http://127.0.0.1:{self.simulator_port}/client/v4"
 
     @property
     def uses_cloudflare(self) -> bool:

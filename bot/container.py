@@ -28,7 +28,7 @@ from bot import background, health
 from bot.app import build_app
 from bot.clients import email_client, redis_client, secret, slack_client
 from bot.cloudflare import EmailSecurityClient
-from bot.config import SIMULATOR_URL, ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.metrics import Metrics
 from bot.observability import setup_logging
 from bot.server import (
@@ -159,7 +159,7 @@ async def serve(settings: Settings) -> None:
     if not settings.uses_cloudflare:
         log.warning(
             "No Cloudflare credentials set: using the Email Security API SIMULATOR at %s",
-            SIMULATOR_URL,
+            settings.simulator_url,
         )
     if settings.slack_app_token is not None:
         await check_app_token(settings)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,12 +22,18 @@ from tests.kit.servers import ROOT, RedisProcess, free_port, wait_until
 
 def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
     """What `make run` starts with no credentials: Redis, simulator, Slack stand-in, bot and
-    the console in the foreground; a typed command comes back as a rendered card."""
+    the console in the foreground; a typed command comes back as a rendered card. Every
+    listener is on the port its setting gives (none of the defaults), and alerts are on in the
+    console's channel: alert cards and a campaign thread arrive from the simulator's traffic."""
     redis_port, bot_port = free_port(), free_port()
+    simulator_port, standin_port = free_port(), free_port()
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_", "BOT_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLOUDFLARE_", "SLACK_", "BOT_", "ALERT_"))
     }
     env.update(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PORT=str(bot_port))
+    env.update(SIMULATOR_PORT=str(simulator_port), STANDIN_PORT=str(standin_port))
     stack = subprocess.Popen(
         [sys.executable, "-m", "bot", "local"], cwd=ROOT, env=env, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
@@ -50,11 +58,27 @@ def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
         output = read_until("Local stack ready")
         assert f"started redis-server on port {redis_port}" in output
         assert "SIMULATOR" in output and "detections in the last 24 h" in output
+        assert f"127.0.0.1:{simulator_port}/client/v4" in output
+        assert f"stand-in at http://127.0.0.1:{standin_port}" in output
         assert "U0LOCAL is an operator" in output
+        assert "Alerts: on, in the console's channel C0LOCAL" in output
         read_until("Type help")
         stack.stdin.write("/email search disposition:malicious\n")
         stack.stdin.flush()
         read_until("Open")
+        posts = f"http://127.0.0.1:{standin_port}/__standin/messages?channel=C0LOCAL"
+
+        def alerts() -> list[dict[str, object]]:
+            with urllib.request.urlopen(posts, timeout=2) as answer:
+                found: list[dict[str, object]] = json.load(answer)
+            return [m for m in found if m["bot_id"] and not m["ephemeral"]]
+
+        # A campaign thread: an alert root with at least one reply in its thread.
+        wait_until(
+            lambda: any(m["thread_ts"] not in (None, m["ts"]) for m in alerts()),
+            50,
+            "an alert campaign thread in the console's channel",
+        )
         stack.stdin.write("quit\n")
         stack.stdin.flush()
         assert stack.wait(timeout=30) == 0
@@ -70,11 +94,63 @@ def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
             return True
         return False
 
-    wait_until(
-        lambda: gone("http://127.0.0.1:8787/__simulator/health"), 10, "the simulator to stop"
-    )
-    wait_until(lambda: gone("http://127.0.0.1:8790/__standin/health"), 10, "the stand-in to stop")
+    simulator = f"http://127.0.0.1:{simulator_port}/__simulator/health"
+    wait_until(lambda: gone(simulator), 10, "the simulator to stop")
+    standin = f"http://127.0.0.1:{standin_port}/__standin/health"
+    wait_until(lambda: gone(standin), 10, "the stand-in to stop")
     wait_until(lambda: gone(f"http://127.0.0.1:{bot_port}/healthz"), 10, "the bot to stop")
+
+
+def test_taken_ports_are_named_with_their_settings_and_nothing_starts() -> None:
+    """A second `make run` beside a running one: each taken port is named with the setting
+    that moves it, before anything starts (no Redis, no simulator), without a traceback."""
+    redis_port, standin_port = free_port(), free_port()
+    with socket.socket() as simulator_holder, socket.socket() as bot_holder:
+        for holder in (simulator_holder, bot_holder):
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+        simulator_port = simulator_holder.getsockname()[1]
+        bot_port = bot_holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_"))}
+        env.update(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", PORT=str(bot_port))
+        env.update(SIMULATOR_PORT=str(simulator_port), STANDIN_PORT=str(standin_port))
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "local"], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        f"port {simulator_port} is in use (SIMULATOR_PORT): stop what uses it or set "
+        "SIMULATOR_PORT=" in result.stderr
+    )
+    assert f"port {bot_port} is in use (PORT): stop what uses it or set PORT=" in result.stderr
+    assert "STANDIN_PORT" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "started redis-server" not in result.stdout and "SIMULATOR" not in result.stdout
+    assert not port_in_use(redis_port) and not port_in_use(standin_port)
+
+
+def test_a_port_taken_by_something_other_than_redis_names_redis_url() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "SLACK_"))}
+        env.update(REDIS_URL=f"redis://127.0.0.1:{port}/0", PORT=str(free_port()))
+        env.update(SIMULATOR_PORT=str(free_port()), STANDIN_PORT=str(free_port()))
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "local"], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port} is in use (REDIS_URL)" in result.stderr
+    assert "set REDIS_URL=redis://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr and "SIMULATOR" not in result.stdout
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_local_stack_refuses_bad_settings() -> None:

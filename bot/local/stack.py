@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -28,19 +29,17 @@ import redis.asyncio as redis
 
 from bot.clients import email_client
 from bot.cloudflare import ApiError, EmailSecurityClient, UnavailableError
-from bot.config import (
-    SIMULATOR_URL,
-    ConfigError,
-    Settings,
-    load_settings,
-)
+from bot.config import ConfigError, Settings, load_settings
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-STANDIN_URL = "http://127.0.0.1:8790"
 LOCAL_USER = "U0LOCAL"
 LOCAL_APPROVER = "U0APPROVER"
 LOCAL_CHANNEL = "C0LOCAL"
 LOCAL_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's, not a credential
+# The simulator's new mail in the local stack (N/MINUTES), and how often the bot polls for it:
+# short, so a newcomer sees alert cards and a campaign thread within a minute of start.
+LOCAL_TRAFFIC = "12/1"
+LOCAL_ALERT_POLL_SECONDS = "5"
 
 
 @dataclass
@@ -123,15 +122,15 @@ async def ensure_backend(settings: Settings, children: Children) -> EmailSecurit
     if not settings.uses_cloudflare:
         print(
             "*** No Cloudflare credentials set (CLOUDFLARE_API_TOKEN): using the Email Security "
-            f"API SIMULATOR at {SIMULATOR_URL}. Nothing here touches a real tenant. ***",
+            f"API SIMULATOR at {settings.simulator_url}, with new mail arriving "
+            f"({LOCAL_TRAFFIC} per minute). Nothing here touches a real tenant. ***",
             flush=True,
         )
-        port = str(urlsplit(SIMULATOR_URL).port)
         await children.start(
             "simulator", sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1",
-            "--port", port,
+            "--port", str(settings.simulator_port), "--traffic", LOCAL_TRAFFIC,
         )  # fmt: skip
-        root = SIMULATOR_URL.removesuffix("/client/v4")
+        root = settings.simulator_url.removesuffix("/client/v4")
         await wait_healthy(f"{root}/__simulator/health", children, "simulator")
     return email_client(settings)
 
@@ -167,6 +166,8 @@ async def run() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        # Every port is checked before anything starts, so nothing half-starts.
+        await check_ports(settings, local_slack)
         print(await ensure_redis(settings.redis_url, children), flush=True)
         async with await ensure_backend(settings, children) as client:
             print(await check_backend(client, patience=15), flush=True)
@@ -190,8 +191,17 @@ async def start_local_slack(
     """The Slack stand-in, the bot pointed at it, and the console in this terminal."""
     secret = secrets.token_hex(16)
     env = dict(os.environ, SLACK_BOT_TOKEN=LOCAL_TOKEN, SLACK_SIGNING_SECRET=secret)
-    env.update(SLACK_API_URL=f"{STANDIN_URL}/api/", HOST="127.0.0.1", PORT=str(settings.port))
+    standin_url = f"http://127.0.0.1:{settings.standin_port}"
+    env.update(SLACK_API_URL=f"{standin_url}/api/", HOST="127.0.0.1", PORT=str(settings.port))
     env.pop("SLACK_APP_TOKEN", None)
+    if settings.alert_channel is None:
+        # Alerts into the console's channel, so the third thing the product does shows too.
+        env.update(ALERT_CHANNEL=LOCAL_CHANNEL, ALERT_POLL_SECONDS=LOCAL_ALERT_POLL_SECONDS)
+        print(
+            f"Alerts: on, in the console's channel {LOCAL_CHANNEL} (polled every "
+            f"{LOCAL_ALERT_POLL_SECONDS} s; ALERT_CHANNEL moves them).",
+            flush=True,
+        )
     if not (settings.bot_viewers or settings.bot_operators or settings.bot_approvers):
         # The stand-in's own users only: a real workspace never gets these defaults.
         env.update(BOT_OPERATORS=LOCAL_USER, BOT_APPROVERS=LOCAL_APPROVER)
@@ -200,20 +210,84 @@ async def start_local_slack(
             f"{LOCAL_APPROVER} an approver (the console's `user` command switches).",
             flush=True,
         )
-    port = str(urlsplit(STANDIN_URL).port)
     await children.start(
-        "slack-standin", sys.executable, "-m", "bot", "slack-standin", "--port", port,
+        "slack-standin", sys.executable, "-m", "bot", "slack-standin",
+        "--port", str(settings.standin_port),
         "--bot-token", LOCAL_TOKEN,
     )  # fmt: skip
     await children.start("bot", sys.executable, "-m", "bot", env=env)
     bot_url = f"http://127.0.0.1:{settings.port}"
     await wait_healthy(f"{bot_url}/healthz", children, "bot")
-    print(f"Slack: the local stand-in at {STANDIN_URL}; logs in {logs}", flush=True)
+    print(f"Slack: the local stand-in at {standin_url}; logs in {logs}", flush=True)
     return await children.start(
         "console", sys.executable, "-m", "bot", "console", "--bot-url", f"{bot_url}/slack/events",
-        "--standin", STANDIN_URL, "--signing-secret", secret, "--user", LOCAL_USER,
+        "--standin", standin_url, "--signing-secret", secret, "--user", LOCAL_USER,
         "--channel", LOCAL_CHANNEL, interactive=True,
     )  # fmt: skip
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a listener could bind `host:port` now (what the child will do next)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As the servers bind: a port in TIME_WAIT after a stop is not "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def next_free(host: str, port: int, taken: set[int]) -> int:
+    """A port above `port` that is free now, to suggest in the message."""
+    for candidate in range(port + 1, min(port + 100, 65536)):
+        if candidate not in taken and port_free(host, candidate):
+            return candidate
+    return port + 1
+
+
+async def check_ports(settings: Settings, local_slack: bool) -> None:
+    """Refuse, naming the setting that moves it, every port this stack would listen on that is
+    taken; a local Redis that must be started counts too. Raises ConfigError."""
+    wanted: list[tuple[str, str, int]] = []  # setting, host, port
+    if not settings.uses_cloudflare:
+        wanted.append(("SIMULATOR_PORT", "127.0.0.1", settings.simulator_port))
+    if local_slack:
+        wanted.append(("STANDIN_PORT", "127.0.0.1", settings.standin_port))
+    wanted.append(("PORT", "127.0.0.1" if local_slack else settings.host, settings.port))
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for name, _host, port in wanted:
+        if port in seen:
+            problems.append(f"{name} and {seen[port]} are both {port}: set one to another port")
+        seen[port] = name
+    taken = set(seen)
+    for name, host, port in wanted:
+        if not port_free(host, port):
+            other = next_free(host, port, taken)
+            taken.add(other)
+            problems.append(
+                f"port {port} is in use ({name}): stop what uses it or set {name}={other}"
+            )
+    problems += await redis_problem(settings.redis_url, taken)
+    if problems:
+        raise ConfigError("\n  - ".join(["nothing was started:", *problems]))
+
+
+async def redis_problem(url: str, taken: set[int]) -> list[str]:
+    """A local Redis this stack would start whose port something else (not Redis) holds."""
+    parts = urlsplit(url)
+    if parts.hostname not in LOOPBACK or parts.scheme != "redis" or await redis_answers(url):
+        return []
+    port = parts.port or 6379
+    if port_free("127.0.0.1", port):
+        return []
+    other = next_free("127.0.0.1", port, taken)
+    return [
+        f"port {port} is in use (REDIS_URL) by something that is not an answering Redis: "
+        f"stop what uses it or set REDIS_URL=redis://127.0.0.1:{other}/0"
+    ]
 
 
 async def wait_healthy(url: str, children: Children, name: str, patience: float = 20) -> None:

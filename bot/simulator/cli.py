@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import random
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+
+from aiohttp import web
 
 from bot.serving import serve_until_signalled
 from bot.simulator.app import create_app
 from bot.simulator.faults import FaultSettings, parse_rate_limit
 from bot.simulator.runtime import Credentials, Simulator, now
 from bot.simulator.state import Dataset
+from bot.simulator.traffic import Traffic, parse_traffic
 
 DEFAULT_SEED = 20261101
 
@@ -36,6 +41,12 @@ def parser() -> argparse.ArgumentParser:
         type=_non_negative,
         default=0,
         help="a new search answers 202 this many times before its results",
+    )
+    p.add_argument(
+        "--traffic",
+        type=_traffic,
+        help="keep new mail arriving, N/MINUTES (e.g. 12/1): campaigns, BEC, phish, spam and "
+        "clean mail (default: none)",
     )
     p.add_argument("--api-token", help="the only Bearer token accepted (default: any)")
     p.add_argument("--api-email", help="the only X-Auth-Email accepted (with --api-key)")
@@ -65,6 +76,13 @@ def _rate_limit(text: str) -> str:
     return text
 
 
+def _traffic(text: str) -> float:
+    try:
+        return parse_traffic(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if (args.api_email is None) != (args.api_key is None):
@@ -84,17 +102,39 @@ def main(argv: list[str]) -> int:
     credentials = Credentials(args.api_token, args.api_email, args.api_key)
     simulator = Simulator.create(dataset, args.seed, faults, credentials)
     try:
-        asyncio.run(serve(simulator, args.host, args.port))
+        asyncio.run(serve(simulator, args.host, args.port, args.traffic, args.seed))
     except OSError as error:  # typically the port is taken
         print(f"simulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-async def serve(simulator: Simulator, host: str, port: int) -> None:
+async def serve(
+    simulator: Simulator, host: str, port: int, traffic: float | None = None, seed: int = 0
+) -> None:
     count = len(simulator.store.messages)
+    arriving = f", a new arrival every {traffic:g} s" if traffic else ""
 
     def ready(bound: int) -> str:
-        return f"Email Security API simulator on http://{host}:{bound}/client/v4 ({count} messages)"
+        return (
+            f"Email Security API simulator on http://{host}:{bound}/client/v4 "
+            f"({count} messages{arriving})"
+        )
 
-    await serve_until_signalled(create_app(simulator), host, port, ready)
+    app = create_app(simulator)
+    if traffic:
+        app.cleanup_ctx.append(_arrivals(Traffic(simulator, traffic, random.Random(seed + 2))))
+    await serve_until_signalled(app, host, port, ready)
+
+
+def _arrivals(traffic: Traffic) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The traffic loop for the app's lifetime: started with it, stopped with it."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(traffic.run(stop))
+        yield
+        stop.set()
+        await task
+
+    return context

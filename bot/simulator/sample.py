@@ -262,3 +262,13 @@ def _ip_for(domain: str) -> str:
 
 def _hex(rng: random.Random, length: int) -> str:
     return f"{rng.getrandbits(length * 4):0{length}x}"
+
+
+def fresh_mail(rng: random.Random, now: datetime, kind: str) -> list[Message]:
+    """Drafts of mail arriving `now` (the traffic option's): a "campaign" (one sender and
+    subject to several people), or one message of the disposition `kind` (e.g. "SPAM")."""
+    if kind == "campaign":
+        content = _content(rng, rng.choice(("MALICIOUS", "MALICIOUS", "SUSPICIOUS")))
+        people = _distinct_staff(rng, rng.randint(3, 6))
+        return [_draft(rng, now, content, now, [person]) for person in people]
+    return [_draft(rng, now, _content(rng, kind), now, [_staff(rng)])]
