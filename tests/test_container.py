@@ -51,6 +51,10 @@ from tests.kit.slack import (
     text_of,
 )
 
+# The module's `image` (a venv built by carrying out the Dockerfile, ~15 s) is built once: under
+# pytest-xdist (`--dist loadgroup`) every test of this module runs on the same worker.
+pytestmark = pytest.mark.xdist_group("container-image")
+
 COMPOSE = ROOT / "docker-compose.yml"
 LOCK = ROOT / "requirements.lock"
 # What the build stage may use: each is carried out by `build_image` below.
