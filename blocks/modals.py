@@ -67,13 +67,7 @@ class ModalContext(BaseModel):
 def move_modal(ctx: ModalContext, message: MessageDetails | None, folder: str | None) -> View:
     """Pick a folder; `folder` (a menu choice on the card) is preselected when it is valid.
     `message` None: still being looked up (the modal is updated once it is)."""
-    options = parts.folder_options()
-    select = StaticSelectElement(
-        action_id=InputId.FOLDER,
-        placeholder=plain("Choose a folder"),
-        options=options,
-        initial_option=_initial(options, folder),
-    )
+    select = _select(InputId.FOLDER, "Choose a folder", parts.folder_options(), folder)
     return _modal(
         CallbackId.MOVE_MODAL,
         ctx,
@@ -111,13 +105,23 @@ def release_modal(ctx: ModalContext, message: MessageDetails, rule: str) -> View
     )
 
 
-def _reason_input(*, optional: bool, hint: str) -> InputBlock:
+def _reason_input(*, optional: bool, hint: str | None = None) -> InputBlock:
     element = PlainTextInputElement(
         action_id=InputId.REASON, multiline=True, max_length=REASON_CHARS
     )
     return InputBlock(
         block_id=InputId.REASON, label=plain("Reason"), element=element, optional=optional,
-        hint=plain(hint),
+        hint=plain(hint) if hint else None,
+    )  # fmt: skip
+
+
+def _select(
+    action_id: str, placeholder: str, options: list[Option], chosen: str | None
+) -> StaticSelectElement:
+    """A menu with `chosen` preselected when it is one of its options."""
+    return StaticSelectElement(
+        action_id=action_id, placeholder=plain(placeholder), options=options,
+        initial_option=_initial(options, chosen),
     )  # fmt: skip
 
 
@@ -125,15 +129,7 @@ def reclassify_modal(
     ctx: ModalContext, message: MessageDetails | None, disposition: str | None
 ) -> View:
     options = parts.disposition_options()
-    select = StaticSelectElement(
-        action_id=InputId.DISPOSITION,
-        placeholder=plain("Choose a disposition"),
-        options=options,
-        initial_option=_initial(options, disposition),
-    )
-    reason = PlainTextInputElement(
-        action_id=InputId.REASON, multiline=True, max_length=REASON_CHARS
-    )
+    select = _select(InputId.DISPOSITION, "Choose a disposition", options, disposition)
     return _modal(
         CallbackId.RECLASSIFY_MODAL,
         ctx,
@@ -142,9 +138,7 @@ def reclassify_modal(
         blocks=[
             _about(message, ctx.message_id),
             InputBlock(block_id=InputId.DISPOSITION, label=plain("Disposition"), element=select),
-            InputBlock(
-                block_id=InputId.REASON, label=plain("Reason"), element=reason, optional=True
-            ),
+            _reason_input(optional=True),
         ],
     )
 

@@ -23,10 +23,6 @@ def _span(post: Sequence[JsonBlock], message_id: str) -> tuple[int, int] | None:
     return (found[0], found[-1]) if found else None
 
 
-def holds(post: Sequence[JsonBlock], message_id: str) -> bool:
-    return _span(post, message_id) is not None
-
-
 def is_compact(post: Sequence[JsonBlock], message_id: str) -> bool:
     """Whether the post shows that message's card in its compact form (alerts)."""
     span = _span(post, message_id)

@@ -69,11 +69,6 @@ class CardStore:
                 *_, records = await pipe.execute()
         return [x.decode() if isinstance(x, bytes) else str(x) for x in records]
 
-    async def history(self, channel: str, ts: str, message_id: str) -> list[str]:
-        with redis_errors():
-            records = await self.redis.lrange(_key(channel, ts, message_id), -KEEP, -1)
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in records]
-
 
 def _split(member: bytes | str) -> tuple[str, str]:
     text = member.decode() if isinstance(member, bytes) else str(member)
