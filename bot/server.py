@@ -34,6 +34,9 @@ from handlers.inflight import InFlight
 
 log = logging.getLogger("bot")
 GRACE_SECONDS = 8.0  # SIGTERM -> exit; fits Docker's default 10 s before SIGKILL
+# The end of the grace kept for cancelling what is left and closing the listener, so that the
+# process is gone within GRACE_SECONDS even when the work in progress uses all of its share.
+UNWIND_SECONDS = 2.0
 # apps.connections.open answers that no retry can fix: start-up stops and says what to do.
 APP_TOKEN_REFUSED = frozenset(
     {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "token_expired",
@@ -123,7 +126,7 @@ async def shut_down(
     deadline = loop.time() + GRACE_SECONDS
     log.info(
         "shutting down: refusing new Slack requests; %d in progress get %.0f s to finish",
-        len(inflight.tasks), GRACE_SECONDS,
+        len(inflight.tasks), GRACE_SECONDS - UNWIND_SECONDS,
     )  # fmt: skip
     draining.set()
     stopping.set()  # executions hand back, the sweeper and the alert poller stop
@@ -132,19 +135,21 @@ async def shut_down(
             await asyncio.wait_for(socket_mode.close_async(), timeout=2.0)  # type: ignore[no-untyped-call]
         except Exception as exc:  # closing is best effort: the process ends anyway
             log.warning("closing the Socket Mode connection failed: %s", type(exc).__name__)
-    await inflight.wait(deadline - loop.time())
-    await asyncio.wait(background, timeout=max(deadline - loop.time(), 0.0))
-    cancelled = await inflight.cancel(grace=1.0)
+    drained_by = deadline - UNWIND_SECONDS
+    await inflight.wait(drained_by - loop.time())
+    await asyncio.wait(background, timeout=max(drained_by - loop.time(), 0.0))
+    unwind = max(deadline - loop.time() - UNWIND_SECONDS / 4, 0.1)  # the rest: the cleanup
+    cancelled = await inflight.cancel(grace=unwind / 2)
     late = [task for task in background if not task.done()]
     for task in late:
         task.cancel()
     if late:
-        await asyncio.wait(late, timeout=1.0)
+        await asyncio.wait(late, timeout=unwind / 2)
     if cancelled or late:
         log.warning(
             "still running after %.0f s, cancelled: %d Slack requests, %d background tasks "
             "(an execution caught sending is resumed elsewhere once its lease lapses)",
-            GRACE_SECONDS, cancelled, len(late),
+            GRACE_SECONDS - UNWIND_SECONDS, cancelled, len(late),
         )  # fmt: skip
     await runner.cleanup()
     log.info("stopped")

@@ -428,7 +428,9 @@ def build_image(root: Path) -> Image:
     )
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: under xdist a worker may run another module's test between two of these, and
+# a module-scoped image would then be torn down and built again (25 s each time).
+@pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     return build_image(tmp_path_factory.mktemp("image") / "root")
 
