@@ -63,8 +63,10 @@ async def on_release_selected(request: Request) -> None:
 
 async def on_move_selected(request: Request) -> None:
     """The move modal for the ticked hits (the folder and a reason); its submission moves
-    them, or asks for approval (handlers/cards.py on_move_submit)."""
-    view = move_modal(_context(request, ticked(request)), None, None)
+    them, or asks for approval (handlers/cards.py on_move_submit). A viewer is refused first."""
+    ids = ticked(request)
+    await request.services.actions.may_move(request.actor)
+    view = move_modal(_context(request, ids), None, None)
     await request.client.views_open(trigger_id=request.body["trigger_id"], view=view)
 
 

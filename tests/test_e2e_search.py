@@ -21,6 +21,7 @@ from tests.kit.slack import (
     GROUP,
     GROUP_MEMBER,
     OPERATOR,
+    VIEWER,
     BotProcess,
     Slack,
     StandinProcess,
@@ -218,6 +219,21 @@ def test_acting_with_nothing_ticked_says_to_tick_first(
         "the second answer",
     )
     assert all(m["ephemeral"] and m["user"] == OPERATOR for m in answers)
+    assert slack.standin.hook("GET", "views") == [], "no modal"
+    assert simulator.calls() == []
+
+
+def test_a_viewer_is_refused_before_any_modal(slack: Slack, simulator: SimulatorProcess) -> None:
+    ids = seed(simulator, "Viewtick", 2)
+    slack.command('search subject:"Viewtick"', user=VIEWER)
+    page = slack.private(VIEWER, "match")
+    slack.click(page, MOVE_SELECTED, user=VIEWER, ticked=ids)
+    slack.private(VIEWER, "operator role")
+    slack.click(page, RELEASE_SELECTED, user=VIEWER, ticked=ids)
+    slack.wait(
+        lambda: len([m for m in slack.standin.messages() if "operator role" in text_of(m)]) == 2,
+        "the second refusal",
+    )
     assert slack.standin.hook("GET", "views") == [], "no modal"
     assert simulator.calls() == []
 
