@@ -31,7 +31,7 @@ class ActionId(StrEnum):
     SEARCH_MORE = "search_more"
     RELEASE_ALL = "search_release_all"
     MOVE_ALL = "search_move_all"
-    # The ticked hits of a search page (no value: the page's state names them).
+    # The ticked hits of a search page (the value says nothing: the page's state names them).
     RELEASE_SELECTED = "search_release_selected"
     MOVE_SELECTED = "search_move_selected"
     # Approval cards, lists and the App Home; value = the request id.

@@ -132,7 +132,13 @@ def _selected_buttons() -> ActionsBlock:
     return ActionsBlock(
         block_id="picked",
         elements=[
-            parts.button("Release selected", ActionId.RELEASE_SELECTED, "ticked", confirm=confirm),
+            parts.button(
+                "Release selected",
+                ActionId.RELEASE_SELECTED,
+                "ticked",
+                style="danger",
+                confirm=confirm,
+            ),
             parts.button("Move selected…", ActionId.MOVE_SELECTED, "ticked"),
         ],
     )

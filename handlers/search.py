@@ -82,7 +82,7 @@ def ticked(request: Request) -> list[str]:
     ids = list(dict.fromkeys(i for i in found if isinstance(i, str) and i))
     if not ids:
         raise InvalidInput(NOTHING_TICKED)
-    return ids[:SEARCH_PAGE]
+    return ids[:SEARCH_PAGE]  # a page has SEARCH_PAGE tick boxes: Slack reports no more
 
 
 def _origin(request: Request) -> Origin:
