@@ -21,11 +21,19 @@ class ActionId(StrEnum):
     MOVE = "msg_move"
     RECLASSIFY = "msg_reclassify"
     BLOCK = "msg_block"
-    OPEN = "msg_open"  # a search hit or chooser entry: the full card
+    OPEN = "msg_open"  # a chooser entry: the full card, posted in the channel
+    SHARE = "msg_share"  # on a card only its viewer sees: post it in the channel
+    # A search hit: its card privately (value = the investigate id); its tick box (the option's
+    # value is the investigate id; what is ticked is read from the page's state on a click).
+    HIT_OPEN = "search_open"
+    HIT_PICK = "search_pick"
     # Search results; value = the saved search's opaque key.
     SEARCH_MORE = "search_more"
     RELEASE_ALL = "search_release_all"
     MOVE_ALL = "search_move_all"
+    # The ticked hits of a search page (the value says nothing: the page's state names them).
+    RELEASE_SELECTED = "search_release_selected"
+    MOVE_SELECTED = "search_move_selected"
     # Approval cards, lists and the App Home; value = the request id.
     APPROVE = "approval_approve"
     REJECT = "approval_reject"

@@ -6,6 +6,8 @@ block_id and action_id: a handler reads `view["state"]["values"][ID][ID]`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 from slack_sdk.models.blocks import (
     Block,
@@ -25,6 +27,7 @@ from blocks.limits import MAX_PRIVATE_METADATA
 from blocks.parts import MISSING, mrkdwn, plain, safe_or
 from blocks.safety import clamp, safe
 from bot.cloudflare.models import MessageDetails
+from bot.commands import SEARCH_PAGE
 from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
 
 REASON_CHARS = 500
@@ -35,11 +38,13 @@ class ModalContext(BaseModel):
     """What a modal acts on and where it came from: the one metadata type of every modal.
     Empty `channel_id`/`message_ts` mean no card (e.g. a command); `request_id` is set on an
     approval request's modals, `search_key` and `action` on those acting on a whole search,
-    `pattern` and `pattern_type` on the confirm modal of a block asked for by command."""
+    `message_ids` on those acting on the ticked hits of a search page (then `message_id` is
+    empty), `pattern` and `pattern_type` on the confirm modal of a block asked for by command."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: str = Field(default="", max_length=255)
+    message_ids: tuple[str, ...] = Field(default=(), max_length=SEARCH_PAGE)
     channel_id: str = Field(default="", max_length=64)
     message_ts: str = Field(default="", max_length=64)
     thread_ts: str | None = Field(default=None, max_length=64)
@@ -48,6 +53,11 @@ class ModalContext(BaseModel):
     action: str = Field(default="", max_length=16)
     pattern: str = Field(default="", max_length=320)  # a block asked for by command
     pattern_type: str = Field(default="", max_length=16)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The messages the modal acts on: the ticked hits, else its one message."""
+        return self.message_ids or ((self.message_id,) if self.message_id else ())
 
     def dump(self) -> str:
         """JSON for `private_metadata` (Slack allows 3000 characters)."""
@@ -66,20 +76,24 @@ class ModalContext(BaseModel):
 
 def move_modal(ctx: ModalContext, message: MessageDetails | None, folder: str | None) -> View:
     """Pick a folder; `folder` (a menu choice on the card) is preselected when it is valid.
-    `message` None: still being looked up (the modal is updated once it is)."""
+    `message` None: still being looked up (the modal is updated once it is), or, with
+    `ctx.message_ids`, the ticked hits of a search page, named by their ids."""
     select = _select(InputId.FOLDER, "Choose a folder", parts.folder_options(), folder)
+    several = bool(ctx.message_ids)
     return _modal(
         CallbackId.MOVE_MODAL,
         ctx,
-        title="Move message",
+        title="Move messages" if several else "Move message",
         submit="Move",
         blocks=[
-            _about(message, ctx.message_id),
+            _picked(ctx.message_ids) if several else _about(message, ctx.message_id),
             InputBlock(
                 block_id=InputId.FOLDER,
                 label=plain("Destination folder"),
                 element=select,
-                hint=plain("The message is moved in every recipient's mailbox."),
+                hint=plain(
+                    f"{'Each' if several else 'The'} message is moved in every recipient's mailbox."
+                ),
             ),
             _reason_input(
                 optional=True, hint="Shown to the approver when the move needs approval."
@@ -88,17 +102,19 @@ def move_modal(ctx: ModalContext, message: MessageDetails | None, folder: str | 
     )
 
 
-def release_modal(ctx: ModalContext, message: MessageDetails, rule: str) -> View:
+def release_modal(ctx: ModalContext, messages: Sequence[MessageDetails], rule: str) -> View:
     """Why release: asked when the release needs a second person's approval (`rule` says
-    which rules), so the approver reads the requester's reason."""
+    which rules), so the approver reads the requester's reason. `messages`: the card's one
+    message, or the ticked hits of a search page (`ctx.message_ids`)."""
     need = f"Releasing this needs a second person's approval: {clamp(rule, 600)}."
+    about = _picked([m.id for m in messages]) if ctx.message_ids else _about(messages[0], "")
     return _modal(
         CallbackId.RELEASE_MODAL,
         ctx,
         title="Request a release",
         submit="Ask for approval",
         blocks=[
-            _about(message, ctx.message_id),
+            about,
             SectionBlock(text=mrkdwn(need)),
             _reason_input(optional=False, hint="The approver sees this on the request's card."),
         ],
@@ -240,6 +256,13 @@ def _about(message: MessageDetails | None, message_id: str) -> SectionBlock:
         f"*To:* {', '.join(safe(r, 120) for r in message.recipients[:3]) or MISSING}",
         f"*Id:* `{safe_or(message.id, 120)}`",
     ]
+    return SectionBlock(text=mrkdwn("\n".join(lines)))
+
+
+def _picked(ids: Sequence[str]) -> SectionBlock:
+    """The ticked hits a modal acts on, by their (copyable) ids."""
+    lines = [f"*{len(ids)} selected message{'' if len(ids) == 1 else 's'}:*"]
+    lines += [f"• `{safe_or(i, 150)}`" for i in ids[:SEARCH_PAGE]]
     return SectionBlock(text=mrkdwn("\n".join(lines)))
 
 

@@ -28,6 +28,7 @@ from bot.services.outcomes import (
 LINE_CHARS = 600
 # Recipients a release outcome names (per list), and characters each: three full lists fit.
 RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 50
+PICKED_NAMED = 10  # ids a note about ticked search hits names (a page holds 10)
 
 
 def stamp(user_id: str, what_happened: str, at: datetime | None = None) -> str:
@@ -123,6 +124,23 @@ def action_notes(result: ActionResult) -> list[str]:
     if result.unaudited:
         notes.append("Done, but not recorded in the audit trail: the bot's Redis is unreachable.")
     return notes
+
+
+def picked_notes(result: ActionResult) -> list[str]:
+    """What the person who acted on ticked search hits is told privately: what became of each
+    id (the cards posted in the channel say it too) or the one request that covers them all."""
+    lines = [
+        f"`{safe(each.message_id, 120)}`: {_what_happened(each.outcome)}"
+        for each in result.outcomes
+        if not isinstance(each.outcome, NotQuarantined)
+    ]
+    notes = action_notes(result)
+    if result.requested is not None:
+        made = result.requested
+        ids = ", ".join(f"`{safe(i, 120)}`" for i in made.ids[:PICKED_NAMED])
+        more = f" and {len(made.ids) - PICKED_NAMED} more" if len(made.ids) > PICKED_NAMED else ""
+        notes.append(f"Request `{safe(made.id, 40)}` covers {ids}{more}.")
+    return lines + notes
 
 
 def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) -> str | None:

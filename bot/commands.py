@@ -47,7 +47,8 @@ VERBS: dict[str, Verb] = {
     ),
     "search": Verb(
         'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
-        "find messages; filters narrow the words",
+        "find messages, privately: how many match and each hit's id, recipient and state; "
+        "tick hits to release or move them at once; *Open* shows a card only you see",
         Role.VIEWER,
     ),
     "preview": Verb(

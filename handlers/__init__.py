@@ -13,14 +13,18 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, CallbackId
 from bot.services.registry import Services
 from bot.store import Once
-from handlers import approvals, cards, home
+from handlers import approvals, cards, home, search
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
 
 ACTIONS: dict[ActionId, Work] = {
     ActionId.OPEN: cards.on_open,
-    ActionId.SEARCH_MORE: cards.on_more,
+    ActionId.SEARCH_MORE: search.on_more,
+    ActionId.HIT_OPEN: search.on_open,
+    ActionId.SHARE: search.on_share,
+    ActionId.RELEASE_SELECTED: search.on_release_selected,
+    ActionId.MOVE_SELECTED: search.on_move_selected,
     ActionId.PREVIEW: cards.evidence("preview"),
     ActionId.RAW: cards.evidence("raw"),
     ActionId.TRACE: cards.evidence("trace"),
@@ -52,6 +56,7 @@ def register(app: AsyncApp, services: Services, slack: Slackside, once: Once) ->
     app.command(slack.command)(on_command)
     for action_id, work in ACTIONS.items():
         app.action(action_id.value)(acked(work))
+    app.action(ActionId.HIT_PICK.value)(search.on_tick)
     for callback_id, (work, check) in VIEWS.items():
         app.view(callback_id.value)(acked(work, check))
     app.shortcut(CallbackId.INVESTIGATE_SHORTCUT.value)(acked(home.on_shortcut))

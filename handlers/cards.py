@@ -22,7 +22,7 @@ from blocks.modals import (
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, PatternType
 from bot.errors import InvalidInput, StoreUnavailable
 from bot.services.ports import CardRef, Origin
-from handlers.commands import announce, show_page, tell
+from handlers.commands import announce, tell
 from handlers.context import Request
 from handlers.replies import chosen, field
 
@@ -43,14 +43,9 @@ async def keep_post(request: Request) -> None:
 
 
 async def on_open(request: Request) -> None:
+    """A chooser's entry: the card of that copy, posted as `lookup` posts it."""
     channel = request.reply.channel_id or ""
     await request.services.messages.lookup_card(request.actor, request.value, channel)
-
-
-async def on_more(request: Request) -> None:
-    await show_page(
-        request.reply, await request.services.messages.more(request.actor, request.value)
-    )
 
 
 def evidence(what: Literal["preview", "raw", "trace"]) -> Any:
@@ -70,7 +65,7 @@ async def on_release(request: Request) -> None:
     actions = request.services.actions
     result = await actions.release(request.actor, [request.value], request.origin, ask_reason=True)
     if result.needs_reason is not None and result.awaiting:
-        view = release_modal(_context(request), result.awaiting[0], result.needs_reason)
+        view = release_modal(_context(request), result.awaiting, result.needs_reason)
         await request.client.views_open(trigger_id=request.body["trigger_id"], view=view)
     await tell(request.reply, result)
 
@@ -81,7 +76,7 @@ async def on_release(request: Request) -> None:
 def _context(request: Request) -> ModalContext:
     card = request.card
     return ModalContext(
-        message_id=card.message_id if card else request.value,
+        message_id=card.message_id if card else request.target,
         channel_id=card.channel if card else (request.reply.channel_id or ""),
         message_ts=card.ts if card else "",
         thread_ts=card.thread_ts if card else None,
@@ -147,9 +142,9 @@ async def on_move_submit(request: Request) -> None:
         raise InvalidInput("Pick a folder to move the message to.")
     reason = field(values, InputId.REASON).get("value") or ""
     result = await request.services.actions.move(
-        request.actor, [ctx.message_id], folder, origin, reason
+        request.actor, list(ctx.targets), folder, origin, reason
     )
-    await tell(request.reply, result)
+    await tell(request.reply, result, picked=bool(ctx.message_ids))
 
 
 async def on_release_submit(request: Request) -> None:
@@ -157,8 +152,9 @@ async def on_release_submit(request: Request) -> None:
     reason = (field(values, InputId.REASON).get("value") or "").strip()
     if not reason:
         raise InvalidInput("Say why the message should be released: the approver reads it.")
-    result = await request.services.actions.release(request.actor, [ctx.message_id], origin, reason)
-    await tell(request.reply, result)
+    actions = request.services.actions
+    result = await actions.release(request.actor, list(ctx.targets), origin, reason)
+    await tell(request.reply, result, picked=bool(ctx.message_ids))
 
 
 async def on_reclassify_submit(request: Request) -> None:

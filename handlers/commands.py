@@ -12,7 +12,7 @@ from blocks import help_blocks, search_results
 from blocks.approvals import ListPage, approvals_list
 from blocks.audit import audit_blocks, trail_check_blocks, trail_check_text
 from blocks.modals import ModalContext, block_modal
-from blocks.outcomes import action_notes, outcome_line
+from blocks.outcomes import action_notes, outcome_line, picked_notes
 from bot.cloudflare.models import PatternType
 from bot.commands import (
     BlockCommand,
@@ -132,10 +132,13 @@ async def announce(request: Request, result: ActionResult) -> None:
         await request.reply.private("\n".join(notes))
 
 
-async def tell(reply: Reply, result: ActionResult, *, everything: bool = False) -> None:
+async def tell(
+    reply: Reply, result: ActionResult, *, everything: bool = False, picked: bool = False
+) -> None:
     """Say privately what the cards do not show (with `everything`, the outcome lines too:
-    a block asked for by command has no card)."""
-    notes = action_notes(result)
+    a block asked for by command has no card; with `picked`, what became of each ticked
+    search hit, by its id)."""
+    notes = picked_notes(result) if picked else action_notes(result)
     if everything:
         notes = [outcome_line(o.outcome) for o in result.outcomes] + notes
     if notes:
@@ -145,7 +148,7 @@ async def tell(reply: Reply, result: ActionResult, *, everything: bool = False) 
 async def show_page(reply: Reply, page: SearchPage) -> None:
     blocks = search_results(
         page.messages, description=page.description, more_key=page.more_key,
-        shown_before=page.shown_before, bulk_key=page.bulk_key,
+        shown_before=page.shown_before, bulk_key=page.bulk_key, has_more=page.has_more,
     )  # fmt: skip
     await reply.private_blocks(blocks, f"Search results: {len(page.messages)} messages")
     if page.unsaved:

@@ -77,14 +77,20 @@ class Request:
         return str(action.get("value", ""))
 
     @property
+    def target(self) -> str:
+        """The message the clicked element acts on: its card block's message (a card's menus,
+        whose value is the choice), else its value (a button's)."""
+        action = (self.body.get("actions") or [{}])[0]
+        return card_of(action.get("block_id")) or str(action.get("value", ""))
+
+    @property
     def card(self) -> CardRef | None:
         """The card a click came from: the post (not an ephemeral message) and the message the
-        element acts on (a button's value, else its block's id)."""
+        element acts on (`target`)."""
         container = self.body.get("container") or {}
         if container.get("type") != "message" or container.get("is_ephemeral"):
             return None
-        action = (self.body.get("actions") or [{}])[0]
-        target = card_of(action.get("block_id")) or str(action.get("value", ""))
+        target = self.target
         if not target:
             return None
         return CardRef(

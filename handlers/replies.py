@@ -86,6 +86,22 @@ class Reply:
     async def private(self, text: str) -> None:
         await self.private_blocks(notice(text), text)
 
+    async def replace(self, text: str) -> None:
+        """Replace the private message a click came from by `text`: an ephemeral message cannot
+        be redrawn with chat.update, only through its response_url. Without one (or when Slack
+        refuses), `text` is a new private answer."""
+        if self.response_url is not None:
+            webhook = AsyncWebhookClient(self.response_url, session=self.webhooks)
+            payload = [b.to_dict() for b in notice(text)]
+            answer = await webhook.send(
+                text=text[:NOTICE_LIMIT], blocks=payload, replace_original=True,
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
+            if answer.status_code == 200:
+                return
+            log.warning("response_url refused a replacement (%s)", answer.status_code)
+        await self.private(text)
+
     async def busy(self) -> None:
         """The "busy" notice: sent most when the bot is most loaded, so serialised once."""
         await self._private(list(_busy_notice()), BUSY)

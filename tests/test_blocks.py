@@ -34,13 +34,14 @@ from blocks import (
     notice,
     problems,
     reclassify_modal,
+    release_modal,
     search_results,
     text_size,
     trace_blocks,
     view_problems,
 )
 from blocks.ids import ActionId, CallbackId, InputId, card_of
-from blocks.search import CHOOSER_SHOWN, SEARCH_PAGE
+from blocks.search import CHOOSER_SHOWN, SEARCH_PAGE, matched, shareable_card
 from bot.cloudflare.models import (
     DESTINATIONS,
     RECLASSIFY_DISPOSITIONS,
@@ -332,9 +333,11 @@ def hits(n: int) -> list[MessageDetails]:
 def test_search_results_list_hits_with_open_buttons() -> None:
     messages = hits(3)
     blocks = search_results(messages, description='from:"a" <!here>', more_key=None)
-    assert '*3 results* for from:"a" &lt;!here&gt;' in all_text(blocks)
-    opens = by_action(blocks, ActionId.OPEN)
+    assert '*3 messages match* from:"a" &lt;!here&gt;' in all_text(blocks)
+    assert "showing" not in all_text(blocks), "one page says its count alone"
+    opens = by_action(blocks, ActionId.HIT_OPEN)
     assert [o["value"] for o in opens] == [m.id for m in messages]
+    assert not by_action(blocks, ActionId.OPEN), "a hit opens privately, not as a chooser entry"
     assert all(f"`{m.id}`" in all_text(blocks) for m in messages), "each hit's id, to copy"
     assert not by_action(blocks, ActionId.SEARCH_MORE)
     assert_clean(blocks)
@@ -344,15 +347,72 @@ def test_more_button_only_with_a_key() -> None:
     blocks = search_results(hits(10), description="x", more_key="search:abc", shown_before=10)
     (more,) = by_action(blocks, ActionId.SEARCH_MORE)
     assert more["value"] == "search:abc"
-    assert "*Results 11-20* for x" in all_text(blocks)
+    assert "*More than 20 messages match* x · showing 11-20" in all_text(blocks)
+    assert_clean(blocks)
+
+
+def test_the_count_is_exact_only_on_the_last_page() -> None:
+    """The API gives no total (`total_count` is always 0): "more than N" while it has pages."""
+    last = search_results(hits(3), description="x", more_key=None, shown_before=10)
+    assert "*13 messages match* x · showing 11-13" in all_text(last)
+    one = search_results(hits(1), description="x", more_key=None)
+    assert "*1 message matches* x" in all_text(one)
+    unsaved = search_results(hits(10), description="x", more_key=None, has_more=True)
+    assert "*More than 10 messages match* x · showing 1-10" in all_text(unsaved)
+    assert matched(1_200, more=False) == "1,200 messages match"
+
+
+def test_each_hit_has_a_tick_box_and_the_page_acts_on_the_ticked() -> None:
+    messages = hits(10)
+    blocks = search_results(messages, description="x", more_key="k", bulk_key="b")
+    data = dicts(blocks)
+    ticks = [b for b in data if (b.get("accessory") or {}).get("action_id") == ActionId.HIT_PICK]
+    assert [b["accessory"]["options"][0]["value"] for b in ticks] == [m.id for m in messages]
+    assert all(b["accessory"]["type"] == "checkboxes" for b in ticks)
+    assert all(len(b["accessory"]["options"]) <= 10 for b in ticks), "Block Kit: 10 options"
+    assert all(m.id in b["text"]["text"] for m, b in zip(messages, ticks, strict=True)), (
+        "the tick box sits beside the hit it ticks"
+    )
+    ids = [b["block_id"] for b in data if "block_id" in b]
+    assert len(ids) == len(set(ids)), "Slack sends the state by block id: unique on a page"
+    (release,) = by_action(blocks, ActionId.RELEASE_SELECTED)
+    assert release["confirm"]["confirm"]["text"] == "Release", "a destructive button confirms"
+    assert by_action(blocks, ActionId.MOVE_SELECTED)
+    assert by_action(blocks, ActionId.RELEASE_ALL) and by_action(blocks, ActionId.MOVE_ALL)
+    assert len(blocks) <= 50
+    assert_clean(blocks)
+
+
+def test_a_hit_that_cannot_be_acted_on_has_no_tick_box() -> None:
+    odd = make_message(id="bad id <!here>")
+    long = make_message(id="A" * 151)
+    blocks = search_results([odd, long], description="x", more_key=None)
+    assert not by_action(blocks, ActionId.HIT_PICK)
+    assert not by_action(blocks, ActionId.RELEASE_SELECTED), "nothing could be ticked"
+    assert len(by_action(blocks, ActionId.HIT_OPEN)) == 1, "a long id can still be opened"
     assert_clean(blocks)
 
 
 def test_search_page_is_capped() -> None:
     blocks = search_results(hits(40), description="x", more_key=None)
-    assert len(by_action(blocks, ActionId.OPEN)) == SEARCH_PAGE
+    assert len(by_action(blocks, ActionId.HIT_OPEN)) == SEARCH_PAGE
+    assert len(by_action(blocks, ActionId.HIT_PICK)) == SEARCH_PAGE
+    assert "*40 messages match* x · showing 1-10" in all_text(blocks)
     assert "30 more not shown" in all_text(blocks)
     assert_clean(blocks)
+
+
+def test_a_hit_opens_as_a_private_card_with_share_in_channel() -> None:
+    message = make_message()
+    blocks = shareable_card(message, make_detections(), ACTION_LOG)
+    (share,) = by_action(blocks, ActionId.SHARE)
+    assert share["value"] == message.id
+    assert "Only you can see this card" in all_text(blocks)
+    assert by_action(blocks, ActionId.TRACE), "the card's own buttons are there"
+    assert card_of(dicts(blocks)[-1]["block_id"]) == message.id
+    assert_clean(blocks, text=fallback_text(message))
+    worst = worst_message()
+    assert_clean(shareable_card(worst, worst_detections(), worst_log()), text=fallback_text(worst))
 
 
 def test_empty_search_says_so_with_a_hint() -> None:
@@ -470,6 +530,25 @@ def test_move_modal() -> None:
         "initial_option"
         not in modal_inputs(move_modal(CTX, None, "Nowhere"))[InputId.FOLDER]["element"]
     )
+
+
+def test_move_and_release_modals_of_ticked_hits_name_every_id() -> None:
+    messages = [make_message(id=f"Abcd{i}-2026-11-21T05:17:05-0000000{i}") for i in range(10)]
+    ctx = ModalContext(message_ids=tuple(m.id for m in messages), channel_id="C0123456")
+    assert ctx.targets == ctx.message_ids and CTX.targets == (MID,)
+    assert ModalContext.load(ctx.dump()) == ctx
+    move = move_modal(ctx, None, None)
+    release = release_modal(ctx, messages, "it touches 10 messages (BOT_BULK_THRESHOLD is 2)")
+    for view in (move, release):
+        text = "".join(texts(view.to_dict()))
+        assert "10 selected messages" in text and all(f"`{m.id}`" in text for m in messages)
+        assert view_problems(view) == []
+    assert move.to_dict()["title"]["text"] == "Move messages"
+    assert modal_inputs(move)[InputId.FOLDER]["element"]["action_id"] == InputId.FOLDER
+    longest = ModalContext(message_ids=("A" * 150,) * SEARCH_PAGE, channel_id="C" * 64)
+    assert len(longest.dump()) <= 3000, "a page's ticked ids fit the modal's metadata"
+    with pytest.raises(ValueError, match="at most 10 items"):
+        ModalContext(message_ids=("A",) * (SEARCH_PAGE + 1))
 
 
 def test_reclassify_modal() -> None:

@@ -206,6 +206,17 @@ def bolt_app(api_url: str) -> AsyncApp:
             await ack("Working on it")  # the answer is the HTTP ack body itself
             return
         await ack()
+        if command["text"] == "pick":
+            options = [{"text": plain(n), "value": n.lower()} for n in ("Alpha", "Beta")]
+            tick = {"type": "checkboxes", "action_id": "tick", "options": options}
+            text = {"type": "mrkdwn", "text": "Two hits"}
+            await respond(
+                blocks=[
+                    {"type": "section", "block_id": "hits", "text": text, "accessory": tick},
+                    {"type": "actions", "elements": [button("go", "Act on ticked")]},
+                ]
+            )
+            return
         text = {"type": "mrkdwn", "text": f"Looked up *{command['text']}* &lt;ok&gt;"}
         confirm = {
             "title": {"type": "plain_text", "text": "Release?"},
@@ -230,6 +241,17 @@ def bolt_app(api_url: str) -> AsyncApp:
         await client.chat_postMessage(
             channel=body["channel"]["id"], text=f"clicked {value} by {user}"
         )
+
+    @app.action("tick")
+    async def ticked(ack: AsyncAck) -> None:
+        await ack()
+
+    @app.action("go")
+    async def go(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        state = body["state"]["values"]["hits"]["tick"]["selected_options"]
+        ticked = ",".join(o["value"] for o in state) or "nothing"
+        await client.chat_postMessage(channel=body["channel"]["id"], text=f"acting on {ticked}")
 
     @app.action("open")
     async def open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -285,6 +307,18 @@ async def test_command_answer_click_and_confirm(console: Console) -> None:
     assert "?? Release?" in asked and "yes = Release · no = Keep" in asked
     await console.answer_confirm(yes=True)
     await console.wait_for(lambda screen: "clicked v1 by U0LOCAL" in screen)
+
+
+async def test_tick_boxes_are_ticked_and_sent_as_the_messages_state(console: Console) -> None:
+    answer = await console.send_command("/email pick")
+    assert "[1] ☐ 1 Alpha, ☐ 2 Beta" in answer and "[2] Act on ticked" in answer
+    assert "☑ 1 Alpha, ☐ 2 Beta" in await console.click(1, "1")
+    assert "☑ 1 Alpha, ☑ 2 Beta" in await console.click(1, "beta")
+    assert "☐ 1 Alpha, ☑ 2 Beta" in await console.click(1, "1")
+    with pytest.raises(ConsoleError, match="which box"):
+        await console.click(1)
+    await console.click(2)
+    await console.wait_for(lambda screen: "acting on beta" in screen)
 
 
 async def test_modal_through_the_repl_commands(console: Console) -> None:

@@ -20,7 +20,8 @@ from bot.local.console_session import Console, ConsoleError
 
 HELP = """\
   /command text        run a slash command, e.g. /email lookup <id>
-  click N [OPTION]     click button [N]; for a menu also the option's number or value
+  click N [OPTION]     click button [N]; for a menu also the option's number or value;
+                       on tick boxes, tick or untick them
   yes | no             answer a confirmation dialog
   modal                show the open modal; set N VALUE fills its input {N}
   submit | cancel      submit or close the modal

@@ -19,7 +19,7 @@ import aiohttp
 from bot.local import payloads
 from bot.local.console_modals import ConsoleError, Modals
 from bot.local.console_screen import Screen, Target
-from bot.local.render import Clickable, Option, text_of
+from bot.local.render import Clickable, Option, text_of, tick_boxes
 
 __all__ = ["Console", "ConsoleError"]
 JsonObject = dict[str, Any]
@@ -66,6 +66,8 @@ class Console:
         self.seen: dict[tuple[str, str], int] = {}  # (channel, ts) -> version printed
         self.view_events = 0
         self.pending: tuple[int, str | None] | None = None  # a click waiting for its confirm
+        # Boxes ticked per message (option values): its state, sent with each click on it.
+        self.ticked: dict[tuple[str, str], set[str]] = {}
         self._lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
 
@@ -247,6 +249,8 @@ class Console:
         if target is None:
             raise ConsoleError(f"there is no [{number}] on screen (`messages` shows the channel)")
         clickable = target.clickable
+        if clickable.kind == "checkboxes" and target.message is not None:
+            return await self._tick(target, choice, mark)
         chosen = _chosen(clickable, choice)
         if clickable.confirm and not confirmed:
             self._ask_confirm(number, choice, clickable.confirm)
@@ -254,6 +258,22 @@ class Console:
         if clickable.element.get("url"):
             self.say(f"(Slack would open {clickable.element['url']} in the browser)")
         payload = await self._click_payload(target, payloads.action(clickable, chosen, choice))
+        await self._send(payloads.interaction(payload))
+        return self.display.since(mark)
+
+    async def _tick(self, target: Target, choice: str | None, mark: int) -> str:
+        """Tick or untick boxes of a message (`choice`: which; a lone box without one), show
+        them, and send the click Slack sends: the group's ticked options, the message's state."""
+        clickable, message = target.clickable, target.message
+        assert message is not None
+        if choice is None and len(clickable.options) != 1:
+            raise ConsoleError(f"which box? click {clickable.number} OPTION")
+        picked = clickable.options if choice is None else _chosen(clickable, choice)
+        ticked = self.ticked.setdefault((message["channel"], message["ts"]), set())
+        ticked ^= {o.value for o in picked}
+        self.say(f"[{clickable.number}] {tick_boxes(clickable, ticked)}")
+        selected = [o for o in clickable.options if o.value in ticked]
+        payload = await self._click_payload(target, payloads.action(clickable, selected))
         await self._send(payloads.interaction(payload))
         return self.display.since(mark)
 
@@ -283,9 +303,11 @@ class Console:
         message = target.message
         assert message is not None
         issued = await self._issue(message["channel"], message["ts"])
+        ticked = self.ticked.get((message["channel"], message["ts"]), set())
         return payloads.block_actions(
-            self.user, [action], issued["trigger_id"], message=message, response_url=issued["url"]
-        )
+            self.user, [action], issued["trigger_id"], message=message, response_url=issued["url"],
+            state=payloads.message_state(message["blocks"], ticked),
+        )  # fmt: skip
 
     def set_field(self, field: str, text: str) -> str:
         return self.modals.set_field(field, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlencode
 
@@ -127,12 +128,14 @@ def block_actions(
     message: JsonObject | None = None,
     view: JsonObject | None = None,
     response_url: str | None = None,
+    state: dict[str, Any] | None = None,
 ) -> JsonObject:
     """A click. `message` is the stand-in's record of the message clicked (hook shape), or
-    `view` the modal / Home tab. Ephemeral messages are not echoed back, as in Slack."""
+    `view` the modal / Home tab. Ephemeral messages are not echoed back, as in Slack. `state`
+    is the message's `state.values` (`message_state`), which Slack sends with every click."""
     payload = _envelope("block_actions", user, trigger_id)
     payload["actions"] = actions
-    payload["state"] = {"values": {}}
+    payload["state"] = {"values": state or {}}
     if view is not None:
         payload["container"] = {"type": "view", "view_id": view["id"]}
         payload["view"] = view
@@ -150,6 +153,21 @@ def block_actions(
     if not message["ephemeral"]:
         payload["message"] = message_object(message)
     return payload
+
+
+def message_state(blocks: list[JsonObject], ticked: Collection[str] = ()) -> dict[str, Any]:
+    """`state.values` of a message, as Slack sends it with a click on it: every checkbox group
+    (an accessory or in an actions block), its options whose value is in `ticked` selected."""
+    state: dict[str, Any] = {}
+    for block in blocks:
+        elements = [block.get("accessory"), *(block.get("elements") or [])]
+        for element in elements:
+            if not isinstance(element, dict) or element.get("type") != "checkboxes":
+                continue
+            chosen = [o for o in element.get("options") or [] if o.get("value") in ticked]
+            entry = {"type": "checkboxes", "selected_options": chosen}
+            state.setdefault(str(block.get("block_id")), {})[str(element.get("action_id"))] = entry
+    return state
 
 
 def message_object(message: JsonObject) -> JsonObject:

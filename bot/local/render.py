@@ -261,11 +261,24 @@ def _describe(clickable: Clickable) -> str:
     if kind == "button":
         url = clickable.element.get("url")
         return f"{clickable.label} ↗ {printable(str(url))}" if url else clickable.label
+    if kind == "checkboxes":
+        return tick_boxes(clickable, set())
     if clickable.options:
         symbol = "⋯" if kind == "overflow" else f"{clickable.label} ▾"
         return f"{symbol} ({_numbered(clickable.options)})"
     hint = VALUE_HINTS.get(kind, "a value")
     return f"{clickable.label} ▾ (click {clickable.number} <{hint}>)"
+
+
+def tick_boxes(clickable: Clickable, ticked: set[str]) -> str:
+    """`☐ Select`, or `☑ 1 A, ☐ 2 B` for several: the boxes of a checkbox group."""
+    boxes = [("☑ " if o.value in ticked else "☐ ") for o in clickable.options]
+    if len(clickable.options) == 1:
+        return boxes[0] + clickable.options[0].text
+    return ", ".join(
+        f"{box}{i} {o.text}"
+        for i, (box, o) in enumerate(zip(boxes, clickable.options, strict=True), 1)
+    )
 
 
 def _numbered(options: list[Option]) -> str:

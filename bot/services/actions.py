@@ -241,6 +241,11 @@ class ActionService:
         await self.cards.show_all(origin, done)
         return ActionResult(outcomes=done, unaudited=unaudited)
 
+    async def may_move(self, actor: str) -> None:
+        """Refused unless `actor` may move messages: checked before a move modal opens that
+        names no message to look up first (the ticked hits of a search page)."""
+        await self.policy.require(actor, role_for("move"), "move messages")
+
     async def may_block(self, actor: str) -> None:
         """Refused unless `actor` may block: checked when Block is clicked, before any modal."""
         await self.policy.require(actor, role_for("block"), "block senders")

@@ -16,7 +16,7 @@ from bot.cloudflare.dispositions import DETECTIONS
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE, SearchCommand, role_for
 from bot.errors import Gone, InvalidInput, StoreUnavailable
-from bot.services.lookup import LookupService
+from bot.services.lookup import Investigation, LookupService
 from bot.services.policy import Policy
 from bot.services.ports import CardRef, Evidence
 from bot.services.showing import CardKeeper
@@ -35,7 +35,8 @@ def _postable(channel: str | None) -> str:
 @dataclass(frozen=True)
 class SearchPage:
     """One page of results, the key of the next page and of the whole search (None when
-    Redis could not keep them: then `unsaved` is True)."""
+    Redis could not keep them: then `unsaved` is True); `has_more`: the API has another page
+    (it gives no total, so this is all there is to say how many match)."""
 
     messages: list[MessageDetails]
     description: str
@@ -43,6 +44,7 @@ class SearchPage:
     more_key: str | None
     bulk_key: str | None
     unsaved: bool = False
+    has_more: bool = False
 
 
 class MessageService:
@@ -66,6 +68,12 @@ class MessageService:
         await self.policy.require(actor, role_for("lookup"), "look up messages")
         found = await self.lookup.find(text)
         return await self.cards.post(_postable(channel), found)
+
+    async def details(self, actor: str, text: str) -> Investigation:
+        """The full picture of one message, for a card only the person who asked sees (a
+        search hit's "Open"); "Share in channel" then posts it (`lookup_card`)."""
+        await self.policy.require(actor, role_for("lookup"), "look up messages")
+        return await self.lookup.find(text)
 
     async def peek(self, actor: str, text: str) -> MessageDetails:
         """The current state of one message, to name it in a modal before acting on it."""
@@ -135,7 +143,7 @@ class MessageService:
         return SearchPage(
             messages=list(page.messages), description=saved.description,
             shown_before=saved.shown, more_key=more_key, bulk_key=bulk_key,
-            unsaved=bool(page.messages) and bulk_key is None,
+            unsaved=bool(page.messages) and bulk_key is None, has_more=bool(page.next_cursor),
         )  # fmt: skip
 
     async def saved_description(self, key: str) -> str | None:

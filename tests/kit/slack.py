@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
@@ -196,21 +196,30 @@ class Slack:
         action_id: str,
         user: str = OPERATOR,
         option: str | None = None,
+        *,
+        ticked: Collection[str] = (),
+        value: str | None = None,
     ) -> httpx.Response:
-        block, element = find_element(message, action_id)
+        """Click `action_id` (the one carrying `value`, when given) or choose `option` in it;
+        `ticked`: the values of the message's tick boxes ticked, sent as its state.values (a
+        click on a checkbox group reports those of its own that are ticked)."""
+        block, element = find_element(message, action_id, value)
         entry: dict[str, Any] = {
             "type": element["type"], "action_id": action_id, "block_id": block["block_id"],
             "action_ts": f"{time.time():.6f}",
         }  # fmt: skip
         if element["type"] == "button":
             entry["value"] = element.get("value")
+        elif element["type"] == "checkboxes":
+            entry["selected_options"] = [o for o in element["options"] if o["value"] in ticked]
         else:
             chosen = next(o for o in element["options"] if o["value"] == option)
             entry["selected_option"] = chosen
         handles = self._handles(user, message["ts"])
         payload = payloads.block_actions(
-            user, [entry], handles["trigger_id"], message=message, response_url=handles["url"]
-        )
+            user, [entry], handles["trigger_id"], message=message, response_url=handles["url"],
+            state=payloads.message_state(message["blocks"], ticked),
+        )  # fmt: skip
         return self.send(payloads.interaction(payload))
 
     def submit(
@@ -317,14 +326,18 @@ def socket_state(standin: StandinProcess) -> dict[str, Any]:
     return dict(standin.hook("GET", "socket"))
 
 
-def find_element(message: dict[str, Any], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def find_element(
+    message: dict[str, Any], action_id: str, value: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first `action_id` element (whose value, or one of whose options' values, is `value`
+    when given) and its block."""
     for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action_id:
+        for element in [*(block.get("elements") or []), block.get("accessory") or {}]:
+            if element.get("action_id") != action_id:
+                continue
+            values = [element.get("value"), *(o.get("value") for o in element.get("options") or [])]
+            if value is None or value in values:
                 return block, element
-        accessory = block.get("accessory")
-        if accessory and accessory.get("action_id") == action_id:
-            return block, accessory
     raise AssertionError(f"no {action_id} in the message: {json.dumps(message)[:2000]}")
 
 
