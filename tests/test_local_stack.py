@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -79,6 +80,13 @@ def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
             50,
             "an alert campaign thread in the console's channel",
         )
+        # The console announces alerts in one line each and lists them, with their threads.
+        assert "new alert" in read_until("new alert")
+        stack.stdin.write("alerts\n")
+        stack.stdin.flush()
+        listed = read_until("alert N shows one").rsplit("══ alerts in #C0LOCAL", 1)[1]
+        assert re.search(r" 1\) \d\d:\d\d:\d\d · (no replies|\d+ repl)", listed), listed
+        assert re.search(r"\d+ repl(y|ies) · Campaign: \d+ messages", listed), listed
         stack.stdin.write("quit\n")
         stack.stdin.flush()
         assert stack.wait(timeout=30) == 0

@@ -222,7 +222,8 @@ async def start_local_slack(
     return await children.start(
         "console", sys.executable, "-m", "bot", "console", "--bot-url", f"{bot_url}/slack/events",
         "--standin", standin_url, "--signing-secret", secret, "--user", LOCAL_USER,
-        "--channel", LOCAL_CHANNEL, interactive=True,
+        "--channel", LOCAL_CHANNEL, "--alert-channel", settings.alert_channel or LOCAL_CHANNEL,
+        interactive=True,
     )  # fmt: skip
 
 
