@@ -1,6 +1,7 @@
-"""The admin's documentation against the code it describes: .env.example, the README's
-configuration table, install commands, troubleshooting quotes and links, and SECURITY.md's
-scopes. Each test fails when the code moves and the documentation does not."""
+"""The admin's documentation against the code it describes: .env.example, the configuration
+table (docs/configuration.md), install commands (docs/install.md), troubleshooting quotes
+(docs/troubleshooting.md), the links between the pages, and SECURITY.md's scopes. Each test
+fails when the code moves and the documentation does not."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from tests.kit.servers import DOCKERFILE, ROOT
 
 README = ROOT / "README.md"
 SECURITY = ROOT / "SECURITY.md"
+DOCS = ROOT / "docs"
+CONFIGURATION = DOCS / "configuration.md"
+TROUBLESHOOTING = DOCS / "troubleshooting.md"
+INSTALL = DOCS / "install.md"
+PAGES = [README, SECURITY, ROOT / "bench" / "README.md", *sorted(DOCS.glob("*.md"))]
 ENV_EXAMPLE = ROOT / ".env.example"
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 
@@ -40,12 +46,6 @@ def env_example() -> dict[str, tuple[bool, str]]:
             assert name not in found, f"{name} is set twice in .env.example"
             found[name] = (match[1] is not None, match[3])
     return found
-
-
-def section(text: str, title: str) -> str:
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
 
 
 def flat(text: str) -> str:
@@ -89,13 +89,12 @@ def test_env_example_holds_no_secret_and_no_value_that_would_stop_the_bot() -> N
     }  # fmt: skip
 
 
-def test_readme_configuration_table_lists_every_setting_and_only_real_ones() -> None:
-    table = section(README.read_text(), "Configuration")
+def test_configuration_table_lists_every_setting_and_only_real_ones() -> None:
     listed = set()
-    for row in re.findall(r"^\| (.+?) \|", table, re.M):
+    for row in re.findall(r"^\| (.+?) \|", CONFIGURATION.read_text(), re.M):
         listed |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", row))
-    assert set(SETTINGS) - listed == set(), "settings missing from the README's table"
-    assert listed - set(SETTINGS) == set(), "the README's table names settings that do not exist"
+    assert set(SETTINGS) - listed == set(), "settings missing from docs/configuration.md"
+    assert listed - set(SETTINGS) == set(), "docs/configuration.md names settings that do not exist"
 
 
 def string_pieces() -> set[str]:
@@ -110,13 +109,13 @@ def string_pieces() -> set[str]:
 
 
 def test_troubleshooting_quotes_the_bots_own_words() -> None:
-    quotes = re.findall(r"\*\*(.+?)\*\*", flat(section(README.read_text(), "Troubleshooting")))
+    quotes = re.findall(r"\*\*(.+?)\*\*", flat(TROUBLESHOOTING.read_text()))
     assert len(quotes) >= 25, "the troubleshooting entries quote the messages they explain"
     pieces = string_pieces()
     for quote in quotes:
         for fragment in (f.strip() for f in quote.split("…")):
             assert not fragment or any(fragment in p for p in pieces), (
-                f"README Troubleshooting quotes {quote!r}, but the code has no {fragment!r}"
+                f"docs/troubleshooting.md quotes {quote!r}, but the code has no {fragment!r}"
             )
 
 
@@ -125,16 +124,25 @@ def anchor(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
 
-@pytest.mark.parametrize("doc", [README, SECURITY], ids=lambda p: p.name)
-def test_links_within_the_docs_resolve(doc: Path) -> None:
-    text = doc.read_text()
-    headings = {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
-    for target in re.findall(r"\]\(#([^)]+)\)", text):
-        assert target in headings, f"link to #{target}: no such heading"
+def headings(page: Path) -> set[str]:
+    return {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", page.read_text(), re.M)}
 
 
-def test_readme_install_without_docker_runs_the_images_pip_commands() -> None:
-    shown = re.findall(r"bin/pip install (.+)$", README.read_text(), re.M)
+@pytest.mark.parametrize("doc", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_between_the_docs_resolve(doc: Path) -> None:
+    """Every relative link names a file that exists, and a `#part` a heading in it."""
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, part = target.partition("#")
+        page = (doc.parent / path).resolve() if path else doc
+        assert page.exists(), f"{target}: no such file"
+        if part:
+            assert part in headings(page), f"{target}: no such heading"
+
+
+def test_install_without_docker_runs_the_images_pip_commands() -> None:
+    shown = re.findall(r"bin/pip install (.+)$", INSTALL.read_text(), re.M)
     assert len(shown) == 2
     dockerfile = flat(DOCKERFILE.read_text().replace("\\\n", " "))
     for args in shown:
