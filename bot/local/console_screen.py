@@ -39,6 +39,11 @@ class Screen:
         if self.out is not None:
             self.out(text)
 
+    def note(self, text: str) -> None:
+        """Kept in the transcript, not printed: what the person typed (the terminal shows it
+        already), so that a test's screen reads like the session."""
+        self.transcript.append(text)
+
     def text(self) -> str:
         return "\n".join(self.transcript)
 

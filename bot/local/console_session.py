@@ -34,7 +34,7 @@ class Console(Watcher):
         command, _, text = line.strip().partition(" ")
         if not command.startswith("/") or len(command) < 2:
             raise ConsoleError("a slash command starts with /, e.g. /email help")
-        self.say(f"> {line.strip()}")
+        self.display.note(f"> {line.strip()}")
         self.modals.home_open = False
         issued = await self._issue(self.channel)
         body = payloads.slash_command(
