@@ -1,6 +1,7 @@
-"""The admin's documentation against the code it describes: .env.example, the configuration
-table (docs/configuration.md), install commands (docs/install.md), troubleshooting quotes
-(docs/troubleshooting.md), the links between the pages, and SECURITY.md's scopes. Each test
+"""The documentation against the code it describes: .env.example, the configuration table
+(docs/configuration.md), install commands (docs/install.md), troubleshooting quotes
+(docs/troubleshooting.md), the links between the pages, SECURITY.md's scopes, and the README's
+console session (its commands exist, its wording is the code's, it fits 80 columns). Each test
 fails when the code moves and the documentation does not."""
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from bot.commands import VERBS
 from bot.config import Settings
+from bot.local.columns import SCREEN_COLUMNS, columns
+from bot.local.console import HELP
 from tests.kit.servers import DOCKERFILE, ROOT
 
 README = ROOT / "README.md"
@@ -162,3 +166,74 @@ def test_security_md_covers_the_threat_model() -> None:
     for threat in ("attacker-controlled email content", "insider misuse", "token theft"):
         assert f"Threat: {threat}" in headings
     assert "Reporting a vulnerability" in headings
+
+
+# --- the README's console session -------------------------------------------------------------
+
+PROMPT = re.compile(r"^U0[A-Z0-9]+@#C0[A-Z0-9]+> ?(.*)$")
+PHRASE = re.compile(r"[A-Za-z][\w']*(?: [A-Za-z][\w']*){3,}")  # four words or more
+# The run's data: addresses, links, ids, times, and words in capitals (MALICIOUS, SPF).
+DATA = re.compile(r"[/@\[\]`=#<>]|\d|^[A-Z_]{2,}\W*$")
+
+
+def phrases(line: str) -> list[str]:
+    """The runs of three words or more of a line, its data left out."""
+    shown = re.sub(r"\S+", lambda m: "|" if DATA.search(m[0]) else m[0], line.replace("*", ""))
+    return PHRASE.findall(shown)
+
+
+LEFT_OUT = "[…]"
+
+
+def transcript() -> list[str]:
+    match = re.search(
+        r"^## What it looks like\n.*?^```text\n(.*?)^```", README.read_text(), re.S | re.M
+    )
+    assert match, "the README shows a console session under 'What it looks like'"
+    return match[1].splitlines()
+
+
+def typed() -> list[str]:
+    return [m[1] for line in transcript() if (m := PROMPT.match(line)) and m[1]]
+
+
+def test_the_readme_session_fits_an_80_column_terminal() -> None:
+    lines = transcript()
+    assert len(lines) > 50 and typed()
+    assert [line for line in lines if columns(line) > SCREEN_COLUMNS] == []
+
+
+def test_the_readme_session_types_only_commands_that_exist() -> None:
+    """What the person types is a console command of `help`, or an /email verb."""
+    commands = {
+        word
+        for line in HELP.splitlines()
+        for part in line.split("  ")[1].split(" | ")
+        if (word := part.split(" ")[0].strip())
+    }  # fmt: skip
+    for line in typed():
+        word, _, rest = line.partition(" ")
+        if word == "/email":
+            assert rest.split(" ")[0] in VERBS, line
+        else:
+            assert word in commands, f"{line!r}: the console's help has no {word!r}"
+    wanted = {"/email", "click", "yes", "set", "submit", "user", "alerts", "alert"}
+    assert {line.split(" ")[0] for line in typed()} >= wanted, "the session shows the tour"
+
+
+def test_the_readme_session_says_what_the_code_says() -> None:
+    """Every run of four words or more the session shows comes from the code (the bot's, the
+    console's, the simulator's sample mail) or from what the person typed, give or take a
+    word at either end that the code computes ("Released" through approval request): when
+    the wording changes, the session has to be run again."""
+    pieces = [p.replace("*", "") for p in string_pieces()]
+    said = " ".join(typed())
+    for line in transcript():
+        if PROMPT.match(line) or line.strip() in (LEFT_OUT, "$ make run"):
+            continue
+        for phrase in phrases(line):
+            words = phrase.split(" ")
+            forms = [" ".join(w) for w in (words, words[1:], words[:-1]) if len(w) >= 3]
+            assert any(form in said or any(form in p for p in pieces) for form in forms), (
+                f"the README's session shows {phrase!r} ({line.strip()!r}), which no code says"
+            )
