@@ -1,7 +1,7 @@
 # The bot's image: `docker build -t email-security-bot .`, or `docker compose up -d` with the
 # docker-compose.yml beside this file. Settings come from the environment at run time (never
-# from build arguments or layers); README "Running the bot". Needs BuildKit (Docker 23 or
-# later, or `docker buildx build`) for the pip cache mount.
+# from build arguments or layers); docs/install.md "Running the bot". Needs BuildKit (Docker
+# 23 or later, or `docker buildx build`) for the pip cache mount.
 #
 # tests/test_container.py runs this build stage's instructions outside Docker (the same pip
 # commands on the same lock, into a fresh venv), starts the bot with ENTRYPOINT and probes it

@@ -19,6 +19,7 @@ RECIPIENTS_SHOWN = 10
 
 
 HEADLINE_BLOCK = "campaign-headline"
+REPORT_PREFIX = "PhishGuard report: "  # a report post's text starts so (the console finds them)
 
 
 def campaign_root(campaign: Campaign, first: MessageDetails) -> list[Block]:
@@ -71,7 +72,7 @@ def root_text(campaign: Campaign, first: MessageDetails) -> str:
 def report_text(report: PhishGuardReport) -> str:
     """The notification text of a report: its title is the reporter's words, made safe like
     every block (a notification shows `text`, where a mention or a link would work too)."""
-    return f"PhishGuard report: {safe_or(report.title, 250, '(untitled)')}"
+    return REPORT_PREFIX + safe_or(report.title, 250, "(untitled)")
 
 
 def report_card(report: PhishGuardReport) -> list[Block]:

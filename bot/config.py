@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     bot_bulk_threshold: int = Field(default=2, ge=1)
     bot_required_approvals: int = Field(default=1, ge=1, le=5)
     bot_guarded_dispositions: CommaList = tuple(GUARDED_BY_DEFAULT)
-    # Matches of a search "Release/Move all matching" covers; at most what was measured (README).
+    # Matches of a search "Release/Move all matching" covers; at most what was measured
+    # (docs/performance.md).
     bot_bulk_search_limit: int = Field(default=10_000, ge=1, le=10_000)
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.alerts import HEADLINE_BLOCK, REPORT_PREFIX
 from bot.local import payloads
 from bot.local.console import execute
 from bot.local.console_session import Console, ConsoleError
@@ -195,15 +196,73 @@ def standin_process() -> Iterator[StandinProcess]:
     process.stop()
 
 
+def preselected_move(trigger_id: str, channel: str) -> dict[str, Any]:
+    """The move modal with a folder and a reason already chosen."""
+    element = {**MOVE_SELECT, "action_id": "pick", "initial_option": MOVE_SELECT["options"][1]}
+    reason = {"type": "plain_text_input", "action_id": "text", "initial_value": "seen before"}
+    return {
+        "type": "modal", "callback_id": "move", "private_metadata": channel,
+        "title": plain("Move"), "submit": plain("Move"),
+        "blocks": [
+            {"type": "input", "block_id": "folder", "label": plain("Folder"), "element": element},
+            {"type": "input", "block_id": "why", "label": plain("Reason"), "element": reason},
+        ],
+    }  # fmt: skip
+
+
+async def publish_home(command: dict[str, Any], client: AsyncWebClient) -> None:
+    blocks = [{"type": "section", "text": plain(f"Published for {command['user_id']}")}]
+    await client.views_publish(user_id=command["user_id"], view={"type": "home", "blocks": blocks})
+
+
+async def open_preselected(command: dict[str, Any], client: AsyncWebClient) -> None:
+    view = preselected_move(command["trigger_id"], command["channel_id"])
+    await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+
+async def post_alerts(command: dict[str, Any], client: AsyncWebClient) -> None:
+    """What the alert poller posts: a campaign root with two follow-ups in its thread and a
+    PhishGuard report; and one post that is no alert."""
+    channel = command["channel_id"]
+    headline = {
+        "type": "context",
+        "block_id": HEADLINE_BLOCK,
+        "elements": [{"type": "mrkdwn", "text": "🚨 *Campaign: 3 messages* since 10:00"}],
+    }
+    card = {"type": "section", "text": {"type": "mrkdwn", "text": "*Overdue invoice #76171*"}}
+    buttons = {"type": "actions", "elements": [button("looked", "Looked")]}
+    root = await client.chat_postMessage(
+        channel=channel, text="Campaign (3): Overdue invoice", blocks=[headline, card, buttons]
+    )  # fmt: skip
+    for n in (2, 3):
+        follow_up = {"type": "section", "text": plain(f"copy {n} of the campaign")}
+        await client.chat_postMessage(
+            channel=channel, thread_ts=root["ts"], text="1 more", blocks=[follow_up, buttons]
+        )
+    report = {"type": "section", "text": {"type": "mrkdwn", "text": "🎣 *PhishGuard report*"}}
+    await client.chat_postMessage(channel=channel, text=REPORT_PREFIX + "odd", blocks=[report])
+    await client.chat_postMessage(channel=channel, text="just a note")
+
+
+SCENES = {"publish": publish_home, "preselected": open_preselected, "alerts": post_alerts}
+
+
 def bolt_app(api_url: str) -> AsyncApp:
     """A tiny bot: /email answers with a button and a modal opener; both do something."""
     client = AsyncWebClient(token="xoxb-console-test", base_url=api_url)
     app = AsyncApp(signing_secret=SECRET, client=client)
 
     @app.command("/email")
-    async def email(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+    async def email(
+        ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         if command["text"] == "ack":
             await ack("Working on it")  # the answer is the HTTP ack body itself
+            return
+        if command["text"] in SCENES:
+            await ack()
+            await SCENES[command["text"]](command, client)
+            await respond(f"({command['text']}: done)")
             return
         await ack()
         if command["text"] == "pick":
@@ -242,6 +301,16 @@ def bolt_app(api_url: str) -> AsyncApp:
             channel=body["channel"]["id"], text=f"clicked {value} by {user}"
         )
 
+    @app.action("looked")
+    async def looked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        message = body["message"]
+        await client.chat_postMessage(
+            channel=body["channel"]["id"],
+            thread_ts=message.get("thread_ts") or message["ts"],
+            text=f"looked at by {body['user']['id']}",
+        )
+
     @app.action("tick")
     async def ticked(ack: AsyncAck) -> None:
         await ack()
@@ -272,6 +341,8 @@ def bolt_app(api_url: str) -> AsyncApp:
 
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event["user"].startswith("U0QUIET"):
+            return  # a bot that draws nothing new when the tab opens
         blocks = [{"type": "section", "text": plain("Approvals waiting: 0")}]
         await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks})
 
@@ -357,3 +428,52 @@ def test_the_terminal_loop(standin_process: StandinProcess) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "click N [OPTION]" in result.stdout and "there is no [5] on screen" in result.stdout
+
+
+async def test_a_modal_submitted_unchanged_keeps_its_preselected_values(console: Console) -> None:
+    await console.send_command("/email preselected")
+    await console.wait_for(lambda screen: "modal opened: Move" in screen)
+    assert "{1} Folder: JunkEmail" in console.screen()
+    assert "{2} Reason: seen before" in console.screen()
+    await execute(console, "submit")
+    await console.wait_for(lambda screen: "moved to JunkEmail" in screen)
+
+
+async def test_home_shows_the_tab_the_bot_published_when_asked(console: Console) -> None:
+    await console.switch(user="U0QUIET")
+    await console.send_command("/email publish")
+    await console.wait_for(lambda screen: "(publish: done)" in screen)
+    assert "Published for U0QUIET" not in console.screen(), "the Home tab is not open"
+    console.timeout = 1  # this bot draws nothing new when the tab opens
+    shown = await console.open_home()
+    assert "── Home tab" in shown and "Published for U0QUIET" in shown
+
+
+async def test_alerts_are_announced_listed_and_opened_with_their_thread(console: Console) -> None:
+    await console.send_command("/email alerts")
+    await console.wait_for(lambda screen: "just a note" in screen)
+    screen = console.screen()
+    assert "Overdue invoice #76171" in screen, "a new alert is announced in one line"
+    assert "Looked" not in screen and "copy 2" not in screen, "but not replayed in full"
+
+    listed = await console.show_alerts()
+    first, second = [line for line in listed.splitlines() if line.lstrip()[:2] in ("1)", "2)")]
+    assert "PhishGuard report" in first and "no replies" in first
+    assert "2 replies" in second and "Campaign: 3 messages" in second
+    assert "Overdue invoice #76171" in second
+
+    opened = await execute_and_show(console, "alert 2")
+    assert "Overdue invoice #76171" in opened and "copy 2" in opened and "copy 3" in opened
+    number = opened.split("] Looked")[0].rsplit("[", 1)[1]
+    await execute(console, f"click {number}")
+    await console.wait_for(lambda screen: "looked at by U0LOCAL" in screen)
+
+    channel = await console.show_messages()
+    assert "just a note" in channel and "Overdue invoice" not in channel
+    assert "2 alerts: `alerts` lists them" in channel
+
+
+async def execute_and_show(console: Console, line: str) -> str:
+    mark = console.display.mark()
+    await execute(console, line)
+    return console.display.since(mark)

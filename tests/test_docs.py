@@ -1,6 +1,8 @@
-"""The admin's documentation against the code it describes: .env.example, the README's
-configuration table, install commands, troubleshooting quotes and links, and SECURITY.md's
-scopes. Each test fails when the code moves and the documentation does not."""
+"""The documentation against the code it describes: .env.example, the configuration table
+(docs/configuration.md), install commands (docs/install.md), troubleshooting quotes
+(docs/troubleshooting.md), the links between the pages, SECURITY.md's scopes, and the README's
+console session (its commands exist, its wording is the code's, it fits 80 columns). Each test
+fails when the code moves and the documentation does not."""
 
 from __future__ import annotations
 
@@ -13,11 +15,19 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from bot.commands import VERBS
 from bot.config import Settings
+from bot.local.columns import SCREEN_COLUMNS, columns
+from bot.local.console import HELP
 from tests.kit.servers import DOCKERFILE, ROOT
 
 README = ROOT / "README.md"
 SECURITY = ROOT / "SECURITY.md"
+DOCS = ROOT / "docs"
+CONFIGURATION = DOCS / "configuration.md"
+TROUBLESHOOTING = DOCS / "troubleshooting.md"
+INSTALL = DOCS / "install.md"
+PAGES = [README, SECURITY, ROOT / "bench" / "README.md", *sorted(DOCS.glob("*.md"))]
 ENV_EXAMPLE = ROOT / ".env.example"
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 
@@ -40,12 +50,6 @@ def env_example() -> dict[str, tuple[bool, str]]:
             assert name not in found, f"{name} is set twice in .env.example"
             found[name] = (match[1] is not None, match[3])
     return found
-
-
-def section(text: str, title: str) -> str:
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
 
 
 def flat(text: str) -> str:
@@ -89,13 +93,12 @@ def test_env_example_holds_no_secret_and_no_value_that_would_stop_the_bot() -> N
     }  # fmt: skip
 
 
-def test_readme_configuration_table_lists_every_setting_and_only_real_ones() -> None:
-    table = section(README.read_text(), "Configuration")
+def test_configuration_table_lists_every_setting_and_only_real_ones() -> None:
     listed = set()
-    for row in re.findall(r"^\| (.+?) \|", table, re.M):
+    for row in re.findall(r"^\| (.+?) \|", CONFIGURATION.read_text(), re.M):
         listed |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", row))
-    assert set(SETTINGS) - listed == set(), "settings missing from the README's table"
-    assert listed - set(SETTINGS) == set(), "the README's table names settings that do not exist"
+    assert set(SETTINGS) - listed == set(), "settings missing from docs/configuration.md"
+    assert listed - set(SETTINGS) == set(), "docs/configuration.md names settings that do not exist"
 
 
 def string_pieces() -> set[str]:
@@ -110,13 +113,13 @@ def string_pieces() -> set[str]:
 
 
 def test_troubleshooting_quotes_the_bots_own_words() -> None:
-    quotes = re.findall(r"\*\*(.+?)\*\*", flat(section(README.read_text(), "Troubleshooting")))
+    quotes = re.findall(r"\*\*(.+?)\*\*", flat(TROUBLESHOOTING.read_text()))
     assert len(quotes) >= 25, "the troubleshooting entries quote the messages they explain"
     pieces = string_pieces()
     for quote in quotes:
         for fragment in (f.strip() for f in quote.split("…")):
             assert not fragment or any(fragment in p for p in pieces), (
-                f"README Troubleshooting quotes {quote!r}, but the code has no {fragment!r}"
+                f"docs/troubleshooting.md quotes {quote!r}, but the code has no {fragment!r}"
             )
 
 
@@ -125,16 +128,25 @@ def anchor(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
 
-@pytest.mark.parametrize("doc", [README, SECURITY], ids=lambda p: p.name)
-def test_links_within_the_docs_resolve(doc: Path) -> None:
-    text = doc.read_text()
-    headings = {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
-    for target in re.findall(r"\]\(#([^)]+)\)", text):
-        assert target in headings, f"link to #{target}: no such heading"
+def headings(page: Path) -> set[str]:
+    return {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", page.read_text(), re.M)}
 
 
-def test_readme_install_without_docker_runs_the_images_pip_commands() -> None:
-    shown = re.findall(r"bin/pip install (.+)$", README.read_text(), re.M)
+@pytest.mark.parametrize("doc", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_between_the_docs_resolve(doc: Path) -> None:
+    """Every relative link names a file that exists, and a `#part` a heading in it."""
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, part = target.partition("#")
+        page = (doc.parent / path).resolve() if path else doc
+        assert page.exists(), f"{target}: no such file"
+        if part:
+            assert part in headings(page), f"{target}: no such heading"
+
+
+def test_install_without_docker_runs_the_images_pip_commands() -> None:
+    shown = re.findall(r"bin/pip install (.+)$", INSTALL.read_text(), re.M)
     assert len(shown) == 2
     dockerfile = flat(DOCKERFILE.read_text().replace("\\\n", " "))
     for args in shown:
@@ -154,3 +166,74 @@ def test_security_md_covers_the_threat_model() -> None:
     for threat in ("attacker-controlled email content", "insider misuse", "token theft"):
         assert f"Threat: {threat}" in headings
     assert "Reporting a vulnerability" in headings
+
+
+# --- the README's console session -------------------------------------------------------------
+
+PROMPT = re.compile(r"^U0[A-Z0-9]+@#C0[A-Z0-9]+> ?(.*)$")
+PHRASE = re.compile(r"[A-Za-z][\w']*(?: [A-Za-z][\w']*){3,}")  # four words or more
+# The run's data: addresses, links, ids, times, and words in capitals (MALICIOUS, SPF).
+DATA = re.compile(r"[/@\[\]`=#<>]|\d|^[A-Z_]{2,}\W*$")
+
+
+def phrases(line: str) -> list[str]:
+    """The runs of three words or more of a line, its data left out."""
+    shown = re.sub(r"\S+", lambda m: "|" if DATA.search(m[0]) else m[0], line.replace("*", ""))
+    return PHRASE.findall(shown)
+
+
+LEFT_OUT = "[…]"
+
+
+def transcript() -> list[str]:
+    match = re.search(
+        r"^## What it looks like\n.*?^```text\n(.*?)^```", README.read_text(), re.S | re.M
+    )
+    assert match, "the README shows a console session under 'What it looks like'"
+    return match[1].splitlines()
+
+
+def typed() -> list[str]:
+    return [m[1] for line in transcript() if (m := PROMPT.match(line)) and m[1]]
+
+
+def test_the_readme_session_fits_an_80_column_terminal() -> None:
+    lines = transcript()
+    assert len(lines) > 50 and typed()
+    assert [line for line in lines if columns(line) > SCREEN_COLUMNS] == []
+
+
+def test_the_readme_session_types_only_commands_that_exist() -> None:
+    """What the person types is a console command of `help`, or an /email verb."""
+    commands = {
+        word
+        for line in HELP.splitlines()
+        for part in line.split("  ")[1].split(" | ")
+        if (word := part.split(" ")[0].strip())
+    }  # fmt: skip
+    for line in typed():
+        word, _, rest = line.partition(" ")
+        if word == "/email":
+            assert rest.split(" ")[0] in VERBS, line
+        else:
+            assert word in commands, f"{line!r}: the console's help has no {word!r}"
+    wanted = {"/email", "click", "yes", "set", "submit", "user", "alerts", "alert"}
+    assert {line.split(" ")[0] for line in typed()} >= wanted, "the session shows the tour"
+
+
+def test_the_readme_session_says_what_the_code_says() -> None:
+    """Every run of four words or more the session shows comes from the code (the bot's, the
+    console's, the simulator's sample mail) or from what the person typed, give or take a
+    word at either end that the code computes ("Released" through approval request): when
+    the wording changes, the session has to be run again."""
+    pieces = [p.replace("*", "") for p in string_pieces()]
+    said = " ".join(typed())
+    for line in transcript():
+        if PROMPT.match(line) or line.strip() in (LEFT_OUT, "$ make run"):
+            continue
+        for phrase in phrases(line):
+            words = phrase.split(" ")
+            forms = [" ".join(w) for w in (words, words[1:], words[:-1]) if len(w) >= 3]
+            assert any(form in said or any(form in p for p in pieces) for form in forms), (
+                f"the README's session shows {phrase!r} ({line.strip()!r}), which no code says"
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -55,7 +56,8 @@ def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
         raise AssertionError(f"no {marker!r} in:\n{''.join(seen)}")
 
     try:
-        output = read_until("Local stack ready")
+        # What the stack says is folded to 80 columns: read it unfolded.
+        output = " ".join(read_until("Local stack ready").split())
         assert f"started redis-server on port {redis_port}" in output
         assert "SIMULATOR" in output and "detections in the last 24 h" in output
         assert f"127.0.0.1:{simulator_port}/client/v4" in output
@@ -79,6 +81,14 @@ def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
             50,
             "an alert campaign thread in the console's channel",
         )
+        # The console announces alerts in one line each and lists them, with their threads.
+        if "new alert" not in "".join(seen):
+            read_until("new alert")
+        stack.stdin.write("alerts\n")
+        stack.stdin.flush()
+        listed = read_until("alert N shows one").rsplit("══ alerts in #C0LOCAL", 1)[1]
+        assert re.search(r" 1\) \d\d:\d\d:\d\d · (no replies|\d+ repl)", listed), listed
+        assert re.search(r"\) \d\d:\d\d:\d\d · \d+ repl(y|ies) · ", listed), "a campaign's thread"
         stack.stdin.write("quit\n")
         stack.stdin.flush()
         assert stack.wait(timeout=30) == 0

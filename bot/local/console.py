@@ -19,18 +19,23 @@ import aiohttp
 from bot.local.console_session import Console, ConsoleError
 
 HELP = """\
-  /command text        run a slash command, e.g. /email lookup <id>
-  click N [OPTION]     click button [N]; for a menu also the option's number or value;
-                       on tick boxes, tick or untick them
-  yes | no             answer a confirmation dialog
-  modal                show the open modal; set N VALUE fills its input {N}
-  submit | cancel      submit or close the modal
-  home                 open the app's Home tab
-  say TEXT             write a message in the channel
-  shortcut ID [TS]     run message shortcut ID on message TS (default: the latest)
-  messages             show the channel again (buttons renumbered from 1)
-  wait                 look again for late answers
-  user U… | channel C… act as another user / in another channel
+  /command text       run a slash command, e.g. /email lookup <id>
+  click N [OPTION]    click button [N]; for menu [N] also an option's number or
+                      value: click 5 2; on tick boxes, tick or untick them
+  yes | no            answer a confirmation dialog
+  modal               show the open modal; its preselected values show as set
+  set N VALUE         fill in input {N} of the open modal
+  submit | cancel     submit or close the modal
+  home                open your Home tab, as the app draws it
+  alerts              the latest alerts, newest first, one line each
+  alert N             alert N of that list with its thread; its buttons work
+  thread TS           a message and its thread (TS: the ts in its title)
+  messages            show the channel again (buttons renumbered from 1)
+  say TEXT            write a message in the channel
+  shortcut ID [TS]    run message shortcut ID on message TS (default: the last)
+  wait                look again for late answers
+  user U…             act as another user, e.g. user U0APPROVER to approve
+  channel C…          act in another channel
   help | quit"""
 WATCH_SECONDS = 1.0  # between looks for answers that arrive while nobody types
 
@@ -75,6 +80,12 @@ async def _modal_or_view(console: Console, word: str, rest: str) -> None:
         await console.open_home()
     elif word == "messages":
         await console.show_messages()
+    elif word == "alerts":
+        await console.show_alerts()
+    elif word == "alert" and rest.isdigit():
+        await console.open_alert(int(rest))
+    elif word == "thread" and rest:
+        await console.show_thread(rest)
     elif word == "wait":
         await console.settle()
     elif word == "user" and rest:
@@ -98,6 +109,28 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | Non
     loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
+class Terminal:
+    """Prints the console's output. What arrives while the prompt waits for a line (an alert,
+    a slow answer) goes on lines of its own, and the prompt is shown again below it."""
+
+    def __init__(self) -> None:
+        self.waiting = ""  # the prompt on screen, waiting for a line
+
+    def prompt(self, text: str) -> None:
+        self.waiting = text
+        print(text, end="", flush=True)
+
+    def typed(self) -> None:
+        self.waiting = ""
+
+    def out(self, text: str) -> None:
+        if self.waiting:
+            print(flush=True)
+        print(text, flush=True)
+        if self.waiting:
+            print(self.waiting, end="", flush=True)
+
+
 async def _watch(console: Console) -> None:
     """Show answers that arrive while nobody types (alerts, slow updates)."""
     while True:
@@ -108,7 +141,7 @@ async def _watch(console: Console) -> None:
             console.say(f"⚠ {error}")
 
 
-async def repl(console: Console) -> int:
+async def repl(console: Console, terminal: Terminal) -> int:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     threading.Thread(target=_stdin_lines, args=(loop, queue), daemon=True).start()
@@ -116,8 +149,9 @@ async def repl(console: Console) -> int:
     watcher = asyncio.create_task(_watch(console))
     try:
         while True:
-            print(f"{console.user}@#{console.channel}> ", end="", flush=True)
+            terminal.prompt(f"{console.user}@#{console.channel}> ")
             line = await queue.get()
+            terminal.typed()
             if line is None:
                 return 0
             try:
@@ -143,16 +177,21 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--user", default="U0LOCAL", help="the Slack user id to act as")
     p.add_argument("--channel", default="C0LOCAL", help="the channel to act in")
+    p.add_argument(
+        "--alert-channel", help="the channel the bot posts alerts in (default: --channel)"
+    )
     return p
 
 
 async def run(args: argparse.Namespace) -> int:
+    terminal = Terminal()
     console = Console(
-        args.bot_url, args.standin, args.signing_secret, args.user, args.channel, out=print
-    )
+        args.bot_url, args.standin, args.signing_secret, args.user, args.channel,
+        alert_channel=args.alert_channel, out=terminal.out,
+    )  # fmt: skip
     try:
         async with console:
-            return await repl(console)
+            return await repl(console, terminal)
     except (ConsoleError, aiohttp.ClientError, OSError) as error:
         print(f"console: {error} (is the stand-in at {args.standin} running?)", file=sys.stderr)
         return 1

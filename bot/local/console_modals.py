@@ -1,7 +1,9 @@
 """The person's open modals and Home tab, as the Slack client keeps them.
 
 Views arrive from the stand-in's view log (views.open/push/update/publish by the bot) and from
-view_submission acks (`response_action`). Input values live here until submitted.
+view_submission acks (`response_action`). Input values live here until submitted. The Home
+tab is kept whenever the bot draws it, and printed only while the person looks at it (after
+`home`, until they turn to a channel), as Slack shows it only on its tab.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ class Modals:
         self.screen = screen
         self.stack: list[JsonObject] = []  # top last
         self.home: JsonObject | None = None
+        self.home_open = False  # the person is looking at their Home tab
         self.values: dict[str, dict[str, Any]] = {}  # view id -> block_id -> action_id -> state
 
     def clear(self) -> None:
-        self.stack, self.home = [], None
+        self.stack, self.home, self.home_open = [], None, False
 
     def top(self) -> JsonObject:
         if not self.stack:
@@ -62,7 +65,8 @@ class Modals:
             return True
         if kind == "publish" and event["user"] == me:
             self.home = view
-            self.show(view, "Home tab")
+            if self.home_open:
+                self.show(view, "Home tab updated")
             return True
         return kind == "update" and self._replace(view)
 
@@ -74,7 +78,8 @@ class Modals:
                 return True
         if self.home is not None and self.home["id"] == view["id"]:
             self.home = view
-            self.show(view, "Home tab updated")
+            if self.home_open:
+                self.show(view, "Home tab updated")
             return True
         return False
 

@@ -2,7 +2,8 @@
 
 Buttons and menus are numbered across the session's output; a number keeps pointing at the
 version of the message or view it was printed with (clicking it clicks that version, as a
-stale Slack client would). `reset_numbers` starts again from 1.
+stale Slack client would). `reset_numbers` starts again from 1. Every line is folded to fit
+an 80-column terminal (`bot.local.columns.fit`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.local.columns import fit
 from bot.local.render import Clickable, Renderer, mrkdwn, render, text_of
 
 JsonObject = dict[str, Any]
@@ -32,9 +34,15 @@ class Screen:
         self.next_number = 1
 
     def say(self, text: str) -> None:
+        text = "\n".join(folded for line in text.split("\n") for folded in fit(line))
         self.transcript.append(text)
         if self.out is not None:
             self.out(text)
+
+    def note(self, text: str) -> None:
+        """Kept in the transcript, not printed: what the person typed (the terminal shows it
+        already), so that a test's screen reads like the session."""
+        self.transcript.append(text)
 
     def text(self) -> str:
         return "\n".join(self.transcript)
@@ -84,8 +92,9 @@ class Screen:
         renderer = Renderer(self.next_number, values)
         renderer.blocks(view.get("blocks") or [])
         self._number(renderer.clickables, view=view)
-        lines = [f"── {what}: {text_of(view.get('title')) or view.get('type')} ──"]
-        lines += ["  " + line for line in renderer.lines]
+        title = text_of(view.get("title"))
+        lines = [f"── {what}: {title} ──" if title else f"── {what} ──"]
+        lines += ["  " + line for text in renderer.lines for line in text.split("\n")]
         for item in renderer.inputs:
             if errors and item.block_id in errors:
                 error = mrkdwn(str(errors[item.block_id]))
@@ -103,17 +112,18 @@ def _title(message: JsonObject, me: str, updated: bool) -> str:
     else:
         author = "you" if message["user"] == me else str(message["user"])
     ts = message["ts"]
-    parts = [author, f"#{message['channel']}", _clock(ts), f"ts {ts}"]
+    # Kept short, so that a reply's or a private answer's title fits in 80 columns.
+    parts = [author, f"#{message['channel']}", f"{clock(ts)} ts {ts}"]
     if message["thread_ts"] and message["thread_ts"] != ts:
         parts.append(f"in thread {message['thread_ts']}")
     if message["ephemeral"]:
         parts.append("only visible to you")
     if updated:
         parts.append("updated")
-    return "── " + " · ".join(parts) + " ──"
+    return "── " + " · ".join(parts)
 
 
-def _clock(ts: str) -> str:
+def clock(ts: str) -> str:
     try:
         return datetime.fromtimestamp(float(ts)).strftime("%H:%M:%S")
     except (ValueError, OverflowError, OSError):

@@ -1,210 +1,30 @@
-"""The console's side of Slack: act as a person towards the bot, watch the stand-in, print.
+"""The console's side of Slack: act as a person towards the bot, and see what it answers.
 
-Only HTTP: signed requests to the bot's Request URL, and the Slack stand-in's hooks for what
-the bot did (messages, views). After each action the console polls the hooks until an answer
-has arrived and then stayed unchanged for `quiet` seconds (or `timeout` passed), and prints
-what is new or changed.
+`Watcher` (bot.local.console_watch) sees the stand-in and prints; `Console` adds what a person
+does: commands, clicks, confirmations, modals, the Home tab, messages, shortcuts, the alert
+list and threads. Each action returns what it printed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
+from bot.local import console_alerts as alerts
 from bot.local import payloads
-from bot.local.console_modals import ConsoleError, Modals
-from bot.local.console_screen import Screen, Target
+from bot.local.console_modals import ConsoleError
+from bot.local.console_screen import Target
+from bot.local.console_watch import Watcher
 from bot.local.render import Clickable, Option, text_of, tick_boxes
 
 __all__ = ["Console", "ConsoleError"]
 JsonObject = dict[str, Any]
-POLL_SECONDS = 0.05
-ACK_SECONDS = 3.0  # Slack gives up on an app that has not answered by then
 
 
-@dataclass
-class Ack:
-    status: int
-    text: str
-
-    def json(self) -> JsonObject:
-        """The ack body as an object; plain text (Bolt's `ack("…")`) becomes `{"text": …}`."""
-        if not self.text.strip():
-            return {}
-        try:
-            body = json.loads(self.text)
-        except ValueError:
-            return {"text": self.text}
-        return body if isinstance(body, dict) else {"text": self.text}
-
-
-class Console:
-    def __init__(
-        self,
-        bot_url: str,
-        standin_url: str,
-        signing_secret: str,
-        user: str = "U0LOCAL",
-        channel: str = "C0LOCAL",
-        *,
-        out: Callable[[str], None] | None = None,
-        timeout: float = 5.0,
-        quiet: float = 0.3,
-    ) -> None:
-        self.bot_url = bot_url
-        self.standin_url = standin_url.rstrip("/")
-        self.secret = signing_secret
-        self.user, self.channel = user, channel
-        self.timeout, self.quiet = timeout, quiet
-        self.display = Screen(out)
-        self.modals = Modals(self.display)
-        self.seen: dict[tuple[str, str], int] = {}  # (channel, ts) -> version printed
-        self.view_events = 0
-        self.pending: tuple[int, str | None] | None = None  # a click waiting for its confirm
-        # Boxes ticked per message (option values): its state, sent with each click on it.
-        self.ticked: dict[tuple[str, str], set[str]] = {}
-        self._lock = asyncio.Lock()
-        self._http: aiohttp.ClientSession | None = None
-
+class Console(Watcher):
     async def __aenter__(self) -> Console:
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        try:
-            await self._catch_up()
-        except BaseException:
-            await self._http.close()
-            raise
+        await super().__aenter__()
         return self
-
-    async def _catch_up(self) -> None:
-        """What happened before we started is history: other channels are not replayed, and
-        modals opened then are not ours. The current channel is shown."""
-        self.view_events = len(await self._hook("GET", "views"))
-        for message in await self._hook("GET", "messages"):
-            if self._visible(message):
-                self.seen[(message["channel"], message["ts"])] = message["version"]
-        await self.show_messages()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._http is not None:
-            await self._http.close()
-
-    def say(self, text: str) -> None:
-        self.display.say(text)
-
-    def screen(self) -> str:
-        """Everything printed so far."""
-        return self.display.text()
-
-    # --- HTTP -------------------------------------------------------------------------------
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            raise RuntimeError("use `async with Console(...)`")
-        return self._http
-
-    async def _hook(self, method: str, name: str, body: Any = None) -> Any:
-        url = f"{self.standin_url}/__standin/{name}"
-        async with self.http.request(method, url, json=body) as response:
-            if response.status != 200:
-                detail = await response.text()
-                raise ConsoleError(f"stand-in {name}: HTTP {response.status} {detail}")
-            return await response.json()
-
-    async def _issue(self, channel: str | None, message_ts: str | None = None) -> JsonObject:
-        """A fresh response_url and trigger_id for one interaction, from the stand-in."""
-        body = {"channel": channel, "user": self.user, "message_ts": message_ts}
-        return dict(await self._hook("POST", "response_urls", body))
-
-    async def _post_bot(self, body: str, content_type: str = payloads.FORM) -> Ack | None:
-        """POST a signed request to the bot; None (after saying why) unless it answered 200
-        within Slack's 3 seconds."""
-        headers = payloads.signed_headers(self.secret, body, content_type)
-        limit = aiohttp.ClientTimeout(total=ACK_SECONDS)
-        try:
-            async with self.http.post(
-                self.bot_url, data=body.encode(), headers=headers, timeout=limit
-            ) as response:
-                ack = Ack(response.status, await response.text())
-        except TimeoutError:
-            self.say(f'⚠ the app did not answer within {ACK_SECONDS:g} s ("operation_timeout")')
-            return None
-        except aiohttp.ClientError as error:
-            self.say(f"⚠ cannot reach the bot at {self.bot_url}: {error}")
-            return None
-        if ack.status != 200:
-            self.say(f'⚠ the app answered HTTP {ack.status} ("dispatch_failed"): {ack.text[:200]}')
-            return None
-        return ack
-
-    # --- watching the stand-in --------------------------------------------------------------
-
-    async def refresh(self) -> bool:
-        """Print what changed in the stand-in since last time; True if anything did."""
-        async with self._lock:
-            messages = await self._hook("GET", "messages")
-            views = await self._hook("GET", "views")
-            changed = self._messages_changed(messages)
-            self.view_events = min(self.view_events, len(views))  # the stand-in was reset
-            for event in views[self.view_events :]:
-                changed = self.modals.apply(event, self.user) or changed
-            self.view_events = len(views)
-            return changed
-
-    async def settle(self) -> None:
-        """Poll until something changed and then stayed quiet, or `timeout` passed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        last_change: float | None = None
-        while (now := loop.time()) < deadline:
-            if await self.refresh():
-                last_change = now
-            elif last_change is not None and now - last_change >= self.quiet:
-                return
-            await asyncio.sleep(POLL_SECONDS)
-        if last_change is None:
-            self.say(f"(nothing new within {self.timeout:g} s)")
-
-    async def wait_for(self, predicate: Callable[[str], bool], within: float = 5.0) -> str:
-        """Refresh until `predicate(screen())` holds; TimeoutError showing it if not."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while not predicate(self.screen()):
-            if loop.time() > deadline:
-                raise TimeoutError(f"timed out after {within}s; screen:\n{self.screen()}")
-            if not await self.refresh():
-                await asyncio.sleep(POLL_SECONDS)
-        return self.screen()
-
-    def _visible(self, message: JsonObject) -> bool:
-        return not message["ephemeral"] or message["user"] == self.user
-
-    def _messages_changed(self, messages: list[JsonObject]) -> bool:
-        current = {(m["channel"], m["ts"]): m for m in messages}
-        changed = False
-        for key, message in current.items():
-            shown = self.seen.get(key)
-            if self._visible(message) and shown != message["version"]:
-                self.seen[key] = message["version"]
-                self.display.message(message, self.user, updated=shown is not None)
-                changed = True
-        for key in [k for k in self.seen if k not in current]:
-            del self.seen[key]
-            self.say(f"✕ message {key[1]} in #{key[0]} was deleted")
-            changed = True
-        return changed
-
-    async def _send(self, body: str, content_type: str = payloads.FORM) -> Ack | None:
-        """Send to the bot and show its answers; nothing to wait for if it failed."""
-        ack = await self._post_bot(body, content_type)
-        if ack is not None:
-            await self.settle()
-        return ack
 
     # --- what a person does -----------------------------------------------------------------
 
@@ -214,15 +34,17 @@ class Console:
         command, _, text = line.strip().partition(" ")
         if not command.startswith("/") or len(command) < 2:
             raise ConsoleError("a slash command starts with /, e.g. /email help")
-        self.say(f"> {line.strip()}")
+        self.display.note(f"> {line.strip()}")
+        self.modals.home_open = False
         issued = await self._issue(self.channel)
         body = payloads.slash_command(
             command, text.strip(), self.user, self.channel, issued["url"], issued["trigger_id"]
         )
+        before = self.changes
         ack = await self._post_bot(body)
         if ack is not None:
             await self._deliver_ack(ack.json())
-            await self.settle()
+            await self.settle(before)
         return self.display.since(mark)
 
     async def _deliver_ack(self, body: JsonObject) -> None:
@@ -257,6 +79,10 @@ class Console:
             return self.display.since(mark)
         if clickable.element.get("url"):
             self.say(f"(Slack would open {clickable.element['url']} in the browser)")
+        if target.message is not None:
+            # The person is in that channel now, following that thread (alerts included).
+            self.modals.home_open = False
+            self.watched.add(alerts.thread_of(target.message))
         payload = await self._click_payload(target, payloads.action(clickable, chosen, choice))
         await self._send(payloads.interaction(payload))
         return self.display.since(mark)
@@ -327,10 +153,11 @@ class Console:
         issued = await self._issue(None)
         values = self.modals.values_of(view)
         payload = payloads.view_submission(self.user, view, values, issued["trigger_id"])
+        before = self.changes
         ack = await self._post_bot(payloads.interaction(payload))
         if ack is not None:
             self.modals.after_submission(view, ack.json())
-            await self.settle()
+            await self.settle(before)
         return self.display.since(mark)
 
     async def cancel(self) -> str:
@@ -342,11 +169,30 @@ class Console:
         return self.display.since(mark)
 
     async def open_home(self) -> str:
-        """Open the app's Home tab (an app_home_opened event); shows what it publishes."""
+        """Open the app's Home tab: Slack tells the app (app_home_opened, which this bot
+        answers by drawing it afresh), then shows the tab as the app last drew it."""
         mark = self.display.mark()
+        self.modals.home_open = False  # printed once, below, however it gets drawn
         event = payloads.app_home_opened(self.user, "D" + self.user[1:])
         await self._send(json.dumps(event), "application/json")
+        self.modals.home = await self._drawn_home() or self.modals.home
+        self.modals.home_open = True
+        if self.modals.home is None:
+            self.say("(the app has drawn no Home tab for you)")
+        else:
+            self.modals.show(self.modals.home, "Home tab")
         return self.display.since(mark)
+
+    async def _drawn_home(self) -> JsonObject | None:
+        """The latest Home tab the app published for this user, from the stand-in's view log
+        (also one drawn before the console started, or while acting as someone else)."""
+        home: JsonObject | None = None
+        for event in await self._hook("GET", "views"):
+            view = event["view"]
+            drawn = event["kind"] == "publish" and event["user"] == self.user
+            if drawn or (event["kind"] == "update" and home and view["id"] == home["id"]):
+                home = view
+        return home
 
     async def say_text(self, text: str) -> str:
         """Write a plain message in the channel, as the person."""
@@ -372,18 +218,61 @@ class Console:
         return self.display.since(mark)
 
     async def show_messages(self) -> str:
-        """Show the current channel again, numbering its buttons from 1."""
+        """Show the current channel again, numbering its buttons from 1. Alert posts are left
+        to `alerts`."""
         mark = self.display.mark()
         async with self._lock:
+            self.modals.home_open = False
             self.display.reset_numbers()
             found = await self._hook("GET", f"messages?channel={self.channel}")
             visible = [m for m in found if self._visible(m)]
-            self.say(f"══ #{self.channel} as {self.user}: {len(visible)} message(s) ══")
+            quiet = alerts.alert_posts({alerts.key_of(m): m for m in visible}, self.alert_channel)
+            shown = [m for m in visible if alerts.key_of(m) not in quiet]
+            roots = sum(alerts.is_alert_root(m, self.alert_channel) for m in visible)
+            more = f"; {alerts.counted(roots, 'alert')}: `alerts` lists them" if roots else ""
+            self.say(f"══ #{self.channel} as {self.user}: {len(shown)} message(s){more} ══")
             for message in visible:
-                self.seen[(message["channel"], message["ts"])] = message["version"]
+                self.seen[alerts.key_of(message)] = message["version"]
+            for message in shown:
                 self.display.message(message, self.user)
             if self.modals.stack:
                 self.modals.show(self.modals.top(), "modal")
+        return self.display.since(mark)
+
+    async def show_alerts(self) -> str:
+        """The latest alert posts of the alert channel, newest first, with their replies."""
+        mark = self.display.mark()
+        self.modals.home_open = False
+        found = await self._hook("GET", f"messages?channel={self.alert_channel}")
+        roots = [m for m in found if alerts.is_alert_root(m, self.alert_channel)]
+        latest = roots[::-1][: alerts.LISTED]
+        self.listed = [alerts.key_of(m) for m in latest]
+        self.say("\n".join(alerts.listing(latest, alerts.replies(found), self.alert_channel)))
+        return self.display.since(mark)
+
+    async def open_alert(self, number: int) -> str:
+        """Alert N of the last `alerts` list, with its thread."""
+        if not 1 <= number <= len(self.listed):
+            raise ConsoleError("no such alert: `alerts` lists them, numbered")
+        channel, ts = self.listed[number - 1]
+        return await self.show_thread(ts, channel)
+
+    async def show_thread(self, ts: str, channel: str | None = None) -> str:
+        """A message and the replies in its thread; from now on the thread's changes are
+        shown in full, also an alert's."""
+        mark = self.display.mark()
+        channel = channel or self.channel
+        self.modals.home_open = False
+        async with self._lock:
+            found = await self._hook("GET", f"messages?channel={channel}")
+            thread = [m for m in found if self._visible(m) and ts in (m["ts"], m["thread_ts"])]
+            if not thread:
+                raise ConsoleError(f"no message {ts} in #{channel}")
+            self.watched.add((channel, ts))
+            self.say(f"══ thread {ts} in #{channel}: {alerts.counted(len(thread) - 1, 'reply')} ══")
+            for message in thread:
+                self.seen[alerts.key_of(message)] = message["version"]
+                self.display.message(message, self.user)
         return self.display.since(mark)
 
     async def switch(self, *, user: str | None = None, channel: str | None = None) -> str:

@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.local.render import Clickable, Input, Option
+from bot.local.render import (
+    MULTI_OPTION_KINDS,
+    Clickable,
+    Input,
+    Option,
+    initial_state,
+    selection,
+)
 from bot.local.standin.model import APP_ID, BOT_USER_ID, TEAM_ID
 
 JsonObject = dict[str, Any]
@@ -97,27 +104,13 @@ def action(clickable: Clickable, chosen: list[Option], value: str | None = None)
             entry["value"] = element["value"]
         if element.get("style"):
             entry["style"] = element["style"]
-    elif clickable.kind in ("multi_static_select", "checkboxes"):
+    elif clickable.kind in MULTI_OPTION_KINDS:
         entry["selected_options"] = [o.raw for o in chosen]
     elif clickable.options:
         entry["selected_option"] = chosen[0].raw if chosen else None
     else:
         entry.update(selection(clickable.kind, value))
     return entry
-
-
-def selection(kind: str, value: str | None) -> JsonObject:
-    """The selected_* key Slack uses for elements chosen by value rather than by option."""
-    keys = {
-        "users_select": "selected_user",
-        "conversations_select": "selected_conversation",
-        "channels_select": "selected_channel",
-        "datepicker": "selected_date",
-        "timepicker": "selected_time",
-    }
-    if kind == "multi_users_select":
-        return {"selected_users": [v.strip() for v in (value or "").split(",") if v.strip()]}
-    return {keys.get(kind, "value"): value}
 
 
 def block_actions(
@@ -203,30 +196,13 @@ def state_values(blocks: list[JsonObject], values: dict[str, Any]) -> dict[str, 
     return state
 
 
-def initial_state(element: JsonObject) -> JsonObject:
-    kind = str(element.get("type"))
-    if kind in ("multi_static_select", "checkboxes"):
-        return {"type": kind, "selected_options": element.get("initial_options") or []}
-    if "options" in element or "option_groups" in element:
-        return {"type": kind, "selected_option": element.get("initial_option")}
-    initial = {
-        "users_select": element.get("initial_user"),
-        "conversations_select": element.get("initial_conversation"),
-        "channels_select": element.get("initial_channel"),
-        "datepicker": element.get("initial_date"),
-        "timepicker": element.get("initial_time"),
-        "multi_users_select": ",".join(element.get("initial_users") or []) or None,
-    }.get(kind, element.get("initial_value"))
-    return {"type": kind, **selection(kind, initial)}
-
-
 def input_state(item: Input, text: str) -> JsonObject:
     """The state entry for `set N TEXT` on a modal input."""
     kind = str(item.element.get("type"))
     if item.options:
         chooser = Clickable(item.number, kind, item.action_id, item.block_id, "", {}, item.options)
         chosen = [o.raw for o in chooser.choose(text)]
-        if kind in ("multi_static_select", "checkboxes"):
+        if kind in MULTI_OPTION_KINDS:
             return {"type": kind, "selected_options": chosen}
         return {"type": kind, "selected_option": chosen[0] if chosen else None}
     return {"type": kind, **selection(kind, text)}

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.local.columns import SCREEN_COLUMNS, columns
+
 JsonObject = dict[str, Any]
 
 ENTITY = re.compile(r"&(lt|gt|amp);")
@@ -22,7 +24,8 @@ CONTROL_SEQUENCE = re.compile(r"<([^<>\n]*)>")
 # C0/C1 controls except tab and newline, DEL, and the bidi overrides ("trojan source").
 UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 DIVIDER = "─" * 40
-WIDTH = 100  # where a row of buttons wraps
+# Where a row of buttons wraps: the screen less a message's indent and a thread's marker.
+ROW_COLUMNS = SCREEN_COLUMNS - 4
 OPTION_KINDS = frozenset(
     {"static_select", "multi_static_select", "overflow", "radio_buttons", "checkboxes"}
 )
@@ -35,6 +38,22 @@ VALUE_HINTS = {
     "timepicker": "HH:MM",
     "plain_text_input": "text",
 }
+# The state key Slack uses for elements chosen by value rather than by option.
+SELECTED = {
+    "users_select": "selected_user",
+    "conversations_select": "selected_conversation",
+    "channels_select": "selected_channel",
+    "datepicker": "selected_date",
+    "timepicker": "selected_time",
+}
+INITIAL = {
+    "users_select": "initial_user",
+    "conversations_select": "initial_conversation",
+    "channels_select": "initial_channel",
+    "datepicker": "initial_date",
+    "timepicker": "initial_time",
+}
+MULTI_OPTION_KINDS = frozenset({"multi_static_select", "checkboxes"})
 
 
 @dataclass(frozen=True)
@@ -210,13 +229,13 @@ class Renderer:
                 yield text_of(element)
 
     def actions(self, block: JsonObject) -> None:
-        """Elements side by side, as Slack lays them out, wrapped at WIDTH."""
+        """Elements side by side, as Slack lays them out, wrapped at ROW_COLUMNS."""
         line = ""
         for element in block.get("elements") or []:
             if not isinstance(element, dict):
                 continue
             part = self.element(element, block)
-            if line and len(line) + 2 + len(part) > WIDTH:
+            if line and columns(line) + 2 + columns(part) > ROW_COLUMNS:
                 self.lines.append(line)
                 line = part
             else:
@@ -246,14 +265,16 @@ class Renderer:
             options_of(element),
         )  # fmt: skip
         self.inputs.append(item)
-        state = self.values.get(item.block_id, {}).get(item.action_id)
-        shown = describe_value(state) if state else "(empty)"
+        # What the person set, else what the view preselected: what a submit would send.
+        state = self.values.get(item.block_id, {}).get(item.action_id) or initial_state(element)
         optional = " (optional)" if item.optional else ""
-        self.lines.append(f"{{{number}}} {item.label}{optional}: {shown}")
+        self.lines.append(f"{{{number}}} {item.label}{optional}: {describe_value(state)}")
         if item.options:
             self.lines.append("    options: " + _numbered(item.options))
         elif element.get("type") in VALUE_HINTS and element["type"] != "plain_text_input":
             self.lines.append(f"    set {number} <{VALUE_HINTS[str(element['type'])]}>")
+        if block.get("hint"):
+            self.lines.append(f"    ({text_of(block['hint'])})")
 
 
 def _describe(clickable: Clickable) -> str:
@@ -265,7 +286,9 @@ def _describe(clickable: Clickable) -> str:
         return tick_boxes(clickable, set())
     if clickable.options:
         symbol = "⋯" if kind == "overflow" else f"{clickable.label} ▾"
-        return f"{symbol} ({_numbered(clickable.options)})"
+        chosen = describe_value(initial_state(clickable.element))
+        now = "" if chosen in ("(empty)", "(none)") else f" = {chosen}"
+        return f"{symbol}{now} ({_numbered(clickable.options)})"
     hint = VALUE_HINTS.get(kind, "a value")
     return f"{clickable.label} ▾ (click {clickable.number} <{hint}>)"
 
@@ -294,16 +317,37 @@ def _field(text: str) -> str:
     return f"{label}: " + value.replace("\n", "\n  ")
 
 
+def selection(kind: str, value: str | None) -> JsonObject:
+    """The selected_* entry of an element chosen by value rather than by option."""
+    if kind == "multi_users_select":
+        return {"selected_users": [v.strip() for v in (value or "").split(",") if v.strip()]}
+    return {SELECTED.get(kind, "value"): value}
+
+
+def initial_state(element: JsonObject) -> JsonObject:
+    """The state entry of an element nobody has touched: what the view preselected (its
+    `initial_*`), else nothing chosen, as Slack reports it."""
+    kind = str(element.get("type"))
+    if kind in MULTI_OPTION_KINDS:
+        return {"type": kind, "selected_options": element.get("initial_options") or []}
+    if "options" in element or "option_groups" in element:
+        return {"type": kind, "selected_option": element.get("initial_option")}
+    if kind == "multi_users_select":
+        initial = ",".join(element.get("initial_users") or []) or None
+    else:
+        initial = element.get(INITIAL.get(kind, "initial_value"))
+    return {"type": kind, **selection(kind, initial)}
+
+
 def describe_value(state: JsonObject) -> str:
     """A modal state entry (`{"type": ..., "value" | "selected_option" | ...}`) as text."""
     if state.get("selected_option"):
         return text_of(state["selected_option"].get("text"))
     if state.get("selected_options") is not None:
         return ", ".join(text_of(o.get("text")) for o in state["selected_options"]) or "(none)"
-    for key in ("value", "selected_user", "selected_conversation", "selected_channel"):
-        if state.get(key) is not None:
-            return printable(str(state[key]))
-    for key in ("selected_users", "selected_date", "selected_time"):
+    if state.get("selected_users") is not None:
+        return printable(", ".join(state["selected_users"])) or "(none)"
+    for key in ("value", *SELECTED.values()):
         if state.get(key) is not None:
             return printable(str(state[key]))
     return "(empty)"

@@ -30,6 +30,7 @@ import redis.asyncio as redis
 from bot.clients import email_client
 from bot.cloudflare import ApiError, EmailSecurityClient, UnavailableError
 from bot.config import ConfigError, Settings, load_settings
+from bot.local.columns import fit
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 LOCAL_USER = "U0LOCAL"
@@ -38,8 +39,14 @@ LOCAL_CHANNEL = "C0LOCAL"
 LOCAL_TOKEN = "xoxb-local"  # noqa: S105 - the stand-in's, not a credential
 # The simulator's new mail in the local stack (N/MINUTES), and how often the bot polls for it:
 # short, so a newcomer sees alert cards and a campaign thread within a minute of start.
-LOCAL_TRAFFIC = "12/1"
+LOCAL_MAIL_PER_MINUTE = 12
+LOCAL_TRAFFIC = f"{LOCAL_MAIL_PER_MINUTE}/1"
 LOCAL_ALERT_POLL_SECONDS = "5"
+
+
+def tell(text: str) -> None:
+    """A line for the person at the terminal, folded to 80 columns like the console's."""
+    print("\n".join(fit(text)), flush=True)
 
 
 @dataclass
@@ -120,11 +127,10 @@ async def ensure_redis(url: str, children: Children) -> str:
 async def ensure_backend(settings: Settings, children: Children) -> EmailSecurityClient:
     """The client the bot will use; starts the simulator first when it is the backend."""
     if not settings.uses_cloudflare:
-        print(
+        tell(
             "*** No Cloudflare credentials set (CLOUDFLARE_API_TOKEN): using the Email Security "
             f"API SIMULATOR at {settings.simulator_url}, with new mail arriving "
-            f"({LOCAL_TRAFFIC} per minute). Nothing here touches a real tenant. ***",
-            flush=True,
+            f"({LOCAL_MAIL_PER_MINUTE} a minute). Nothing here touches a real tenant. ***"
         )
         await children.start(
             "simulator", sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1",
@@ -168,14 +174,14 @@ async def run() -> int:
     try:
         # Every port is checked before anything starts, so nothing half-starts.
         await check_ports(settings, local_slack)
-        print(await ensure_redis(settings.redis_url, children), flush=True)
+        tell(await ensure_redis(settings.redis_url, children))
         async with await ensure_backend(settings, children) as client:
-            print(await check_backend(client, patience=15), flush=True)
+            tell(await check_backend(client, patience=15))
         if local_slack:
             foreground = await start_local_slack(settings, children, logs)
         else:
             foreground = await children.start("bot", sys.executable, "-m", "bot")
-        print("Local stack ready. Press Ctrl-C to stop.", flush=True)
+        tell("Local stack ready. Press Ctrl-C to stop.")
         return await until_done(children, foreground, stop)
     except (ConfigError, ApiError) as exc:
         print(f"Cannot start the local stack: {exc}", file=sys.stderr)
@@ -197,18 +203,16 @@ async def start_local_slack(
     if settings.alert_channel is None:
         # Alerts into the console's channel, so the third thing the product does shows too.
         env.update(ALERT_CHANNEL=LOCAL_CHANNEL, ALERT_POLL_SECONDS=LOCAL_ALERT_POLL_SECONDS)
-        print(
+        tell(
             f"Alerts: on, in the console's channel {LOCAL_CHANNEL} (polled every "
-            f"{LOCAL_ALERT_POLL_SECONDS} s; ALERT_CHANNEL moves them).",
-            flush=True,
+            f"{LOCAL_ALERT_POLL_SECONDS} s; ALERT_CHANNEL moves them)."
         )
     if not (settings.bot_viewers or settings.bot_operators or settings.bot_approvers):
         # The stand-in's own users only: a real workspace never gets these defaults.
         env.update(BOT_OPERATORS=LOCAL_USER, BOT_APPROVERS=LOCAL_APPROVER)
-        print(
+        tell(
             f"No roles configured: in this local workspace {LOCAL_USER} is an operator and "
-            f"{LOCAL_APPROVER} an approver (the console's `user` command switches).",
-            flush=True,
+            f"{LOCAL_APPROVER} an approver (the console's `user` command switches)."
         )
     await children.start(
         "slack-standin", sys.executable, "-m", "bot", "slack-standin",
@@ -218,11 +222,12 @@ async def start_local_slack(
     await children.start("bot", sys.executable, "-m", "bot", env=env)
     bot_url = f"http://127.0.0.1:{settings.port}"
     await wait_healthy(f"{bot_url}/healthz", children, "bot")
-    print(f"Slack: the local stand-in at {standin_url}; logs in {logs}", flush=True)
+    tell(f"Slack: the local stand-in at {standin_url}; logs in {logs}")
     return await children.start(
         "console", sys.executable, "-m", "bot", "console", "--bot-url", f"{bot_url}/slack/events",
         "--standin", standin_url, "--signing-secret", secret, "--user", LOCAL_USER,
-        "--channel", LOCAL_CHANNEL, interactive=True,
+        "--channel", LOCAL_CHANNEL, "--alert-channel", settings.alert_channel or LOCAL_CHANNEL,
+        interactive=True,
     )  # fmt: skip
 
 
