@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from blocks.approvals import refusal_line, what
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import ReleaseResult
 from bot.roles import SETTING, Role
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
@@ -26,8 +26,9 @@ from bot.services.outcomes import (
 )
 
 LINE_CHARS = 600
-# Recipients a release outcome names (per list), and characters each: three full lists fit.
-RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 50
+# Recipients a release outcome names (per list), and characters each (with a literal's two
+# backticks): three full lists fit.
+RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 52
 
 
 def stamp(user_id: str, what_happened: str, at: datetime | None = None) -> str:
@@ -62,8 +63,10 @@ def release_summary(result: ReleaseResult) -> str:
 
 
 def _whom(addresses: Sequence[str]) -> str:
-    """The first few recipients (made safe), then how many more."""
-    shown = [safe(a, RECIPIENT_CHARS) or "?" for a in addresses[:RECIPIENTS_NAMED]]
+    """The first few recipients (the tenant's mailboxes, as they are), then how many more."""
+    shown = [
+        safe(a, RECIPIENT_CHARS, kind=Kind.LITERAL) or "?" for a in addresses[:RECIPIENTS_NAMED]
+    ]
     more = len(addresses) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
@@ -97,8 +100,8 @@ def _approved(outcome: Approved) -> str:
         "undelivered": f"⚠️ {verb}: undelivered",
         "skipped": f"↪️ {verb}: nothing to do (already done or gone)",
     }[outcome.result]
-    request = safe(outcome.request_id, 40)
-    return f"{how} through approval request `{request}`, asked by <@{outcome.requester}>, approved"
+    request = safe(outcome.request_id, 42, kind=Kind.LITERAL)
+    return f"{how} through approval request {request}, asked by <@{outcome.requester}>, approved"
 
 
 def outcome_line(outcome: CardOutcome) -> str:
@@ -113,7 +116,7 @@ def outcome_lines(outcomes: Sequence[CardOutcome]) -> list[str]:
 def action_notes(result: ActionResult) -> list[str]:
     """What the person who asked is told privately (the cards show the rest)."""
     notes = [
-        f"`{safe(each.message_id, 120)}` is not in quarantine: nothing to release."
+        f"{safe(each.message_id, 122, kind=Kind.LITERAL)} is not in quarantine: nothing to release."
         for each in result.outcomes
         if isinstance(each.outcome, NotQuarantined)
     ]

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBl
 from blocks import parts
 from blocks.ids import ActionId
 from blocks.parts import mrkdwn, safe_or
+from blocks.safety import Kind
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE
 
@@ -63,10 +64,10 @@ def search_results(
 
 def chooser(matches: Sequence[MessageDetails], postfix_id: str) -> list[Block]:
     """Several messages share a postfix id (one per recipient): pick one to open."""
-    pid = safe_or(postfix_id, 80)
+    pid = safe_or(postfix_id, 80, kind=Kind.LITERAL)
     if not matches:
-        return [SectionBlock(text=mrkdwn(f"No messages have postfix id `{pid}`."))]
-    head = f"*{len(matches)} messages share postfix id* `{pid}` (one per recipient): pick one"
+        return [SectionBlock(text=mrkdwn(f"No messages have postfix id {pid}."))]
+    head = f"*{len(matches)} messages share postfix id* {pid} (one per recipient): pick one"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(head))]
     blocks += [_row(m, _choice_text(m)) for m in matches[:CHOOSER_SHOWN]]
     if len(matches) > CHOOSER_SHOWN:
@@ -92,7 +93,7 @@ def _hit_text(message: MessageDetails) -> str:
         f"{parts.disposition(message.final_disposition)}  *{subject}*\n"
         f"From {parts.sender(message)} · {moment}\n"
         f"To {parts.recipients(message, 1)} · {state}\n"
-        f"`{safe_or(message.id, 120)}`"
+        f"{safe_or(message.id, 120, kind=Kind.LITERAL)}"
     )
 
 
@@ -102,5 +103,5 @@ def _choice_text(message: MessageDetails) -> str:
         f"To {parts.recipients(message, 2)} · {moment}\n"
         f"{parts.disposition(message.final_disposition)} · "
         f"{parts.quarantine(message.is_quarantined, message.delivery_status)}\n"
-        f"`{safe_or(message.id, 120)}`"
+        f"{safe_or(message.id, 120, kind=Kind.LITERAL)}"
     )
