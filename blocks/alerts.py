@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, SectionBl
 from blocks.card import fallback_text, message_card
 from blocks.parts import disposition, mrkdwn, safe_or, when
 from blocks.posts import JsonBlock
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.services.alerts.models import Campaign
 
@@ -43,7 +43,7 @@ def with_headline(post: Sequence[JsonBlock], campaign: Campaign) -> list[JsonBlo
 def _headline(campaign: Campaign) -> str:
     if campaign.count <= 1:
         return "🚨 *New detection*"
-    shown = [safe(r, 120) for r in campaign.recipients[:RECIPIENTS_SHOWN]]
+    shown = [safe(r, 120, kind=Kind.LITERAL) for r in campaign.recipients[:RECIPIENTS_SHOWN]]
     more = len(campaign.recipients) - len(shown)
     to = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     return clamp(
@@ -77,7 +77,7 @@ def report_text(report: PhishGuardReport) -> str:
 
 def report_card(report: PhishGuardReport) -> list[Block]:
     fields = report.fields
-    to = ", ".join(safe(t, 120) for t in fields.to[:5]) or "—"
+    to = ", ".join(safe(t, 120, kind=Kind.LITERAL) for t in fields.to[:5]) or "—"
     lines = [
         f"🎣 *PhishGuard report* · {disposition(report.disposition)} · priority "
         f"{safe_or(report.priority, 20)}",
@@ -89,7 +89,8 @@ def report_card(report: PhishGuardReport) -> list[Block]:
     if report.content:
         blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, 2900))]))
     if fields.postfix_id:
-        postfix = safe(fields.postfix_id, 80)
-        hint = f"Postfix id `{postfix}`: look it up with `lookup {postfix}`"
+        postfix = safe(fields.postfix_id, 80, kind=Kind.LITERAL)
+        command = safe(f"lookup {fields.postfix_id}", 90, kind=Kind.LITERAL)
+        hint = f"Postfix id {postfix}: look it up with {command}"
         blocks.append(ContextBlock(elements=[mrkdwn(hint)]))
     return blocks

@@ -30,7 +30,7 @@ from blocks import parts
 from blocks.ids import ActionId, BlockPrefix, CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
-from blocks.safety import clamp, safe, text_width
+from blocks.safety import Kind, clamp, safe, text_width
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -134,7 +134,8 @@ def _line(message: MessageSummary) -> str:
     return (
         f"• {parts.disposition(message.disposition)} "
         f"{safe_or(message.subject, 100, '(no subject)')} — {safe_or(message.sender, 80)} "
-        f"→ {safe_or(message.recipient, 80)} · `{safe_or(message.id, 120)}`"
+        f"→ {safe_or(message.recipient, 82, kind=Kind.LITERAL)} · "
+        f"{safe_or(message.id, 122, kind=Kind.LITERAL)}"
     )
 
 
@@ -205,7 +206,7 @@ def _outcome(totals: ExecutionReport | None) -> str:
         return lines[0]
     for label, found in (("Failed", totals.failed), ("Undelivered", totals.undelivered)):
         if found:
-            shown = ", ".join(f"`{safe(i, 100)}`" for i in found[:FAILED_SHOWN])
+            shown = ", ".join(safe(i, 102, kind=Kind.LITERAL) for i in found[:FAILED_SHOWN])
             extra = f" and {len(found) - FAILED_SHOWN} more" if len(found) > FAILED_SHOWN else ""
             lines.append(f"*{label}*: {shown}{extra}")
     if totals.errors:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from blocks.parts import mrkdwn, safe_or, when
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.services.audit_chain import Break, Problem, TrailCheck
 from bot.services.audit_entry import AuditEntry
 
@@ -17,7 +17,7 @@ LINES_PER_BLOCK = 10
 
 
 def audit_blocks(entries: Sequence[AuditEntry], subject: str | None) -> list[Block]:
-    about = f" for `{safe(subject, 120)}`" if subject else ""
+    about = f" for {safe(subject, 122, kind=Kind.LITERAL)}" if subject else ""
     if not entries:
         return [SectionBlock(text=mrkdwn(f"No audit entries{about}."))]
     lines = [_line(entry) for entry in entries]
@@ -32,8 +32,11 @@ def audit_blocks(entries: Sequence[AuditEntry], subject: str | None) -> list[Blo
 def _line(entry: AuditEntry) -> str:
     actor = f"<@{entry.actor}>" if entry.actor.startswith(("U", "W")) else safe(entry.actor, 40)
     count = max(entry.count, len(entry.ids))
-    ids = f"`{safe(entry.ids[0], 80)}`" if count == 1 and entry.ids else f"{count} messages"
-    request = f" · request `{safe(entry.request_id, 40)}`" if entry.request_id else ""
+    one = count == 1 and entry.ids
+    ids = safe_or(entry.ids[0], 82, kind=Kind.LITERAL) if one else f"{count} messages"
+    request = (
+        f" · request {safe(entry.request_id, 42, kind=Kind.LITERAL)}" if entry.request_id else ""
+    )
     detail = f" · {safe_or(_detail(entry.detail), 200)}" if entry.detail else ""
     return (
         f"{when(entry.at)} · {actor} · {safe(entry.action, 60)} · {ids} · "
@@ -66,7 +69,7 @@ def trail_check_text(check: TrailCheck) -> str:
     """The one-line summary (the notification text) of a check."""
     if check.broken is None:
         return f"Audit trail intact: {check.checked} entries checked"
-    return f"Audit trail broken at entry {safe(check.broken.entry_id, 40)}"
+    return f"Audit trail broken at entry {safe(check.broken.entry_id, 42, kind=Kind.LITERAL)}"
 
 
 def trail_check_blocks(check: TrailCheck) -> list[Block]:
@@ -83,8 +86,9 @@ def trail_check_blocks(check: TrailCheck) -> list[Block]:
         )
     blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), 3000)))]
     if check.broken is None and check.newest is not None:
+        seal = safe(check.newest_hash[:16], 18, kind=Kind.LITERAL)
         blocks.append(ContextBlock(elements=[mrkdwn(
-            f"Newest entry {_entry_ref(check.newest)}, seal `{safe(check.newest_hash[:16], 16)}`: "
+            f"Newest entry {_entry_ref(check.newest)}, seal {seal}: "
             "note it. The chain shows what was changed or removed before it, not whether "
             "newer entries were removed; a later check should still reach it."
         )]))  # fmt: skip
@@ -114,4 +118,4 @@ def _entry_ref(entry_id: str) -> str:
         moment = datetime.fromtimestamp(int(ms) / 1000, UTC) if ms.isdigit() else None
     except (OverflowError, OSError, ValueError):  # an id a forger chose far in the future
         moment = None
-    return f"`{safe(entry_id, 40)}` ({when(moment)})"
+    return f"{safe(entry_id, 42, kind=Kind.LITERAL)} ({when(moment)})"

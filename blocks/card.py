@@ -24,7 +24,7 @@ from blocks import parts
 from blocks.ids import ActionId, BlockPrefix, card_block
 from blocks.limits import MESSAGE_TEXT_BUDGET, text_size
 from blocks.parts import MISSING, field, mrkdwn, plain, safe_or
-from blocks.safety import clamp, safe, text_width
+from blocks.safety import Kind, clamp, safe, text_width
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
 
 NO_SUBJECT = "(no subject)"
@@ -173,7 +173,7 @@ def _action_line(entry: ActionEntry) -> str:
         words.append(parts.when(moment))
     requester = entry.properties.requested_by if entry.properties else None
     if requester:
-        words.append(f"by {safe(requester, 60)}")
+        words.append(f"by {safe(requester, 60, kind=Kind.LITERAL)}")  # the tenant's analyst
     return " ".join(word for word in words if word)
 
 
@@ -210,7 +210,7 @@ def _attachments(detections: Detections | None) -> str:
             details.append(safe(item.detection, 20))
         if item.encrypted:
             details.append("encrypted")
-        name = safe_or(item.filename or item.name, FILENAME_CHARS, "(unnamed)")
+        name = safe_or(item.filename or item.name, FILENAME_CHARS, "(unnamed)", kind=Kind.LITERAL)
         shown.append(f"{name} ({', '.join(d for d in details if d)})")
     return parts.capped(shown, len(attachments))
 
@@ -230,11 +230,11 @@ def _size(size: int) -> str:
 
 def _ids(message: MessageDetails) -> ContextBlock:
     words = [
-        f"Investigate id `{safe_or(message.id, 120)}`",
-        f"Postfix id `{safe_or(message.postfix_id, 80)}`",
+        f"Investigate id {safe_or(message.id, 122, kind=Kind.LITERAL)}",
+        f"Postfix id {safe_or(message.postfix_id, 82, kind=Kind.LITERAL)}",
     ]
     if message.message_id:
-        words.append(f"Message-ID `{safe(message.message_id, 200)}`")
+        words.append(f"Message-ID {safe(message.message_id, 202, kind=Kind.LITERAL)}")
     if not parts.actionable(message.id):
         words.append("malformed id: no actions offered")
     return ContextBlock(elements=[mrkdwn(" · ".join(words))])

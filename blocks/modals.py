@@ -25,7 +25,7 @@ from blocks import parts
 from blocks.ids import CallbackId, InputId
 from blocks.limits import MAX_PRIVATE_METADATA
 from blocks.parts import MISSING, mrkdwn, plain, safe_or
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE
 from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
@@ -249,12 +249,15 @@ def _modal(
 def _about(message: MessageDetails | None, message_id: str) -> SectionBlock:
     """Which message the modal acts on: subject, sender, this copy's recipient and its id."""
     if message is None:
-        return SectionBlock(text=mrkdwn(f"Looking up `{safe_or(message_id, 120)}`…"))
+        return SectionBlock(
+            text=mrkdwn(f"Looking up {safe_or(message_id, 122, kind=Kind.LITERAL)}…")
+        )
+    to = ", ".join(safe(r, 122, kind=Kind.LITERAL) for r in message.recipients[:3])
     lines = [
         f"*Message:* {safe_or(message.subject, 300, '(no subject)')}",
         f"*From:* {safe_or(message.sender, 200)}",
-        f"*To:* {', '.join(safe(r, 120) for r in message.recipients[:3]) or MISSING}",
-        f"*Id:* `{safe_or(message.id, 120)}`",
+        f"*To:* {to or MISSING}",
+        f"*Id:* {safe_or(message.id, 122, kind=Kind.LITERAL)}",
     ]
     return SectionBlock(text=mrkdwn("\n".join(lines)))
 
@@ -262,7 +265,7 @@ def _about(message: MessageDetails | None, message_id: str) -> SectionBlock:
 def _picked(ids: Sequence[str]) -> SectionBlock:
     """The ticked hits a modal acts on, by their (copyable) ids."""
     lines = [f"*{len(ids)} selected message{'' if len(ids) == 1 else 's'}:*"]
-    lines += [f"• `{safe_or(i, 150)}`" for i in ids[:SEARCH_PAGE]]
+    lines += [f"• {safe_or(i, 150, kind=Kind.LITERAL)}" for i in ids[:SEARCH_PAGE]]
     return SectionBlock(text=mrkdwn("\n".join(lines)))
 
 

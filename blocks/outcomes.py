@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from blocks.approvals import refusal_line, what
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import ReleaseResult
 from bot.roles import SETTING, Role
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
@@ -26,8 +26,9 @@ from bot.services.outcomes import (
 )
 
 LINE_CHARS = 600
-# Recipients a release outcome names (per list), and characters each: three full lists fit.
-RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 50
+# Recipients a release outcome names (per list), and characters each (with a literal's two
+# backticks): three full lists fit.
+RECIPIENTS_NAMED, RECIPIENT_CHARS = 3, 52
 PICKED_NAMED = 10  # ids a note about ticked search hits names (a page holds 10)
 
 
@@ -63,8 +64,10 @@ def release_summary(result: ReleaseResult) -> str:
 
 
 def _whom(addresses: Sequence[str]) -> str:
-    """The first few recipients (made safe), then how many more."""
-    shown = [safe(a, RECIPIENT_CHARS) or "?" for a in addresses[:RECIPIENTS_NAMED]]
+    """The first few recipients (the tenant's mailboxes, as they are), then how many more."""
+    shown = [
+        safe(a, RECIPIENT_CHARS, kind=Kind.LITERAL) or "?" for a in addresses[:RECIPIENTS_NAMED]
+    ]
     more = len(addresses) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
@@ -98,8 +101,8 @@ def _approved(outcome: Approved) -> str:
         "undelivered": f"⚠️ {verb}: undelivered",
         "skipped": f"↪️ {verb}: nothing to do (already done or gone)",
     }[outcome.result]
-    request = safe(outcome.request_id, 40)
-    return f"{how} through approval request `{request}`, asked by <@{outcome.requester}>, approved"
+    request = safe(outcome.request_id, 42, kind=Kind.LITERAL)
+    return f"{how} through approval request {request}, asked by <@{outcome.requester}>, approved"
 
 
 def outcome_line(outcome: CardOutcome) -> str:
@@ -114,7 +117,7 @@ def outcome_lines(outcomes: Sequence[CardOutcome]) -> list[str]:
 def action_notes(result: ActionResult) -> list[str]:
     """What the person who asked is told privately (the cards show the rest)."""
     notes = [
-        f"`{safe(each.message_id, 120)}` is not in quarantine: nothing to release."
+        f"{safe(each.message_id, 122, kind=Kind.LITERAL)} is not in quarantine: nothing to release."
         for each in result.outcomes
         if isinstance(each.outcome, NotQuarantined)
     ]
@@ -130,16 +133,16 @@ def picked_notes(result: ActionResult) -> list[str]:
     """What the person who acted on ticked search hits is told privately: what became of each
     id (the cards posted in the channel say it too) or the one request that covers them all."""
     lines = [
-        f"`{safe(each.message_id, 120)}`: {_what_happened(each.outcome)}"
+        f"{safe(each.message_id, 120, kind=Kind.LITERAL)}: {_what_happened(each.outcome)}"
         for each in result.outcomes
         if not isinstance(each.outcome, NotQuarantined)
     ]
     notes = action_notes(result)
     if result.requested is not None:
         made = result.requested
-        ids = ", ".join(f"`{safe(i, 120)}`" for i in made.ids[:PICKED_NAMED])
+        ids = ", ".join(safe(i, 120, kind=Kind.LITERAL) for i in made.ids[:PICKED_NAMED])
         more = f" and {len(made.ids) - PICKED_NAMED} more" if len(made.ids) > PICKED_NAMED else ""
-        notes.append(f"Request `{safe(made.id, 40)}` covers {ids}{more}.")
+        notes.append(f"Request {safe(made.id, 40, kind=Kind.LITERAL)} covers {ids}{more}.")
     return lines + notes
 
 

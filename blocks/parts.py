@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from blocks.safety import safe
+from blocks.safety import Kind, safe
 from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, MessageDetails
 
 # Shown where a value is missing, so no text object is ever empty (Slack rejects empty text).
@@ -59,9 +59,11 @@ def plain(text: str) -> PlainTextObject:
     return PlainTextObject(text=text or MISSING, emoji=True)
 
 
-def safe_or(text: str | None, limit: int, missing: str = MISSING) -> str:
-    """`safe(text, limit)`, or `missing` when nothing is left of it."""
-    return safe(text, limit) or missing
+def safe_or(
+    text: str | None, limit: int, missing: str = MISSING, *, kind: Kind = Kind.ATTACKER
+) -> str:
+    """`safe(text, limit, kind=kind)`, or `missing` when nothing is left of it."""
+    return safe(text, limit, kind=kind) or missing
 
 
 def when(moment: datetime | None) -> str:
@@ -152,25 +154,31 @@ def recipients(message: MessageDetails, shown: int) -> str:
     """This copy's recipients (`MessageDetails.recipients`: the mailbox it went to, else the
     envelope, else the header To), the first `shown` as `Name <address>` where the header To
     names them, then "…and N more". The copies of one message (one per recipient) share the
-    header To, so only this tells them apart."""
-    return _addresses(message.recipients, message, shown)
+    header To, so only this tells them apart. The tenant's own mailboxes: literal, as they are."""
+    return _addresses(message.recipients, message, shown, Kind.LITERAL)
 
 
 def header_to(message: MessageDetails, shown: int) -> str:
     """The header To when it names other addresses than this copy's recipients (a list, Bcc,
-    a forged To), else "": what the sender claimed, beside where the copy went."""
+    a forged To), else "": what the sender claimed, beside where the copy went. The sender
+    wrote it (it may name any host), so it is defanged like the sender's own address."""
     to = message.to or []
     if not to or {a.lower() for a in to} == {a.lower() for a in message.recipients}:
         return ""
-    return _addresses(to, message, shown)
+    return _addresses(to, message, shown, Kind.ATTACKER)
 
 
-def _addresses(addresses: Sequence[str], message: MessageDetails, shown: int) -> str:
+def _addresses(addresses: Sequence[str], message: MessageDetails, shown: int, kind: Kind) -> str:
+    """`Name <address>` (a literal: `Name` and the address's code span); the display name is
+    the sender's header text, always defanged."""
     to, names = message.to or [], message.to_name or []
     named = {a.lower(): n for a, n in zip(to, names, strict=False) if n}
     items = []
     for address in addresses[:shown]:
         name = safe(named.get(address.lower()), 60)
-        shown_address = safe_or(address, 120)
-        items.append(f"{name} &lt;{shown_address}&gt;" if name else shown_address)
+        shown_address = safe_or(address, 120, kind=kind)
+        if name and kind is Kind.LITERAL:
+            items.append(f"{name} {shown_address}")
+        else:
+            items.append(f"{name} &lt;{shown_address}&gt;" if name else shown_address)
     return capped(items, len(addresses), bullet="", sep=", ") or MISSING

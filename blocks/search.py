@@ -19,6 +19,7 @@ from blocks import parts
 from blocks.card import message_card
 from blocks.ids import ActionId, BlockPrefix, card_block
 from blocks.parts import mrkdwn, plain, safe_or
+from blocks.safety import Kind
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
 from bot.commands import SEARCH_PAGE
 
@@ -159,10 +160,10 @@ def shareable_card(
 
 def chooser(matches: Sequence[MessageDetails], postfix_id: str) -> list[Block]:
     """Several messages share a postfix id (one per recipient): pick one to open."""
-    pid = safe_or(postfix_id, 80)
+    pid = safe_or(postfix_id, 80, kind=Kind.LITERAL)
     if not matches:
-        return [SectionBlock(text=mrkdwn(f"No messages have postfix id `{pid}`."))]
-    head = f"*{len(matches)} messages share postfix id* `{pid}` (one per recipient): pick one"
+        return [SectionBlock(text=mrkdwn(f"No messages have postfix id {pid}."))]
+    head = f"*{len(matches)} messages share postfix id* {pid} (one per recipient): pick one"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(head))]
     blocks += [_row(m, _choice_text(m)) for m in matches[:CHOOSER_SHOWN]]
     if len(matches) > CHOOSER_SHOWN:
@@ -188,7 +189,7 @@ def _hit_text(message: MessageDetails) -> str:
         f"{parts.disposition(message.final_disposition)}  *{subject}*\n"
         f"From {parts.sender(message)} · {moment}\n"
         f"To {parts.recipients(message, 1)} · {state}\n"
-        f"`{safe_or(message.id, 120)}`"
+        f"{safe_or(message.id, 120, kind=Kind.LITERAL)}"
     )
 
 
@@ -198,5 +199,5 @@ def _choice_text(message: MessageDetails) -> str:
         f"To {parts.recipients(message, 2)} · {moment}\n"
         f"{parts.disposition(message.final_disposition)} · "
         f"{parts.quarantine(message.is_quarantined, message.delivery_status)}\n"
-        f"`{safe_or(message.id, 120)}`"
+        f"{safe_or(message.id, 120, kind=Kind.LITERAL)}"
     )

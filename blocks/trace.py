@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from blocks import parts
 from blocks.parts import mrkdwn, safe_or
-from blocks.safety import text_width
+from blocks.safety import Kind, text_width
 from bot.cloudflare.models import Trace, TraceLine, TraceSection
 
 LINE_CHARS = 400
@@ -26,7 +26,7 @@ def trace_blocks(message_id: str, trace: Trace) -> list[Block]:
     inbound = _lines(trace.inbound.lines or [])
     outbound = _lines(trace.outbound.lines or [])
     in_budget, out_budget = _share(_need(inbound), _need(outbound), TRACE_BUDGET)
-    head = f"*Delivery trace* of `{safe_or(message_id, 120)}`"
+    head = f"*Delivery trace* of {safe_or(message_id, 120, kind=Kind.LITERAL)}"
     return [
         SectionBlock(text=mrkdwn(head)),
         *_direction("Inbound", trace.inbound, inbound, in_budget),

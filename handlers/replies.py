@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from blocks import notice, safe
+from blocks import Kind, notice, safe
 from bot.cloudflare import (
     ApiError,
     AuthError,
@@ -167,7 +167,7 @@ def usage_text(error: UsageError, command: str) -> str:
         lines.append(f"Usage: `{command} {USAGE[error.verb]}`")
     else:
         lines.append(f"Try `{command} help` for the list of commands.")
-    return safe("\n".join(lines), NOTICE_LIMIT, multiline=True)
+    return safe("\n".join(lines), NOTICE_LIMIT, kind=Kind.SENTENCE, multiline=True)
 
 
 def explain(exc: BaseException) -> str:
@@ -178,7 +178,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, StoreUnavailable):
         return safe(f"Cannot do that now: {exc}.", NOTICE_LIMIT)
     if isinstance(exc, BotError):
-        return safe(exc.text, NOTICE_LIMIT)  # may quote what the person typed
+        return safe(exc.text, NOTICE_LIMIT, kind=Kind.SENTENCE)  # may quote what was typed
     if isinstance(exc, PartialBulkError):
         return safe(
             f"Stopped part-way: {len(exc.done)} messages were handled, {len(exc.not_attempted)} "

@@ -107,13 +107,16 @@ def assert_clean(
 
 
 def assert_no_injection(blocks: Sequence[Block], trusted: Sequence[str] = ()) -> None:
-    """No text object holds a raw `<`/`>` (mention, link), a live scheme or a bare `&`."""
+    """No text object holds a raw `<`/`>` (mention, link), a bare `&`, or a live scheme outside
+    a code span (a literal: shown as it is, never linked); every code span is closed."""
     for text in texts(blocks):
         if text in trusted:
             continue
         assert "<" not in text and ">" not in text, text[:200]
         assert "&" not in re.sub(r"&(?:amp|lt|gt);", "", text), text[:200]
-        assert "https://" not in text.lower() and "http://" not in text.lower()
+        assert text.count("`") % 2 == 0, f"a code span left open: {text[:200]}"
+        outside = re.sub(r"`[^`]*`", "", text).lower()
+        assert "https://" not in outside and "http://" not in outside, text[:200]
 
 
 # --- the card --------------------------------------------------------------------------------
@@ -126,19 +129,20 @@ def test_card_shows_the_verdict_and_evidence() -> None:
     text = all_text(blocks)
     for expected in (
         "Voicemail &lt;voicemail@pbx-notify[.]test&gt;",
-        "Noah Fischer &lt;noah[.]fischer@eu[.]example[.]com&gt;",
+        "Noah Fischer `noah.fischer@eu.example.com`",  # the tenant's mailbox, as it is
         "2026-11-21 05:16:11 UTC",
         "2026-11-21 05:17:05 UTC",
         "🔴 MALICIOUS",
         "🔒 Quarantined",
         "SPF softfail · DKIM none · DMARC reject",  # detections win over message.validation
-        "Credential harvesting link",
+        "Credential harvesting link: pbx-notify[.]test imitates",  # one notation: `[.]`
         "BrandImpersonation",
         "hxxps://login[.]microsoftonline[.]com → hxxps://login[.]pbx-notify[.]test/",
-        "invoice[.]pdf[.]exe (application/x-dos, 24.0 KB)",
-        "MOVE completed → JunkEmail 2026-11-21 06:00:00 UTC by analyst@example[.]com",
-        MID,
+        "`invoice.pdf.exe` (application/x-dos, 24.0 KB)",
+        "MOVE completed → JunkEmail 2026-11-21 06:00:00 UTC by `analyst@example.com`",
+        f"Investigate id `{MID}`",
         "Postfix id `U1eHfGhAzC1iyg7I`",
+        "Message-ID `&lt;022e6a14d373.68020@pbx-notify.test&gt;`",
     ):
         assert expected in text
     assert_clean(blocks, text=fallback_text(make_message()))
@@ -430,7 +434,7 @@ def test_chooser_offers_each_recipient() -> None:
     blocks = chooser(matches, "Abcd")
     text = all_text(blocks)
     assert "*3 messages share postfix id* `Abcd` (one per recipient): pick one" in text
-    assert all(f"user{i}@example[.]com" in text for i in range(3))
+    assert all(f"`user{i}@example.com`" in text for i in range(3))
     assert [o["value"] for o in by_action(blocks, ActionId.OPEN)] == [m.id for m in matches]
     assert_clean(blocks)
 

@@ -150,21 +150,23 @@ def test_chooser_rows_name_each_copys_recipient() -> None:
     people = ["alice@example.com", "bob@example.com"]
     blocks = dicts(chooser([copy_to(p) for p in people], "Abcd1234"))
     rows = [b["text"]["text"] for b in blocks if b.get("accessory")]
-    assert "alice@example[.]com" in rows[0] and "bob@example[.]com" not in rows[0]
-    assert "bob@example[.]com" in rows[1] and "alice@example[.]com" not in rows[1]
+    assert "`alice@example.com`" in rows[0] and "bob@example.com" not in rows[0]
+    assert "`bob@example.com`" in rows[1] and "alice@example.com" not in rows[1]
 
 
 def test_the_card_names_this_copys_recipient_and_the_header_to_beside_it() -> None:
     blocks = dicts(message_card(copy_to("bob@example.com"), None, []))
     to = next(f["text"] for b in blocks for f in b.get("fields") or [] if f["text"][:4] == "*To*")
-    assert to.splitlines()[1] == "bob@example[.]com"
-    assert to.splitlines()[2] == "header: All staff &lt;all-staff@example[.]com&gt;"
+    assert to.splitlines()[1] == "`bob@example.com`", "the tenant's mailbox, as it is"
+    assert to.splitlines()[2] == "header: All staff &lt;all-staff@example[.]com&gt;", (
+        "what the sender claimed: defanged"
+    )
 
 
 def test_the_card_shows_one_recipient_line_when_the_header_to_is_the_copys() -> None:
     blocks = dicts(message_card(make_message(), None, []))
     to = next(f["text"] for b in blocks for f in b.get("fields") or [] if f["text"][:4] == "*To*")
-    assert to == "*To*\nNoah Fischer &lt;noah[.]fischer@eu[.]example[.]com&gt;"
+    assert to == "*To*\nNoah Fischer `noah.fischer@eu.example.com`"
 
 
 def test_worst_case_card_with_copy_and_header_recipients_fits() -> None:
@@ -186,17 +188,17 @@ def result(**lists: list[str]) -> ReleaseResult:
 @pytest.mark.parametrize(
     ("released", "said"),
     [
-        (result(delivered=["bob@example.com"]), "✅ Released: delivered to bob@example[.]com"),
+        (result(delivered=["bob@example.com"]), "✅ Released: delivered to `bob@example.com`"),
         (
             result(delivered=["a@x.example", "b@x.example"], failed=["bounce@x.example"]),
-            "⚠️ Released in part: delivered to a@x[.]example, b@x[.]example; "
-            "failed for bounce@x[.]example",
+            "⚠️ Released in part: delivered to `a@x.example`, `b@x.example`; "
+            "failed for `bounce@x.example`",
         ),
-        (result(failed=["bounce@x.example"]), "❌ Release failed for bounce@x[.]example"),
-        (result(undelivered=["c@x.example"]), "⚠️ Release undelivered for c@x[.]example"),
+        (result(failed=["bounce@x.example"]), "❌ Release failed for `bounce@x.example`"),
+        (result(undelivered=["c@x.example"]), "⚠️ Release undelivered for `c@x.example`"),
         (
             result(delivered=[f"u{i}@x.example" for i in range(7)]),
-            "✅ Released: delivered to u0@x[.]example, u1@x[.]example, u2@x[.]example and 4 more",
+            "✅ Released: delivered to `u0@x.example`, `u1@x.example`, `u2@x.example` and 4 more",
         ),
     ],
 )
@@ -210,7 +212,8 @@ def test_a_release_outcome_naming_hostile_recipients_is_safe_and_bounded() -> No
     assert "<!channel>" not in line and "<https://" not in line
     assert len(line) <= LINE_CHARS
     assert line.endswith("and 6 more; undelivered for " + ", ".join(
-        ["&lt;!channel&gt;@evil[.]example", "&lt;hxxps://evil[.]example|x&gt;", "&amp;" * 9 + "…"]
+        ["`&lt;!channel&gt;@evil.example`", "`&lt;https://evil.example|x&gt;`",
+         "`" + "&amp;" * 9 + "…`"]
     ))  # fmt: skip
 
 

@@ -108,7 +108,7 @@ def test_a_page_says_how_many_match_and_what_each_hit_is(
     for i, message_id in enumerate(ids):
         text = hits[message_id]
         assert f"`{message_id}`" in text, "the whole id, to copy"
-        assert f"person{i}@example[.]com" in text, "this copy's recipient"
+        assert f"`person{i}@example.com`" in text, "this copy's recipient, as it is"
         assert "SPAM" in text and "Quarantined" in text, text
 
     delivered = seed(simulator, "Notheld", 1, is_quarantined=False)

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks import fallback_text, message_card, trace_blocks
 from blocks.outcomes import outcome_line, outcome_lines, stamp
 from blocks.posts import is_compact, replace_card
-from blocks.safety import clamp, safe
+from blocks.safety import Kind, clamp, safe
 from bot.errors import StoreUnavailable
 from bot.services.lookup import Investigation
 from bot.services.outcomes import CardOutcome
@@ -112,7 +112,7 @@ class SlackCards:
             await self.client.chat_postMessage(
                 channel=card.channel, thread_ts=thread,
                 blocks=trace_blocks(message.id, evidence.trace),
-                text=f"Trace of {safe(message.postfix_id, 80)}",
+                text=f"Trace of {safe(message.postfix_id, 82, kind=Kind.LITERAL)}",
                 unfurl_links=False, unfurl_media=False,
             )  # fmt: skip
             return
