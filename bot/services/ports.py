@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from bot.cloudflare.models import MessageDetails, Trace
 from bot.services.lookup import Investigation
@@ -44,7 +44,9 @@ class Evidence:
     what: Literal["preview", "raw", "trace"]
     message: MessageDetails
     png: bytes = b""
-    eml: str = ""
+    # The raw EML: an open temporary file of `eml_size` bytes, removed once attached.
+    eml: BinaryIO | None = None
+    eml_size: int = 0
     trace: Trace | None = None
 
 

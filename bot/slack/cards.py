@@ -3,7 +3,7 @@
 A card is posted with the post's blocks kept (`bot.store.posts`); redrawing one card replaces
 only that card's blocks in the post as last drawn, so the other cards of a post that holds
 several (an alert thread post) stay as they were. Evidence (preview, raw EML, trace) goes into
-the card's thread.
+the card's thread; a raw EML is uploaded from its temporary file (`bot.slack.uploads`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bot.errors import StoreUnavailable
 from bot.services.lookup import Investigation
 from bot.services.outcomes import CardOutcome
 from bot.services.ports import CardRef, Evidence
+from bot.slack.uploads import upload_file
 from bot.store.posts import PostStore
 
 log = logging.getLogger("bot.slack.cards")
@@ -118,13 +119,16 @@ class SlackCards:
             return
         pid = message.postfix_id
         if evidence.what == "preview":
-            name, title, data = f"preview-{pid}.png", f"Preview of {pid}", evidence.png
-            said = "Preview requested"
-        else:
-            # A file, never inline: the EML is attacker-written from the first byte to the last.
-            name, title = f"{pid}.eml", f"Raw message {pid}"
-            data, said = evidence.eml.encode("utf-8", "replace"), "Raw EML requested"
-        await self.client.files_upload_v2(
-            channel=card.channel, thread_ts=thread, file=data, filename=name, title=title,
-            initial_comment=stamp(actor, said),
+            await self.client.files_upload_v2(
+                channel=card.channel, thread_ts=thread, file=evidence.png,
+                filename=f"preview-{pid}.png", title=f"Preview of {pid}",
+                initial_comment=stamp(actor, "Preview requested"),
+            )  # fmt: skip
+            return
+        # A file, never inline: the EML is attacker-written from the first byte to the last.
+        assert evidence.eml is not None
+        await upload_file(
+            self.client, evidence.eml, evidence.eml_size, channel=card.channel, thread_ts=thread,
+            filename=f"{pid}.eml", title=f"Raw message {pid}",
+            initial_comment=stamp(actor, "Raw EML requested"),
         )  # fmt: skip
