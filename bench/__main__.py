@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import ack, alerts, bulk, lookup, memory, render
+from bench import ack, alerts, bulk, lookup, memory, raw, render
 from bench.common import Options, Result, say
 
 Benchmark = Callable[[Options], Result]
@@ -22,6 +22,7 @@ STAGES: list[dict[str, Benchmark]] = [
     {"lookup": lookup.run},
     {"bulk": bulk.run, "alerts": alerts.run},
     {"memory": memory.run},
+    {"raw": raw.run},
 ]
 NAMES = [name for stage in STAGES for name in stage]
 

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     bot_bulk_search_limit: int = Field(default=10_000, ge=1, le=10_000)
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
+    # Largest raw EML (MB) the bot attaches; it is spooled to a temporary file, never held whole.
+    bot_raw_max_mb: int = Field(default=40, ge=1, le=1000)
     # The secret the integrity key (approval digests, the audit chain) is derived from; unset:
     # the Slack signing secret, else the app token (see `integrity_key`).
     bot_integrity_key: SecretStr | None = None

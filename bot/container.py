@@ -117,7 +117,8 @@ def build(
             once=once, cards=cards, searches=searches, settings=settings,
         ),
         messages=MessageService(
-            email=email, lookup=lookup, policy=policy, cards=cards, searches=searches
+            email=email, lookup=lookup, policy=policy, cards=cards, searches=searches,
+            raw_max_mb=settings.bot_raw_max_mb,
         ),
         approvals=approvals,
         policy=policy,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
+import json
 import logging
 import time
 import zlib
@@ -22,10 +24,13 @@ from bot.cloudflare import (
     PartialBulkError,
     RateLimitedError,
     UnavailableError,
+    UnexpectedResponseError,
 )
+from bot.cloudflare.errors import TooLargeError
+from bot.cloudflare.rawjson import RawEmlWriter
 from tests.kit.clients import FAST_RETRY, api_client
 from tests.kit.contract import ContractRecorder
-from tests.kit.factories import quarantined_messages
+from tests.kit.factories import add, quarantined_messages
 from tests.kit.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess, free_port
 
 
@@ -172,6 +177,77 @@ async def test_detections_raw_trace_and_action_log(client: EmailSecurityClient) 
     assert [entry.operation for entry in after[len(before) :]] == ["QUARANTINE_RELEASE"]
 
 
+# Everything a JSON string escape can stand for, and text that looks like the envelope.
+TRICKY_EML = (
+    'From: "Payroll \\ Team" <payroll@evil.example>\r\nSubject: =?utf-8?q?caf=C3=A9?= é ü 😀\r\n'
+    '\r\n{"success": false, "result": {"raw": "not this"}}\r\n\t\\u00e9 \\" / \x01\x1f\r\n'
+)
+
+
+async def test_raw_is_streamed_to_a_file_exactly(
+    client: EmailSecurityClient, simulator: SimulatorProcess, tmp_path: Any
+) -> None:
+    message_id = add(simulator, subject="Tricky", _raw=TRICKY_EML)
+    path = tmp_path / "raw.eml"
+    with path.open("w+b") as sink:
+        size = await client.save_raw(message_id, sink, max_bytes=1024)
+    assert path.read_bytes() == TRICKY_EML.encode()
+    assert size == len(TRICKY_EML.encode())
+    assert await client.get_raw(message_id) == TRICKY_EML
+
+
+async def test_raw_above_the_cap_stops_reading(
+    client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    message_id = add(simulator, subject="Large", _raw="Subject: Large\r\n\r\n" + "x" * 5000)
+    with pytest.raises(TooLargeError) as large:
+        await client.save_raw(message_id, io.BytesIO(), max_bytes=4096)
+    assert large.value.limit == 4096
+    with pytest.raises(TooLargeError):
+        await client.get_raw(message_id, max_bytes=4096)
+    assert len(api_requests(simulator, "/raw")) == 2, "not retried"
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_raw_writer_decodes_across_every_chunk_boundary(ensure_ascii: bool) -> None:
+    """However the answer is cut into chunks (an escape, a surrogate pair or a UTF-8
+    character split in two), the EML comes out as `json.loads` reads it."""
+    raw = TRICKY_EML + "pair: \U0001f600\\ud83d\\ude00 end"
+    envelope = {
+        "success": True, "errors": [], "messages": [{"code": 1, "message": "m", "n": -2.5e3}],
+        "result": {"other": ["\\", None, False, {}], "raw": raw}, "result_info": None,
+    }  # fmt: skip
+    body = json.dumps(envelope, ensure_ascii=ensure_ascii).encode()
+    for step in (1, 2, 3, 5, 7, 4096):
+        sink = io.BytesIO()
+        writer = RawEmlWriter(sink, 1024)
+        for start in range(0, len(body), step):
+            writer.feed(body[start : start + step])
+        assert writer.close() == len(raw.encode())
+        assert sink.getvalue() == raw.encode(), step
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"success": false, "errors": [], "messages": [], "result": {"raw": "x"}}',
+        b'{"success": true, "result": {"raw": "x"}',
+        b'{"success": true, "result": {}}',
+        b'{"success": true, "result": {"raw": "a\\qb"}}',
+        b'{"success": tru, "result": {"raw": "x"}}',
+        b'{"success": true "result": {"raw": "x"}}',
+    ],
+)
+def test_raw_writer_refuses_what_is_not_a_successful_envelope(body: bytes) -> None:
+    def read() -> int:
+        writer = RawEmlWriter(io.BytesIO(), 1024)
+        writer.feed(body)
+        return writer.close()
+
+    with pytest.raises(UnexpectedResponseError):
+        read()
+
+
 def decode_png(data: bytes) -> tuple[int, int]:
     """Walk the PNG's chunks, check every CRC and inflate IDAT; returns (width, height)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -248,6 +324,69 @@ async def test_release_reports_every_id(
     assert first[0].outcome == "delivered" and first[0].delivered
     assert again[0].outcome == "undelivered"
     assert again[1].outcome == "unknown"
+
+
+def shape_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "body shape" in r.getMessage()]
+
+
+async def test_release_retries_once_with_the_sdk_body_and_keeps_it(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The live API may take only `{"ids": [...]}`: the refused bare array was not processed,
+    so the client sends the same ids once more in that shape, and from then on only that."""
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    one, two = simulator.add_messages(quarantined_messages(2, "SdkShape"))
+    simulator.faults(body_shapes="sdk")
+    async with api_client(simulator.base_url) as es:
+        [first] = await es.release([one])
+        [second] = await es.release([two])
+    assert first.outcome == second.outcome == "delivered"
+    sent = [(c["status"], c["body"]) for c in simulator.calls() if c["path"].endswith("/release")]
+    assert sent == [(400, [one]), (200, {"ids": [one]}), (200, {"ids": [two]})]
+    [line] = shape_lines(caplog)
+    assert '{"ids": [...]}' in line
+
+
+async def test_release_keeps_the_spec_body_that_worked(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once a shape worked, a later 400 is the API refusing the request, not the shape: it is
+    answered as it is, and nothing is sent again."""
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    one, two = simulator.add_messages(quarantined_messages(2, "SpecShape"))
+    simulator.faults(body_shapes="spec")
+    async with api_client(simulator.base_url) as es:
+        [first] = await es.release([one])
+        simulator.faults(body_shapes="sdk")
+        with pytest.raises(InvalidRequestError):
+            await es.release([two])
+    assert first.outcome == "delivered"
+    sent = [(c["status"], c["body"]) for c in simulator.calls() if c["path"].endswith("/release")]
+    assert sent == [(200, [one]), (400, [two])]
+    [line] = shape_lines(caplog)
+    assert "bare array" in line
+
+
+async def test_preview_retries_once_with_the_sdk_body_and_keeps_it(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    simulator.faults(body_shapes="sdk")
+    async with api_client(simulator.base_url) as es:
+        clean = (
+            await es.search_page(final_disposition="NONE", detections_only=False, per_page=1)
+        ).messages[0]
+        decode_png(await es.get_preview(clean.id, is_detection=False))
+        decode_png(await es.get_preview(clean.id, is_detection=False))
+    sent = [(c["status"], c["body"]) for c in simulator.calls() if c["path"].endswith("/preview")]
+    assert sent == [
+        (400, {"postfix_id": clean.postfix_id}),
+        (200, {"id": clean.id}),
+        (200, {"id": clean.id}),
+    ]
+    [line] = shape_lines(caplog)
+    assert '{"id": ...}' in line
 
 
 async def test_move_one_uses_single_endpoint(
@@ -334,6 +473,47 @@ async def test_submissions_page_through_everything(
     assert [s.submission_id for s in one_page] == [s.submission_id for s in everything[5:10]]
     with pytest.raises(ValueError, match="cursor"):
         await client.list_submissions(cursor="x")
+
+
+def page_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.cloudflare" and r.levelno == logging.WARNING and "page" in r.getMessage()
+    ]
+
+
+async def test_a_list_stops_on_a_repeated_page_of_the_spec_example(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that ignores `page` and claims the spec example's total_count (2000): the
+    client stops at the first repeat, says so once, and keeps each item once."""
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    async with api_client(simulator.base_url) as es:
+        everything = await es.list_submissions(per_page=1000)
+        simulator.faults(repeat_pages=True)
+        repeated = await es.list_submissions(per_page=2)
+        assert len(api_requests(simulator, "/submissions")) == 1 + 2
+        assert [s.submission_id for s in repeated] == [s.submission_id for s in everything[:2]]
+        assert len(page_warnings(caplog)) == 1, page_warnings(caplog)
+        assert "repeat" in page_warnings(caplog)[0]
+        # Pages of the default size hold all 36: a short page ends the list at once.
+        assert len(await es.list_submissions()) == len(everything)
+    assert len(api_requests(simulator, "/submissions")) == 1 + 2 + 1
+
+
+async def test_a_list_stops_at_its_page_cap(
+    simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """36 submissions one a page: the list stops at 10 pages (under 1% of the 1200 requests
+    per 5 minutes Cloudflare allows), and says where it stopped, once."""
+    caplog.set_level(logging.INFO, logger="bot.cloudflare")
+    async with api_client(simulator.base_url) as es:
+        capped = await es.list_submissions(per_page=1)
+    assert len(capped) == 10
+    assert len(api_requests(simulator, "/submissions")) == 10
+    [warning] = page_warnings(caplog)
+    assert "10 pages" in warning and "submissions" in warning
 
 
 async def test_phishguard_reports(client: EmailSecurityClient, simulator: SimulatorProcess) -> None:

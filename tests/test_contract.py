@@ -3,6 +3,7 @@ against ../shared/api/email-security-openapi.json (openapi-core)."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +24,7 @@ EXPECTED = {
     "get_detections": {"email_security_get_message_detections"},
     "get_preview": {"email_security_get_message_preview", "email_security_post_preview"},
     "get_raw": {"email_security_get_message_raw"},
+    "save_raw": {"email_security_get_message_raw"},
     "get_trace": {"email_security_get_message_trace"},
     "get_action_log": {"email_security_get_message_action_log"},
     "move": {"email_security_post_message_move", "email_security_post_bulk_move"},
@@ -66,6 +68,7 @@ async def test_every_client_method_honours_the_contract(simulator: SimulatorProc
         await es.get_preview(detection.id)
         await es.get_preview(clean.id, is_detection=False)
         await es.get_raw(detection.id)
+        await es.save_raw(detection.id, io.BytesIO(), max_bytes=1024**2)
         await es.get_trace(detection.id)
         await es.move([ids[0]], "JunkEmail")
         await es.move(ids[1:], "Inbox")

@@ -112,7 +112,11 @@ def test_preview_raw_and_trace_commands_reply_in_the_card_thread(
     card = slack.card()
 
     def upload(name_end: str) -> dict[str, Any] | None:
-        files = [f for f in slack.standin.hook("GET", "files") if f["filename"].endswith(name_end)]
+        files = [
+            f
+            for f in slack.standin.hook("GET", "files")
+            if f["filename"].endswith(name_end) and f["completed"]  # listed from step 1 on
+        ]
         return files[0] if files else None
 
     png = slack.wait(lambda: upload(".png"), "the preview upload")

@@ -347,7 +347,11 @@ def test_a_raw_eml_passes_through_the_bot_but_not_into_its_log(
     slack.command(f"raw {message_id}")
 
     def uploaded() -> dict[str, Any] | None:
-        files = [f for f in slack.standin.hook("GET", "files") if f["filename"].endswith(".eml")]
+        files = [
+            f
+            for f in slack.standin.hook("GET", "files")
+            if f["filename"].endswith(".eml") and f["completed"]  # listed from step 1 on
+        ]
         return files[0] if files else None
 
     upload = slack.wait(uploaded, "the raw EML upload")

@@ -11,6 +11,7 @@ import base64
 import json
 import struct
 import time
+import urllib.error
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -410,6 +411,63 @@ def test_preview_png_by_get_and_both_post_shapes(api: httpx.Client) -> None:
     assert detection["id"] in {m["id"] for m in everything(api, message_action="PREVIEW")}
 
 
+@pytest.mark.parametrize(
+    ("shapes", "accepted", "refused"),
+    [
+        ("spec", ([0], {"postfix_id": "P"}), ({"ids": [0]}, {"id": "I"})),
+        ("sdk", ({"ids": [0]}, {"id": "I"}), ([0], {"postfix_id": "P"})),
+    ],
+)
+def test_body_shapes_setting_refuses_the_other_shape(
+    simulator: SimulatorProcess,
+    api: httpx.Client,
+    shapes: str,
+    accepted: tuple[Any, Any],
+    refused: tuple[Any, Any],
+) -> None:
+    """One shape only, as the live API may be: the other is a 400 with the failure envelope,
+    and nothing happens (the client's retry with the other shape relies on that)."""
+    one, two = quarantined(api, 2)
+    clean = single(everything(api, final_disposition="NONE"))
+
+    def filled(body: Any, message: dict[str, Any]) -> Any:
+        values = {"P": message["postfix_id"], "I": message["id"]}
+        if isinstance(body, list):
+            return [message["id"]]
+        if "ids" in body:
+            return {"ids": [message["id"]]}
+        return {key: values[value] for key, value in body.items()}
+
+    simulator.faults(body_shapes=shapes)
+    release_refused = api.post("/investigate/release", json=filled(refused[0], one))
+    assert error_of(release_refused, 400)["code"] == 1001
+    check_failure_body(release_refused.json())
+    assert api.get(f"/investigate/{one['id']}").json()["result"]["is_quarantined"] is True
+    preview_refused = api.post("/investigate/preview", json=filled(refused[1], clean))
+    assert error_of(preview_refused, 400)["code"] == 1001
+    assert api.post("/investigate/release", json=filled(accepted[0], two)).status_code == 200
+    assert api.get(f"/investigate/{two['id']}").json()["result"]["is_quarantined"] is False
+    assert api.post("/investigate/preview", json=filled(accepted[1], clean)).status_code == 200
+
+
+def test_repeat_pages_answers_the_first_page_with_the_spec_example_total(
+    simulator: SimulatorProcess, api: httpx.Client
+) -> None:
+    honest = [api.get("/submissions", params={"per_page": 2, "page": p}).json() for p in (1, 2)]
+    assert honest[0]["result"] != honest[1]["result"]
+    simulator.faults(repeat_pages=True)
+    for path in ("/submissions", "/settings/block_senders", "/settings/domains"):
+        pages = [api.get(path, params={"per_page": 1, "page": p}).json() for p in (1, 2, 3)]
+        assert pages[0]["result"] and pages[0] == pages[1] == pages[2], path
+        assert pages[2]["result_info"] == {
+            "count": 1,
+            "page": 1,
+            "per_page": 1,
+            "total_count": 2000,
+        }
+    assert api.get("/submissions", params={"per_page": 2}).json()["result"] == honest[0]["result"]
+
+
 def test_bare_postfix_id_resolves_to_the_newest_record(api: httpx.Client) -> None:
     messages = everything(api)
     shared = Counter(m["postfix_id"] for m in messages).most_common(1)[0][0]
@@ -643,6 +701,7 @@ def test_reset_restores_data_logs_and_faults(
     api.post("/investigate/release", json=[message["id"]])
     simulator.add_messages({"subject": "temporary"})
     simulator.faults(latency_ms=50, search_202=1, fail_next=[{"status": 500, "count": 9}])
+    simulator.faults(body_shapes="sdk", repeat_pages=True)
     simulator.reset()
     assert simulator.calls() == []
     assert simulator.requests() == []
@@ -652,6 +711,8 @@ def test_reset_restores_data_logs_and_faults(
         "rate_limit": None,
         "search_202": 0,
         "fail_next": [],
+        "body_shapes": "both",
+        "repeat_pages": False,
     }
     assert everything(api) == before
 
@@ -690,5 +751,22 @@ def test_data_file_open_auth_and_search_202_flag(tmp_path: Path) -> None:
             assert api.get("/investigate/AAAAAAAAAA2").json()["result"]["subject"] == "Clean"
         assert "Email Security API simulator on http://127.0.0.1:" in simulator.log()
         assert "(2 messages)" in simulator.log()
+    finally:
+        simulator.stop()
+
+
+def test_body_shapes_and_repeat_pages_flags() -> None:
+    simulator = SimulatorProcess("--body-shapes", "sdk", "--repeat-pages")
+    try:
+        settings = simulator.hook("GET", "faults")
+        assert (settings["body_shapes"], settings["repeat_pages"]) == ("sdk", True)
+        simulator.faults(body_shapes="both", repeat_pages=False)
+        simulator.reset()
+        settings = simulator.hook("GET", "faults")
+        assert (settings["body_shapes"], settings["repeat_pages"]) == ("sdk", True), (
+            "a reset goes back to the flags"
+        )
+        with pytest.raises(urllib.error.HTTPError):
+            simulator.faults(body_shapes="ids")
     finally:
         simulator.stop()

@@ -8,6 +8,7 @@ from bot.cloudflare.errors import (
     NotFoundError,
     PartialBulkError,
     RateLimitedError,
+    TooLargeError,
     UnavailableError,
     UnexpectedResponseError,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "RateLimitedError",
     "RetryPolicy",
     "SearchPage",
+    "TooLargeError",
     "UnavailableError",
     "UnexpectedResponseError",
 ]

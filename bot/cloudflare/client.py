@@ -3,29 +3,33 @@
 Written by hand rather than on the cloudflare SDK (CONTRACT.md §6): search pages by cursor and
 follows a 202's Location, 429 honours Retry-After up to 5 minutes, and request bodies are an
 explicit, tested choice (see shapes.py).
+
+Bounded work: a raw EML is streamed to the caller's file under a size cap (rawjson.py), never
+held whole; a page-paginated list never trusts the server's totals to keep going, and sends at
+most a few requests (pages.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
+import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from typing import Any, BinaryIO, TypeVar, Unpack
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
 
 from bot.cloudflare import shapes
 from bot.cloudflare.errors import (
     ApiError,
     NotFoundError,
     PartialBulkError,
+    TooLargeError,
     UnavailableError,
     UnexpectedResponseError,
 )
@@ -56,7 +60,11 @@ from bot.cloudflare.models import (
     Trace,
     TrustedDomain,
 )
+from bot.cloudflare.pages import all_pages
+from bot.cloudflare.parsing import parse, png
 from bot.cloudflare.ratelimit import RequestLimiter
+from bot.cloudflare.rawjson import RawEmlWriter
+from bot.cloudflare.shapes import BodyShape, Shape
 from bot.cloudflare.transport import (
     CallObserver,
     RetryPolicy,
@@ -70,8 +78,8 @@ log = logging.getLogger("bot.cloudflare")
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 MAX_BATCH = 1000  # "Maximum batch size: 1000 messages per request" (docs/001)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 USER_AGENT = "email-security-slack-bot/0.1"
+RAW_MAX_BYTES = 40 * 1024**2  # get_raw's default cap; the bot's is BOT_RAW_MAX_MB
 
 M = TypeVar("M", bound=BaseModel)
 ChunkCallback = Callable[[list[Any]], Awaitable[None]]
@@ -139,6 +147,8 @@ class EmailSecurityClient:
             self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight,
             observer,
         )  # fmt: skip
+        self._release_shape = BodyShape("release", "a bare array of ids", '{"ids": [...]}')
+        self._preview_shape = BodyShape("preview", '{"postfix_id": ...}', '{"id": ...}')
 
     async def __aenter__(self) -> EmailSecurityClient:
         return self
@@ -172,7 +182,7 @@ class EmailSecurityClient:
         self, model: type[M] | TypeAdapter[Any], method: str, *parts: str, **kw: Any
     ) -> Any:
         body, _ = await self._call(method, parts, **kw)
-        return _parse(model, body.get("result"), f"{method} {'/'.join(parts)}")
+        return parse(model, body.get("result"), f"{method} {'/'.join(parts)}")
 
     # -- search ---------------------------------------------------------------------------------
 
@@ -186,7 +196,7 @@ class EmailSecurityClient:
         body, response = await self._call("GET", ["investigate"], params=params)
         if response.status_code == 202:
             body = await self._poll_search(response)
-        messages = _parse(_MESSAGES, body.get("result"), "search")
+        messages = parse(_MESSAGES, body.get("result"), "search")
         info = body.get("result_info") or {}
         next_cursor = info.get("next") if isinstance(info, dict) else None
         return SearchPage(messages, next_cursor or None)
@@ -261,12 +271,33 @@ class EmailSecurityClient:
         )
         return result
 
-    async def get_raw(self, message_id: str) -> str:
-        body, _ = await self._call("GET", ["investigate", _check_id(message_id), "raw"])
-        raw = (body.get("result") or {}).get("raw")
-        if not isinstance(raw, str):
-            raise UnexpectedResponseError("raw: the answer has no EML text")
-        return str(raw)
+    async def get_raw(self, message_id: str, *, max_bytes: int = RAW_MAX_BYTES) -> str:
+        """The message's EML as text (at most `max_bytes` of UTF-8, else `TooLargeError`)."""
+        sink = io.BytesIO()
+        await self.save_raw(message_id, sink, max_bytes=max_bytes)
+        return sink.getvalue().decode("utf-8")
+
+    async def save_raw(self, message_id: str, sink: BinaryIO, *, max_bytes: int) -> int:
+        """Write the message's EML (UTF-8) to `sink`, a seekable file, as it arrives; returns
+        its size. Past `max_bytes` reading stops with `TooLargeError`, and `sink` holds a part:
+        discard it."""
+        parts = ["investigate", _check_id(message_id), "raw"]
+
+        async def consume(response: httpx.Response) -> int:
+            sink.seek(0)
+            sink.truncate()
+            writer = RawEmlWriter(sink, max_bytes)
+            # The JSON carries the EML escaped: up to 6 characters for one (\u0001); stop a
+            # body that cannot fit before reading it.
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > 6 * max_bytes + 65536:
+                raise TooLargeError("the raw message's answer is too large", limit=max_bytes)
+            async for chunk in response.aiter_bytes():
+                writer.feed(chunk)
+            return writer.close()
+
+        what = f"GET {'/'.join(parts)}"
+        return await self._transport.stream(self._url(*parts), what=what, consume=consume)
 
     async def get_trace(self, message_id: str) -> Trace:
         result: Trace = await self._result(
@@ -291,16 +322,19 @@ class EmailSecurityClient:
         if is_detection is not False:
             try:
                 body, _ = await self._call("GET", ["investigate", message_id, "preview"])
-                return _png(body)
+                return png(body)
             except NotFoundError:
                 if is_detection:
                     raise
         parsed = parse_message_id(message_id)
         postfix_id = parsed.postfix_id if parsed else message_id
-        body, _ = await self._call(
-            "POST", ["investigate", "preview"], json=shapes.preview_body(postfix_id)
-        )
-        return _png(body)
+
+        async def attempt(shape: Shape) -> dict[str, Any]:
+            sent = shapes.preview_body(postfix_id, message_id, shape)
+            body, _ = await self._call("POST", ["investigate", "preview"], json=sent)
+            return body
+
+        return png(await self._preview_shape.send(attempt))
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -347,9 +381,14 @@ class EmailSecurityClient:
         the order given; an id the API's answer left out comes back with `missing=True`."""
 
         async def send(chunk: list[str]) -> list[ReleaseResult]:
-            answered: list[ReleaseResult] = await self._result(
-                _RELEASES, "POST", "investigate", "release", json=shapes.release_body(chunk)
-            )
+            async def attempt(shape: Shape) -> list[ReleaseResult]:
+                body = shapes.release_body(chunk, shape)
+                sent: list[ReleaseResult] = await self._result(
+                    _RELEASES, "POST", "investigate", "release", json=body
+                )
+                return sent
+
+            answered = await self._release_shape.send(attempt)
             by_id = {r.id: r for r in answered}
             return [by_id.get(i) or ReleaseResult(id=i, missing=True) for i in chunk]
 
@@ -403,24 +442,18 @@ class EmailSecurityClient:
     async def _pages(
         self, adapter: TypeAdapter[list[M]], endpoint: str, filters: dict[str, object]
     ) -> list[M]:
-        """Every item of a page-paginated list; just one page when `page` is given."""
-        params = list_params(endpoint, filters)
-        one_page = "page" in params
-        params.setdefault("per_page", "100")
-        items: list[M] = []
-        page = int(params.get("page", "1"))
-        while True:
-            params["page"] = str(page)
-            body, _ = await self._call("GET", endpoint.split("/"), params=params)
-            batch = _parse(adapter, body.get("result") or [], endpoint)
-            items.extend(batch)
-            info = body.get("result_info") or {}
-            total = info.get("total_count") if isinstance(info, dict) else None
-            full = len(batch) >= int(params["per_page"])
-            more = len(items) < total if isinstance(total, int) and total > 0 else full
-            if one_page or not batch or not more:
-                return items
-            page += 1
+        """Every item of a page-paginated list (bounded: see pages.py); just one page when
+        `page` is given."""
+        params, parts = list_params(endpoint, filters), endpoint.split("/")
+
+        async def fetch(query: dict[str, str]) -> dict[str, Any]:
+            body, _ = await self._call("GET", parts, params=query)
+            return body
+
+        if "page" in params:
+            items: list[M] = parse(adapter, (await fetch(params)).get("result") or [], endpoint)
+            return items
+        return await all_pages(fetch, adapter, endpoint, params)
 
     async def list_submissions(self, **filters: object) -> list[Submission]:
         return await self._pages(_SUBMISSIONS, "submissions", filters)
@@ -526,29 +559,3 @@ _BLOCKED = TypeAdapter(list[BlockedSender])
 _POLICIES = TypeAdapter(list[AllowPolicy])
 _TRUSTED = TypeAdapter(list[TrustedDomain])
 _PROTECTED = TypeAdapter(list[ProtectedDomain])
-
-
-def _parse(model: type[BaseModel] | TypeAdapter[Any], data: Any, what: str) -> Any:
-    try:
-        if isinstance(model, TypeAdapter):
-            return model.validate_python(data)
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        # Field names only: the values may be attacker-written message content.
-        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
-        raise UnexpectedResponseError(
-            f"{what}: the answer does not have the documented shape (fields: {', '.join(fields)})"
-        ) from None
-
-
-def _png(body: dict[str, Any]) -> bytes:
-    screenshot = (body.get("result") or {}).get("screenshot")
-    if not isinstance(screenshot, str):
-        raise UnexpectedResponseError("preview: the answer has no screenshot")
-    try:
-        data = base64.b64decode(screenshot, validate=True)
-    except (binascii.Error, ValueError):
-        raise UnexpectedResponseError("preview: the screenshot is not valid base64") from None
-    if not data.startswith(PNG_SIGNATURE):
-        raise UnexpectedResponseError("preview: the screenshot is not a PNG image")
-    return data

@@ -73,6 +73,14 @@ class UnexpectedResponseError(ApiError):
     """The API answered 2xx with a body that does not have the documented shape."""
 
 
+class TooLargeError(ApiError):
+    """An answer larger than the caller's cap (a raw EML): reading stopped there."""
+
+    def __init__(self, summary: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(summary)
+
+
 class PartialBulkError(ApiError):
     """A chunked bulk action stopped part-way: `done` holds the results of the finished chunks and
     `not_attempted` the ids that were never sent, so nothing is left half-done silently."""

@@ -15,9 +15,9 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,6 +37,8 @@ from bot.cloudflare.waits import WAIT_NOTICE
 
 log = logging.getLogger("bot.cloudflare")
 
+T = TypeVar("T")
+Consumer = Callable[[httpx.Response], Awaitable[T]]
 IDEMPOTENT = frozenset({"GET", "HEAD"})
 # Failures that prove the request never left this host, so even a POST may be sent again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -194,7 +196,27 @@ class Transport:
         json: Any = None,
         what: str,
     ) -> httpx.Response:
-        """Send until success or a final error; returns the 2xx response."""
+        """Send until success or a final error; returns the 2xx response, read."""
+        response, _ = await self._exchange(method, url, params, json, what, None)
+        return response
+
+    async def stream(self, url: str, *, what: str, consume: Consumer[T]) -> T:
+        """GET `url` with the same rules, handing a 2xx answer's body to `consume` as it
+        arrives instead of reading it into memory. `consume` may be called again (a retry
+        after a 5xx or a broken connection), so it starts its output afresh each time."""
+        _, consumed = await self._exchange("GET", url, None, None, what, consume)
+        assert consumed is not None
+        return consumed[0]
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        what: str,
+        consume: Consumer[T] | None,
+    ) -> tuple[httpx.Response, tuple[T] | None]:
         failures = 0
         rate_limited = 0
         endpoint = endpoint_of(url)
@@ -205,7 +227,7 @@ class Transport:
             started = time.monotonic()
             try:
                 async with self.in_flight:
-                    response = await self.http.request(method, url, params=params, json=json)
+                    response, consumed = await self._send(method, url, params, json, consume)
             except httpx.TransportError as exc:
                 self._called(method, endpoint, type(exc).__name__, started, attempt)
                 failures += 1
@@ -228,7 +250,27 @@ class Transport:
                     continue
             if response.status_code >= 400:
                 raise error_for(response, what)
-            return response
+            return response, consumed
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        consume: Consumer[T] | None,
+    ) -> tuple[httpx.Response, tuple[T] | None]:
+        """One attempt. A 2xx body goes to `consume` if there is one; any other body is read
+        whole (error envelopes are small; their `errors` are needed)."""
+        request = self.http.build_request(method, url, params=params, json=json)
+        response = await self.http.send(request, stream=True)
+        try:
+            if consume is not None and 200 <= response.status_code < 300:
+                return response, (await consume(response),)
+            await response.aread()
+            return response, None
+        finally:
+            await response.aclose()
 
     def _called(
         self, method: str, endpoint: str, status: int | str, started: float, attempt: int

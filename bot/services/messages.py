@@ -7,11 +7,14 @@ read (not found, a choice to make, a refusal).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare import EmailSecurityClient, TooLargeError
 from bot.cloudflare.dispositions import DETECTIONS
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE, SearchCommand, role_for
@@ -56,12 +59,14 @@ class MessageService:
         policy: Policy,
         cards: CardKeeper,
         searches: SearchStore,
+        raw_max_mb: int = 40,
     ) -> None:
         self.email = email
         self.lookup = lookup
         self.policy = policy
         self.cards = cards
         self.searches = searches
+        self.raw_max_mb = raw_max_mb
 
     async def lookup_card(self, actor: str, text: str, channel: str) -> CardRef:
         """Post the card of `text` in `channel`."""
@@ -92,6 +97,10 @@ class MessageService:
             message = found.message
         else:
             message = await self.lookup.one(text)
+        if what == "raw":
+            async with self._raw(message) as evidence:
+                await self.cards.board.attach(card, evidence, actor)
+            return card
         await self.cards.board.attach(card, await self._fetch(what, message), actor)
         return card
 
@@ -100,9 +109,31 @@ class MessageService:
             detection = message.disposition in DETECTIONS
             png = await self.email.get_preview(message.id, is_detection=detection)
             return Evidence(what, message, png=png)
-        if what == "raw":
-            return Evidence(what, message, eml=await self.email.get_raw(message.id))
         return Evidence(what, message, trace=await self.email.get_trace(message.id))
+
+    @asynccontextmanager
+    async def _raw(self, message: MessageDetails) -> AsyncIterator[Evidence]:
+        """The raw EML in a temporary file for as long as it is being attached: an EML can be
+        tens of MB, and several people may ask at once. The file has no name (it is gone when
+        closed, even if the process dies) and is capped at BOT_RAW_MAX_MB."""
+        try:
+            spool = tempfile.TemporaryFile(prefix="raw-", suffix=".eml")  # noqa: SIM115
+        except OSError as error:
+            raise InvalidInput(
+                "I can't attach raw messages: the bot has no writable temporary directory "
+                f"({error.strerror}). An admin should set TMPDIR or make the default one writable."
+            ) from None
+        with spool:
+            try:
+                await self.email.save_raw(message.id, spool, max_bytes=self.raw_max_mb * 1024**2)
+            except TooLargeError:
+                raise InvalidInput(
+                    f"This message is too large to attach here: its raw EML is over "
+                    f"{self.raw_max_mb} MB (BOT_RAW_MAX_MB). Download it from the Cloudflare "
+                    "dashboard instead (Email Security, the message's details)."
+                ) from None
+            spool.seek(0)
+            yield Evidence("raw", message, eml=spool)
 
     # -- search --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the composition root gives it (the Slack implementations are in `bot/slack/`).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -44,7 +45,8 @@ class Evidence:
     what: Literal["preview", "raw", "trace"]
     message: MessageDetails
     png: bytes = b""
-    eml: str = ""
+    # The raw EML: an open temporary file, removed once attached.
+    eml: io.BufferedIOBase | None = None
     trace: Trace | None = None
 
 

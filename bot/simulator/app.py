@@ -33,7 +33,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(simulator: Simulator) -> web.Application:
-    app = web.Application(middlewares=[logging_middleware, api_middleware])
+    # Large enough for the messages hook to take a message with a raw EML of tens of MB.
+    app = web.Application(
+        middlewares=[logging_middleware, api_middleware], client_max_size=128 * 1024**2
+    )
     app[SIMULATOR] = simulator
     add_routes(app)
     add_hooks(app)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.serving import serve_until_signalled
 from bot.simulator.app import create_app
-from bot.simulator.faults import FaultSettings, parse_rate_limit
+from bot.simulator.faults import BODY_SHAPES, FaultSettings, parse_rate_limit
 from bot.simulator.runtime import Credentials, Simulator, now
 from bot.simulator.state import Dataset
 from bot.simulator.traffic import Traffic, parse_traffic
@@ -41,6 +41,20 @@ def parser() -> argparse.ArgumentParser:
         type=_non_negative,
         default=0,
         help="a new search answers 202 this many times before its results",
+    )
+    p.add_argument(
+        "--body-shapes",
+        choices=BODY_SHAPES,
+        default="both",
+        help="release and non-detection preview bodies accepted: 'spec' (a bare array, "
+        '{"postfix_id"}), \'sdk\' ({"ids": [...]}, {"id"}) or both (default); the other is '
+        "refused with 400, as the real API would",
+    )
+    p.add_argument(
+        "--repeat-pages",
+        action="store_true",
+        help="page-paginated lists (submissions, settings) ignore `page`, answering the first "
+        "page each time with the spec example's total_count (2000)",
     )
     p.add_argument(
         "--traffic",
@@ -98,6 +112,8 @@ def main(argv: list[str]) -> int:
         error_rate=args.error_rate,
         rate_limit=args.rate_limit,
         search_202=args.search_202,
+        body_shapes=args.body_shapes,
+        repeat_pages=args.repeat_pages,
     )
     credentials = Credentials(args.api_token, args.api_email, args.api_key)
     simulator = Simulator.create(dataset, args.seed, faults, credentials)

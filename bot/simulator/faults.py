@@ -1,4 +1,6 @@
-"""Fault injection: one-shot failures, a sliding-window rate limit, random 503s and latency.
+"""Fault injection: one-shot failures, a sliding-window rate limit, random 503s and latency; and
+two ways the real API may differ from the spec: which release/preview body shape it accepts
+(`body_shapes`), and list pages whose totals cannot be trusted (`repeat_pages`).
 
 All of it is off unless a CLI flag or `POST /__simulator/faults` turns it on. The middleware
 asks `Faults.check` in this order, after auth: one-shot failures, rate limit, error rate; then
@@ -13,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, cast
 
 from bot.simulator.errors import AUTH_ERROR, RATE_LIMITED, UNAVAILABLE, ApiError
 
@@ -43,6 +45,12 @@ class FailRule:
         }
 
 
+# CONTRACT.md §2: the spec's release body is a bare array and its preview body
+# `{"postfix_id"}`; the SDK's are `{"ids": [...]}` and `{"id"}`. "both" accepts either.
+BodyShapes = Literal["both", "spec", "sdk"]
+BODY_SHAPES: tuple[BodyShapes, ...] = ("both", "spec", "sdk")
+
+
 @dataclass
 class FaultSettings:
     latency_ms: int = 0
@@ -50,6 +58,10 @@ class FaultSettings:
     rate_limit: str | None = None
     search_202: int = 0
     fail_next: list[FailRule] = field(default_factory=list)
+    body_shapes: BodyShapes = "both"
+    # Page-paginated lists ignore `page` (every page is the first) and report the spec
+    # example's total_count: a server whose totals a client must not trust.
+    repeat_pages: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +70,8 @@ class FaultSettings:
             "rate_limit": self.rate_limit,
             "search_202": self.search_202,
             "fail_next": [rule.to_json() for rule in self.fail_next],
+            "body_shapes": self.body_shapes,
+            "repeat_pages": self.repeat_pages,
         }
 
 
@@ -77,7 +91,8 @@ def parse_rate_limit(text: str) -> tuple[int, float]:
 
 def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings:
     """`settings` with `updates` applied (a `fail_next` list replaces the old one)."""
-    unknown = set(updates) - {"latency_ms", "error_rate", "rate_limit", "search_202", "fail_next"}
+    known = {"latency_ms", "error_rate", "rate_limit", "search_202", "fail_next"}
+    unknown = set(updates) - known - {"body_shapes", "repeat_pages"}
     if unknown:
         raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
     # Rules are copied: `check` counts them down, and the CLI defaults must survive a reset.
@@ -94,7 +109,19 @@ def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings
             parse_rate_limit(str(result.rate_limit))
     if "fail_next" in updates:
         result.fail_next = [_rule(item) for item in updates["fail_next"] or []]
+    if "body_shapes" in updates:
+        result.body_shapes = parse_body_shapes(updates["body_shapes"])
+    if "repeat_pages" in updates:
+        if not isinstance(updates["repeat_pages"], bool):
+            raise ValueError("repeat_pages must be true or false")
+        result.repeat_pages = updates["repeat_pages"]
     return result
+
+
+def parse_body_shapes(value: Any) -> BodyShapes:
+    if value not in BODY_SHAPES:
+        raise ValueError(f"body_shapes must be one of {', '.join(BODY_SHAPES)}")
+    return cast("BodyShapes", value)
 
 
 def _number(value: Any, name: str, kind: Callable[[Any], Any], low: Any, high: Any = None) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +47,8 @@ DESTINATIONS = (
 )
 RECLASSIFY_DISPOSITIONS = ("NONE", "BULK", "MALICIOUS", "SPAM", "SPOOF", "SUSPICIOUS")
 _KIND = "{kind:" + "|".join(KINDS) + "}"
+SPEC_EXAMPLE_TOTAL = 2000  # `result_info.total_count`'s example in the spec
+Lister = Callable[[dict[str, str]], tuple[list[object], dict[str, int]]]
 
 
 def add_routes(app: web.Application) -> None:
@@ -190,11 +193,14 @@ async def preview(request: web.Request) -> web.Response:
 
 
 async def preview_by_body(request: web.Request) -> web.Response:
-    """Non-detection preview: `{"postfix_id": …}` per the spec, `{"id": …}` per newer SDKs."""
+    """Non-detection preview: `{"postfix_id": …}` per the spec, `{"id": …}` per newer SDKs;
+    with `body_shapes` set to one of them, the other is refused as malformed."""
     body = await _json_object(request)
-    identifier = body.get("postfix_id") or body.get("id")
+    field = {"spec": "postfix_id", "sdk": "id"}.get(_sim(request).faults.settings.body_shapes)
+    identifier = body.get(field) if field else body.get("postfix_id") or body.get("id")
     if not isinstance(identifier, str) or not identifier:
-        raise malformed("The body must carry 'postfix_id' (or 'id'), a message identifier")
+        wanted = f"'{field}'" if field else "'postfix_id' (or 'id')"
+        raise malformed(f"The body must carry {wanted}, a message identifier")
     store = _sim(request).store
     screenshot = store.preview(store.find(identifier), _actor(request), now())
     return ok({"screenshot": screenshot})
@@ -240,12 +246,20 @@ async def move_many(request: web.Request) -> web.Response:
 
 
 async def release(request: web.Request) -> web.Response:
-    """Body: a bare array of ids (the spec) or `{"ids": [...]}` (newer SDKs and the CLI)."""
+    """Body: a bare array of ids (the spec) or `{"ids": [...]}` (newer SDKs and the CLI);
+    with `body_shapes` set to one of them, the other is refused as malformed."""
     body = await _json(request)
-    if isinstance(body, dict) and "ids" in body:
+    shapes = _sim(request).faults.settings.body_shapes
+    if isinstance(body, dict) and "ids" in body and shapes != "spec":
         body = body["ids"]
-    elif not isinstance(body, list):
-        raise malformed('The body must be a JSON array of message ids (or {"ids": [...]})')
+    elif not isinstance(body, list) or shapes == "sdk":
+        raise malformed(
+            {
+                "both": 'The body must be a JSON array of message ids (or {"ids": [...]})',
+                "spec": "The body must be a JSON array of message ids",
+                "sdk": 'The body must be a JSON object {"ids": [...]} of message ids',
+            }[shapes]
+        )
     ids = _id_list(body, "ids")
     return ok(_sim(request).store.release(ids, _actor(request), now()))
 
@@ -274,9 +288,18 @@ def _check_base64(value: Any) -> None:
 # Lists ----------------------------------------------------------------------------------------
 
 
+def _page(request: web.Request, lister: Lister) -> web.Response:
+    """One page of a page-paginated list; with `repeat_pages` on, always the first page,
+    claiming the spec example's total_count."""
+    params = params_of(request)
+    if not _sim(request).faults.settings.repeat_pages:
+        return ok(*lister(params))
+    items, info = lister({**params, "page": "1"})
+    return ok(items, {**info, "page": 1, "total_count": SPEC_EXAMPLE_TOTAL})
+
+
 async def submissions(request: web.Request) -> web.Response:
-    items, info = _sim(request).store.list_submissions(params_of(request))
-    return ok(items, info)
+    return _page(request, _sim(request).store.list_submissions)
 
 
 async def phishguard_reports(request: web.Request) -> web.Response:
@@ -288,14 +311,13 @@ async def phishguard_reports(request: web.Request) -> web.Response:
 
 
 async def settings_list(request: web.Request) -> web.Response:
-    items, info = _sim(request).store.settings.list(request.match_info["kind"], params_of(request))
-    return ok(items, info)
+    kind, settings = request.match_info["kind"], _sim(request).store.settings
+    return _page(request, lambda params: settings.list(kind, params))
 
 
 async def protected_domains(request: web.Request) -> web.Response:
-    domains = request.query.getall("domain", [])
-    items, info = list_domains(_sim(request).store.domains, params_of(request), domains)
-    return ok(items, info)
+    domains, records = request.query.getall("domain", []), _sim(request).store.domains
+    return _page(request, lambda params: list_domains(records, params, domains))
 
 
 async def settings_create(request: web.Request) -> web.Response:
