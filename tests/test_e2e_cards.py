@@ -97,7 +97,13 @@ def test_move_on_the_second_card_of_a_thread_post_moves_that_message_only(
     first, second = card_ids([post])
     assert {first, second} < set(ids)
     first_before = card_blocks(post, first)
-    root_before = next(m for m in slack.standin.messages(ALERTS) if m["ts"] == root["ts"])
+
+    def root_counts_three() -> dict[str, Any] | None:
+        now = next(m for m in slack.standin.messages(ALERTS) if m["ts"] == root["ts"])
+        return now if "Campaign: 3 messages" in text_of(now) else None
+
+    # The headline is redrawn after the thread post; the move must leave it as it is then.
+    root_before = slack.wait(root_counts_three, "the campaign headline to count 3")
 
     click_in_card(slack, post, second, "msg_move", "JunkEmail")
     view = slack.view("move_modal", containing=second)

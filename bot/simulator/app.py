@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.simulator.changes import add_changes
 from bot.simulator.errors import (
     AUTH_ERROR,
     METHOD_NOT_ALLOWED,
@@ -40,6 +41,7 @@ def create_app(simulator: Simulator) -> web.Application:
     app[SIMULATOR] = simulator
     add_routes(app)
     add_hooks(app)
+    add_changes(app, "/__simulator")
     return app
 
 

@@ -18,7 +18,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
+
+from bot.simulator.changes import MAX_WAIT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]  # tests/kit/servers.py -> the repository
 # Reference files the tests check against, vendored with their licences (see its README).
@@ -36,24 +40,64 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until it holds; fail with `what` after `timeout` seconds."""
+# Between looks at a condition nothing signals: short at first (most things happen within
+# milliseconds), then longer, so that a wait of seconds costs next to no CPU.
+FIRST_LOOK, LAST_LOOK = 0.01, 0.2
+
+
+class Signal(Protocol):
+    """Something that says when it changed: a local server's change counter."""
+
+    def mark(self) -> int: ...
+
+    def wait(self, after: int, seconds: float) -> int: ...
+
+
+class Changes:
+    """The change counter of a simulator or stand-in (`bot.simulator.changes`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = httpx.Client(timeout=MAX_WAIT_SECONDS + 10)
+
+    def mark(self) -> int:
+        return int(self._http.get(self.url).json()["seq"])
+
+    def wait(self, after: int, seconds: float) -> int:
+        answer = self._http.get(self.url, params={"after": str(after), "wait": f"{seconds:.3f}"})
+        return int(answer.json()["seq"])
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, signal: Signal | None = None
+) -> None:
+    """Look at `predicate` until it holds, again at each change `signal` reports (and at least
+    every LAST_LOOK seconds), or with growing pauses without one; fail with `what` after
+    `timeout` seconds. The mark is taken before each look, so no change is missed."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    mark = signal.mark() if signal is not None else 0
+    pause = FIRST_LOOK
+    while not predicate():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        if signal is not None:
+            mark = signal.wait(mark, min(left, LAST_LOOK))
+        else:
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, LAST_LOOK)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
     """Await `check` until it gives something truthy, and return that; fail naming `what`
     after `within` seconds (the async twin of `wait_until`)."""
     deadline = time.monotonic() + within
+    pause = FIRST_LOOK
     while time.monotonic() < deadline:
         if found := await check():
             return found
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, LAST_LOOK)
     raise TimeoutError(f"timed out after {within}s waiting for {what}")
 
 
@@ -72,6 +116,7 @@ class SimulatorProcess:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root}/client/v4"
+        self.changes = Changes(f"{self.root}/__simulator/changes")
         self._log = tempfile.NamedTemporaryFile(prefix="simulator-", suffix=".log", delete=False)  # noqa: SIM115
         cmd = [sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), *args]

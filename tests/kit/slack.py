@@ -22,6 +22,7 @@ from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
     ROOT,
+    Changes,
     SimulatorProcess,
     free_port,
     wait_until,
@@ -99,6 +100,8 @@ class StandinProcess(ChildProcess):
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.root}/api/"
+        self.changes = Changes(f"{self.root}/__standin/changes")
+        self._http = httpx.Client(timeout=10)  # one connection kept, not one per look
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--channel-rate", "10/1", *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
@@ -111,8 +114,8 @@ class StandinProcess(ChildProcess):
         return response.json()
 
     def hook(self, method: str, name: str, body: Any = None, **params: str) -> Any:
-        response = httpx.request(
-            method, f"{self.root}/__standin/{name}", json=body, params=params, timeout=10
+        response = self._http.request(
+            method, f"{self.root}/__standin/{name}", json=body, params=params
         )
         response.raise_for_status()
         return response.json()
@@ -254,7 +257,7 @@ class Slack:
             return bool(value)
 
         try:
-            wait_until(check, timeout, what)
+            wait_until(check, timeout, what, self.standin.changes)
         except TimeoutError:
             raise AssertionError(
                 f"timed out waiting for {what}\n--- bot log ---\n{self.bot.log()[-4000:]}"

@@ -13,11 +13,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.local.standin.hooks import STANDIN, add_hooks
+from bot.local.standin.hooks import PREFIX, STANDIN, add_hooks
 from bot.local.standin.model import JsonObject, SlackError, iso_now
 from bot.local.standin.responses import apply_ack, apply_response
 from bot.local.standin.state import Config, Standin
 from bot.local.standin.webapi import APP_LEVEL, METHODS, Call
+from bot.simulator.changes import CHANGES, add_changes
 
 log = logging.getLogger("bot.local.standin")
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -34,6 +35,7 @@ def create_app(config: Config | None = None) -> web.Application:
     app.router.add_get("/link/", link)
     app.on_shutdown.append(close_sockets)
     add_hooks(app)
+    add_changes(app, PREFIX)
     return app
 
 
@@ -162,6 +164,7 @@ async def link(request: web.Request) -> web.StreamResponse:
             if received is not None:
                 ack, sent = received
                 apply_ack(standin, ack, sent.envelope)
+            request.app[CHANGES].bump()  # an ack (and what it answers) is a change too
     finally:
         hub.close(connection)
         log.info("link closed %s", connection.id)
