@@ -113,13 +113,13 @@ def test_a_flood_of_idle_and_slow_sockets_never_stops_the_bot_serving(
     try:
         assert len(held) > 300, "the attacker got its sockets open"
         # Every socket is still held by the attacker while Slack and the probes come in, and
-        # they are answered at once, not once the idle timeout has cleared the flood.
-        assert healthz(limited_bot, timeout=1) == 200
+        # they are answered at once, not once the (minute-long) idle timeout clears the flood.
+        assert healthz(limited_bot, timeout=3) == 200
         slack = Slack(limited_bot, standin)
         assert slack.command("help").status_code == 200
-        assert slack.last_ack_seconds < 1, "well inside Slack's 3 s"
+        assert slack.last_ack_seconds < 3, "inside Slack's 3 s"
         slack.private(OPERATOR, "reclassify")
-        assert healthz(limited_bot, timeout=1) == 200
+        assert healthz(limited_bot, timeout=3) == 200
     finally:
         for sock in held:
             sock.close()
