@@ -35,7 +35,8 @@ def build() -> AsyncApp:
 
 
 async def main() -> None:
-    runner = web.AppRunner(build_http(build()), access_log=None)
+    http = build_http(build(), signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    runner = web.AppRunner(http, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, os.environ["HOST"], int(os.environ["PORT"])).start()
     print("bare app ready", flush=True)

@@ -11,6 +11,7 @@ from bot.store import Once
 from handlers import register
 from handlers.context import Slackside
 from handlers.observe import ObservedApp
+from handlers.workspace import Workspace
 
 
 def build_app(
@@ -21,11 +22,12 @@ def build_app(
     client: AsyncWebClient,
     metrics: Metrics,
     signing_secret: str | None,
+    workspace: Workspace,
 ) -> AsyncApp:
     # Bolt skips the signature check for Socket Mode requests by itself; anything that comes
     # over HTTP is always checked (and in Socket Mode there is no HTTP route to reach it).
     app = ObservedApp(
         metrics=metrics, client=client, signing_secret=signing_secret or "socket-mode"
     )
-    register(app, services, slack, once)
+    register(app, services, slack, once, workspace)
     return app

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     port: int = Field(default=3000, ge=1, le=65535)
+    # Seconds an HTTP connection may wait for a request's headers (bot.listener); behind a
+    # proxy that keeps connections open, above the proxy's own idle timeout.
+    http_idle_timeout: int = Field(default=5, ge=1, le=3600)
     # The local stack's other listeners (`make run`): the simulator, used when no Cloudflare
     # credentials are set, and the Slack stand-in, used when no SLACK_BOT_TOKEN is set.
     simulator_port: int = Field(default=8787, ge=1, le=65535)

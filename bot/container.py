@@ -29,6 +29,7 @@ from bot.app import build_app
 from bot.clients import email_client, redis_client, secret, slack_client
 from bot.cloudflare import EmailSecurityClient
 from bot.config import ConfigError, Settings, load_settings
+from bot.listener import CappedSite, ConnectionCap, connection_limits
 from bot.metrics import Metrics
 from bot.observability import setup_logging
 from bot.server import (
@@ -59,6 +60,7 @@ from bot.store import CardStore, Once, SearchStore
 from bot.store.posts import PostStore
 from handlers.context import Slackside
 from handlers.inflight import track
+from handlers.workspace import Workspace
 
 log = logging.getLogger("bot")
 WEBHOOK_TIMEOUT = 10  # seconds for one answer to a response_url
@@ -185,23 +187,37 @@ async def _run(
     metrics: Metrics,
     stop: asyncio.Event,
 ) -> None:
+    workspace = Workspace(client)
     app = build_app(
         services=built.services, slack=built.slack, once=built.once, client=client,
         metrics=metrics, signing_secret=secret(settings.slack_signing_secret),
+        workspace=workspace,
     )  # fmt: skip
     inflight = track(app)
-    http = build_http(app, request_url=settings.slack_app_token is None, metrics=metrics)
+    limit, backlog = connection_limits()
+    cap = ConnectionCap(limit)
+    http_mode = settings.slack_app_token is None
+    signing_secret = secret(settings.slack_signing_secret) if http_mode else None
+    http = build_http(app, signing_secret=signing_secret, metrics=metrics, cap=cap)
     health.add_routes(
         http, metrics=metrics, approvals=built.approvals_store, store=store, slack=client,
         email=email,
     )  # fmt: skip
     draining = asyncio.Event()
     http.middlewares.append(refuse_while_draining(draining))
-    runner = web.AppRunner(http, access_log=None)
-    await runner.setup()
     # Requests are only acknowledged here (the work runs on): 2 s is plenty to answer them.
-    await web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=2.0).start()
+    runner = web.AppRunner(http, shutdown_timeout=2.0)
+    await runner.setup()
+    await CappedSite(
+        runner, settings.host, settings.port, cap=cap, backlog=backlog,
+        idle_timeout=settings.http_idle_timeout,
+    ).start()  # fmt: skip
+    log.info(
+        "HTTP listener: at most %d connections, idle ones closed after %.0f s",
+        limit, settings.http_idle_timeout,
+    )  # fmt: skip
     tasks = background.start(built.services.approvals, built.poller, built.stopping)
+    tasks.append(asyncio.create_task(_learn(workspace)))  # serving never waits for Slack
     socket_mode = None
     try:
         if settings.slack_app_token is not None:
@@ -215,6 +231,10 @@ async def _run(
         await stop.wait()
     finally:
         await shut_down(built.stopping, runner, draining, inflight, socket_mode, tasks)
+
+
+async def _learn(workspace: Workspace) -> None:
+    await workspace.learn()
 
 
 def main() -> int:

@@ -7,7 +7,8 @@ calls included, and the handlers note the request's outcome on it for the metric
 
 Log lines are JSON by default (`LOG_FORMAT=json`): ts, level, logger, msg, request_id while a
 request is in progress, any `extra={...}` fields, and exc for an exception. What goes into a
-line is chosen where it is logged; nothing here adds tokens, keys or message contents.
+line is chosen where it is logged; nothing here adds tokens, keys or message contents, and
+every finished line, the libraries' included, loses its live Slack handles (bot.redaction).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from bot.redaction import redact
 
 
 @dataclass(slots=True)
@@ -75,7 +78,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -91,9 +94,9 @@ class TextFormatter(logging.Formatter):
             f"{k}={v}" for k, v in _extras(record).items()
         ]
         if not fields:
-            return line
+            return redact(line)
         head, newline, rest = line.partition("\n")  # an exception's traceback stays below
-        return f"{head} [{' '.join(fields)}]{newline}{rest}"
+        return redact(f"{head} [{' '.join(fields)}]{newline}{rest}")
 
 
 # Libraries whose own request logs would repeat ours (the API client logs each call without

@@ -9,6 +9,9 @@ releases its lock, so other replicas carry on at once; what is still running aft
 is cancelled (an execution caught sending keeps its lease until it lapses, then is resumed
 elsewhere). The process then exits 0. Socket Mode pings every 5 s and reconnects when pongs
 stop.
+
+Over HTTP, a request's signature is checked on its raw body before Bolt decodes or parses it
+(bot.signature); what a connection may hold before that is bounded by bot.listener.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ import time
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients import SLACK_TIMEOUT_SECONDS, secret
 from bot.config import ConfigError, Settings
+from bot.listener import ConnectionCap, connection_limits, read_bodies
 from bot.metrics import Metrics
+from bot.signature import signature_problem
 from handlers.inflight import InFlight
 
 log = logging.getLogger("bot")
@@ -45,27 +51,53 @@ APP_TOKEN_REFUSED = frozenset(
 
 
 def build_http(
-    app: AsyncApp, *, request_url: bool = True, metrics: Metrics | None = None
+    app: AsyncApp,
+    *,
+    signing_secret: str | None = None,
+    metrics: Metrics | None = None,
+    cap: ConnectionCap | None = None,
 ) -> web.Application:
-    """/healthz, and Slack's Request URL (POST /slack/events) unless in Socket Mode. The
-    caller adds /readyz and /metrics (bot.health)."""
-    ack_seconds = metrics.ack_seconds if metrics is not None else None
+    """/healthz, and Slack's Request URL (POST /slack/events) when there is a signing secret
+    (HTTP mode; none in Socket Mode). The caller adds /readyz and /metrics (bot.health).
+    `cap` is the listener's (bot.listener.CappedSite): it learns which connections are
+    answering a request."""
 
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        response = await to_aiohttp_response(
-            await app.async_dispatch(await to_bolt_request(request))
-        )
-        if ack_seconds is not None:
-            ack_seconds.observe(time.perf_counter() - started)
+        body = await request.read()
+        problem = signature_problem(signing_secret or "", body, request.headers)
+        if problem is not None:
+            # One line, and nothing of the body: whoever sent it is not known to be Slack.
+            log.warning("refused a request without a valid Slack signature (%s)", problem)
+            if metrics is not None:
+                metrics.requests.labels("unverified", "unauthorized").inc()
+            return web.json_response({"ok": False, "error": "invalid signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            # Signed, so Slack's; but no form or JSON object Slack documents.
+            log.warning(
+                "refused a signed request whose body does not parse (%s)", type(exc).__name__
+            )
+            return web.json_response({"ok": False, "error": "malformed body"}, status=400)
+        response = await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        if metrics is not None:
+            metrics.ack_seconds.observe(time.perf_counter() - started)
         return response
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
     # Slack payloads are small; a large body is not from Slack and is refused before parsing.
-    web_app = web.Application(client_max_size=256 * 1024)
-    if request_url:
+    web_app = web.Application(
+        client_max_size=256 * 1024,
+        middlewares=[read_bodies(cap or ConnectionCap(connection_limits()[0]))],
+    )
+    if signing_secret is not None:
         web_app.router.add_post("/slack/events", events)
     web_app.router.add_get("/healthz", healthz)
     return web_app

@@ -17,6 +17,7 @@ from handlers import approvals, cards, home, search
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
+from handlers.workspace import OneWorkspace, Workspace
 
 ACTIONS: dict[ActionId, Work] = {
     ActionId.OPEN: cards.on_open,
@@ -49,7 +50,10 @@ VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
 }
 
 
-def register(app: AsyncApp, services: Services, slack: Slackside, once: Once) -> None:
+def register(
+    app: AsyncApp, services: Services, slack: Slackside, once: Once, workspace: Workspace
+) -> None:
+    app.use(OneWorkspace(workspace))  # another workspace's request does nothing, first
     app.use(SkipRepeats(once))  # a repeated delivery does nothing
     app.use(Listening(services, slack))
     app.error(answer_error)

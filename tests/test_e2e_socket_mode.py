@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -115,3 +116,41 @@ def test_the_bot_reconnects_when_slack_asks(slack: SocketSlack) -> None:
     assert [c["ok"] for c in slack.standin.calls("apps.connections.open")] == [True]
     slack.command("help")
     slack.private(OPERATOR, "reclassify")
+
+
+def test_an_envelope_from_another_workspace_is_acknowledged_and_refused(
+    slack: SocketSlack, simulator: SimulatorProcess
+) -> None:
+    start = len(slack.bot.log())
+    envelopes = []
+    for kind, payload in [
+        ("slash_commands", {**_command("help"), "team_id": "T0OTHER"}),
+        ("events_api", payloads.app_home_opened(OPERATOR, "D0HOME") | {"team_id": "T0OTHER"}),
+    ]:
+        if kind == "events_api":
+            payload["authorizations"] = [{**payload["authorizations"][0], "team_id": "T0OTHER"}]
+        envelopes.append(slack.standin.hook("POST", "socket", {"type": kind, "payload": payload}))
+
+    def acked() -> bool:
+        done = {a["envelope_id"] for a in socket_state(slack.standin)["acks"]}
+        return all(e["envelope_id"] in done for e in envelopes)
+
+    slack.wait(acked, "both envelopes acknowledged, so that Slack does not deliver them again")
+    refused = "refused a request from Slack workspace T0OTHER"
+    slack.wait(lambda: slack.bot.log()[start:].count(refused) == 2, "both refusals logged")
+    slack.command("help")  # ours, after them
+    slack.private(OPERATOR, "reclassify")
+    assert len([m for m in slack.standin.messages() if "reclassify" in text_of(m)]) == 1
+    assert not slack.standin.calls("views.publish"), "no Home tab for the other workspace"
+    assert simulator.calls() == []
+
+
+def _command(text: str) -> dict[str, str]:
+    handles = {"url": "http://127.0.0.1:1/unused", "trigger_id": "t"}
+    return dict(
+        parse_qsl(
+            payloads.slash_command(
+                "/email", text, OPERATOR, CHANNEL, handles["url"], handles["trigger_id"]
+            )
+        )
+    )

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection
+from functools import partial
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
@@ -50,11 +52,19 @@ SECRET_SETTINGS = (
 class ChildProcess:
     """A `python -m bot …` child with its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], health_url: str, what: str) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        health_url: str,
+        what: str,
+        open_files: int | None = None,
+    ) -> None:
         self._log = tempfile.NamedTemporaryFile(prefix="e2e-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
             stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
         )  # fmt: skip
         self.health_url = health_url
         try:
@@ -89,6 +99,11 @@ class ChildProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def limit_open_files(count: int) -> None:
+    """In the child before it runs: at most `count` open files (`ulimit -n`)."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 class StandinProcess(ChildProcess):
@@ -129,7 +144,13 @@ class StandinProcess(ChildProcess):
 
 class BotProcess(ChildProcess):
     def __init__(
-        self, simulator: SimulatorProcess, standin: StandinProcess, redis_url: str, **env: str
+        self,
+        simulator: SimulatorProcess,
+        standin: StandinProcess,
+        redis_url: str,
+        *,
+        open_files: int | None = None,
+        **env: str,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/slack/events"
@@ -159,7 +180,8 @@ class BotProcess(ChildProcess):
         )
         environ.update(env)
         self.secrets = {k: environ[k] for k in SECRET_SETTINGS if environ.get(k)}
-        super().__init__([], environ, f"http://127.0.0.1:{self.port}/healthz", "the bot")
+        health = f"http://127.0.0.1:{self.port}/healthz"
+        super().__init__([], environ, health, "the bot", open_files)
         STARTED_BOTS.append(self)
 
 

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 TEAM_ID = "T0LOCAL"
 TEAM_NAME = "Local Workspace"
@@ -171,6 +172,7 @@ class StoredFile:
 
     def to_slack(self) -> JsonObject:
         size = len(self.content) if self.content is not None else self.length
+        name = quote(self.filename)
         return {
             "id": self.id,
             "name": self.filename,
@@ -178,6 +180,13 @@ class StoredFile:
             "size": size,
             "user": BOT_USER_ID,
             "mimetype": "application/octet-stream",
+            # Slack's file object carries its URLs; they serve the bytes to whoever holds them
+            # with a token, so the bot must never log them (tests/kit/logcheck.py looks).
+            "url_private": f"https://files.slack.com/files-pri/{TEAM_ID}-{self.id}/{name}",
+            "url_private_download": (
+                f"https://files.slack.com/files-pri/{TEAM_ID}-{self.id}/download/{name}"
+            ),
+            "permalink": f"https://local.slack.com/files/{BOT_USER_ID}/{self.id}/{name}",
             "channels": sorted(self.shares),
             "shares": {"public": self.shares} if self.shares else {},
         }
