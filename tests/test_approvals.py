@@ -420,6 +420,19 @@ async def test_lease_is_exclusive_and_only_for_executing_requests(
     await eventually(lambda: _stalled_has(store, made.id), 5, "the short lease to lapse")
 
 
+async def test_a_request_approved_a_moment_ago_is_left_to_its_approver(
+    store: ApprovalStore, clock: Clock
+) -> None:
+    """Another replica's sweep does not take a request the approving process is about to
+    claim; once it has been executing for the settle time without a lease, it does."""
+    made = await executing(store)
+    assert await store.stalled(settled_for=10) == [], "just approved: its approver runs it"
+    clock.advance(9.9)
+    assert await store.stalled(settled_for=10) == []
+    clock.advance(0.2)
+    assert await store.stalled(settled_for=10) == [made.id], "nobody claimed it: resumed"
+
+
 async def _stalled_has(store: ApprovalStore, request_id: str) -> bool:
     return request_id in await store.stalled()
 

@@ -306,7 +306,9 @@ class ApprovalService:
             )  # fmt: skip
             await self.board.show(made, None)
             await self.board.say(made, "expired", "bot")
-        for request_id in await self.store.stalled():
+        # The approving process claims its request within moments; a replica's sweep leaves it
+        # that long (a lease's worth), so the run stays where it was approved.
+        for request_id in await self.store.stalled(settled_for=LEASE_SECONDS):
             await self.execute(request_id)
 
     async def _totals(self, made: ApprovalRequest) -> ExecutionReport | None:

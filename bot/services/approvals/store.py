@@ -312,10 +312,13 @@ class ApprovalStore:
     async def lease_holder(self, request_id: str) -> str | None:
         return await self._lease(request_id).holder()
 
-    async def stalled(self) -> list[str]:
-        """Executing requests nobody holds a lease on (a crashed or stopped executor, or one
-        approved a moment ago whose executor has not started): to resume."""
-        ids = [as_text(i) for i in await self._call(self.redis.zrange(EXECUTING_KEY, 0, -1))]
+    async def stalled(self, settled_for: float = 0.0) -> list[str]:
+        """Executing requests nobody holds a lease on (a crashed or stopped executor), among
+        those executing for at least `settled_for` seconds: one approved a moment ago is left
+        to the process that approved it, which is about to claim it."""
+        latest = self.clock().timestamp() - settled_for
+        found_ids = self.redis.zrangebyscore(EXECUTING_KEY, "-inf", latest)
+        ids = [as_text(i) for i in await self._call(found_ids)]
         if not ids:
             return []
         with redis_errors():
