@@ -66,7 +66,7 @@ def seed(simulator: SimulatorProcess, tag: str, count: int, **fields: Any) -> li
 
 def search(slack: Slack, tag: str) -> dict[str, Any]:
     slack.command(f'search subject:"{tag}"')
-    return slack.private(OPERATOR, "match")
+    return slack.private(OPERATOR, f"match* subject:{tag}")  # this search's page, not an older one
 
 
 def hit_texts(page: dict[str, Any]) -> dict[str, str]:
