@@ -58,4 +58,4 @@ format: install
 
 test: lint redis-server
 	@command -v redis-server >/dev/null 2>&1 || { echo "the tests need redis-server"; exit 1; }
-	$(BIN)/pytest -n 3 --dist loadgroup
+	$(BIN)/pytest -n 3 --dist worksteal

@@ -11,6 +11,8 @@ missing from the context or from the wheel, or a probe that cannot pass fails he
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import os
 import posixpath
@@ -50,10 +52,6 @@ from tests.kit.slack import (
     StandinProcess,
     text_of,
 )
-
-# The module's `image` (a venv built by carrying out the Dockerfile, ~15 s) is built once: under
-# pytest-xdist (`--dist loadgroup`) every test of this module runs on the same worker.
-pytestmark = pytest.mark.xdist_group("container-image")
 
 COMPOSE = ROOT / "docker-compose.yml"
 LOCK = ROOT / "requirements.lock"
@@ -428,11 +426,24 @@ def build_image(root: Path) -> Image:
     )
 
 
-# Session-scoped: under xdist a worker may run another module's test between two of these, and
-# a module-scoped image would then be torn down and built again (25 s each time).
 @pytest.fixture(scope="session")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
-    return build_image(tmp_path_factory.mktemp("image") / "root")
+def image(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Image:
+    """The image (a venv built by carrying out the Dockerfile, ~25 s of CPU), built once for the
+    whole run: under pytest-xdist each worker is a session of its own, so the first to get here
+    builds it in the run's shared temporary directory while the others wait on a lock."""
+    if worker_id == "master":  # not under xdist: one session, one build
+        return build_image(tmp_path_factory.mktemp("image") / "root")
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker of this run
+    with (shared / "image.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recipe = shared / "image.json"
+        if recipe.exists():
+            kept = json.loads(recipe.read_text())
+            return Image(**kept | {k: Path(kept[k]) for k in ("root", "site_packages")})
+        (shared / "image").mkdir()
+        built = build_image(shared / "image" / "root")
+        recipe.write_text(json.dumps(dataclasses.asdict(built), default=str))
+        return built
 
 
 def test_the_wheel_holds_every_file_of_the_copied_packages(image: Image) -> None:
