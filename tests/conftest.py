@@ -3,19 +3,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from tests.kit import logcheck
 from tests.kit.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     BOT_TOKEN,
-    GROUP,
-    GROUP_MEMBER,
     STARTED_BOTS,
     BotProcess,
     Slack,
     StandinProcess,
+    clean_slate,
 )
 from tests.kit.store import service_db
 
@@ -86,9 +84,7 @@ def slack(
     redis_server: RedisProcess,
 ) -> Slack:
     """A clean Slack, simulator and Redis for each end-to-end test, with the bot running."""
-    standin.hook("POST", "reset")
-    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_server.url).flushdb()
+    clean_slate(standin, redis_server.url)
     return Slack(bot, standin)
 
 

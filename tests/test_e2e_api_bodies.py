@@ -16,18 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from tests.kit.factories import add
 from tests.kit.flows import calls_to, updated_card
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
-    GROUP,
-    GROUP_MEMBER,
     OPERATOR,
     BotProcess,
     Slack,
     StandinProcess,
+    clean_slate,
     text_of,
 )
 
@@ -35,9 +33,7 @@ from tests.kit.slack import (
 def fresh_slack(
     simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess, **env: str
 ) -> Iterator[Slack]:
-    standin.hook("POST", "reset")
-    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_server.url).flushdb()
+    clean_slate(standin, redis_server.url)
     with BotProcess(simulator, standin, redis_server.url, **env) as bot:
         yield Slack(bot, standin)
 

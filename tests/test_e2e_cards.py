@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from bot.local import payloads
 from tests.kit.factories import add, detection
@@ -21,12 +20,11 @@ from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APPROVER,
     BOTH,
-    GROUP,
-    GROUP_MEMBER,
     OPERATOR,
     BotProcess,
     Slack,
     StandinProcess,
+    clean_slate,
     has_action,
     text_of,
 )
@@ -41,9 +39,7 @@ def alerting(
     standin: StandinProcess,
     redis_server: RedisProcess,
 ) -> Iterator[Slack]:
-    standin.hook("POST", "reset")
-    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_server.url).flushdb()
+    clean_slate(standin, redis_server.url)
     env = {"ALERT_CHANNEL": ALERTS, "ALERT_POLL_SECONDS": "1"}
     with BotProcess(shared_simulator, standin, redis_server.url, **env) as bot:
         yield Slack(bot, standin)

@@ -11,20 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests.kit.factories import add
 from tests.kit.flows import approval_card, calls_to, released_ids, updated_card
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     CHANNEL,
-    GROUP,
-    GROUP_MEMBER,
     OPERATOR,
     VIEWER,
     BotProcess,
     Slack,
     StandinProcess,
+    clean_slate,
     has_action,
     text_of,
 )
@@ -49,9 +47,7 @@ def roomy(
     simulator: SimulatorProcess,
     redis_server: RedisProcess,
 ) -> Slack:
-    standin.hook("POST", "reset")
-    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_server.url).flushdb()
+    clean_slate(standin, redis_server.url)
     return Slack(roomy_bot, standin)
 
 
@@ -66,7 +62,7 @@ def seed(simulator: SimulatorProcess, tag: str, count: int, **fields: Any) -> li
 
 def search(slack: Slack, tag: str) -> dict[str, Any]:
     slack.command(f'search subject:"{tag}"')
-    return slack.private(OPERATOR, f"match* subject:{tag}")  # this search's page, not an older one
+    return slack.private(OPERATOR, f"* subject:{tag}")  # this search's page, not an older one
 
 
 def hit_texts(page: dict[str, Any]) -> dict[str, str]:

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import redis
 
 from bot.local import payloads
 from tests.kit.factories import add
@@ -19,13 +18,12 @@ from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APP_TOKEN,
     CHANNEL,
-    GROUP,
-    GROUP_MEMBER,
     OPERATOR,
     BotProcess,
     Slack,
     SocketSlack,
     StandinProcess,
+    clean_slate,
     has_action,
     socket_state,
     text_of,
@@ -55,9 +53,7 @@ def slack(
     simulator: SimulatorProcess,
     redis_server: RedisProcess,
 ) -> SocketSlack:
-    standin.hook("POST", "reset")  # keeps the open connection
-    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_server.url).flushdb()
+    clean_slate(standin, redis_server.url)
     return SocketSlack(socket_bot, standin)
 
 

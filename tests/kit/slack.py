@@ -18,6 +18,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
 
 import httpx
+import redis
 
 from bot.local import payloads
 from tests.kit.servers import (
@@ -390,3 +391,10 @@ def text_of(message: dict[str, Any]) -> str:
 
     walk(message.get("blocks") or [])
     return "\n".join(parts)
+
+
+def clean_slate(standin: StandinProcess, redis_url: str) -> None:
+    """Before a test: Slack without messages (the ops group as configured) and an empty Redis."""
+    standin.hook("POST", "reset")  # keeps open Socket Mode connections
+    standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
+    redis.Redis.from_url(redis_url).flushdb()
