@@ -34,6 +34,9 @@ SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
 APP_TOKEN = "xapp-1-e2e"  # Socket Mode
 CHANNEL = "C0SOC"
+# The channels the tests' bots post in: the stand-in has the bot in them from the start (and
+# after each reset); any other channel is one nobody invited it to, as in a real workspace.
+BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS")
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
 APPROVER = "U0APPROVER"
@@ -109,7 +112,8 @@ def limit_open_files(count: int) -> None:
 class StandinProcess(ChildProcess):
     """`python -m bot slack-standin` in a child process, driven through its /__standin hooks.
     Slack allows short bursts above 1 message/s per channel, so the default here is 10/1; tests
-    about the limit itself pass `--channel-rate 1/1` (later flags win)."""
+    about the limit itself pass `--channel-rate 1/1` (later flags win). The bot is in the
+    channels of BOT_IN; Slack's per-method tiers apply as they are."""
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
@@ -118,7 +122,7 @@ class StandinProcess(ChildProcess):
         self.changes = Changes(f"{self.root}/__standin/changes")
         self._http = httpx.Client(timeout=10)  # one connection kept, not one per look
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--channel-rate", "10/1", *args]
+        cmd += ["--channel-rate", "10/1", "--bot-in", ",".join(BOT_IN), *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
 
     async def ahook(self, method: str, name: str, body: Any = None) -> Any:
