@@ -206,16 +206,18 @@ class Slack:
         self.last_ack_seconds = time.monotonic() - started
         return response
 
-    def _handles(self, user: str, message_ts: str | None = None) -> dict[str, str]:
+    def _handles(
+        self, user: str, message_ts: str | None = None, channel: str = CHANNEL
+    ) -> dict[str, str]:
         issued = self.standin.hook(
-            "POST", "response_urls", {"channel": CHANNEL, "user": user, "message_ts": message_ts}
+            "POST", "response_urls", {"channel": channel, "user": user, "message_ts": message_ts}
         )
         return {"url": issued["url"], "trigger_id": issued["trigger_id"]}
 
-    def command(self, text: str, user: str = OPERATOR) -> httpx.Response:
-        handles = self._handles(user)
+    def command(self, text: str, user: str = OPERATOR, channel: str = CHANNEL) -> httpx.Response:
+        handles = self._handles(user, channel=channel)
         body = payloads.slash_command(
-            "/email", text, user, CHANNEL, handles["url"], handles["trigger_id"]
+            "/email", text, user, channel, handles["url"], handles["trigger_id"]
         )
         return self.send(body)
 
@@ -244,7 +246,7 @@ class Slack:
         else:
             chosen = next(o for o in element["options"] if o["value"] == option)
             entry["selected_option"] = chosen
-        handles = self._handles(user, message["ts"])
+        handles = self._handles(user, message["ts"], message.get("channel", CHANNEL))
         payload = payloads.block_actions(
             user, [entry], handles["trigger_id"], message=message, response_url=handles["url"],
             state=payloads.message_state(message["blocks"], ticked),
