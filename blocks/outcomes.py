@@ -133,6 +133,22 @@ def not_here(channel: str | None) -> str:
     return f"I can't post in {place}: I'm not a member. {INVITE}, or use a channel I'm in."
 
 
+def held_alerts(channel: str, why: str) -> str:
+    """The DM to approvers when alerts for `channel` are held (`why`: Slack's refusal)."""
+    reasons = {
+        "not_in_channel": "I'm not a member of it",
+        "is_archived": "it is archived",
+    }
+    reason = reasons.get(
+        why, "Slack finds no such channel I can see (a private channel I'm not in, or a wrong "
+        "id in ALERT_CHANNEL or ALERT_ROUTES)",
+    )  # fmt: skip
+    return (
+        f"⚠️ Alerts for {where(channel)} are held: I can't post there, {reason}. {INVITE} in "
+        "that channel: the held alerts are posted within a poll interval, none is lost."
+    )
+
+
 def action_notes(result: ActionResult, *, listed: bool = False) -> list[str]:
     """What the person who asked is told privately (the cards show the rest; what no card
     shows, because the bot may not post where it was asked, is told here instead, unless

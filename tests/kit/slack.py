@@ -34,9 +34,9 @@ SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
 APP_TOKEN = "xapp-1-e2e"  # Socket Mode
 CHANNEL = "C0SOC"
-# The channels the tests' bots post in: the stand-in has the bot in them from the start (and
-# after each reset); any other channel is one nobody invited it to, as in a real workspace.
-BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS")
+# The channels the tests' bots post in (and the console's, C0LOCAL): the stand-in has the bot
+# in them from the start and after each reset; any other channel is one nobody invited it to.
+BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS", "C0LOCAL")
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
 APPROVER = "U0APPROVER"
