@@ -4,7 +4,8 @@ needs its person in the channel; nobody posts in a DM between two other people).
 
 - Alerts for a channel the bot was never invited to are held, reported (the log, a metric, a
   DM to each approver named by user id, once per hold) and posted once it is invited.
-- The message shortcut in a DM between two people shows its card privately.
+- The message shortcut in a DM between two people (or a channel the bot is not in) shows its
+  card privately: tests/test_e2e_surfaces.py.
 - "Release all matching" in a channel the bot is not in: the request is not made, and the
   person is told so privately, naming the channel.
 - A release asked for by command in such a channel is done, and said privately, since no card
@@ -20,7 +21,6 @@ import httpx
 import pytest
 import redis
 
-from bot.local import payloads
 from tests.kit.factories import add, detection
 from tests.kit.flows import calls_to, roots, settle, wait_roots
 from tests.kit.servers import RedisProcess, SimulatorProcess
@@ -121,34 +121,6 @@ def test_alerts_for_a_channel_the_bot_is_not_in_are_held_reported_and_posted_onc
     assert len(roots(slack.standin, OUTSIDE)) == 1, "posted once"
     assert store.zcard(f"alerts:outbox:{OUTSIDE}") == 0
     assert f"alerts for {OUTSIDE} are posted again" in slack.bot.log()
-
-
-# -- the message shortcut in a DM ----------------------------------------------------------------
-
-
-def test_the_message_shortcut_in_a_dm_shows_its_card_privately(
-    slack: Slack, simulator: SimulatorProcess
-) -> None:
-    """A DM between two people: the bot is not in it, so Slack refuses its card there (a real
-    refusal, not an injected one); the person who ran the shortcut still sees the card."""
-    message_id = add(simulator, subject="Forwarded to me in a DM")
-    dm = "D0TWOPEOPLE"
-    posted = slack.standin.hook(
-        "POST", "messages", {"channel": dm, "user": "U0REPORTER", "text": f"phish? {message_id}"}
-    )
-    message = next(m for m in slack.standin.messages(dm) if m["ts"] == posted["ts"])
-    handles = slack.standin.hook("POST", "response_urls", {"channel": dm, "user": OPERATOR})
-    payload = payloads.message_action(
-        OPERATOR, "investigate_email", message, handles["url"], handles["trigger_id"]
-    )
-    assert slack.send(payloads.interaction(payload)).status_code == 200
-
-    card = told(slack, OPERATOR, "Forwarded to me in a DM", dm)
-    assert card["source"] == "response_url" and message_id in text_of(card)
-    assert "Only you see this card" in text_of(card)
-    assert posted_in(slack, dm) == [message], "nothing posted in the DM"
-    [refused] = slack.standin.calls("chat.postMessage")
-    assert refused["error"] == "channel_not_found"
 
 
 # -- Release all matching where the bot is not ---------------------------------------------------

@@ -1,7 +1,7 @@
 """End to end: what people see tells the truth and fits. Copies of one message (one per
 recipient) are told apart by their own recipient; approval lists are paged within Slack's block
-limits; "Release all matching" says where its search stopped; the message shortcut answers
-through its own response_url where the bot cannot post."""
+limits; "Release all matching" says where its search stopped; the message shortcut shows its
+card through its own response_url where the bot cannot post."""
 
 from __future__ import annotations
 
@@ -292,23 +292,23 @@ def test_release_all_matching_says_where_its_search_stopped(
 
 
 @pytest.mark.parametrize(
-    ("channel", "refusal"),
-    [("C0NOTINVITED", "not_in_channel"), ("D0TWOPEOPLE", "channel_not_found")],
+    ("channel", "refusal", "said"),
+    [
+        ("C0NOTINVITED", "not_in_channel", "Invite me with `/invite @Email Security`"),
+        ("D0TWOPEOPLE", "channel_not_found", "a direct message I'm not part of"),
+    ],
 )
 def test_the_message_shortcut_answers_through_its_response_url(
-    slack: Slack, simulator: SimulatorProcess, channel: str, refusal: str
+    slack: Slack, simulator: SimulatorProcess, channel: str, refusal: str, said: str
 ) -> None:
-    """In a channel the bot is not in, or a DM between two people, the card cannot be posted:
-    the answer goes through the shortcut's own response_url (no ephemeral post, no DM)."""
+    """In a channel the bot is not in, or a DM between two people, Slack refuses the card
+    (the stand-in's own refusal, as a workspace's): the card goes to the person alone through
+    the shortcut's own response_url (no ephemeral post, no DM), saying why."""
     message_id = add(simulator, subject="Looked up from elsewhere")
     posted = slack.standin.hook(
         "POST", "messages", {"channel": channel, "user": "U0REPORTER", "text": f"bad? {message_id}"}
     )
     message = next(m for m in slack.standin.messages(channel) if m["ts"] == posted["ts"])
-    slack.standin.hook(
-        "POST", "faults",
-        {"fail_next": [{"method": "chat.postMessage", "error": refusal, "count": 1}]},
-    )  # fmt: skip
     handles = slack.standin.hook("POST", "response_urls", {"channel": channel, "user": OPERATOR})
     payload = payloads.message_action(
         OPERATOR, "investigate_email", message, handles["url"], handles["trigger_id"]
@@ -324,8 +324,10 @@ def test_the_message_shortcut_answers_through_its_response_url(
             None,
         )  # fmt: skip
 
-    answer = slack.wait(answered, "the shortcut's answer through its response_url")
-    assert "Invite me" in text_of(answer)
+    answer = text_of(slack.wait(answered, "the shortcut's answer through its response_url"))
+    assert "Looked up from elsewhere" in answer and message_id in answer, "the card itself"
+    assert "Only you see this card" in answer and said in answer, answer
+    assert [c["error"] for c in slack.standin.calls("chat.postMessage")] == [refusal]
     assert slack.standin.calls("chat.postEphemeral") == []
     assert slack.standin.calls("conversations.open") == [], "no DM: the response_url sufficed"
 
