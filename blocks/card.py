@@ -69,6 +69,19 @@ def message_card(
     return blocks
 
 
+def private_card(
+    message: MessageDetails,
+    detections: Detections | None,
+    actions: Sequence[ActionEntry],
+    note: str,
+) -> list[Block]:
+    """The card, for the person who asked only, where the bot cannot post it (a channel it is
+    not in, a DM between people); `note` says why (composed by `blocks.outcomes`)."""
+    blocks = message_card(message, detections, actions)
+    note_id = card_block(BlockPrefix.CARD, "private", message.id)
+    return [*blocks, ContextBlock(block_id=note_id, elements=[mrkdwn(clamp(note, 2000))])]
+
+
 def fallback_text(message: MessageDetails) -> str:
     """The notification / fallback `text` of a card: disposition, subject and sender."""
     subject = safe_or(message.subject, 160, NO_SUBJECT)

@@ -6,6 +6,7 @@ an action sends back to the person who asked. Composed from the services' record
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -114,13 +115,56 @@ def outcome_lines(outcomes: Sequence[CardOutcome]) -> list[str]:
     return [outcome_line(o) for o in outcomes]
 
 
-def action_notes(result: ActionResult) -> list[str]:
-    """What the person who asked is told privately (the cards show the rest)."""
+INVITE = "Invite me with `/invite @Email Security`"
+
+
+def where(channel: str) -> str:
+    """A conversation as a person reads it: a channel link, or what a DM is."""
+    if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel):
+        return f"<#{channel}>"
+    return "this direct message" if channel.startswith("D") else "this conversation"
+
+
+def not_here(channel: str | None) -> str:
+    """Why nothing can be posted in `channel`, and what to do about it."""
+    if channel is not None and channel.startswith("D"):
+        return "I can't post in a direct message I'm not part of; use a channel I'm in."
+    place = "this channel" if channel is None else where(channel)
+    return f"I can't post in {place}: I'm not a member. {INVITE}, or use a channel I'm in."
+
+
+def held_alerts(channel: str, why: str) -> str:
+    """The DM to approvers when alerts for `channel` are held (`why`: Slack's refusal)."""
+    reasons = {
+        "not_in_channel": "I'm not a member of it",
+        "is_archived": "it is archived",
+    }
+    reason = reasons.get(
+        why, "Slack finds no such channel I can see (a private channel I'm not in, or a wrong "
+        "id in ALERT_CHANNEL or ALERT_ROUTES)",
+    )  # fmt: skip
+    return (
+        f"⚠️ Alerts for {where(channel)} are held: I can't post there, {reason}. {INVITE} in "
+        "that channel: the held alerts are posted within a poll interval, none is lost."
+    )
+
+
+def action_notes(result: ActionResult, *, listed: bool = False) -> list[str]:
+    """What the person who asked is told privately (the cards show the rest; what no card
+    shows, because the bot may not post where it was asked, is told here instead, unless
+    `listed` already says what became of every message)."""
     notes = [
         f"{safe(each.message_id, 122, kind=Kind.LITERAL)} is not in quarantine: nothing to release."
         for each in result.outcomes
         if isinstance(each.outcome, NotQuarantined)
     ]
+    if result.unshown and not listed:
+        notes += [
+            f"{safe(each.message_id, 122, kind=Kind.LITERAL)}: {_what_happened(each.outcome)}"
+            for each in result.unshown
+        ]
+    if result.unshown:
+        notes.append(f"No card shows this: {not_here(result.unshown_in)}")
     if result.requested is not None:
         made = result.requested
         notes.append(f"Asked for approval: {what(made)} ({made.rule}). {result.approvers}".strip())
@@ -137,7 +181,7 @@ def picked_notes(result: ActionResult) -> list[str]:
         for each in result.outcomes
         if not isinstance(each.outcome, NotQuarantined)
     ]
-    notes = action_notes(result)
+    notes = action_notes(result, listed=True)
     if result.requested is not None:
         made = result.requested
         ids = ", ".join(safe(i, 120, kind=Kind.LITERAL) for i in made.ids[:PICKED_NAMED])

@@ -55,6 +55,7 @@ from bot.services.stopping import unless_stopped
 from bot.slack.alerts import SlackAlertSender
 from bot.slack.approvals import SlackApprovals
 from bot.slack.cards import SlackCards
+from bot.slack.held import HeldAlerts
 from bot.slack.home import HomeTabs
 from bot.store import CardStore, Once, SearchStore
 from bot.store.posts import PostStore
@@ -129,7 +130,8 @@ def build(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
         command=settings.bot_command,
     )  # fmt: skip
-    sender = SlackAlertSender(client, metrics=metrics, posts=posts, cards=card_store)
+    held = HeldAlerts(client, once, settings.bot_approvers)
+    sender = SlackAlertSender(client, metrics=metrics, posts=posts, cards=card_store, held=held)
     poller = _poller(settings, store, email, sender, instance)
     return Built(services, slack, once, approvals_store, poller, stopping)
 

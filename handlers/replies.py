@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from blocks import Kind, notice, safe
+from blocks.outcomes import not_here
 from bot.cloudflare import (
     ApiError,
     AuthError,
@@ -35,14 +36,14 @@ from bot.cloudflare import (
 from bot.cloudflare.waits import WAIT_NOTICE
 from bot.commands import USAGE, UsageError
 from bot.errors import BotError, Refused, StoreUnavailable
+from bot.services.ports import NotShown
+from bot.slack.refusals import NOT_THERE
 
 log = logging.getLogger("bot.handlers")
 Body = dict[str, Any]
 NOTICE_LIMIT = 2900
 # Answers of chat.postEphemeral that a DM can still get around.
-NOT_VISIBLE_THERE = frozenset(
-    {"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"}
-)
+NOT_VISIBLE_THERE = NOT_THERE | {"user_not_in_channel"}
 BUSY = (
     "The bot is busy with many requests waiting for Cloudflare right now; "
     "nothing was done. Try again in a minute."
@@ -199,16 +200,16 @@ def explain(exc: BaseException) -> str:
         return safe(text[:1].upper() + text[1:], NOTICE_LIMIT)
     if isinstance(exc, InvalidRequestError | NotFoundError | ApiError):
         return safe(f"Cloudflare answered: {exc}", NOTICE_LIMIT)
+    if isinstance(exc, NotShown):  # nothing was posted there: name where, say what to do
+        return f"{not_here(exc.where)} Nothing was done."
     if isinstance(exc, SlackApiError):
         return slack_error(str(exc.response.get("error", "unknown")))
     return ""
 
 
 def slack_error(code: str) -> str:
-    if code in ("not_in_channel", "channel_not_found"):
-        return (
-            "I can't post in this channel. Invite me with `/invite @Email Security`, or use a DM."
-        )
+    if code in NOT_THERE:
+        return not_here(None)
     return safe(f"Slack refused the message ({code}). Try again, or tell an admin.", NOTICE_LIMIT)
 
 

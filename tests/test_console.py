@@ -477,3 +477,13 @@ async def execute_and_show(console: Console, line: str) -> str:
     mark = console.display.mark()
     await execute(console, line)
     return console.display.since(mark)
+
+
+async def test_invite_brings_the_bot_into_a_channel(console: Console) -> None:
+    """`/invite` (Slack's own command, which the bot's refusals ask for) adds the bot to the
+    console's channel in the stand-in, which refuses its posts elsewhere as Slack does."""
+    await console.switch(channel="C0ELSEWHERE")
+    assert "joined #C0ELSEWHERE" in await console.send_command("/invite @Email Security")
+    assert "already in #C0ELSEWHERE" in await console.send_command("/invite @Email Security")
+    listed = {c["id"]: c for c in await console._hook("GET", "conversations")}
+    assert listed["C0ELSEWHERE"]["bot"] and listed["C0ELSEWHERE"]["users"] == ["U0LOCAL"]

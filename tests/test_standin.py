@@ -19,15 +19,22 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.local.standin.cli import parser
+from bot.local.standin.model import SlackError
+from bot.local.standin.state import Config, Standin
+from bot.local.standin.tiers import MethodLimiter
 from tests.kit.slack import StandinProcess
 
 BOT_TOKEN = "xoxb-server-test"
+CHANNELS = tuple(f"C{i}" for i in range(6))  # the bot is a member of C0 … C5
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def standin_process() -> Iterator[StandinProcess]:
-    process = StandinProcess("--bot-token", BOT_TOKEN, "--channel-rate", "1/1")
+    process = StandinProcess(
+        "--bot-token", BOT_TOKEN, "--channel-rate", "1/1", "--bot-in", ",".join(CHANNELS)
+    )
     yield process
     process.stop()
 
@@ -136,7 +143,8 @@ async def test_views_open_update_push_publish(
     with pytest.raises(SlackApiError) as raised:
         await client.views_update(view_id=view_id, hash="stale", view=modal)
     assert raised.value.response["error"] == "hash_conflict"
-    pushed = await client.views_push(trigger_id="123.456.abc", view=modal)
+    again = await server.ahook("POST", "response_urls", {"channel": "C1", "user": "U7"})
+    pushed = await client.views_push(trigger_id=again["trigger_id"], view=modal)
     home = {"type": "home", "blocks": [section("Approvals")]}
     published = await client.views_publish(user_id="U7", view=home)
 
@@ -324,6 +332,264 @@ async def test_multipart_upload_and_bad_hook_input(
     ):
         assert response.status == 400
         assert "fail_next" in (await response.json())["error"]
+
+
+# --- as strict as Slack: membership, handles, tiers, Block Kit ---------------------------------
+
+
+async def refused(call: Awaitable[Any]) -> Any:
+    """The answer of a call Slack refuses (SlackApiError's response)."""
+    with pytest.raises(SlackApiError) as raised:
+        await call
+    return raised.value.response
+
+
+async def test_posts_need_the_bot_in_the_conversation(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    """Slack's refusals by membership, and an invitation that lifts them."""
+    await server.ahook("POST", "conversations", {"channel": "C9PUBLIC", "bot": False})
+    await server.ahook("POST", "conversations", {"channel": "G9SECRET", "bot": False})
+    for channel, error in (
+        ("C9PUBLIC", "not_in_channel"),  # a public channel: seen, but closed to the bot
+        ("G9SECRET", "channel_not_found"),  # a private one it is not in: not even seen
+        ("C9NOWHERE", "channel_not_found"),  # no such channel
+        ("D9NOTOPEN", "channel_not_found"),  # a DM between other people
+    ):
+        answer = await refused(client.chat_postMessage(channel=channel, text="hi"))
+        assert answer["error"] == error, channel
+        answer = await refused(client.chat_postEphemeral(channel=channel, user="U7", text="hi"))
+        assert answer["error"] == error, channel
+    answer = await refused(
+        client.files_completeUploadExternal(files=[{"id": "F1"}], channel_id="C9PUBLIC")
+    )
+    assert answer["error"] == "not_in_channel"
+
+    invited = await server.ahook("POST", "invite", {"channel": "C9PUBLIC", "user": "U7"})
+    event = invited["event"]["event"]
+    assert invited["joined"] and invited["event"]["type"] == "event_callback"
+    assert event == {**event, "type": "member_joined_channel", "user": "U0BOT"}
+    assert event["channel"] == "C9PUBLIC" and event["inviter"] == "U7"
+    await client.chat_postMessage(channel="C9PUBLIC", text="now I may")
+    again = await server.ahook("POST", "invite", {"channel": "C9PUBLIC", "user": "U7"})
+    assert not again["joined"]
+    assert [m["text"] for m in await server.ahook("GET", "messages?channel=C9PUBLIC")] == [
+        "now I may"
+    ]
+    assert await server.ahook("GET", "messages") == [
+        m for m in await server.ahook("GET", "messages") if m["channel"] == "C9PUBLIC"
+    ], "nothing was posted anywhere the bot is not"
+
+
+async def test_the_bots_dm_opens_with_conversations_open_or_a_user_id(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    answer = await refused(client.chat_postMessage(channel="D7", text="not open yet"))
+    assert answer["error"] == "channel_not_found"
+    opened = await client.conversations_open(users="U7")
+    assert opened["channel"]["id"] == "D7"
+    await client.chat_postMessage(channel="D7", text="opened")
+    by_user = await client.chat_postMessage(channel="U8", text="by user id")
+    assert by_user["channel"] == "D8"
+    await client.chat_postEphemeral(channel="D7", user="U7", text="only you")
+    answer = await refused(client.chat_postEphemeral(channel="D7", user="U9", text="x"))
+    assert answer["error"] == "user_not_in_channel"
+
+
+async def test_ephemeral_messages_go_only_to_people_in_the_channel(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    await server.ahook("POST", "conversations", {"channel": "C9TEAM", "users": ["U7"]})
+    await client.chat_postEphemeral(channel="C9TEAM", user="U7", text="yours")
+    answer = await refused(client.chat_postEphemeral(channel="C9TEAM", user="U8", text="x"))
+    assert answer["error"] == "user_not_in_channel"
+    # Someone who acts in a channel is in it: U8 runs a command there, then can be answered.
+    await server.ahook("POST", "response_urls", {"channel": "C9TEAM", "user": "U8"})
+    await client.chat_postEphemeral(channel="C9TEAM", user="U8", text="now yours")
+    listed = {c["id"]: c for c in await server.ahook("GET", "conversations")}
+    assert listed["C9TEAM"]["users"] == ["U7", "U8"] and listed["C1"]["users"] is None
+    # A channel first heard of through someone writing in it: the bot was never invited.
+    await server.ahook("POST", "messages", {"channel": "C9NEW", "user": "U7", "text": "hello"})
+    answer = await refused(client.chat_postMessage(channel="C9NEW", text="x"))
+    assert answer["error"] == "not_in_channel"
+
+
+async def test_chat_update_and_delete_never_reach_an_ephemeral_message(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    private = await client.chat_postEphemeral(channel="C1", user="U7", text="only you")
+    for call in (
+        client.chat_update(channel="C1", ts=private["message_ts"], text="changed"),
+        client.chat_delete(channel="C1", ts=private["message_ts"]),
+    ):
+        assert (await refused(call))["error"] == "message_not_found"
+    [kept] = await server.ahook("GET", "messages?channel=C1")
+    assert kept["text"] == "only you" and not kept["edited"]
+    # Once the bot is out of a channel, its old posts there are out of its reach too.
+    card = await client.chat_postMessage(channel="C2", text="card")
+    await server.ahook("POST", "conversations", {"channel": "C2", "bot": False})
+    answer = await refused(client.chat_update(channel="C2", ts=card["ts"], text="x"))
+    assert answer["error"] == "not_in_channel"
+
+
+async def test_made_up_or_reused_trigger_ids_are_refused(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []}
+    for made_up in ("1717171717.4242424242.0123456789abcdef", "t", ""):
+        answer = await refused(client.views_open(trigger_id=made_up, view=modal))
+        assert answer["error"] == "invalid_trigger_id", made_up
+    issued = await server.ahook("POST", "response_urls", {"channel": "C1", "user": "U7"})
+    await client.views_open(trigger_id=issued["trigger_id"], view=modal)
+    answer = await refused(client.views_push(trigger_id=issued["trigger_id"], view=modal))
+    assert answer["error"] == "exchanged_trigger_id"
+
+
+async def test_a_made_up_response_url_is_refused(server: StandinProcess) -> None:
+    issued = await server.ahook("POST", "response_urls", {"channel": "C1", "user": "U7"})
+    forged = issued["url"].rsplit("/", 1)[0] + "/not-issued-here"
+    answer = await AsyncWebhookClient(forged).send(text="hello")
+    assert answer.status_code == 404 and json.loads(answer.body)["error"] == "no_service"
+    assert await server.ahook("GET", "messages?channel=C1") == []
+
+
+def test_a_response_url_lasts_thirty_minutes() -> None:
+    """In-process, on a clock the test moves: 5 uses within 30 minutes, then expired_url."""
+    now = [1000.0]
+    standin = Standin(Config(), clock=lambda: now[0])
+    url = standin.issue("C1", "U7", None)
+    assert standin.response_url(url.token) is url
+    now[0] += 30 * 60 + 1
+    with pytest.raises(SlackError) as raised:
+        standin.response_url(url.token)
+    assert (raised.value.error, raised.value.status) == ("expired_url", 404)
+
+
+async def test_methods_are_limited_by_their_tier(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    """usergroups.users.list is Tier 2: 20 calls a minute, then 429 with the wait."""
+    await server.ahook("POST", "usergroups", {"S1": ["U1"]})
+    for _ in range(20):
+        await client.usergroups_users_list(usergroup="S1")
+    answer = await refused(client.usergroups_users_list(usergroup="S1"))
+    assert answer.status_code == 429 and answer["error"] == "ratelimited"
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    await client.users_info(user="U1")  # each method has its own window
+    limits = (await server.ahook("GET", "faults"))["method_rates"]
+    assert limits["usergroups.users.list"] == "20/60" and limits["views.publish"] == "100/60"
+
+
+async def test_a_test_shortens_a_tier_and_the_retry_handler_waits_it_out(
+    server: StandinProcess,
+) -> None:
+    await server.ahook("POST", "faults", {"method_rates": {"views.publish": "2/1"}})
+    home = {"type": "home", "blocks": [section("Approvals")]}
+    patient = AsyncWebClient(
+        token=BOT_TOKEN,
+        base_url=server.api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    for user in ("U1", "U2", "U3"):
+        await patient.views_publish(user_id=user, view=home)
+    calls = [c for c in await server.ahook("GET", "calls") if c["method"] == "views.publish"]
+    assert [c["status"] for c in calls] == [200, 200, 429, 200]
+    await server.ahook("POST", "reset")
+    assert (await server.ahook("GET", "faults"))["method_rates"]["views.publish"] == "100/60"
+
+
+def test_a_tier_window_slides() -> None:
+    now = [0.0]
+    limiter = MethodLimiter({"chat.update": (2, 60.0)}, clock=lambda: now[0])
+    limiter.check("chat.update")
+    now[0] = 30.0
+    limiter.check("chat.update")
+    with pytest.raises(SlackError) as raised:
+        limiter.check("chat.update")
+    assert raised.value.status == 429 and raised.value.headers == {"Retry-After": "30"}
+    now[0] = 60.0
+    limiter.check("chat.update")  # the first call left the window
+    limiter.check("auth.test")  # not limited here: not in this limiter's table
+
+
+def test_the_cli_sets_membership_and_method_rates() -> None:
+    args = parser().parse_args(
+        ["--bot-in", "C1, C2", "--method-rate", "chat.update=3/1", "--method-rate", "auth.test=off"]
+    )
+    assert args.bot_in == ("C1", "C2") and args.rate_tiers
+    config = Config(bot_in=args.bot_in, method_rates=tuple(args.method_rate))
+    assert config.method_limits()["chat.update"] == (3, 1.0)
+    assert config.method_limits()["auth.test"] is None
+    assert config.method_limits()["views.open"] == (100, 60.0)
+    assert Config(rate_tiers=False).method_limits() == {}
+    assert parser().parse_args([]).bot_in == ("C0LOCAL",)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--method-rate", "chat.update"])
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+async def test_every_block_kit_limit_the_renderers_touch(client: AsyncWebClient) -> None:
+    option = {"text": {"type": "plain_text", "text": "One"}, "value": "one"}
+    mrkdwn_option = {"text": {"type": "mrkdwn", "text": "*One*"}, "value": "one"}
+    other = {"text": {"type": "plain_text", "text": "Other"}, "value": "other"}
+
+    def accessory(element: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{**section("x"), "accessory": {"action_id": "a", **element}}]
+
+    def plain(text: str) -> dict[str, str]:
+        return {"type": "plain_text", "text": text}
+
+    group = {"label": plain("L" * 76), "options": [option]}
+    confirm = {"title": plain("t"), "text": plain("t"), "confirm": plain("y"), "deny": plain("n")}
+    button = {"type": "button", "text": plain("b"), "confirm": {**confirm, "style": "red"}}
+    reason = {"type": "plain_text_input", "action_id": "r", "max_length": 3001}
+    cases: list[tuple[list[dict[str, Any]], str]] = [
+        (accessory({"type": "overflow", "options": [option]}), "/blocks/0/accessory/options"),
+        (accessory({"type": "static_select", "options": [mrkdwn_option]}), "/text/type"),
+        (
+            accessory({"type": "static_select", "options": [option], "initial_option": other}),
+            "/blocks/0/accessory/initial_option",
+        ),
+        (
+            accessory({"type": "static_select", "option_groups": [group]}),
+            "/option_groups/0/label/text",
+        ),
+        (accessory(button), "/blocks/0/accessory/confirm/style"),
+        (
+            [{"type": "input", "label": plain("Why"), "element": reason}],
+            "/blocks/0/element/max_length",
+        ),
+    ]
+    for blocks, pointer in cases:
+        answer = await refused(client.chat_postMessage(channel="C1", text="t", blocks=blocks))
+        assert answer["error"] == "invalid_blocks", blocks
+        assert any(pointer in e for e in answer["errors"]), answer["errors"]
+    radio = {"type": "radio_buttons", "options": [mrkdwn_option], "initial_option": mrkdwn_option}
+    await client.chat_postMessage(channel="C1", text="t", blocks=accessory(radio))
+
+    long = [section("x" * 2500) for _ in range(5)]  # 12,500 characters of block text
+    answer = await refused(client.chat_postMessage(channel="C2", text="t", blocks=long))
+    assert answer["error"] == "msg_blocks_too_long"
+    await client.chat_postMessage(channel="C2", text="t", blocks=long[:4])
+    too_many = {"type": "home", "blocks": [section(str(i)) for i in range(101)]}
+    answer = await refused(client.views_publish(user_id="U7", view=too_many))
+    assert answer["error"] == "invalid_arguments"
+    assert "no more than 100 items allowed [json-pointer:/view/blocks]" in answer["errors"]
+    posted = await client.chat_postMessage(channel="C3", text="y" * 40_001)
+    assert len(posted["message"]["text"]) == 40_000  # Slack cuts it (warning message_truncated)
+
+
+async def test_membership_hooks_refuse_bad_input(server: StandinProcess) -> None:
+    async with aiohttp.ClientSession() as session:
+        for name, body in (
+            ("conversations", {"channel": "C1", "kind": "forum"}),
+            ("conversations", {"channel": "C1", "users": "U1"}),
+            ("conversations", {"bot": True}),
+            ("invite", {"user": "U1"}),
+            ("faults", {"method_rates": "views.publish=1/1"}),
+        ):
+            async with session.post(f"{server.root}/__standin/{name}", json=body) as response:
+                assert response.status == 400, (name, body)
 
 
 # --- Socket Mode ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ HELP = """\
   wait                look again for late answers
   user U…             act as another user, e.g. user U0APPROVER to approve
   channel C…          act in another channel
+  /invite             invite the bot to the channel (it posts only where invited)
   help | quit"""
 WATCH_SECONDS = 1.0  # between looks for answers that arrive while nobody types
 

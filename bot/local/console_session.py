@@ -29,11 +29,18 @@ class Console(Watcher):
     # --- what a person does -----------------------------------------------------------------
 
     async def send_command(self, line: str) -> str:
-        """Type a slash command (`/email lookup X`) in the current channel."""
+        """Type a slash command (`/email lookup X`) in the current channel. `/invite` is
+        Slack's own: it invites the bot to the channel, as the bot asks where it is not in."""
         mark = self.display.mark()
         command, _, text = line.strip().partition(" ")
         if not command.startswith("/") or len(command) < 2:
             raise ConsoleError("a slash command starts with /, e.g. /email help")
+        if command == "/invite":
+            who = {"channel": self.channel, "user": self.user}
+            invited = await self._hook("POST", "invite", who)
+            verb = "joined" if invited["joined"] else "was already in"
+            self.say(f"The bot {verb} #{self.channel}.")
+            return self.display.since(mark)
         self.display.note(f"> {line.strip()}")
         self.modals.home_open = False
         issued = await self._issue(self.channel)

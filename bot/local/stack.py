@@ -214,10 +214,13 @@ async def start_local_slack(
             f"No roles configured: in this local workspace {LOCAL_USER} is an operator and "
             f"{LOCAL_APPROVER} an approver (the console's `user` command switches)."
         )
+    # The bot is in the console's channel and the alert channel; elsewhere the stand-in refuses
+    # its posts as Slack does until someone types /invite in the console.
+    member_of = dict.fromkeys([LOCAL_CHANNEL, settings.alert_channel or LOCAL_CHANNEL])
     await children.start(
         "slack-standin", sys.executable, "-m", "bot", "slack-standin",
         "--port", str(settings.standin_port),
-        "--bot-token", LOCAL_TOKEN,
+        "--bot-token", LOCAL_TOKEN, "--bot-in", ",".join(member_of),
     )  # fmt: skip
     await children.start("bot", sys.executable, "-m", "bot", env=env)
     bot_url = f"http://127.0.0.1:{settings.port}"

@@ -133,8 +133,8 @@ class ActionService:
             MessageOutcome(m.id, Released(actor=actor, result=r))
             for m, r in zip(held, results, strict=True)
         ]
-        await self.cards.show_all(origin, done)
-        return ActionResult(outcomes=checked + done, unaudited=unaudited)
+        unshown = await self.cards.show_all(origin, done)
+        return _ran(checked + done, unaudited, origin, unshown)
 
     async def move(
         self,
@@ -158,8 +158,8 @@ class ActionService:
         summary = f"moved to {folder}" + (f", {failed} failed" if failed else "")
         unaudited = await self._audit(actor, f"move to {folder}", acted, summary)
         done = [MessageOutcome(m.id, moved) for m in messages]
-        await self.cards.show_all(origin, done)
-        return ActionResult(outcomes=done, unaudited=unaudited)
+        unshown = await self.cards.show_all(origin, done)
+        return _ran(done, unaudited, origin, unshown)
 
     async def _request(
         self,
@@ -238,8 +238,8 @@ class ActionService:
         )
         done = [MessageOutcome(message.id, Reclassified(actor=actor, disposition=disposition,
                                                         reason=reason))]  # fmt: skip
-        await self.cards.show_all(origin, done)
-        return ActionResult(outcomes=done, unaudited=unaudited)
+        unshown = await self.cards.show_all(origin, done)
+        return _ran(done, unaudited, origin, unshown)
 
     async def may_move(self, actor: str) -> None:
         """Refused unless `actor` may move messages: checked before a move modal opens that
@@ -302,9 +302,8 @@ class ActionService:
         )
         key = message.id if message is not None else ""
         done = [MessageOutcome(key, outcome)]
-        if message is not None:
-            await self.cards.show_all(origin, done)
-        return ActionResult(outcomes=done, unaudited=unaudited)
+        unshown = await self.cards.show_all(origin, done) if message is not None else []
+        return _ran(done, unaudited, origin, unshown)
 
     async def block_sender(
         self,
@@ -357,3 +356,12 @@ class ActionService:
             log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
             return True
         return False
+
+
+def _ran(
+    outcomes: list[MessageOutcome], unaudited: bool, origin: Origin, unshown: list[MessageOutcome]
+) -> ActionResult:
+    """The result of an action that ran; `unshown`: its outcomes no card shows (no new card
+    could be posted in the origin's channel), which the person is then told."""
+    where = origin.channel if unshown else None
+    return ActionResult(outcomes=outcomes, unaudited=unaudited, unshown=unshown, unshown_in=where)

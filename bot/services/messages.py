@@ -21,7 +21,7 @@ from bot.commands import SEARCH_PAGE, SearchCommand, role_for
 from bot.errors import Gone, InvalidInput, StoreUnavailable
 from bot.services.lookup import Investigation, LookupService
 from bot.services.policy import Policy
-from bot.services.ports import CardRef, Evidence
+from bot.services.ports import CardRef, Evidence, NotShown
 from bot.services.showing import CardKeeper
 from bot.store import SavedSearch, SearchStore
 
@@ -73,6 +73,17 @@ class MessageService:
         await self.policy.require(actor, role_for("lookup"), "look up messages")
         found = await self.lookup.find(text)
         return await self.cards.post(_postable(channel), found)
+
+    async def lookup_here(self, actor: str, text: str, channel: str) -> CardRef | Investigation:
+        """Post the card of `text` in `channel`; where the bot may not post (a channel it is
+        not in, a DM between people), the investigation instead, for the surface to show
+        only to `actor` (a message shortcut works wherever a message is)."""
+        await self.policy.require(actor, role_for("lookup"), "look up messages")
+        found = await self.lookup.find(text)
+        try:
+            return await self.cards.post(_postable(channel), found)
+        except NotShown:
+            return found
 
     async def details(self, actor: str, text: str) -> Investigation:
         """The full picture of one message, for a card only the person who asked sees (a

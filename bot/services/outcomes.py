@@ -115,6 +115,10 @@ class ActionResult:
     awaiting: list[MessageDetails] = field(default_factory=list)
     approvers: str = ""  # who may approve, when `requested`
     unaudited: bool = False
+    # Done, but no card shows it: the surface would not post a new card in `unshown_in` (the
+    # bot is not in that channel); the person is told these outcomes instead.
+    unshown: list[MessageOutcome] = field(default_factory=list)
+    unshown_in: str | None = None
 
 
 # -- what a block would do (bot/services/blocking.py), for its confirm modal --------------------

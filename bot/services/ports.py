@@ -38,6 +38,18 @@ class Origin:
     card: CardRef | None = None
 
 
+class NotShown(Exception):  # noqa: N818 - a verdict of the surface, like the API's errors
+    """The surface would not show something where it was asked: the bot is not in that
+    conversation, or cannot see it (Slack's not_in_channel, channel_not_found). `where` names
+    the conversation; `why` is the surface's own reason. Inviting the bot changes it; no retry
+    does."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(f"cannot show it in {where} ({why})")
+        self.where = where
+        self.why = why
+
+
 @dataclass(frozen=True)
 class Evidence:
     """Something asked for about a message, for its card's thread."""

@@ -25,7 +25,7 @@ from bot.services.outcomes import (
     dump_outcome,
     load_outcomes,
 )
-from bot.services.ports import CardBoard, CardRef, Origin
+from bot.services.ports import CardBoard, CardRef, NotShown, Origin
 from bot.store import CardStore
 
 log = logging.getLogger("bot.cards")
@@ -58,9 +58,14 @@ class CardKeeper:
 
     async def show_all(
         self, origin: Origin, outcomes: Sequence[MessageOutcome], *, new_cards: bool = True
-    ) -> None:
+    ) -> list[MessageOutcome]:
         """Show each outcome on the card it came from; with `new_cards`, on a new card in the
-        origin's channel when it came from no card of that message."""
+        origin's channel when it came from no card of that message. Returns the outcomes that
+        needed a new card the surface would not post there (the bot is not in that channel):
+        done, but shown nowhere, for the caller to tell the person instead. Never raises
+        NotShown: the action is done whatever the surface shows."""
+        refused: NotShown | None = None
+        unshown: list[MessageOutcome] = []
         for each in outcomes:
             card = origin.card
             shown: CardRef | None = None
@@ -69,9 +74,16 @@ class CardKeeper:
                 shown = card
             elif new_cards and origin.channel:
                 found = await self._current(each.message_id)
-                if found is not None:
-                    shown = await self.post(origin.channel, found, [each.outcome])
+                if found is not None and refused is None:
+                    try:
+                        shown = await self.post(origin.channel, found, [each.outcome])
+                    except NotShown as exc:  # the next would be refused too: not tried
+                        log.info("outcome not shown in %s: %s", origin.channel, exc.why)
+                        refused = exc
+                if found is not None and shown is None:
+                    unshown.append(each)
             await self.follow(each.message_id, each.outcome, shown)
+        return unshown
 
     async def follow(
         self, message_id: str, outcome: CardOutcome, shown: CardRef | None = None

@@ -31,13 +31,16 @@ from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
 from bot.services.alerts.models import AlertRejected, Campaign
+from bot.slack.held import HeldAlerts
+from bot.slack.refusals import NOT_THERE
 from bot.store.cards import CardStore
 from bot.store.posts import PostStore
 
 log = logging.getLogger("bot.slack.alerts")
 POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about one a second
 # Slack's answers that no retry can change: the alert is set aside (alerts:rejected) instead of
-# holding up its channel. Others (not_in_channel, ratelimited, network) are retried next cycle.
+# holding up its channel. Others (ratelimited, network) are retried next cycle, and so are
+# not_in_channel and channel_not_found: those alerts are held until the bot is invited (held.py).
 PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"})
 
 
@@ -71,12 +74,14 @@ class SlackAlertSender:
         metrics: Metrics | None = None,
         posts: PostStore | None = None,
         cards: CardStore | None = None,
+        held: HeldAlerts | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.metrics = metrics
         self.posts = posts
         self.cards = cards
+        self.held = held
 
     async def _register(self, channel: str, ts: str, messages: Sequence[MessageDetails]) -> None:
         """Remember the cards just posted, so they follow their messages' changes. Never
@@ -117,12 +122,18 @@ class SlackAlertSender:
             if code in PERMANENT:
                 self._count("rejected")
                 raise AlertRejected(code) from None
+            if code in NOT_THERE and self.held is not None:  # kept queued, and said (held.py)
+                self._count("held")
+                await self.held.hold(channel, code)
+                raise
             self._count("failed")
             raise
         except Exception:
             self._count("failed")
             raise
         self._count("posted")
+        if self.held is not None:
+            await self.held.posted(channel)
         ts = str(answer["ts"])
         await self._keep(channel, ts, blocks)
         return ts

@@ -23,6 +23,7 @@ from bot.services.approvals.models import (
 )
 from bot.services.policy import Policy
 from bot.slack.home import HomeTabs
+from bot.slack.refusals import not_there
 
 log = logging.getLogger("bot.slack.approvals")
 PREPARING = "⏳ Preparing an approval request…"
@@ -39,10 +40,13 @@ class SlackApprovals:
         return approval_card(made, approvers=self.policy.who(Role.APPROVER), totals=totals)
 
     async def reserve(self, channel: str) -> tuple[str, str]:
-        answer = await self.client.chat_postMessage(
-            channel=channel, text=PREPARING, blocks=notice(PREPARING),
-            unfurl_links=False, unfurl_media=False,
-        )  # fmt: skip
+        try:
+            answer = await self.client.chat_postMessage(
+                channel=channel, text=PREPARING, blocks=notice(PREPARING),
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
+        except SlackApiError as exc:
+            raise not_there(exc, channel) or exc from None
         return channel, str(answer["ts"])
 
     async def retract(self, channel: str, ts: str) -> None:

@@ -22,6 +22,7 @@ from bot.errors import StoreUnavailable
 from bot.services.lookup import Investigation
 from bot.services.outcomes import CardOutcome
 from bot.services.ports import CardRef, Evidence
+from bot.slack.refusals import not_there
 from bot.store.posts import PostStore
 
 log = logging.getLogger("bot.slack.cards")
@@ -39,10 +40,13 @@ class SlackCards:
         blocks = message_card(
             found.message, found.detections, found.actions, outcomes=outcome_lines(history)
         )
-        answer = await self.client.chat_postMessage(
-            channel=channel, blocks=blocks, text=fallback_text(found.message),
-            unfurl_links=False, unfurl_media=False,
-        )  # fmt: skip
+        try:
+            answer = await self.client.chat_postMessage(
+                channel=channel, blocks=blocks, text=fallback_text(found.message),
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
+        except SlackApiError as exc:
+            raise not_there(exc, channel) or exc from None
         ts = str(answer["ts"])
         await self._keep(channel, ts, [b.to_dict() for b in blocks])
         return CardRef(channel, ts, found.message.id)

@@ -35,6 +35,9 @@ SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
 APP_TOKEN = "xapp-1-e2e"  # Socket Mode
 CHANNEL = "C0SOC"
+# The channels the tests' bots post in (and the console's, C0LOCAL): the stand-in has the bot
+# in them from the start and after each reset; any other channel is one nobody invited it to.
+BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS", "C0LOCAL")
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
 APPROVER = "U0APPROVER"
@@ -110,7 +113,8 @@ def limit_open_files(count: int) -> None:
 class StandinProcess(ChildProcess):
     """`python -m bot slack-standin` in a child process, driven through its /__standin hooks.
     Slack allows short bursts above 1 message/s per channel, so the default here is 10/1; tests
-    about the limit itself pass `--channel-rate 1/1` (later flags win)."""
+    about the limit itself pass `--channel-rate 1/1` (later flags win). The bot is in the
+    channels of BOT_IN; Slack's per-method tiers apply as they are."""
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
@@ -119,7 +123,7 @@ class StandinProcess(ChildProcess):
         self.changes = Changes(f"{self.root}/__standin/changes")
         self._http = httpx.Client(timeout=10)  # one connection kept, not one per look
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--channel-rate", "10/1", *args]
+        cmd += ["--channel-rate", "10/1", "--bot-in", ",".join(BOT_IN), *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
 
     async def ahook(self, method: str, name: str, body: Any = None) -> Any:
@@ -203,16 +207,18 @@ class Slack:
         self.last_ack_seconds = time.monotonic() - started
         return response
 
-    def _handles(self, user: str, message_ts: str | None = None) -> dict[str, str]:
+    def _handles(
+        self, user: str, message_ts: str | None = None, channel: str = CHANNEL
+    ) -> dict[str, str]:
         issued = self.standin.hook(
-            "POST", "response_urls", {"channel": CHANNEL, "user": user, "message_ts": message_ts}
+            "POST", "response_urls", {"channel": channel, "user": user, "message_ts": message_ts}
         )
         return {"url": issued["url"], "trigger_id": issued["trigger_id"]}
 
-    def command(self, text: str, user: str = OPERATOR) -> httpx.Response:
-        handles = self._handles(user)
+    def command(self, text: str, user: str = OPERATOR, channel: str = CHANNEL) -> httpx.Response:
+        handles = self._handles(user, channel=channel)
         body = payloads.slash_command(
-            "/email", text, user, CHANNEL, handles["url"], handles["trigger_id"]
+            "/email", text, user, channel, handles["url"], handles["trigger_id"]
         )
         return self.send(body)
 
@@ -241,7 +247,7 @@ class Slack:
         else:
             chosen = next(o for o in element["options"] if o["value"] == option)
             entry["selected_option"] = chosen
-        handles = self._handles(user, message["ts"])
+        handles = self._handles(user, message["ts"], message.get("channel", CHANNEL))
         payload = payloads.block_actions(
             user, [entry], handles["trigger_id"], message=message, response_url=handles["url"],
             state=payloads.message_state(message["blocks"], ticked),

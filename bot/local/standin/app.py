@@ -76,6 +76,7 @@ def run(
     token = token if isinstance(token, str) else None
     standin.check_token(token, app_level=method in APP_LEVEL)
     standin.faults.check(method)
+    standin.tiers.check(method)
     return handler(standin, Call(args, base_url(request)))
 
 

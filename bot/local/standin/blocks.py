@@ -18,14 +18,20 @@ from bot.local.standin.model import JsonObject, SlackError
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 VIEW_BYTES = 250_000
+# `msg_blocks_too_long`: Slack's limit on a message's block text is undocumented; it shows
+# around 12-13k characters (bolt-js#2867: "12,000 text characters with a buffer for block
+# containers"), so the stand-in refuses past 12,000, the lowest value reported.
+MESSAGE_BLOCK_TEXT = 12_000
+MESSAGE_TEXT = 40_000  # a longer top-level `text` is cut here (Slack: warning message_truncated)
 BLOCK_TYPES = frozenset(
     {"actions", "context", "divider", "file", "header", "image", "input", "markdown",
      "rich_text", "section", "table", "video"}
 )  # fmt: skip
 OPTION_LIMITS = {
-    "static_select": 100, "multi_static_select": 100, "overflow": 5,
-    "radio_buttons": 10, "checkboxes": 10,
+    "static_select": (1, 100), "multi_static_select": (1, 100), "overflow": (2, 5),
+    "radio_buttons": (1, 10), "checkboxes": (1, 10),
 }  # fmt: skip
+PLAIN_OPTIONS = frozenset({"static_select", "multi_static_select", "overflow"})
 
 
 def parse_json(value: Any, error: str) -> Any:
@@ -46,7 +52,21 @@ def message_blocks(value: Any) -> list[JsonObject]:
     problems = list(block_problems(blocks, MESSAGE_BLOCKS, "/blocks"))
     if problems:
         raise SlackError("invalid_blocks", messages=problems)
+    if sum(len(t) for t in texts(blocks)) > MESSAGE_BLOCK_TEXT:
+        raise SlackError("msg_blocks_too_long")
     return with_ids(blocks)
+
+
+def texts(node: Any) -> Iterator[str]:
+    """Every text object's text under `node`."""
+    if isinstance(node, dict):
+        if node.get("type") in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str):
+            yield node["text"]
+        for value in node.values():
+            yield from texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from texts(item)
 
 
 def view_body(value: Any) -> JsonObject:
@@ -196,40 +216,77 @@ def element_problems(element: Any, at: str) -> Iterator[str]:
         yield from text_problems(element.get("text"), f"{at}/text", 75, plain=True)
         yield from length_problems(element.get("value"), f"{at}/value", 2000)
         yield from length_problems(element.get("url"), f"{at}/url", 3000)
-        if element.get("style") not in (None, "primary", "danger"):
-            yield f"must be one of primary, danger [json-pointer:{at}/style]"
+        yield from style_problems(element, at)
     placeholder = element.get("placeholder")
     yield from text_problems(placeholder, f"{at}/placeholder", 150, plain=True, needed=False)
     if kind in OPTION_LIMITS:
-        yield from options_problems(element, at, OPTION_LIMITS[kind])
+        yield from options_problems(element, at, OPTION_LIMITS[kind], kind in PLAIN_OPTIONS)
+    elif kind == "plain_text_input":
+        yield from input_length_problems(element, at)
     if element.get("confirm") is not None:
         yield from confirm_problems(element["confirm"], f"{at}/confirm")
 
 
-def options_problems(element: JsonObject, at: str, limit: int) -> Iterator[str]:
+def style_problems(element: JsonObject, at: str) -> Iterator[str]:
+    if element.get("style") not in (None, "primary", "danger"):
+        yield f"must be one of primary, danger [json-pointer:{at}/style]"
+
+
+def input_length_problems(element: JsonObject, at: str) -> Iterator[str]:
+    low, high = element.get("min_length"), element.get("max_length")
+    if low is not None and not (isinstance(low, int) and 0 <= low <= 3000):
+        yield f"must be between 0 and 3000 [json-pointer:{at}/min_length]"
+    if high is not None and not (isinstance(high, int) and 1 <= high <= 3000):
+        yield f"must be between 1 and 3000 [json-pointer:{at}/max_length]"
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        yield f"must not be above max_length [json-pointer:{at}/min_length]"
+
+
+def options_problems(
+    element: JsonObject, at: str, count: tuple[int, int], plain: bool
+) -> Iterator[str]:
     groups = element.get("option_groups")
+    offered: list[Any] = []
     if groups is not None and element.get("options") is None:
         for g, group in enumerate(groups if isinstance(groups, list) else []):
-            yield from option_list_problems(group.get("options"), f"{at}/option_groups/{g}", 100)
-        return
-    yield from option_list_problems(element.get("options"), at, limit)
+            where = f"{at}/option_groups/{g}"
+            group = group if isinstance(group, dict) else {}
+            yield from text_problems(group.get("label"), f"{where}/label", 75, plain=True)
+            options = group.get("options")
+            yield from option_list_problems(options, where, (1, 100), plain)
+            offered += options if isinstance(options, list) else []
+    else:
+        options = element.get("options")
+        yield from option_list_problems(options, at, count, plain)
+        offered = options if isinstance(options, list) else []
+    # What is shown chosen must be one of the options offered, as it is drawn.
+    initial = element.get("initial_option")
+    if initial is not None and initial not in offered:
+        yield f"must match one of the options [json-pointer:{at}/initial_option]"
+    for i, chosen in enumerate(element.get("initial_options") or []):
+        if chosen not in offered:
+            yield f"must match one of the options [json-pointer:{at}/initial_options/{i}]"
 
 
-def option_list_problems(options: Any, at: str, limit: int) -> Iterator[str]:
-    if not isinstance(options, list) or not options:
-        yield f"must provide at least 1 item [json-pointer:{at}/options]"
+def option_list_problems(
+    options: Any, at: str, count: tuple[int, int], plain: bool
+) -> Iterator[str]:
+    low, high = count
+    if not isinstance(options, list) or len(options) < low:
+        yield f"must provide at least {low} item(s) [json-pointer:{at}/options]"
         return
-    if len(options) > limit:
-        yield f"no more than {limit} items allowed [json-pointer:{at}/options]"
+    if len(options) > high:
+        yield f"no more than {high} items allowed [json-pointer:{at}/options]"
     for i, option in enumerate(options):
         where = f"{at}/options/{i}"
         if not isinstance(option, dict):
             yield f"must provide an object [json-pointer:{where}]"
             continue
-        yield from text_problems(option.get("text"), f"{where}/text", 75)
+        yield from text_problems(option.get("text"), f"{where}/text", 75, plain=plain)
         yield from length_problems(option.get("value"), f"{where}/value", 150, needed=True)
         description = option.get("description")
         yield from text_problems(description, f"{where}/description", 75, needed=False)
+        yield from length_problems(option.get("url"), f"{where}/url", 3000)
 
 
 def confirm_problems(confirm: Any, at: str) -> Iterator[str]:
@@ -240,6 +297,7 @@ def confirm_problems(confirm: Any, at: str) -> Iterator[str]:
     yield from text_problems(confirm.get("text"), f"{at}/text", 300)
     yield from text_problems(confirm.get("confirm"), f"{at}/confirm", 30, plain=True)
     yield from text_problems(confirm.get("deny"), f"{at}/deny", 30, plain=True)
+    yield from style_problems(confirm, at)
 
 
 def text_problems(

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.local.standin.limits import parse_rate
+from bot.local.standin.limits import Rate, parse_rate
 from bot.local.standin.model import BOT_USER_ID, JsonObject, Message, SlackError, StoredFile
 from bot.local.standin.sockets import KINDS, NoConnectionError
 from bot.local.standin.state import Standin
@@ -31,6 +31,9 @@ def add_hooks(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/faults", set_faults)
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_post(f"{PREFIX}/response_urls", issue_response_url)
+    app.router.add_get(f"{PREFIX}/conversations", conversations)
+    app.router.add_post(f"{PREFIX}/conversations", declare_conversation)
+    app.router.add_post(f"{PREFIX}/invite", invite)
     app.router.add_get(f"{PREFIX}/socket", socket_state)
     app.router.add_post(f"{PREFIX}/socket", push_envelope)
     app.router.add_post(f"{PREFIX}/socket/disconnect", socket_disconnect)
@@ -85,6 +88,7 @@ async def post_message(request: web.Request) -> web.Response:
             message.user = BOT_USER_ID
     else:
         message.bot_id, message.source = None, "user"
+        standin.members.seen(channel, user)  # whoever writes in a conversation is in it
     standin.store(message)
     return web.json_response({"ok": True, "channel": channel, "ts": message.ts})
 
@@ -144,7 +148,15 @@ def _faults_json(standin: Standin) -> JsonObject:
     return {
         "fail_next": [rule.to_json() for rule in standin.faults.rules],
         "channel_rate": f"{rate[0]}/{rate[1]:g}" if rate else None,
+        "method_rates": standin.tiers.to_json(),
     }
+
+
+def _method_rates(value: Any) -> dict[str, Rate | None]:
+    """`{"views.publish": "3/1", "chat.update": null}` -> the limits they set (null: none)."""
+    if not isinstance(value, dict):
+        raise ValueError('method_rates must be an object like {"views.publish": "3/1"}')
+    return {str(m): parse_rate(None if r is None else str(r)) for m, r in value.items()}
 
 
 async def faults(request: web.Request) -> web.Response:
@@ -153,22 +165,25 @@ async def faults(request: web.Request) -> web.Response:
 
 async def set_faults(request: web.Request) -> web.Response:
     """`fail_next` replaces the pending one-shot failures; `channel_rate` ("N/SECONDS", or
-    null for none) replaces the chat.postMessage limit until the next reset."""
+    null for none) replaces the chat.postMessage limit, and `method_rates` the tier of each
+    method named, until the next reset."""
     standin = request.app[STANDIN]
     try:
         body = await _object(request)
-        unknown = set(body) - {"fail_next", "channel_rate"}
+        unknown = set(body) - {"fail_next", "channel_rate", "method_rates"}
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         rate = standin.limiter.rate
         if "channel_rate" in body:
             value = body["channel_rate"]
             rate = parse_rate(None if value is None else str(value))
+        method_rates = _method_rates(body.get("method_rates", {}))
         if "fail_next" in body:
             standin.faults.set(body["fail_next"])
     except ValueError as error:
         return _bad(str(error))
     standin.limiter.rate = rate
+    standin.tiers.rates.update(method_rates)
     return web.json_response(_faults_json(standin))
 
 
@@ -188,10 +203,41 @@ async def issue_response_url(request: web.Request) -> web.Response:
     fields = [body.get(k) for k in ("channel", "user", "message_ts")]
     if not all(f is None or isinstance(f, str) for f in fields):
         return _bad("channel, user and message_ts must be strings")
+    if fields[0] is not None:
+        standin.members.seen(fields[0], fields[1])  # the interaction came from in there
     url = standin.issue(*fields)
     trigger = standin.issue_trigger(fields[1])
     address = f"{request.scheme}://{request.host}/response/{url.token}"
     return web.json_response({"url": address, "token": url.token, "trigger_id": trigger.trigger_id})
+
+
+async def conversations(request: web.Request) -> web.Response:
+    found = request.app[STANDIN].members.conversations.values()
+    return web.json_response([c.to_json() for c in found])
+
+
+async def declare_conversation(request: web.Request) -> web.Response:
+    """`{"channel": "C0X", "bot": false, "users": ["U1"], "kind": "private"}`: that conversation
+    as it is now (`bot` default true; `users` default null, every person; `kind` from the id)."""
+    try:
+        found = request.app[STANDIN].members.declare(await _object(request))
+    except ValueError as error:
+        return _bad(str(error))
+    return web.json_response(found.to_json())
+
+
+async def invite(request: web.Request) -> web.Response:
+    """`{"channel": "C0X", "user": "U1"}`: `user` invites the bot to the channel. Answers
+    `{"joined", "event"}`: the member_joined_channel callback Slack sends to apps subscribed
+    to it (the caller delivers it to the bot, as it delivers other events)."""
+    try:
+        body = await _object(request)
+        channel, user = body.get("channel"), body.get("user")
+        if not isinstance(channel, str) or not channel or not isinstance(user, str | None):
+            raise ValueError('send {"channel": "C0X", "user": "U1"}')
+    except ValueError as error:
+        return _bad(str(error))
+    return web.json_response(request.app[STANDIN].members.invite(channel, user))
 
 
 async def socket_state(request: web.Request) -> web.Response:

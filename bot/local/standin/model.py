@@ -194,7 +194,7 @@ class StoredFile:
 
 @dataclass
 class ResponseUrl:
-    """A response_url. Issued ones know where their answers go; others are only recorded."""
+    """A response_url issued with an interaction: where its answers go, how often it was used."""
 
     token: str
     issued_at: float
@@ -208,5 +208,5 @@ class ResponseUrl:
 class Trigger:
     trigger_id: str
     user: str | None
-    expires_at: float | None  # monotonic; None = never (trigger ids nobody issued here)
+    expires_at: float | None  # monotonic; None = never (--trigger-ttl 0)
     exchanged: bool = False

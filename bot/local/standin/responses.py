@@ -19,7 +19,7 @@ def apply_response(standin: Standin, url: ResponseUrl, body: JsonObject) -> None
         return
     text, blocks, attachments = content(body)
     if url.channel is None:
-        return  # a response_url nobody issued here: recorded, shown nowhere
+        return  # issued without a channel (a test that needs only a trigger id): shown nowhere
     if body.get("replace_original") and url.message_ts:
         original = standin.find(url.channel, url.message_ts, ephemeral=None)
         original.text, original.blocks, original.attachments = text, blocks, attachments

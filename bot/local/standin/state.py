@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.local.standin.limits import ChannelLimiter, Faults, Rate
+from bot.local.standin.members import Members
 from bot.local.standin.model import (
     Ids,
     JsonObject,
@@ -25,6 +26,9 @@ from bot.local.standin.model import (
     iso_now,
 )
 from bot.local.standin.sockets import SocketHub
+from bot.local.standin.tiers import MethodLimiter, tier_rates
+
+LOCAL_CHANNEL = "C0LOCAL"  # the console's channel: the bot is in it unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,15 @@ class Config:
     response_url_uses: int = 5
     response_url_ttl: float = 30 * 60
     app_token: str | None = None  # None: any xapp- token opens a Socket Mode connection
+    bot_in: tuple[str, ...] = (LOCAL_CHANNEL,)  # channels the bot is a member of at start
+    rate_tiers: bool = True  # Slack's per-method limits (tiers.py)
+    # Per-method limits replacing the tier's: (method, (calls, seconds) or None for none).
+    method_rates: tuple[tuple[str, Rate | None], ...] = ()
+
+    def method_limits(self) -> dict[str, Rate | None]:
+        rates: dict[str, Rate | None] = dict(tier_rates()) if self.rate_tiers else {}
+        rates.update(self.method_rates)
+        return rates
 
 
 class Standin:
@@ -58,6 +71,8 @@ class Standin:
         self.triggers: dict[str, Trigger] = {}
         self.faults = Faults()
         self.limiter = ChannelLimiter(self.config.channel_rate, self.clock)
+        self.tiers = MethodLimiter(self.config.method_limits(), self.clock)
+        self.members = Members(self.config.bot_in)
         self.sockets.forget()
 
     # --- auth -------------------------------------------------------------------------------
@@ -109,10 +124,10 @@ class Standin:
         return self.triggers[trigger_id]
 
     def exchange(self, trigger_id: Any) -> Trigger:
-        """Use up a trigger id. Ids nobody issued here are taken on trust, but still only once."""
-        if not isinstance(trigger_id, str) or not trigger_id:
-            raise SlackError("invalid_trigger_id")
-        trigger = self.triggers.setdefault(trigger_id, Trigger(trigger_id, None, None))
+        """Use up a trigger id: one issued here (with an interaction), once, within its ttl."""
+        trigger = self.triggers.get(trigger_id) if isinstance(trigger_id, str) else None
+        if trigger is None:
+            raise SlackError("invalid_trigger_id")  # made up, or from another workspace
         if trigger.exchanged:
             raise SlackError("exchanged_trigger_id")
         if trigger.expires_at is not None and self.clock() > trigger.expires_at:
@@ -121,9 +136,12 @@ class Standin:
         return trigger
 
     def response_url(self, token: str) -> ResponseUrl:
-        """A usable response_url (the caller counts the use once the post succeeded). Any
-        token is accepted; only the ones issued here know where their answers go."""
-        url = self.response_urls.setdefault(token, ResponseUrl(token, self.clock()))
+        """A usable response_url (the caller counts the use once the post succeeded): one
+        issued here, used fewer than 5 times, within 30 minutes. One never issued is answered
+        as Slack answers a webhook URL it does not know."""
+        url = self.response_urls.get(token)
+        if url is None:
+            raise SlackError("no_service", 404)
         too_old = self.clock() - url.issued_at > self.config.response_url_ttl
         if url.uses >= self.config.response_url_uses or too_old:
             raise SlackError("expired_url", 404)

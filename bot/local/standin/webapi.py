@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.local.standin.blocks import message_blocks, parse_json, view_body
+from bot.local.standin.blocks import MESSAGE_TEXT, message_blocks, parse_json, view_body
 from bot.local.standin.model import (
     APP_ID,
     BOT_ID,
@@ -22,7 +22,6 @@ from bot.local.standin.model import (
     Message,
     SlackError,
     StoredFile,
-    dm_channel,
 )
 from bot.local.standin.state import Standin
 
@@ -48,10 +47,11 @@ class Call:
             return value
         return str(value).lower() in ("1", "true", "yes")
 
-    def channel(self) -> str:
-        """The channel arg; a user id means the DM with that user, as in Slack."""
+    def channel(self, standin: Standin) -> str:
+        """The channel arg; a user id means the bot's DM with that user (opened if need be),
+        as in Slack."""
         channel = self.need("channel", "channel_not_found")
-        return dm_channel(channel) if channel[0] in "UW" else channel
+        return standin.members.open_im(channel).id if channel[0] in "UW" else channel
 
 
 Method = Callable[[Standin, Call], JsonObject]
@@ -60,7 +60,7 @@ Method = Callable[[Standin, Call], JsonObject]
 def content(args: dict[str, Any]) -> tuple[str, list[JsonObject], list[JsonObject] | None]:
     """text, blocks and (legacy) attachments of a message; `no_text` when all are missing."""
     text = args.get("text")
-    text = "" if text is None else str(text)
+    text = "" if text is None else str(text)[:MESSAGE_TEXT]
     raw = args.get("blocks")
     blocks = message_blocks(raw) if raw not in (None, "") else []
     attachments = parse_json(args.get("attachments"), "invalid_attachments") or None
@@ -92,7 +92,8 @@ def auth_test(standin: Standin, call: Call) -> JsonObject:
 
 
 def chat_post_message(standin: Standin, call: Call) -> JsonObject:
-    channel = call.channel()
+    channel = call.channel(standin)
+    standin.members.postable(channel)
     standin.limiter.check(channel)
     text, blocks, attachments = content(call.args)
     message = standin.store(
@@ -107,7 +108,8 @@ def chat_post_message(standin: Standin, call: Call) -> JsonObject:
 
 
 def chat_post_ephemeral(standin: Standin, call: Call) -> JsonObject:
-    channel, user = call.channel(), call.need("user", "user_not_found")
+    channel, user = call.channel(standin), call.need("user", "user_not_found")
+    standin.members.ephemeral(channel, user)
     text, blocks, attachments = content(call.args)
     message = Message(channel, standin.ids.ts(), text, blocks, thread_ts=call.text("thread_ts"))
     message.user, message.ephemeral, message.attachments = user, True, attachments
@@ -117,7 +119,9 @@ def chat_post_ephemeral(standin: Standin, call: Call) -> JsonObject:
 
 
 def chat_update(standin: Standin, call: Call) -> JsonObject:
-    channel = call.channel()
+    channel = call.channel(standin)
+    standin.members.postable(channel)
+    # An ephemeral message is not found: only its response_url can replace it.
     message = standin.find(channel, call.need("ts", "message_not_found"))
     if not any(call.args.get(k) not in (None, "") for k in ("text", "blocks", "attachments")):
         raise SlackError("no_text")
@@ -129,13 +133,15 @@ def chat_update(standin: Standin, call: Call) -> JsonObject:
 
 
 def chat_delete(standin: Standin, call: Call) -> JsonObject:
-    channel = call.channel()
+    channel = call.channel(standin)
+    standin.members.postable(channel)
     standin.delete(standin.find(channel, call.need("ts", "message_not_found")))
     return {"channel": channel, "ts": call.need("ts")}
 
 
 def chat_get_permalink(standin: Standin, call: Call) -> JsonObject:
-    channel = call.channel()
+    channel = call.channel(standin)
+    standin.members.visible(channel)
     ts = call.need("message_ts", "message_not_found")
     standin.find(channel, ts)
     permalink = f"{call.base_url}/archives/{channel}/p{ts.replace('.', '')}"
@@ -146,7 +152,7 @@ def conversations_open(standin: Standin, call: Call) -> JsonObject:
     users = call.need("users", "users_list_not_supplied").split(",")
     if len(users) != 1:
         raise SlackError("not_supported")  # group DMs are not needed by the bot
-    return {"channel": {"id": dm_channel(users[0].strip()), "is_im": True}}
+    return {"channel": {"id": standin.members.open_im(users[0].strip()).id, "is_im": True}}
 
 
 def views_open(standin: Standin, call: Call, kind: str = "open") -> JsonObject:
@@ -201,11 +207,13 @@ def files_complete_upload(standin: Standin, call: Call) -> JsonObject:
     items = parse_json(call.args.get("files"), "invalid_arguments")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise SlackError("invalid_arguments", messages=["must be an array [json-pointer:/files]"])
+    channels = [call.text("channel_id") or "", *(call.text("channels") or "").split(",")]
+    channels = [c for c in channels if c]
+    for channel in channels:  # sharing a file is posting it: the same membership rules
+        standin.members.postable(channel)
     files = [_uploaded(standin, item) for item in items]
-    channels = [c for c in (call.text("channels") or "").split(",") if c]
-    channels = [call.text("channel_id") or "", *channels]
     thread_ts = call.text("thread_ts")
-    for channel in dict.fromkeys(c for c in channels if c):
+    for channel in dict.fromkeys(channels):
         _share(standin, files, channel, thread_ts, call.text("initial_comment") or "")
     return {"files": [f.to_slack() for f in files]}
 
