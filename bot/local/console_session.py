@@ -107,7 +107,8 @@ class Console(Watcher):
         self.say(f"[{clickable.number}] {tick_boxes(clickable, ticked)}")
         selected = [o for o in clickable.options if o.value in ticked]
         payload = await self._click_payload(target, payloads.action(clickable, selected))
-        await self._send(payloads.interaction(payload))
+        # Slack shows nothing for a tick and the bot only acknowledges it: no answer to await.
+        await self._post_bot(payloads.interaction(payload))
         return self.display.since(mark)
 
     def _ask_confirm(self, number: int, choice: str | None, confirm: JsonObject) -> None:
