@@ -300,12 +300,12 @@ def test_the_request_id_follows_a_lookup_into_its_api_calls(
     slack: Slack, simulator: SimulatorProcess
 ) -> None:
     message_id = add(simulator, subject="Traced by id")
-    start = len(slack.bot.log())
+    start = slack.bot.log_size()
     slack.command(f"lookup {message_id}")
     slack.card()
 
     def done() -> list[dict[str, Any]] | None:
-        lines = log_lines(slack.bot.log()[start:])
+        lines = log_lines(slack.bot.log(since=start))
         finished = [e for e in lines if e["msg"] == "request done"]
         return lines if finished else None
 
@@ -344,7 +344,7 @@ def test_a_raw_eml_passes_through_the_bot_but_not_into_its_log(
         f"{logcheck.BODY_CANARY}\r\n"
     )
     message_id = add(simulator, subject="Deposit", _raw=eml)
-    start = len(slack.bot.log())
+    start = slack.bot.log_size()
     slack.command(f"raw {message_id}")
 
     def uploaded() -> dict[str, Any] | None:
@@ -357,7 +357,7 @@ def test_a_raw_eml_passes_through_the_bot_but_not_into_its_log(
 
     upload = slack.wait(uploaded, "the raw EML upload")
     assert logcheck.BODY_CANARY.encode() in base64.b64decode(upload["content_base64"])
-    slack.wait(lambda: "request done" in slack.bot.log()[start:], "the request's last log line")
+    slack.wait(lambda: "request done" in slack.bot.log(since=start), "the request's last log line")
     assert logcheck.leaks(slack.bot.log(), logcheck.BODIES) == []
 
 

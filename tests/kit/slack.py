@@ -85,8 +85,15 @@ class ChildProcess:
         except httpx.HTTPError:
             return False
 
-    def log(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")
+    def log(self, since: int = 0) -> str:
+        """The log, or what was written after `since` (a `log_size()` taken earlier)."""
+        with open(self._log.name, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+    def log_size(self) -> int:
+        """Where the log ends now, for `log(since=…)`: a long session's log is not read whole."""
+        return Path(self._log.name).stat().st_size
 
     def __enter__(self) -> Self:
         return self
