@@ -26,6 +26,7 @@ RECIPIENTS_SHOWN = 10
 
 HEADLINE_BLOCK = "campaign-headline"
 REPORT_PREFIX = "PhishGuard report: "  # a report post's text starts so (the console finds them)
+DIGEST_PREFIX = "Alert digest: "  # and a digest's
 
 
 def campaign_root(campaign: Campaign, first: MessageDetails) -> list[Block]:
@@ -53,8 +54,8 @@ def _headline(campaign: Campaign) -> str:
     more = len(campaign.recipients) - len(shown)
     to = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     return clamp(
-        f"🚨 *Campaign: {campaign.count} messages* alike (one fingerprint, sender domain and "
-        f"subject, link domain or attachment) since {when(campaign.first_seen)} (latest "
+        f"🚨 *Campaign: {campaign.count} messages* sharing a sender and subject, fingerprint, "
+        f"link or attachment, since {when(campaign.first_seen)} (latest "
         f"{when(campaign.last_seen)}), to {to}. The first is below; every other one is in the "
         "thread.",
         2900,
@@ -154,7 +155,7 @@ def digest_card(digest: Digest) -> list[Block]:
 
 
 def digest_text(digest: Digest) -> str:
-    return clamp(f"Alert digest: {digest_summary(digest)}", 300)
+    return clamp(DIGEST_PREFIX + digest_summary(digest), 300)
 
 
 def digest_list(listing: DigestListing) -> list[Block]:
