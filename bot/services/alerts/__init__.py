@@ -39,9 +39,11 @@ d. drain the outboxes, channel by channel (channels concurrently, each in order)
    MALICIOUS, then the rest, whatever was queued before), each severity as new campaigns'
    roots (lesser ones past the digest rate into the channel's digest), then PhishGuard
    reports, then each campaign's follow-ups in the root's thread (at most `THREAD_BATCH` per
-   post) and one root update with the new counter and recipients. A drain starts posts for at
-   most `drain_seconds` (the poll interval); what is left waits for the next cycle, whose
-   search comes first, so nothing newly found waits behind a backlog of lesser alerts;
+   post); when the channel's drain ends, each grown root is redrawn once with its new counter
+   and recipients (during a long backlog, at most every ROOT_UPDATE_SECONDS). A drain starts
+   posts for at most `drain_seconds` (the poll interval); what is left waits for the next
+   cycle, whose search comes first, so nothing newly found waits behind a backlog of lesser
+   alerts;
 e. only when every outbox is empty, move the watermark to this cycle's end.
 
 An API failure in (a)/(b) drains what is queued and ends the cycle with the watermark where it

@@ -3,10 +3,11 @@ severe first, every post followed by the script that commits it.
 
 A channel's outbox is read in order (severity, then arrival) and posted one severity at a time:
 all the MALICIOUS-BEC alerts queued, then the MALICIOUS ones, then the rest, each severity as
-new campaigns' roots, then PhishGuard reports, then thread follow-ups and one root update per
-campaign. Lower-severity roots past the channel's digest rate go into a digest (digests.py). A
-drain stops starting posts when its time is up (`Guard.deadline`): the poller then searches
-again, so something more urgent that came meanwhile is queued ahead of what is left.
+new campaigns' roots, then PhishGuard reports, then thread follow-ups; when the channel's drain
+ends, each campaign root whose thread grew is redrawn once with its counter. Lower-severity
+roots past the channel's digest rate go into a digest (digests.py). A drain stops starting
+posts when its time is up (`Guard.deadline`): the poller then searches again, so something
+more urgent that came meanwhile is queued ahead of what is left.
 
 Before anything else, a channel's post left in flight by a poller that died (sending.py) is
 looked for in the channel and committed if it is there, so it is never posted twice.
@@ -42,6 +43,9 @@ log = logging.getLogger("bot.alerts")
 
 THREAD_BATCH = 8  # messages per post_in_thread call
 DRAIN_BATCH = 500  # outbox items read at a time
+# While a backlog is drained a few posts at a time, a campaign root's counter is redrawn at most
+# this often (chat.update is Tier 3, about 50 a minute); once a drain ends, at once.
+ROOT_UPDATE_SECONDS = 10.0
 URGENT_VALUES = frozenset(d.value for d in URGENT)
 
 
@@ -67,6 +71,7 @@ class Drain:
         self.digests = Digests(digest_rate, sender, outbox, scripts, self.sending, clock)
         self.window_seconds = window_seconds
         self.clock = clock
+        self._redrawn: dict[str, float] = {}  # campaign record -> loop time of its last update
 
     async def run(
         self, report: PollReport, routed: Iterable[str], skip: set[str], seconds: float
@@ -105,6 +110,7 @@ class Drain:
     async def _channel(self, channel: str, report: PollReport) -> None:
         await self._recover(channel, report)
         previous: list[str] = []
+        complete = True
         try:
             while True:
                 batch = await self.outbox.batch(channel, DRAIN_BATCH)
@@ -121,8 +127,8 @@ class Drain:
                         channel, [i for i in batch.items if i.rank == rank], report
                     )
         except OutOfTime:
-            pass  # the rest waits for the next drain, after the next search
-        await self._update_dirty(channel)
+            complete = False  # the rest waits for the next drain, after the next search
+        await self._update_dirty(channel, complete)
 
     async def _post_items(self, channel: str, items: list[Item], report: PollReport) -> None:
         known = await self.outbox.campaigns(campaigns.campaign_keys(channel, items))
@@ -199,16 +205,12 @@ class Drain:
         report.posted += 1
 
     async def _post_follow_ups(self, channel: str, plan: Plan, report: PollReport) -> None:
+        """The campaign's new messages in its thread; each post marks the root for its update
+        (`_update_dirty`, once the channel's drain ends)."""
         if plan.campaign.root_ts is None or not plan.follow:
             return  # no root (every candidate was refused), or nothing to add
-        updated = False
-        try:
-            for at in range(0, len(plan.follow), THREAD_BATCH):
-                batch = plan.follow[at : at + THREAD_BATCH]
-                updated = await self._thread(channel, plan, batch, report) or updated
-        finally:  # out of time too: the counter shows what the thread holds
-            if updated:
-                await self._update_root(channel, plan.campaign, plan.latest)
+        for at in range(0, len(plan.follow), THREAD_BATCH):
+            await self._thread(channel, plan, plan.follow[at : at + THREAD_BATCH], report)
 
     async def _thread(
         self, channel: str, plan: Plan, batch: list[Item], report: PollReport
@@ -251,14 +253,21 @@ class Drain:
             log.error("alerts: Slack refused to update campaign root %s: %s", campaign.key, exc)
         await self.scripts.root_updated(channel, campaign_record_key(campaign.key))
 
-    async def _update_dirty(self, channel: str) -> None:
-        """Roots whose update a stopped poller did not get to (their threads were posted)."""
+    async def _update_dirty(self, channel: str, complete: bool) -> None:
+        """The roots whose threads grew (this drain's, or a stopped poller's): each redrawn
+        once with its counter; while a backlog remains (not `complete`), a root redrawn in the
+        last ROOT_UPDATE_SECONDS waits (it stays marked)."""
+        now = asyncio.get_running_loop().time()
+        self._redrawn = {k: t for k, t in self._redrawn.items() if t > now - ROOT_UPDATE_SECONDS}
         for record_key in await self.outbox.dirty(channel):
+            if not complete and record_key in self._redrawn:
+                continue
             record = await self.outbox.record(record_key)
             if record is None or not record.campaign.root_ts:
                 await self.scripts.root_updated(channel, record_key)
                 continue
             await self._update_root(channel, record.campaign, record.latest)
+            self._redrawn[record_key] = now
 
     # -- a post left in flight -----------------------------------------------------------------
 
