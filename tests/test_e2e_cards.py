@@ -106,8 +106,10 @@ def test_move_on_the_second_card_of_a_thread_post_moves_that_message_only(
     root_before = slack.wait(root_counts_three, "the campaign headline to count 3")
 
     click_in_card(slack, post, second, "msg_move", "JunkEmail")
-    view = slack.view("move_modal", containing=second)
+    # The modal opens on "Looking up …" and is then redrawn with the message: wait for that.
+    view = slack.view("move_modal", containing="Payroll update")
     shown = text_of(view)
+    assert second in shown
     recipient = f"staff{ids.index(second)}@example.com"
     assert "Payroll update" in shown and recipient in shown.replace("[.]", ".")
     assert "(no subject)" not in shown and first not in shown

@@ -1,16 +1,20 @@
 """The Slack stand-in's message metadata, conversations.history / conversations.replies and the
 hook that holds an answer back (bot/local/standin/history.py, holds.py), driven by the real
-slack-sdk client."""
+slack-sdk client; and the alert sender finding its own posts there by their metadata."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.services.alerts.models import Campaign
+from bot.slack.alerts import ChannelPacer, SlackAlertSender
+from tests.kit.factories import MID, make_message
 from tests.kit.slack import StandinProcess
 
 BOT_TOKEN = "xoxb-history-test"
@@ -45,6 +49,9 @@ async def test_a_post_carries_its_metadata(client: AsyncWebClient, server: Stand
         data={"channel": "C1", "text": "x", "metadata": '{"event_type": "t", "event_payload": {}}'},
     )
     assert form["message"]["metadata"] == {"event_type": "t", "event_payload": {}}
+    dotted = {"event_type": "slack.post-prompt", "event_payload": {"a": 1}}
+    dropped = await client.chat_postMessage(channel="C1", text="x", metadata=dotted)
+    assert "metadata" not in dropped["message"], "Slack drops an event type it does not take"
     for bad, error in (
         ("{not json", "invalid_metadata_format"),
         ('["a list"]', "invalid_metadata_format"),
@@ -142,3 +149,32 @@ async def test_a_held_answer_comes_after_the_post_is_in_the_channel(
     answer = await asyncio.wait_for(posting, 5)
     assert answer["ok"] and (await server.ahook("GET", "hold")) == {"pending": {}, "held": []}
     await client.chat_postMessage(channel="C1", text="not held")  # one call only was held
+
+
+async def test_the_alert_sender_finds_its_own_posts_by_their_alert_id(
+    server: StandinProcess,
+) -> None:
+    """bot.slack.alerts against the stand-in: a root found in the channel's history, a thread
+    post among the root's replies, nothing for an id never posted, and nothing (the post is
+    made again) where the channel cannot be read."""
+    sender = SlackAlertSender(
+        AsyncWebClient(token=BOT_TOKEN, base_url=server.api_url), ChannelPacer(0)
+    )
+    first, second = make_message(id=f"{MID}1"), make_message(id=f"{MID}2")
+    since = datetime.now(UTC)
+    campaign = Campaign(
+        key="c1", channel="C1", sender=None, subject=None, first_seen=since, last_seen=since
+    )
+    root_ts = await sender.post_root(campaign, first, "root:m:1")
+    for n in range(3):  # other posts after it: it is found further down
+        await sender.post_root(campaign, make_message(id=f"{MID}x{n}"), f"root:m:x{n}")
+    threaded = campaign.model_copy(update={"root_ts": root_ts, "count": 2})
+    await sender.post_in_thread(threaded, [second], "thread:m:2")
+    assert await sender.find_posted("C1", "root:m:1", None, since, [first.id]) == root_ts
+    found = await sender.find_posted("C1", "thread:m:2", root_ts, since, [second.id])
+    [reply] = [m for m in await server.ahook("GET", "messages?channel=C1") if m["thread_ts"]]
+    assert found == reply["ts"]
+    assert await sender.find_posted("C1", "root:m:never", None, since, []) is None
+    assert await sender.find_posted("C1", "thread:m:3", "1.000001", since, []) is None
+    await server.ahook("POST", "membership", {"channel": "C1", "member": False})
+    assert await sender.find_posted("C1", "root:m:1", None, since, []) is None

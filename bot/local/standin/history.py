@@ -3,8 +3,10 @@
 
 - `metadata` on chat.postMessage is `{"event_type": "...", "event_payload": {...}}`, as a JSON
   object or a JSON string (a form post): text that is not JSON answers
-  `invalid_metadata_format`, JSON of another shape `invalid_metadata_schema`. The posted
-  message carries it, and history shows it only to a caller that asks for it with
+  `invalid_metadata_format`, JSON of another shape `invalid_metadata_schema`. An event type of
+  anything but letters, digits and underscores is dropped without a word, metadata and all,
+  as Slack does (slackapi/bolt-python#863: `slack.post-prompt` posted, with no metadata). The
+  posted message carries it, and history shows it only to a caller that asks for it with
   `include_all_metadata`.
 - History lists a channel's messages newest first (thread replies only in
   `conversations.replies`, ephemeral ones never), between `oldest` and `latest` (exclusive
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -27,6 +30,7 @@ from aiohttp import web
 from bot.local.standin.model import JsonObject, Message, SlackError
 from bot.local.standin.state import Standin
 
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+$")
 HISTORY_LIMIT = (100, 999)  # default, most
 REPLIES_LIMIT = (1000, 1000)
 
@@ -56,6 +60,8 @@ def parse_metadata(raw: Any) -> JsonObject | None:
     event_type, payload = value.get("event_type"), value.get("event_payload")
     if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
         raise SlackError("invalid_metadata_schema")
+    if not EVENT_TYPE.match(event_type):
+        return None
     return {"event_type": event_type, "event_payload": payload}
 
 
