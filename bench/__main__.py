@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import ack, alerts, bulk, lookup, memory, raw, render
+from bench import ack, alerts, bulk, flood, lookup, memory, raw, render
 from bench.common import Options, Result, say
 
 Benchmark = Callable[[Options], Result]
@@ -21,6 +21,7 @@ STAGES: list[dict[str, Benchmark]] = [
     {"ack": ack.run},
     {"lookup": lookup.run},
     {"bulk": bulk.run, "alerts": alerts.run},
+    {"flood": flood.run},
     {"memory": memory.run},
     {"raw": raw.run},
 ]

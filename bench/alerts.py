@@ -25,7 +25,9 @@ def detections(count: int, campaigns: int) -> list[dict[str, Any]]:
             "postfix_id": f"BenchAlrt{i:06d}",
             "scanned_at": now,
             "subject": f"Bench wave {i % campaigns}",
-            "from": f"wave{i % campaigns}@phish.example",
+            # One sender domain per campaign: "Bench wave 3" and "Bench wave 4" are one
+            # subject to the grouping (a word with a digit counts as `#`).
+            "from": f"wave@phish{i % campaigns}.example",
             "to": [f"u{i}@example.com"],
             "final_disposition": "MALICIOUS",
             "is_quarantined": True,

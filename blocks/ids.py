@@ -40,6 +40,8 @@ class ActionId(StrEnum):
     CANCEL = "approval_cancel"
     # A page of an approvals list (command answer or App Home); value = a `ListPage`.
     APPROVALS_PAGE = "approvals_page"
+    # An alert digest's list ("List them", "Next page"); value = a `blocks.alerts.DigestPage`.
+    DIGEST_LIST = "alerts_digest_list"
 
 
 class CallbackId(StrEnum):

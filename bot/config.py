@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     alert_backfill_hours: int = Field(default=0, ge=0)
     alert_campaign_window: int = Field(default=3600, ge=60)  # seconds a campaign stays open
     alert_routes: Path | None = None
+    # Lower-severity alerts a channel gets one by one, N per SECONDS; past it they go into one
+    # digest card (bot.services.alerts.digests). "off": every alert one by one.
+    alert_digest_rate: str = "10/300"
+    # Detections looked up per poll so that alerts also group by link domain and attachment
+    # (bot.services.alerts.evidence); each is an API call. 0: none.
+    alert_evidence_lookups: int = Field(default=20, ge=0, le=500)
+    # The alerts lock's lease: another replica polls this long after the polling one died.
+    alert_lock_seconds: int = Field(default=10, ge=2, le=300)
 
     log_level: str = "INFO"
     log_format: str = "json"
@@ -179,6 +187,26 @@ class Settings(BaseSettings):
         if float(seconds) <= 0:
             raise ValueError("the period must be more than 0 seconds")
         return value
+
+    @field_validator("alert_digest_rate")
+    @classmethod
+    def _digest_rate(cls, value: str) -> str:
+        if value.strip().lower() == "off":
+            return "off"
+        count, _, seconds = value.partition("/")
+        if not (count.isdigit() and int(count) > 0 and seconds.isdigit()):
+            raise ValueError("must look like N/SECONDS, e.g. 10/300, or off")
+        if not 10 <= int(seconds) <= 86400:
+            raise ValueError("the period must be 10 to 86400 seconds")
+        return value
+
+    @property
+    def digest_rate(self) -> tuple[int, float] | None:
+        """ALERT_DIGEST_RATE as (alerts, seconds); None when off."""
+        if self.alert_digest_rate == "off":
+            return None
+        count, _, seconds = self.alert_digest_rate.partition("/")
+        return int(count), float(seconds)
 
     @property
     def rate_limit(self) -> tuple[int, float]:

@@ -40,7 +40,7 @@ from bot.server import (
     stop_on_signals,
 )
 from bot.services.actions import ActionService
-from bot.services.alerts import AlertPoller
+from bot.services.alerts import AlertPoller, DigestRate, DigestService, Outbox
 from bot.services.approvals.service import ApprovalService
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
@@ -125,6 +125,7 @@ def build(
         ),
         approvals=approvals,
         policy=policy,
+        digests=DigestService(Outbox(store), policy),
     )  # fmt: skip
     slack = Slackside(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
@@ -150,12 +151,15 @@ def _poller(
         routes = load_routes(settings.alert_routes, settings.alert_channel)
     except ValueError as exc:
         raise ConfigError(f"The bot cannot start; fix ALERT_ROUTES: {exc}") from None
+    rate = settings.digest_rate
     return AlertPoller(
         store, email, sender, routes=routes,
         dispositions=settings.alert_dispositions, owner=instance,
         poll_seconds=settings.alert_poll_seconds, backfill_hours=settings.alert_backfill_hours,
         campaign_window_seconds=settings.alert_campaign_window,
-        lock_seconds=10,  # failover within ~10 s of a poller dying
+        lock_seconds=settings.alert_lock_seconds,  # failover this long after a poller died
+        digest_rate=DigestRate(*rate) if rate is not None else None,
+        evidence_lookups=settings.alert_evidence_lookups,
     )  # fmt: skip
 
 

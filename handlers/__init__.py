@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, CallbackId
 from bot.services.registry import Services
 from bot.store import Once
-from handlers import approvals, cards, home, search
+from handlers import alerts, approvals, cards, home, search
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
@@ -39,6 +39,7 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.APPROVALS_PAGE: approvals.on_page,
     ActionId.RELEASE_ALL: approvals.on_all_matching,
     ActionId.MOVE_ALL: approvals.on_all_matching,
+    ActionId.DIGEST_LIST: alerts.on_digest_list,
 }
 VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.MOVE_MODAL: (cards.on_move_submit, None),

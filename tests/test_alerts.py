@@ -20,17 +20,24 @@ import redis.asyncio as aioredis
 
 from bot.cloudflare import EmailSecurityClient, RetryPolicy
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
+from bot.config import Settings
 from bot.services.alerts import (
     LOCK_KEY,
     OUTBOXES_KEY,
     REJECTED_KEY,
     STATE_KEY,
     THREAD_BATCH,
+    AlertNotPosted,
     AlertPoller,
     AlertRejected,
     Campaign,
+    Digest,
+    DigestRate,
+    DigestService,
+    Outbox,
     PollReport,
 )
+from bot.services.policy import Policy
 from bot.services.routes import load_routes
 from bot.store import StoreUnavailable
 from tests.kit.servers import (
@@ -53,16 +60,18 @@ FAST_RETRY = RetryPolicy(backoff_base=0.01, backoff_cap=0.05)
 
 @dataclass
 class Call:
-    kind: str  # root, thread, update, report
+    kind: str  # root, thread, update, report, digest, digest-update
     channel: str
     campaign: Campaign | None
     ids: list[str]  # message ids (report ids for reports)
     ts: str | None = None  # what a root post answered
+    digest: Digest | None = None
 
 
 @dataclass
 class RecordingSender:
-    """Records every call that succeeded; can be told to fail, refuse or hold a call."""
+    """Records every call that succeeded; can be told to fail, refuse or hold a call, or to
+    lose the answer of a post Slack took (the post lands, the call raises)."""
 
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[str, BaseException]] = field(default_factory=list)
@@ -70,6 +79,9 @@ class RecordingSender:
     hold: str | None = None  # kind of call to hold until `release` is set
     held: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    lose_answer: set[str] = field(default_factory=set)  # kinds whose next answer is lost
+    landed: dict[str, str] = field(default_factory=dict)  # alert id -> ts: what Slack holds
+    looked: list[str] = field(default_factory=list)  # alert ids find_posted was asked about
     _ts: int = 0
 
     def fail_next(self, kind: str, error: BaseException | None = None) -> None:
@@ -86,13 +98,21 @@ class RecordingSender:
         if self.refuse & set(ids):
             raise AlertRejected("invalid_blocks (test)")
 
-    async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:
-        await self._enter("root", [first.id])
+    def _land(self, kind: str, alert_id: str, call: Call) -> str:
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
-        copy = campaign.model_copy(deep=True)
-        self.calls.append(Call("root", campaign.channel, copy, [first.id], ts))
+        call.ts = ts
+        self.calls.append(call)
+        self.landed[alert_id] = ts
+        if kind in self.lose_answer:
+            self.lose_answer.discard(kind)
+            raise TimeoutError("the answer never came (test)")
         return ts
+
+    async def post_root(self, campaign: Campaign, first: MessageDetails, alert_id: str) -> str:
+        await self._enter("root", [first.id])
+        copy = campaign.model_copy(deep=True)
+        return self._land("root", alert_id, Call("root", campaign.channel, copy, [first.id]))
 
     async def update_root(self, campaign: Campaign, latest: MessageDetails) -> None:
         await self._enter("update", [])
@@ -100,15 +120,39 @@ class RecordingSender:
             Call("update", campaign.channel, campaign.model_copy(deep=True), [latest.id])
         )
 
-    async def post_in_thread(self, campaign: Campaign, messages: Sequence[MessageDetails]) -> None:
+    async def post_in_thread(
+        self, campaign: Campaign, messages: Sequence[MessageDetails], alert_id: str
+    ) -> None:
         ids = [m.id for m in messages]
         await self._enter("thread", ids)
         assert campaign.root_ts is not None, "a thread post needs its root first"
-        self.calls.append(Call("thread", campaign.channel, campaign.model_copy(deep=True), ids))
+        copy = campaign.model_copy(deep=True)
+        self._land("thread", alert_id, Call("thread", campaign.channel, copy, ids))
 
-    async def post_report(self, channel: str, report: PhishGuardReport) -> None:
+    async def post_report(self, channel: str, report: PhishGuardReport, alert_id: str) -> None:
         await self._enter("report", [])
-        self.calls.append(Call("report", channel, None, [str(report.id)]))
+        self._land("report", alert_id, Call("report", channel, None, [str(report.id)]))
+
+    async def post_digest(self, digest: Digest, alert_id: str) -> str:
+        await self._enter("digest", [])
+        call = Call("digest", digest.channel, None, [], digest=digest.model_copy(deep=True))
+        return self._land("digest", alert_id, call)
+
+    async def update_digest(self, digest: Digest) -> None:
+        await self._enter("digest-update", [])
+        copy = digest.model_copy(deep=True)
+        self.calls.append(Call("digest-update", digest.channel, None, [], digest=copy))
+
+    async def find_posted(
+        self,
+        channel: str,
+        alert_id: str,
+        thread_ts: str | None,
+        since: datetime,
+        message_ids: Sequence[str],
+    ) -> str | None:
+        self.looked.append(alert_id)
+        return self.landed.get(alert_id)
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -579,3 +623,139 @@ async def test_stop_ends_a_long_drain_before_the_next_post(
     report = await successor.poll_once()
     assert report is not None and report.posted == 2 and report.errors == []
     assert sender.posted() == Counter(ids)
+
+
+# -- issue 14: the most severe first, digests, grouping beyond sender + subject, in flight --------
+
+DIGEST = DigestRate(3, 300)
+
+
+async def no_groups(group_id: str) -> frozenset[str]:
+    return frozenset()
+
+
+def lesser(n: int, tag: str = "flood") -> list[dict[str, Any]]:
+    """`n` SUSPICIOUS detections no rule groups: each its own domain, subject and fingerprint."""
+    words = ["parcel", "voicemail", "payroll", "mailbox", "invoice", "password", "meeting"]
+    words += ["refund", "delivery", "benefits", "contract", "survey", "security", "storage"]
+    return [
+        detection(f"n@{tag}{i}.example", f"Your {words[i % len(words)]} notice {tag}{'x' * i}",
+                  f"u{i}@example.com", "SUSPICIOUS")
+        for i in range(n)
+    ]  # fmt: skip
+
+
+async def test_the_most_severe_alerts_go_first_whatever_is_queued(
+    rdb: aioredis.Redis, es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    sender = RecordingSender()
+    p = poller(rdb, es, sender)
+    await started(p)
+    queued = simulator.add_messages(lesser(6))
+    sender.fail_next("root", AlertNotPosted("ratelimited (test)"))  # they stay queued
+    stuck = await p.poll_once()
+    assert stuck is not None and stuck.pending == 6 and sender.calls == []
+    malicious, bec = simulator.add_messages(
+        [
+            detection("a@evil.example", "Invoice", "u1@example.com"),
+            detection("ceo@lookalike.example", "Wire", "cfo@example.com", "MALICIOUS-BEC"),
+        ]
+    )
+    report = await p.poll_once()
+    assert report is not None and report.errors == [] and report.posted == 8
+    roots = [c.ids[0] for c in sender.of("root")]
+    assert roots[:2] == [bec, malicious] and set(roots[2:]) == set(queued)
+    assert sender.looked == [], "a post Slack refused is not looked for"
+
+
+async def test_past_the_rate_lesser_alerts_go_into_one_digest(
+    rdb: aioredis.Redis, es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    sender = RecordingSender()
+    p = poller(rdb, es, sender, digest_rate=DIGEST)
+    await started(p)
+    flood = simulator.add_messages(lesser(10))
+    [malicious] = simulator.add_messages([detection("a@evil.example", "Hi", "u@example.com")])
+    report = await p.poll_once()
+    assert report is not None and report.errors == []
+    assert (report.posted, report.digested, report.pending) == (11, 7, 0)
+    roots = [c.ids[0] for c in sender.of("root")]
+    assert roots[0] == malicious, "MALICIOUS is never counted or digested"
+    assert len(roots) == 4 and set(roots[1:]) < set(flood)
+    [card] = sender.of("digest")
+    assert card.digest is not None and (card.digest.count, card.digest.senders) == (7, 7)
+    assert card.digest.dispositions == {"SUSPICIOUS": 7}
+
+    more = simulator.add_messages(lesser(4, tag="later"))
+    again = await p.poll_once()
+    assert again is not None and again.errors == [] and again.digested == 4
+    [redrawn] = sender.of("digest-update")
+    assert redrawn.digest is not None and redrawn.digest.count == 11
+    assert len(sender.of("digest")) == 1 and len(sender.of("root")) == 4
+
+    viewers = Policy(Settings.model_validate({"bot_viewers": "U0VIEWER"}), no_groups)
+    listing = DigestService(Outbox(rdb), viewers)
+    first = await listing.page("U0VIEWER", card.digest.id, 0)
+    rest = await listing.page("U0VIEWER", card.digest.id, 10)
+    assert first.kept == 11 and len(first.entries) == 10 and len(rest.entries) == 1
+    listed = [e.id for e in first.entries + rest.entries]
+    assert set(listed[:7]) == set(flood) - set(roots) and set(listed[7:]) == set(more)
+    assert first.entries[0].disposition == "SUSPICIOUS" and first.entries[0].subject
+
+
+async def test_messages_group_by_fingerprint_link_and_attachment(
+    rdb: aioredis.Redis, es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    # What the simulator derives the messages' detections from: links and attachments.
+    link = {"_links": [{"href": "https://login.evil-sso.example/a", "text": "Sign in"}]}
+    payload = {"_attachments": [{"size": 10, "filename": "a.pdf", "sha256": "AB" * 32}]}
+    batch = [
+        {**detection("a@one.example", "Parcel", "u1@example.com"), "edf_hash": "f1"},
+        {**detection("b@two.example", "Payroll", "u2@example.com"), "edf_hash": "F1"},
+        {**detection("c@three.example", "Voicemail", "u3@example.com"), **link},
+        {**detection("d@four.example", "Mailbox", "u4@example.com"), **link},
+        {**detection("e@five.example", "Contract", "u5@example.com"), **payload},
+        {**detection("f@six.example", "Survey", "u6@example.com"), **payload},
+    ]
+    sender = RecordingSender()
+    p = poller(rdb, es, sender, evidence_lookups=10)
+    await started(p)
+    ids = simulator.add_messages(batch)
+    report = await p.poll_once()
+    assert report is not None and report.errors == []
+    assert (report.posted, report.campaigns_created) == (6, 3)
+    together = [{ids[0], ids[1]}, {ids[2], ids[3]}, {ids[4], ids[5]}]
+    threads = {c.ids[0] for c in sender.of("thread")}
+    assert all(len(pair & threads) == 1 for pair in together), "one of each pair threaded"
+    assert sender.posted() == Counter(ids)
+
+
+async def test_a_post_whose_answer_was_lost_is_found_not_posted_again(
+    rdb: aioredis.Redis, es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    sender = RecordingSender(lose_answer={"root"})
+    p = poller(rdb, es, sender, digest_rate=DigestRate(1, 300))
+    await started(p)
+    ids = simulator.add_messages(list(campaign_messages(1, 4)) + lesser(3))
+    lost = await p.poll_once()
+    assert lost is not None and lost.errors and lost.pending == 7
+    assert len(sender.calls) == 1, "Slack took the first root; the poller never heard"
+    assert await rdb.exists(f"alerts:inflight:{CHANNEL}")
+
+    sender.lose_answer = {"thread", "digest"}
+    recovered = 0
+    for _ in range(4):  # each poll finds what the last left in flight; two more answers lost
+        made = await p.poll_once()
+        assert made is not None
+        recovered += made.recovered
+        if made.pending == 0 and not made.errors:
+            break
+    assert made.pending == 0 and made.errors == [] and recovered == 3
+    assert await rdb.exists(f"alerts:inflight:{CHANNEL}") == 0
+    assert len(sender.looked) == 3, "each post left in flight was looked for"
+    [card] = sender.of("digest")
+    assert card.digest is not None
+    entries, kept = await Outbox(rdb).entries(card.digest.id, 0, 10)
+    posted = sender.posted()
+    assert kept == 2 and set(posted) | {e.id for e in entries} == set(ids)
+    assert set(posted).isdisjoint(e.id for e in entries) and set(posted.values()) == {1}

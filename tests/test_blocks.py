@@ -40,6 +40,7 @@ from blocks import (
     trace_blocks,
     view_problems,
 )
+from blocks.alerts import DigestPage, digest_card, digest_list
 from blocks.ids import ActionId, CallbackId, InputId, card_of
 from blocks.search import CHOOSER_SHOWN, SEARCH_PAGE, matched, shareable_card
 from bot.cloudflare.models import (
@@ -50,7 +51,8 @@ from bot.cloudflare.models import (
     MessageDetails,
     Trace,
 )
-from tests.kit.factories import ACTION_LOG, HOSTILE, MID, make_detections, make_message
+from bot.services.alerts.models import Digest, DigestEntry, DigestListing
+from tests.kit.factories import ACTION_LOG, HOSTILE, MID, SENT, make_detections, make_message
 
 
 def make_trace(inbound: Sequence[str] = ("connect from mail.evil.example",), **kw: Any) -> Trace:
@@ -1099,3 +1101,47 @@ def test_approval_card_lists_failed_and_undelivered_ids() -> None:
     assert "<!channel>" not in text
     assert "approval_approve" not in text, "no buttons on a finished request"
     assert problems(blocks, surface="message") == []
+
+
+# --- alert digests ----------------------------------------------------------------------------
+
+
+def make_digest(count: int = 37, **dispositions: int) -> Digest:
+    return Digest(
+        id="d16e57", channel="C0ALERTS", ts="1.000001", opened=SENT, latest=SENT,
+        window_seconds=300, count=count, senders=12,
+        dispositions=dispositions or {"SUSPICIOUS": count},
+    )  # fmt: skip
+
+
+def test_a_digest_card_counts_by_severity_and_lists_on_a_button() -> None:
+    card = digest_card(make_digest(37, SPOOF=7, SUSPICIOUS=30))
+    assert_clean(card)
+    assert "30 SUSPICIOUS and 7 SPOOF from 12 senders in the last 5 min" in all_text(card)
+    [button] = by_action(card, ActionId.DIGEST_LIST)
+    assert DigestPage.load(button["value"]) == DigestPage("d16e57", 0)
+    assert "MALICIOUS and MALICIOUS-BEC alerts are always posted one by one" in all_text(card)
+    for bad in ("digest:x:1", "digest:d16e57:", "other:d16e57:0", "digest:d16e57:-1"):
+        with pytest.raises(ValueError, match="not a page of an alert digest"):
+            DigestPage.load(bad)
+
+
+def test_a_digest_list_pages_within_slacks_limits_each_alert_with_open() -> None:
+    entries = [
+        DigestEntry(id=f"{MID}{n}", subject=HOSTILE[n % len(HOSTILE)], sender=HOSTILE[0],
+                    disposition="SUSPICIOUS", recipient="a@example.com", at=SENT)
+        for n in range(10)
+    ]  # fmt: skip
+    first = digest_list(DigestListing(make_digest(1200), entries, 0, 1000))
+    assert_clean(first)
+    assert_no_injection(first)
+    assert len(first) <= 50
+    assert [e["value"] for e in by_action(first, ActionId.HIT_OPEN)] == [e.id for e in entries]
+    [following] = by_action(first, ActionId.DIGEST_LIST)
+    assert DigestPage.load(following["value"]).start == 10
+    assert "1-10 of 1000 (the first 1000 are listed)" in all_text(first)
+    last = digest_list(DigestListing(make_digest(12), entries[:2], 10, 12))
+    [back] = by_action(last, ActionId.DIGEST_LIST)
+    assert DigestPage.load(back["value"]).start == 0 and "11-12 of 12" in all_text(last)
+    unopenable = DigestListing(make_digest(1), [DigestEntry(id="not an id!")], 0, 1)
+    assert by_action(digest_list(unopenable), ActionId.HIT_OPEN) == []

@@ -1,6 +1,7 @@
 """Campaign grouping (bot.services.alerts.campaigns) as the pure functions it is: no Redis, no
-API, no Slack. Which queued message starts a campaign, which goes into whose thread, and what a
-campaign's counter and recipients become."""
+API, no Slack. Which messages are related (fingerprint, sender domain and normalised subject,
+link domain, attachment), which queued message starts a campaign, which goes into whose
+thread, and what a campaign's counter and recipients become."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.services.alerts.campaigns import (
     RECIPIENTS_KEEP,
     as_root,
-    campaign_key,
+    campaign_id,
     campaign_keys,
     campaign_sender,
     campaign_subject,
     grown,
+    match_keys,
     merged_recipients,
+    normal_subject,
     plan,
     recipients_of,
 )
-from bot.services.alerts.models import Campaign, Item, StoredCampaign
+from bot.services.alerts.models import Campaign, Evidence, Item, StoredCampaign
 
 CHANNEL = "CALERTS01"
 OTHER = "COTHER001"
@@ -49,8 +52,15 @@ def message(
     return MessageDetails.model_validate(data)
 
 
-def item(m: MessageDetails) -> Item:
-    return Item(f"m:{m.id}", message=m)
+def item(m: MessageDetails, evidence: Evidence | None = None) -> Item:
+    return Item(f"m:{m.id}", message=m, evidence=evidence)
+
+
+def key(channel: str, m: MessageDetails) -> str:
+    """A message's sender-and-subject match key (its only one without a fingerprint or
+    evidence)."""
+    (found,) = match_keys(channel, m, None)
+    return found
 
 
 def report_item(n: int) -> Item:
@@ -69,8 +79,9 @@ def report_item(n: int) -> Item:
 
 def stored(m: MessageDetails, root_ts: str, count: int, first_seen: datetime) -> StoredCampaign:
     campaign = Campaign(
-        key=campaign_key(CHANNEL, m),
+        key=campaign_id(CHANNEL, item(m)),
         channel=CHANNEL,
+        keys=match_keys(CHANNEL, m, None),
         sender=campaign_sender(m),
         subject=campaign_subject(m),
         root_ts=root_ts,
@@ -86,7 +97,7 @@ def ids(items: list[Item]) -> list[str]:
     return [i.id for i in items]
 
 
-# -- keys: sender and subject normalisation ----------------------------------------------------
+# -- keys: what makes messages related ---------------------------------------------------------
 
 
 def test_sender_is_trimmed_and_lower_cased_falling_back_to_the_envelope() -> None:
@@ -96,29 +107,83 @@ def test_sender_is_trimmed_and_lower_cased_falling_back_to_the_envelope() -> Non
     assert campaign_sender(message(3, sender="")) is None
 
 
-def test_subject_whitespace_is_collapsed_and_its_case_kept() -> None:
+def test_subject_shown_has_its_whitespace_collapsed_and_its_case_kept() -> None:
     assert campaign_subject(message(1, subject="  Urgent \t wire\n transfer ")) == (
         "Urgent wire transfer"
     )
     assert campaign_subject(message(2, subject="   ")) is None
-    spaced = message(3, subject="Urgent   wire transfer ")
-    assert campaign_key(CHANNEL, spaced) == campaign_key(CHANNEL, message(4))
-    shouting = message(5, subject="URGENT WIRE TRANSFER")
-    assert campaign_key(CHANNEL, shouting) != campaign_key(CHANNEL, message(6))
 
 
-def test_key_depends_on_channel_sender_and_subject_only() -> None:
-    base = campaign_key(CHANNEL, message(1))
-    assert campaign_key(CHANNEL, message(2, sender="BOSS@evil.example", to=["x@y"])) == base
-    assert campaign_key(OTHER, message(1)) != base
-    assert campaign_key(CHANNEL, message(1, sender="other@evil.example")) != base
-    assert campaign_key(CHANNEL, message(1, subject="Another subject")) != base
+def test_subjects_compare_case_folded_without_reply_prefixes_and_numbers() -> None:
+    assert normal_subject("  URGENT   wire Transfer ") == "urgent wire transfer"
+    assert normal_subject("RE: Fwd: AW:  Invoice 4711 due") == "invoice # due"
+    assert normal_subject("Invoice INV-0042 due 2025-01-06") == "invoice # due #"
+    assert normal_subject("Your parcel") != normal_subject("Your payroll")
+    assert normal_subject(None) == ""
+    shouting = message(5, subject="RE: URGENT WIRE TRANSFER")
+    assert key(CHANNEL, shouting) == key(CHANNEL, message(6))
+    numbered = [message(n, subject=f"Invoice {1000 + n} overdue") for n in (7, 8)]
+    assert key(CHANNEL, numbered[0]) == key(CHANNEL, numbered[1])
+
+
+def test_the_sender_counts_by_domain_but_a_public_mailbox_by_address() -> None:
+    base = key(CHANNEL, message(1))
+    assert key(CHANNEL, message(2, sender="CFO@Evil.example", to=["x@y"])) == base
+    assert key(CHANNEL, message(3, sender="boss@other.example")) != base
+    assert key(OTHER, message(1)) != base
+    assert key(CHANNEL, message(1, subject="Another subject")) != base
+    gmail = [message(n, sender=f"person{n}@gmail.com") for n in (4, 5)]
+    assert key(CHANNEL, gmail[0]) != key(CHANNEL, gmail[1])
+
+
+def test_a_disposition_is_never_grouped_with_another() -> None:
+    bec = message(1, final_disposition="MALICIOUS-BEC")
+    assert key(CHANNEL, bec) != key(CHANNEL, message(2, final_disposition="MALICIOUS"))
+    (alone, other) = plan(
+        CHANNEL,
+        [item(message(3, final_disposition="SUSPICIOUS")), item(bec)],
+        {},
+        window_seconds=HOUR,
+        now=T0,
+    )
+    assert alone.root is not None and other.root is not None and not other.follow
+
+
+def test_a_fingerprint_or_evidence_relates_messages_of_any_sender_and_subject() -> None:
+    one = message(1, sender="a@one.example", subject="Parcel", edf_hash="ABC123")
+    two = message(2, sender="b@two.example", subject="Payroll", edf_hash="abc123")
+    assert set(match_keys(CHANNEL, one, None)) & set(match_keys(CHANNEL, two, None))
+    link = Evidence(link_domains=["evil-login.example"])
+    three = message(3, sender="c@three.example", subject="Voicemail")
+    four = message(4, sender="d@four.example", subject="Mailbox full")
+    attachment = Evidence(attachment_hashes=["f00d"])
+    five = message(5, sender="e@five.example", subject="Contract")
+    queue = [item(one), item(two), item(three, link), item(four, link), item(five, attachment)]
+    queue.append(item(message(6, sender="f@six.example", subject="Survey"), attachment))
+    plans = plan(CHANNEL, queue, {}, window_seconds=HOUR, now=T0)
+    assert [(p.root.id if p.root else None, ids(p.follow)) for p in plans] == [
+        ("m:m1", ["m:m2"]),
+        ("m:m3", ["m:m4"]),
+        ("m:m5", ["m:m6"]),
+    ]
+
+
+def test_a_message_joining_by_one_key_brings_its_other_keys_along() -> None:
+    """m2 joins m1 by their shared link; m3 shares only m2's sender and subject: it joins too."""
+    link = Evidence(link_domains=["evil-login.example"])
+    queue = [
+        item(message(1, sender="a@one.example", subject="Parcel"), link),
+        item(message(2, sender="b@two.example", subject="Payroll"), link),
+        item(message(3, sender="c@two.example", subject="Payroll")),
+    ]
+    (only,) = plan(CHANNEL, queue, {}, window_seconds=HOUR, now=T0)
+    assert ids(only.follow) == ["m:m2", "m:m3"]
 
 
 def test_campaign_keys_are_distinct_in_order_and_skip_reports() -> None:
-    a, b = message(1), message(2, sender="other@evil.example")
-    items = [item(b), report_item(7), item(a), item(message(3, sender="other@evil.example"))]
-    assert campaign_keys(CHANNEL, items) == [campaign_key(CHANNEL, b), campaign_key(CHANNEL, a)]
+    a, b = message(1), message(2, sender="other@elsewhere.example")
+    items = [item(b), report_item(7), item(a), item(message(3, sender="x@elsewhere.example"))]
+    assert campaign_keys(CHANNEL, items) == [key(CHANNEL, b), key(CHANNEL, a)]
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -131,7 +196,8 @@ def test_same_sender_and_subject_within_the_window_is_one_campaign() -> None:
     (only,) = plans
     assert only.root is batch[0]
     assert ids(only.follow) == ids(batch[1:])
-    assert only.campaign.key == campaign_key(CHANNEL, message(0))
+    assert only.campaign.key == campaign_id(CHANNEL, batch[0])
+    assert only.campaign.keys == [key(CHANNEL, message(0))]
     assert (only.campaign.channel, only.campaign.sender) == (CHANNEL, "boss@evil.example")
     assert only.campaign.subject == "Urgent wire transfer"
     assert only.campaign.first_seen == T0 and only.campaign.root_ts is None
@@ -148,7 +214,8 @@ def test_the_window_is_inclusive_and_a_later_message_starts_a_new_campaign() -> 
         (late, [after.id]),
     ]
     assert plans[1].campaign.first_seen == T0 + timedelta(seconds=HOUR + 1)
-    assert plans[0].campaign.key == plans[1].campaign.key
+    assert plans[0].campaign.keys == plans[1].campaign.keys, "related, but not one campaign"
+    assert plans[0].campaign.key != plans[1].campaign.key
 
 
 def test_a_different_channel_is_a_different_campaign() -> None:
@@ -158,14 +225,14 @@ def test_a_different_channel_is_a_different_campaign() -> None:
     assert here[0].campaign.key != there[0].campaign.key
     assert (here[0].campaign.channel, there[0].campaign.channel) == (CHANNEL, OTHER)
     # A campaign known in one channel does not take messages queued for another.
-    known = {campaign_key(CHANNEL, m): stored(m, "1.000001", 3, T0)}
+    known = {key(CHANNEL, m): stored(m, "1.000001", 3, T0)}
     again = plan(OTHER, [item(message(2))], known, window_seconds=HOUR, now=T0)
     assert len(again) == 1 and again[0].root is not None and again[0].campaign.root_ts is None
 
 
 def test_messages_join_a_known_campaign_in_its_thread() -> None:
     first = message(1, at=T0)
-    known = {campaign_key(CHANNEL, first): stored(first, "1700000000.000001", 2, T0)}
+    known = {key(CHANNEL, first): stored(first, "1700000000.000001", 2, T0)}
     more = [item(message(n, at=T0 + timedelta(minutes=n))) for n in (2, 3)]
     plans = plan(CHANNEL, more, known, window_seconds=HOUR, now=T0)
     assert len(plans) == 1
@@ -178,7 +245,7 @@ def test_messages_join_a_known_campaign_in_its_thread() -> None:
 
 def test_past_a_known_campaigns_window_a_new_campaign_starts() -> None:
     first = message(1, at=T0)
-    known = {campaign_key(CHANNEL, first): stored(first, "1700000000.000001", 5, T0)}
+    known = {key(CHANNEL, first): stored(first, "1700000000.000001", 5, T0)}
     late = [item(message(n, at=T0 + timedelta(hours=2, minutes=n))) for n in (2, 3)]
     plans = plan(CHANNEL, late, known, window_seconds=HOUR, now=T0)
     assert len(plans) == 1, "the known campaign gets nothing, so it is not in the plan"
@@ -189,15 +256,15 @@ def test_past_a_known_campaigns_window_a_new_campaign_starts() -> None:
 
 
 def test_order_is_kept_within_and_across_campaigns() -> None:
-    a = [message(n, sender="a@evil.example") for n in (1, 3, 6)]
-    b = [message(n, sender="b@evil.example") for n in (2, 5)]
-    c = [message(4, sender="c@evil.example")]
+    a = [message(n, sender="a@a-evil.example") for n in (1, 3, 6)]
+    b = [message(n, sender="b@b-evil.example") for n in (2, 5)]
+    c = [message(4, sender="c@c-evil.example")]
     queue = [item(m) for m in (a[0], b[0], a[1], c[0], b[1], a[2])]
     plans = plan(CHANNEL, queue, {}, window_seconds=HOUR, now=T0)
     assert [p.campaign.sender for p in plans] == [
-        "a@evil.example",
-        "b@evil.example",
-        "c@evil.example",
+        "a@a-evil.example",
+        "b@b-evil.example",
+        "c@c-evil.example",
     ]
     assert [(p.root.id if p.root else None, ids(p.follow)) for p in plans] == [
         ("m:m1", ["m:m3", "m:m6"]),
@@ -229,6 +296,8 @@ def test_sent_time_counts_when_there_is_no_scan_time() -> None:
 def test_recipients_are_trimmed_lower_cased_and_distinct_in_order() -> None:
     m = message(1, to=[" B@Example.com", "a@example.com", "b@example.com", " ", ""])
     assert recipients_of(m) == ["b@example.com", "a@example.com"]
+    forged = message(4, to=["cfo@subsidiary.example"], envelope_to=["alice@example.com"])
+    assert recipients_of(forged) == ["alice@example.com"], "where it went, not the header To"
     fallback = message(2, to=[], client_recipients=["C@Example.com"])
     assert recipients_of(fallback) == ["c@example.com"]
     envelope = message(3, to=[], envelope_to=["d@example.com"])
@@ -268,8 +337,9 @@ def test_grown_adds_the_messages_count_recipients_and_latest_time() -> None:
         message(2, to=["b@example.com", "a@example.com"], at=T0 + timedelta(minutes=20)),
         message(3, to=["c@example.com"], at=T0 + timedelta(minutes=10)),
     ]
-    after = grown(campaign, more, T0)
+    after = grown(campaign, more, T0, ["k2", *campaign.keys, "k3"])
     assert after.count == 3
+    assert after.keys == [*campaign.keys, "k2", "k3"]
     assert after.recipients == ["a@example.com", "b@example.com", "c@example.com"]
     assert after.last_seen == T0 + timedelta(minutes=20), "the latest, not the last in order"
     assert (after.first_seen, after.root_ts, after.key) == (T0, "1.1", campaign.key)

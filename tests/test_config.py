@@ -138,3 +138,17 @@ def test_an_empty_setting_counts_as_not_set(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.slack_app_token is None and settings.alert_channel is None
     assert settings.alert_routes is None and settings.port == 3000
     assert settings.bot_viewers == ()
+
+
+def test_alert_digest_rate_evidence_and_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALERT_DIGEST_RATE", "ALERT_EVIDENCE_LOOKUPS", "ALERT_LOCK_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.digest_rate == (10, 300.0)
+    assert (settings.alert_evidence_lookups, settings.alert_lock_seconds) == (20, 10)
+    monkeypatch.setenv("ALERT_DIGEST_RATE", "OFF")
+    assert load_settings().digest_rate is None
+    for bad in ("ten/300", "10/5", "0/300", "10/"):
+        monkeypatch.setenv("ALERT_DIGEST_RATE", bad)
+        with pytest.raises(ConfigError, match="ALERT_DIGEST_RATE"):
+            load_settings()

@@ -3,8 +3,10 @@ message per second per channel, the simulator and Redis."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -12,9 +14,18 @@ import redis
 from tests.kit.factories import detection
 from tests.kit.flows import ALERTS, card_ids, roots, settle, wait_roots
 from tests.kit.servers import RedisProcess, SimulatorProcess
-from tests.kit.slack import BOT_TOKEN, BotProcess, Slack, StandinProcess, has_action, text_of
+from tests.kit.slack import (
+    BOT_TOKEN,
+    OPERATOR,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    has_action,
+    text_of,
+)
 
 BEC = "C0BECALERTS"
+ALERT_EVENT = "email_security_alert"  # the metadata event type of every alert post
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +114,9 @@ def test_two_processes_one_poller_and_failover(
     try:
         slack = Slack(first, clean)
         settle(slack, simulator, 1)
-        simulator.add_messages([detection(10 + i, sender=f"s{i}@phish.example") for i in range(4)])
+        simulator.add_messages(  # four senders' domains: four campaigns
+            [detection(10 + i, sender=f"s{i}@phish{i}.example") for i in range(4)]
+        )
         wait_roots(slack, 4)
         settle(slack, simulator, 2)
         assert len(roots(clean)) == 4, "two replicas, one poller, no duplicates"
@@ -114,7 +127,7 @@ def test_two_processes_one_poller_and_failover(
         holder.process.kill()
         holder.process.wait()
         simulator.add_messages(
-            [detection(20 + i, sender=f"late{i}@phish.example") for i in range(3)]
+            [detection(20 + i, sender=f"late{i}@late{i}.example") for i in range(3)]
         )
         wait_roots(Slack(survivor, clean), 7, timeout=45)
         settle(Slack(survivor, clean), simulator, 2)
@@ -134,7 +147,7 @@ def test_restart_does_not_repost(
     try:
         slack = Slack(process, clean)
         settle(slack, simulator, 1)
-        simulator.add_messages([detection(30), detection(31, sender="x@phish.example")])
+        simulator.add_messages([detection(30), detection(31, sender="x@other.example")])
         wait_roots(slack, 2)
     finally:
         process.stop()
@@ -153,9 +166,9 @@ def test_burst_of_500_in_20_campaigns(
     slack = Slack(bot, clean)
     settle(slack, simulator, 1)
     burst = [
-        detection(
+        detection(  # a campaign per sender domain ("Wave 3" and "Wave 4" are one subject)
             i,
-            sender=f"wave{i % 20}@phish.example",
+            sender=f"wave@phish{i % 20}.example",
             subject=f"Wave {i % 20}",
             to=f"u{i}@example.com",
         )
@@ -230,3 +243,171 @@ def test_api_outage_is_retried_and_loses_nothing(
     wait_roots(slack, 1, timeout=60)
     # The cycle commits the watermark right after its last post: wait for that moment.
     slack.wait(lambda: watermark() > before, "the watermark to move after the outage", 30)
+
+
+# -- issue 14: alerts that cannot be drowned, routed on the envelope, posted exactly once ------
+
+SUBSIDIARY = "C0SUBSOC1"
+DIGEST_LIST = "alerts_digest_list"
+WORDS = (
+    "parcel", "voicemail", "payroll", "mailbox", "invoice", "password", "meeting", "refund",
+    "delivery", "benefits", "contract", "survey", "security", "storage",
+)  # fmt: skip
+
+
+COUNTED = "12 SUSPICIOUS from 12 senders"
+
+
+def digest_cards(standin: StandinProcess) -> list[dict[str, Any]]:
+    return [m for m in roots(standin) if has_action(m, DIGEST_LIST)]
+
+
+def test_a_flood_of_suspicious_mail_becomes_one_digest_and_a_bec_goes_first(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> None:
+    process = alert_bot(shared_simulator, clean, redis_server, ALERT_DIGEST_RATE="2/300")
+    try:
+        slack = Slack(process, clean)
+        settle(slack, simulator, 1)
+        flood = [  # each its own sender, domain and subject: no campaign groups them
+            detection(
+                100 + i, sender=f"n{i}@flood{i}.example", subject=f"Your {word} notice",
+                disposition="SUSPICIOUS", to=f"u{i}@example.com",
+            )
+            for i, word in enumerate(WORDS)
+        ]  # fmt: skip
+        flood_ids = simulator.add_messages(flood)
+        wait_roots(slack, 1)  # the flood is queued and being posted
+        [bec] = simulator.add_messages(
+            [detection(199, sender="ceo@lookalike.example", disposition="MALICIOUS-BEC")]
+        )
+        [digest] = slack.wait(
+            lambda: [
+                m for m in digest_cards(clean) if "12 SUSPICIOUS from 12 senders" in text_of(m)
+            ],
+            "one digest card counting the 12 SUSPICIOUS alerts over the rate",
+        )
+        posted = slack.wait(
+            lambda: (lambda r: r if bec in card_ids(r) else None)(roots(clean)),
+            "the BEC alert",
+        )
+        before_bec = posted[: [card_ids([m]) for m in posted].index([bec])]
+        assert len(before_bec) <= 3, "at most 2 SUSPICIOUS and the digest go before the BEC"
+        singles = [i for i in card_ids(roots(clean)) if i in flood_ids]
+        assert len(singles) == 2, "the rate lets 2 through one by one"
+
+        slack.click(digest, DIGEST_LIST)
+        first = slack.private(OPERATOR, "12 SUSPICIOUS")
+        listed = open_buttons(first)
+        assert len(listed) == 10, "one page: 10 alerts, each with Open"
+        slack.click(first, DIGEST_LIST, value=next_page_value(first))
+        second = slack.private(OPERATOR, "11-12 of 12")
+        assert len(open_buttons(second)) == 2
+        assert set(listed + open_buttons(second)) == set(flood_ids) - set(singles)
+
+        slack.click(second, "search_open", value=open_buttons(second)[0])
+        slack.wait(
+            lambda: [
+                m for m in clean.messages(None) if m["ephemeral"] and has_action(m, "msg_share")
+            ],
+            "the alert's card, privately",
+        )
+    finally:
+        process.stop()
+
+
+def open_buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        e["value"]
+        for b in message["blocks"]
+        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]
+        if e.get("action_id") == "search_open"
+    ]
+
+
+def next_page_value(message: dict[str, Any]) -> str:
+    values = [
+        e["value"]
+        for b in message["blocks"]
+        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]
+        if e.get("action_id") == DIGEST_LIST
+    ]
+    assert len(values) == 1, "one Next page button"
+    return values[0]
+
+
+def test_a_forged_header_to_does_not_move_an_alert_off_its_route(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "routes.yml"
+    rules.write_text(f"- channel: {SUBSIDIARY}\n  recipient_domains: [subsidiary.example]\n")
+    process = alert_bot(shared_simulator, clean, redis_server, ALERT_ROUTES=str(rules))
+    try:
+        slack = Slack(process, clean)
+        settle(slack, simulator, 1)
+        forged = {  # delivered to alice@example.com; its header To names the subsidiary
+            **detection(80, sender="x@phish.example", to="cfo@subsidiary.example"),
+            "envelope_to": ["alice@example.com"],
+            "client_recipients": ["alice@example.com"],
+        }
+        genuine = {
+            **detection(81, sender="y@other-phish.example", to="bob@subsidiary.example"),
+            "envelope_to": ["bob@subsidiary.example"],
+            "client_recipients": ["bob@subsidiary.example"],
+        }
+        forged_id, genuine_id = simulator.add_messages([forged, genuine])
+        wait_roots(slack, 1, channel=SUBSIDIARY)
+        wait_roots(slack, 1)
+        assert card_ids(roots(clean)) == [forged_id], "the SOC channel keeps the forged one"
+        assert card_ids(roots(clean, SUBSIDIARY)) == [genuine_id]
+    finally:
+        process.stop()
+
+
+def test_a_post_slack_took_as_the_bot_died_is_not_posted_again(
+    clean: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> None:
+    process = alert_bot(shared_simulator, clean, redis_server, ALERT_LOCK_SECONDS="2")
+    slack = Slack(process, clean)
+    try:
+        settle(slack, simulator, 1)
+        clean.hook("POST", "hold", {"method": "chat.postMessage"})
+        ids = simulator.add_messages(
+            [
+                detection(90, sender="ceo@lookalike.example"),
+                detection(91, sender="z@x-phish.example"),
+            ]
+        )
+        slack.wait(lambda: clean.hook("GET", "hold")["held"], "Slack to hold its answer to a post")
+        process.process.kill()  # SIGKILL: Slack has the post, the bot never heard so
+        process.process.wait()
+    finally:
+        clean.hook("POST", "hold/release")
+        process.stop()
+    [taken] = card_ids(roots(clean))
+    again = alert_bot(shared_simulator, clean, redis_server, ALERT_LOCK_SECONDS="2")
+    try:
+        slack = Slack(again, clean)
+        wait_roots(slack, 2)
+        settle(slack, simulator, 2)
+        posted = Counter(card_ids(roots(clean)))
+        assert posted == Counter(ids), f"each alert once, none lost ({taken} was in flight)"
+        looked = clean.calls("conversations.history")
+        assert looked and all(c["args"].get("include_all_metadata") for c in looked)
+        accepted = [c for c in clean.calls("chat.postMessage") if c["status"] == 200]
+        assert all(c["args"]["metadata"]["event_type"] == ALERT_EVENT for c in accepted)
+        assert {c["args"]["metadata"]["event_payload"]["alert_id"] for c in accepted} == {
+            f"root:m:{i}" for i in ids
+        }
+    finally:
+        again.stop()

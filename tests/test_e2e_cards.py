@@ -105,6 +105,7 @@ def test_move_on_the_second_card_of_a_thread_post_moves_that_message_only(
     # The modal opens "Looking up <id>…" and is then updated with the message: wait for that.
     view = slack.view("move_modal", containing="Payroll update")
     shown = text_of(view)
+    assert second in shown
     recipient = f"staff{ids.index(second)}@example.com"
     assert "Payroll update" in shown and recipient in shown.replace("[.]", ".")
     assert "(no subject)" not in shown and first not in shown

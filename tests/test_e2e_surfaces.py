@@ -348,7 +348,7 @@ async def test_a_phishguard_reports_notification_text_is_made_safe(standin: Stan
     sender = SlackAlertSender(
         AsyncWebClient(token=BOT_TOKEN, base_url=standin.api_url), ChannelPacer(0)
     )
-    await sender.post_report("C0REPORTS", report)
+    await sender.post_report("C0REPORTS", report, "report:r:1")
     [posted] = standin.messages("C0REPORTS")
     text = posted["text"]
     assert "<!channel>" not in text and "<https://" not in text and "https://evil" not in text

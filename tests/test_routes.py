@@ -68,14 +68,26 @@ def test_domains_match_subdomains_case_insensitively_but_not_lookalikes(routes: 
 
 
 def test_every_condition_of_a_rule_must_match(routes: Routes) -> None:
-    to_sub = {"to": ["u@hq.Subsidiary.example"]}
+    to_sub = {"envelope_to": ["u@hq.Subsidiary.example"]}
     assert routes.channel_for(message(**to_sub)) == "CSUBSOC01"
     assert routes.channel_for(message(final_disposition="SUSPICIOUS", **to_sub)) == "CSUBSOC01"
     assert routes.channel_for(message(final_disposition="SPOOF", **to_sub)) == DEFAULT
-    # any recipient field: To, envelope recipients, client recipients
-    envelope = message(to=["u@example.com"], envelope_to=["v@subsidiary.example"])
-    assert routes.channel_for(envelope) == "CSUBSOC01"
+    # the envelope recipients or the mailboxes delivered to
+    delivered = message(to=["u@example.com"], client_recipients=["v@subsidiary.example"])
+    assert routes.channel_for(delivered) == "CSUBSOC01"
     assert routes.channel_for(message(to=[])) == DEFAULT
+
+
+def test_the_header_to_never_routes_a_message(routes: Routes) -> None:
+    """The sender writes the header To: a forged one names the subsidiary, the mail went to
+    alice@example.com, and the alert stays on the default route."""
+    forged = message(
+        to=["cfo@subsidiary.example"],
+        envelope_to=["alice@example.com"],
+        client_recipients=["alice@example.com"],
+    )
+    assert routes.channel_for(forged) == DEFAULT
+    assert routes.channel_for(message(to=["cfo@subsidiary.example"])) == DEFAULT
 
 
 def test_reports_are_routed_by_the_same_rules(routes: Routes) -> None:

@@ -42,3 +42,16 @@ GUARDED_BY_DEFAULT: tuple[Disposition, ...] = (D.MALICIOUS, D.MALICIOUS_BEC)
 ALERTING_BY_DEFAULT: tuple[Disposition, ...] = (D.MALICIOUS, D.MALICIOUS_BEC, D.SUSPICIOUS)
 # Verdicts of a detection: its preview is fetched with the detection endpoint.
 DETECTIONS = frozenset({D.MALICIOUS, D.MALICIOUS_BEC, D.SUSPICIOUS, D.SPOOF, D.SPAM, D.BULK})
+# Alerts with one of these are always posted one by one, before any other alert is queued
+# (a flood of lesser verdicts is gathered into a digest instead; bot.services.alerts).
+URGENT: tuple[Disposition, ...] = (D.MALICIOUS_BEC, D.MALICIOUS)
+
+
+def severity_rank(value: str | None) -> int:
+    """Where a disposition comes in BY_SEVERITY (0 = most severe). One the bot does not know
+    ranks with SUSPICIOUS: alerted (an admin listed it), but not as urgent as MALICIOUS."""
+    wanted = (value or "").upper()
+    for rank, known in enumerate(BY_SEVERITY):
+        if known.value == wanted:
+            return rank
+    return BY_SEVERITY.index(D.SUSPICIOUS)

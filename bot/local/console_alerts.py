@@ -1,11 +1,12 @@
 """Which of a channel's posts are alerts, and how the console lists them.
 
 The alert poller posts a campaign's root (its first block the campaign headline) with the
-campaign's other messages in the root's thread, and PhishGuard reports (their text starts
-"PhishGuard report: "). In the local stack they share the console's channel with everything
-else, and they arrive every few seconds: printed in full they would bury what the person is
-doing. So the console announces a new alert in one line, lists them with `alerts`, and shows
-one with its thread on request; a thread the person opened or clicked in is shown in full.
+campaign's other messages in the root's thread, PhishGuard reports (their text starts
+"PhishGuard report: ") and digests ("Alert digest: "). In the local stack they share the
+console's channel with everything else, and they arrive every few seconds: printed in full they
+would bury what the person is doing. So the console announces a new alert in one line, lists
+them with `alerts`, and shows one with its thread on request; a thread the person opened or
+clicked in is shown in full.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from blocks.alerts import HEADLINE_BLOCK, REPORT_PREFIX
+from blocks.alerts import DIGEST_PREFIX, HEADLINE_BLOCK, REPORT_PREFIX
 from bot.local.columns import SCREEN_COLUMNS, clip
 from bot.local.console_screen import clock
 from bot.local.render import mrkdwn, text_of
@@ -47,7 +48,7 @@ def is_alert_root(message: JsonObject, channel: str) -> bool:
     headline = any(
         isinstance(b, dict) and b.get("block_id") == HEADLINE_BLOCK for b in message["blocks"]
     )
-    return headline or str(message["text"]).startswith(REPORT_PREFIX)
+    return headline or str(message["text"]).startswith((REPORT_PREFIX, DIGEST_PREFIX))
 
 
 def alert_posts(messages: Mapping[Key, JsonObject], channel: str) -> set[Key]:

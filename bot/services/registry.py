@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.actions import ActionService
+from bot.services.alerts.digests import DigestService
 from bot.services.approvals.service import ApprovalService
 from bot.services.messages import MessageService
 from bot.services.policy import Policy
@@ -17,3 +18,4 @@ class Services:
     messages: MessageService  # cards, evidence, search
     approvals: ApprovalService  # ask, approve, reject, cancel, execute, what is pending
     policy: Policy  # who may do what (the services check it themselves)
+    digests: DigestService  # an alert digest's list

@@ -22,7 +22,9 @@ Each rule has:
 - `dispositions` (optional): final dispositions, e.g. `MALICIOUS`, `MALICIOUS-BEC`,
   `SUSPICIOUS`, `SPOOF`, `SPAM`, `BULK` (case-insensitive).
 - `sender_domains` (optional): the sender's domain (the From address or the envelope sender).
-- `recipient_domains` (optional): any recipient's domain (To, envelope recipients).
+- `recipient_domains` (optional): any recipient's domain: the envelope recipients and the
+  mailboxes this copy was delivered to (client recipients), never the header To, which the
+  sender writes: a forged `To:` must not move an alert off its route.
 
 All the conditions a rule gives must match; a rule with none matches everything (a catch-all
 that overrides ALERT_CHANNEL). A domain matches itself and any subdomain, case-insensitively:
@@ -164,9 +166,8 @@ class Routes(BaseModel):
 
     def channel_for(self, message: MessageDetails) -> str:
         senders = _domains([message.from_, message.envelope_from])
-        recipients = _domains(
-            [*(message.to or ()), *(message.envelope_to or ()), *message.client_recipients]
-        )
+        # The envelope, not the header To: the SMTP recipients are what the mail really went to.
+        recipients = _domains([*message.client_recipients, *(message.envelope_to or ())])
         return self._route(message.final_disposition, senders, recipients)
 
     def channel_for_report(self, report: PhishGuardReport) -> str:

@@ -1,8 +1,16 @@
-"""The Slack side of alerts: posting what the poller hands over, paced per channel.
+"""The Slack side of alerts: posting what the poller hands over, paced per channel, and finding
+a post again.
 
 Slack allows about one message per second per channel; bursts are therefore spread out here
 rather than answered with 429s (slack-sdk's retry handler still honours a Retry-After if one
 comes). A post that fails raises, and the poller keeps the work for its next cycle.
+
+Every alert post carries Slack message metadata: event type `email_security_alert`, and the
+alert's id in its payload. When the poller is not sure a post went out (it died, or the answer
+was lost, between Slack taking it and Redis recording it), `find_posted` reads the channel's
+recent history (or the campaign's thread) with `include_all_metadata` and answers the post
+carrying that id: it is then not posted again. That needs the `channels:history` and
+`groups:history` scopes (docs/install.md); without them the post is made again, as before.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -20,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.alerts import (
     THREAD_BATCH,
     campaign_root,
+    digest_card,
+    digest_text,
     report_card,
     report_text,
     root_text,
@@ -30,7 +42,7 @@ from blocks.safety import clamp
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
 from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
-from bot.services.alerts.models import AlertRejected, Campaign
+from bot.services.alerts.models import AlertNotPosted, AlertRejected, Campaign, Digest
 from bot.slack.held import HeldAlerts
 from bot.slack.refusals import NOT_THERE
 from bot.store.cards import CardStore
@@ -42,6 +54,12 @@ POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about 
 # holding up its channel. Others (ratelimited, network) are retried next cycle, and so are
 # not_in_channel and channel_not_found: those alerts are held until the bot is invited (held.py).
 PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"})
+ALERT_EVENT = "email_security_alert"  # the metadata event type of every alert post
+HISTORY_MARGIN = 120.0  # seconds before a post's mark to read from (clocks differ)
+HISTORY_PAGE = 200  # messages per history page (Slack recommends at most 200)
+HISTORY_PAGES = 10  # pages read at most: a post is found within its first minutes
+# Answers after which the channel cannot be read: the post is made again (at worst twice).
+UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
 
 
 class ChannelPacer:
@@ -83,14 +101,14 @@ class SlackAlertSender:
         self.cards = cards
         self.held = held
 
-    async def _register(self, channel: str, ts: str, messages: Sequence[MessageDetails]) -> None:
+    async def _register(self, channel: str, ts: str, message_ids: Sequence[str]) -> None:
         """Remember the cards just posted, so they follow their messages' changes. Never
         raises, for the same reason as `_keep`."""
         if self.cards is None:
             return
         try:
-            for message in messages:
-                await self.cards.register(message.id, channel, ts)
+            for message_id in message_ids:
+                await self.cards.register(message_id, channel, ts)
         except StoreUnavailable:
             log.warning("alert cards of post %s not registered (Redis unavailable)", ts)
 
@@ -109,13 +127,19 @@ class SlackAlertSender:
             self.metrics.alert_posts.labels(outcome).inc()
 
     async def _post(
-        self, channel: str, text: str, blocks: Sequence[Block], thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block],
+        alert_id: str,
+        thread_ts: str | None = None,
     ) -> str:
+        metadata = {"event_type": ALERT_EVENT, "event_payload": {"alert_id": alert_id}}
         try:
             async with self.pacer.slot(channel):
                 answer = await self.client.chat_postMessage(
                     channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                    unfurl_links=False, unfurl_media=False,
+                    unfurl_links=False, unfurl_media=False, metadata=metadata,
                 )  # fmt: skip
         except SlackApiError as exc:
             code = str(exc.response.get("error", ""))
@@ -125,9 +149,9 @@ class SlackAlertSender:
             if code in NOT_THERE and self.held is not None:  # kept queued, and said (held.py)
                 self._count("held")
                 await self.held.hold(channel, code)
-                raise
+                raise AlertNotPosted(code) from None
             self._count("failed")
-            raise
+            raise AlertNotPosted(code or f"HTTP {exc.response.status_code}") from None
         except Exception:
             self._count("failed")
             raise
@@ -138,10 +162,10 @@ class SlackAlertSender:
         await self._keep(channel, ts, blocks)
         return ts
 
-    async def post_root(self, campaign: Campaign, first: MessageDetails) -> str:
+    async def post_root(self, campaign: Campaign, first: MessageDetails, alert_id: str) -> str:
         blocks = campaign_root(campaign, first)
-        ts = await self._post(campaign.channel, root_text(campaign, first), blocks)
-        await self._register(campaign.channel, ts, [first])
+        ts = await self._post(campaign.channel, root_text(campaign, first), blocks, alert_id)
+        await self._register(campaign.channel, ts, [first.id])
         return ts
 
     async def update_root(self, campaign: Campaign, latest: MessageDetails) -> None:
@@ -164,13 +188,87 @@ class SlackAlertSender:
             )
             await self.posts.keep(campaign.channel, campaign.root_ts, blocks)
 
-    async def post_in_thread(self, campaign: Campaign, messages: Sequence[MessageDetails]) -> None:
-        assert campaign.root_ts is not None
-        for start in range(0, len(messages), THREAD_BATCH):
-            batch = messages[start : start + THREAD_BATCH]
-            text = clamp(f"{len(batch)} more message(s) of this campaign", 200)
-            ts = await self._post(campaign.channel, text, thread_cards(batch), campaign.root_ts)
-            await self._register(campaign.channel, ts, batch)
+    async def post_in_thread(
+        self, campaign: Campaign, messages: Sequence[MessageDetails], alert_id: str
+    ) -> None:
+        """One post (`alert_id` names it): the drain hands over at most THREAD_BATCH."""
+        assert campaign.root_ts is not None and len(messages) <= THREAD_BATCH
+        text = clamp(f"{len(messages)} more message(s) of this campaign", 200)
+        ts = await self._post(
+            campaign.channel, text, thread_cards(messages), alert_id, campaign.root_ts
+        )
+        await self._register(campaign.channel, ts, [m.id for m in messages])
 
-    async def post_report(self, channel: str, report: PhishGuardReport) -> None:
-        await self._post(channel, report_text(report), list(report_card(report)))
+    async def post_report(self, channel: str, report: PhishGuardReport, alert_id: str) -> None:
+        await self._post(channel, report_text(report), list(report_card(report)), alert_id)
+
+    async def post_digest(self, digest: Digest, alert_id: str) -> str:
+        return await self._post(digest.channel, digest_text(digest), digest_card(digest), alert_id)
+
+    async def update_digest(self, digest: Digest) -> None:
+        """The digest's new counts (chat.update: Tier 3, once per drain that adds to it)."""
+        assert digest.ts is not None
+        await self.client.chat_update(
+            channel=digest.channel, ts=digest.ts, text=digest_text(digest),
+            blocks=digest_card(digest),
+        )  # fmt: skip
+
+    async def find_posted(
+        self,
+        channel: str,
+        alert_id: str,
+        thread_ts: str | None,
+        since: datetime,
+        message_ids: Sequence[str],
+    ) -> str | None:
+        """The post carrying `alert_id` in the channel (or in the thread of `thread_ts`) since
+        `since`; a post found is kept and its cards registered, as if just posted."""
+        oldest = f"{since.timestamp() - HISTORY_MARGIN:.6f}"
+        cursor: str | None = None
+        try:
+            for _ in range(HISTORY_PAGES):
+                page = await self._history(channel, thread_ts, oldest, cursor)
+                found = next((m for m in page["messages"] if _carries(m, alert_id)), None)
+                if found is not None:
+                    ts = str(found["ts"])
+                    blocks = found.get("blocks") or []
+                    if blocks and self.posts is not None:
+                        with contextlib.suppress(StoreUnavailable):
+                            await self.posts.keep(channel, ts, blocks)
+                    await self._register(channel, ts, message_ids)
+                    return ts
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    return None
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", ""))
+            if code == "thread_not_found":
+                return None  # the root is gone: nothing was posted under it
+            if code in UNREADABLE:
+                log.error(
+                    "alerts: cannot read %s to check whether %s was posted (%s): posting it "
+                    "again; add the channels:history and groups:history scopes (docs/install.md)",
+                    channel, alert_id, code,
+                )  # fmt: skip
+                return None
+            raise
+        log.warning("alerts: %s not found in the last %d messages of %s; posting it again",
+                    alert_id, HISTORY_PAGES * HISTORY_PAGE, channel)  # fmt: skip
+        return None
+
+    async def _history(
+        self, channel: str, thread_ts: str | None, oldest: str, cursor: str | None
+    ) -> Any:
+        options: dict[str, Any] = {
+            "channel": channel, "oldest": oldest, "limit": HISTORY_PAGE,
+            "include_all_metadata": True, "cursor": cursor,
+        }  # fmt: skip
+        if thread_ts is not None:
+            return await self.client.conversations_replies(ts=thread_ts, **options)
+        return await self.client.conversations_history(**options)
+
+
+def _carries(message: dict[str, Any], alert_id: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == ALERT_EVENT and payload.get("alert_id") == alert_id

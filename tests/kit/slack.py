@@ -37,7 +37,7 @@ APP_TOKEN = "xapp-1-e2e"  # Socket Mode
 CHANNEL = "C0SOC"
 # The channels the tests' bots post in (and the console's, C0LOCAL): the stand-in has the bot
 # in them from the start and after each reset; any other channel is one nobody invited it to.
-BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS", "C0LOCAL")
+BOT_IN = ("C0SOC", "C0ALERTS", "C0BECALERTS", "C0CARDALERTS", "C0REPORTS", "C0LOCAL", "C0SUBSOC1")
 OPERATOR = "U0OPERATOR"
 VIEWER = "U0VIEWER"
 APPROVER = "U0APPROVER"
@@ -147,7 +147,10 @@ class StandinProcess(ChildProcess):
         response.raise_for_status()
         return response.json()
 
-    def messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+    def messages(self, channel: str | None = CHANNEL) -> list[dict[str, Any]]:
+        """The messages of `channel` (None: of every channel), oldest first."""
+        if channel is None:
+            return list(self.hook("GET", "messages"))
         return list(self.hook("GET", "messages", channel=channel))
 
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
@@ -326,10 +329,11 @@ class Slack:
         return self.wait(probe, f"the {callback_id} modal")
 
     def private(self, user: str, containing: str) -> dict[str, Any]:
-        """The newest ephemeral message to `user` whose text contains `containing`."""
+        """The newest ephemeral message to `user`, in any channel, whose text contains
+        `containing` (an answer goes where the click or command was)."""
 
         def probe() -> dict[str, Any] | None:
-            for message in reversed(self.standin.messages()):
+            for message in reversed(self.standin.messages(None)):
                 if (
                     message["ephemeral"]
                     and message.get("user") == user

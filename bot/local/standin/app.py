@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.local.standin.history import add_membership_hook
+from bot.local.standin.holds import add_hold_hooks
 from bot.local.standin.hooks import PREFIX, STANDIN, add_hooks
 from bot.local.standin.model import JsonObject, SlackError, iso_now
 from bot.local.standin.responses import apply_ack, apply_response
@@ -35,6 +37,8 @@ def create_app(config: Config | None = None) -> web.Application:
     app.router.add_get("/link/", link)
     app.on_shutdown.append(close_sockets)
     add_hooks(app)
+    add_hold_hooks(app, lambda request: request.app[STANDIN].holds)
+    add_membership_hook(app, lambda request: request.app[STANDIN])
     add_changes(app, PREFIX)
     return app
 
@@ -64,6 +68,7 @@ async def api(request: web.Request) -> web.Response:
         answer = web.json_response({"ok": False, "error": "internal_error"}, status=500)
     entry["status"] = answer.status
     log.info("%s %d %s", method, answer.status, entry["error"] or "ok")
+    await standin.holds.wait(method, entry, request.app[CHANGES])  # done, answer held back
     return answer
 
 

@@ -89,6 +89,7 @@ class Message:
     unfurl_links: bool | None = None
     unfurl_media: bool | None = None
     source: str = "chat.postMessage"
+    metadata: JsonObject | None = None  # {"event_type", "event_payload"} (history.py)
 
     def to_hook(self) -> JsonObject:
         return {
@@ -107,6 +108,7 @@ class Message:
             "unfurl_links": self.unfurl_links,
             "unfurl_media": self.unfurl_media,
             "source": self.source,
+            "metadata": self.metadata,
         }
 
     def to_slack(self) -> JsonObject:
@@ -124,6 +126,8 @@ class Message:
             message["attachments"] = self.attachments
         if self.edited:
             message["edited"] = {"user": self.user, "ts": self.ts}
+        if self.metadata:
+            message["metadata"] = self.metadata
         return message
 
 

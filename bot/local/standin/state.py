@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.local.standin.holds import Holds
 from bot.local.standin.limits import ChannelLimiter, Faults, Rate
 from bot.local.standin.members import Members
 from bot.local.standin.model import (
@@ -55,6 +56,7 @@ class Standin:
         self.config = config
         self.clock = clock
         self.sockets = SocketHub(clock)  # open connections outlive a reset
+        self.holds = Holds()  # answers held back (holds.py); a reset lets them go
         self.reset()
 
     def reset(self) -> None:
@@ -74,6 +76,8 @@ class Standin:
         self.tiers = MethodLimiter(self.config.method_limits(), self.clock)
         self.members = Members(self.config.bot_in)
         self.sockets.forget()
+        self.holds.release()
+        self.left_channels: set[str] = set()  # channels the bot is not in (history.py)
 
     # --- auth -------------------------------------------------------------------------------
 

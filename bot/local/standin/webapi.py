@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.local.standin import history
 from bot.local.standin.blocks import MESSAGE_TEXT, message_blocks, parse_json, view_body
 from bot.local.standin.model import (
     APP_ID,
@@ -96,11 +97,13 @@ def chat_post_message(standin: Standin, call: Call) -> JsonObject:
     standin.members.postable(channel)
     standin.limiter.check(channel)
     text, blocks, attachments = content(call.args)
+    metadata = history.parse_metadata(call.args.get("metadata"))
     message = standin.store(
         Message(
             channel, standin.ids.ts(), text, blocks,
             thread_ts=call.text("thread_ts"), attachments=attachments,
             unfurl_links=call.flag("unfurl_links"), unfurl_media=call.flag("unfurl_media"),
+            metadata=metadata,
         )
     )  # fmt: skip
     standin.limiter.record(channel)
@@ -284,6 +287,7 @@ METHODS: dict[str, Method] = {
     "files.completeUploadExternal": files_complete_upload,
     "usergroups.users.list": usergroups_users_list,
     "users.info": users_info,
+    **history.METHODS,
 }
 
 # Methods that take an app-level token (xapp-) instead of the bot token.

@@ -17,13 +17,17 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.dispositions import severity_rank
 from bot.cloudflare.errors import ApiError
 from bot.cloudflare.models import MessageDetails, PhishGuardReport
+from bot.services.alerts import evidence
 from bot.services.alerts.campaigns import message_time
-from bot.services.alerts.drain import Drain, Guard
+from bot.services.alerts.digests import DigestRate
+from bot.services.alerts.drain import Drain
 from bot.services.alerts.models import AlertSender, Halt, PollReport, Queued, item_payload
 from bot.services.alerts.outbox import Outbox
 from bot.services.alerts.scripts import LOCK_KEY, AlertScripts
+from bot.services.alerts.sending import Guard
 from bot.services.routes import Routes
 from bot.store import Lease, StoreUnavailable
 
@@ -66,6 +70,8 @@ class AlertPoller:
         campaign_window_seconds: float = 3600,
         lock_seconds: float = 30,
         phishguard: bool = True,
+        digest_rate: DigestRate | None = None,
+        evidence_lookups: int = 0,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         if poll_seconds <= 0 or lock_seconds <= 0 or campaign_window_seconds <= 0:
@@ -86,6 +92,10 @@ class AlertPoller:
         self.window_seconds = campaign_window_seconds
         self.lock_seconds = lock_seconds
         self.phishguard = phishguard
+        self.evidence_lookups = evidence_lookups  # detections looked up a cycle (evidence.py)
+        # A drain starts posts for at most this long before the next search: something urgent
+        # that came meanwhile is then queued ahead of what is left.
+        self.drain_seconds = max(poll_seconds, 1.0)
         self.clock = clock
         self.lease = Lease(redis, LOCK_KEY)
         self.outbox = Outbox(redis)
@@ -94,7 +104,9 @@ class AlertPoller:
             redis,
             owner,
             campaign_ttl=int(campaign_window_seconds + overlap_seconds) + 3600,
+            rate_window=digest_rate.seconds if digest_rate is not None else 0.0,
             on_lost=self.guard.lock_lost,
+            clock=clock,
         )
         self.drain = Drain(
             sender,
@@ -102,6 +114,7 @@ class AlertPoller:
             self.scripts,
             self.guard,
             window_seconds=campaign_window_seconds,
+            digest_rate=digest_rate,
             clock=clock,
         )
         self._cycle_lock = asyncio.Lock()
@@ -159,15 +172,11 @@ class AlertPoller:
             float(math.floor(now.timestamp() - self.backfill_seconds))
         )
         report.watermark = _at(watermark)
-
-        # (a) leftovers of a stopped poller
-        failed = await self.drain.run(report, self.routes.channels, skip=set())
-
-        now = self.clock()  # draining may have taken a while
         start = max(floor, watermark - self.overlap_seconds)
         end = max(now.timestamp(), start)
         report.window_start, report.window_end = _at(start), _at(end)
-        try:  # (b), (c)
+        channels, seconds = self.routes.channels, self.drain_seconds
+        try:  # (a), (b): searched before anything is drained, so what is new is ranked too
             messages = await self._fetch_messages(_at(start), _at(end), floor, now)
             reports = (
                 await self._fetch_reports(_at(start), _at(end), floor) if self.phishguard else []
@@ -175,16 +184,17 @@ class AlertPoller:
         except ApiError as exc:
             report.errors.append(f"Email Security API: {exc}")
             log.warning("alerts: poll failed, retrying next interval: %s", exc)
+            await self.drain.run(report, channels, skip=set(), seconds=seconds)  # leftovers
             report.pending = await self.outbox.depth()
             return
         report.fetched = len(messages) + len(reports)
-        report.new = await self._enqueue(messages, reports, now, start)  # (d)
+        report.new = await self._enqueue(messages, reports, now, start)  # (c)
         if report.new:
             log.info("alerts: %d new of %d in the window", report.new, report.fetched)
 
-        await self.drain.run(report, self.routes.channels, skip=failed)  # (e)
+        await self.drain.run(report, channels, skip=set(), seconds=seconds)  # (d)
 
-        moved = await self.scripts.advance(end)  # (f)
+        moved = await self.scripts.advance(end)  # (e)
         report.watermark_moved = moved and end > watermark
         if moved:
             report.watermark = _at(max(end, watermark))
@@ -223,12 +233,29 @@ class AlertPoller:
         now: datetime,
         window_start: float,
     ) -> int:
-        """Queue every id not seen before, and mark it seen, in one step per batch."""
-        routed = [Queued("m", m.id, self.routes.channel_for(m), item_payload(m)) for m in messages]
+        """Queue every id not seen before, and mark it seen, in one step per batch; the new
+        messages' detections are looked up first (at most `evidence_lookups`, the most severe
+        first) so that they group by link and attachment too."""
+        seen = await self.outbox.seen([m.id for m in messages])
+        new = sorted(
+            (m for m in messages if m.id not in seen),
+            key=lambda m: severity_rank(m.final_disposition),
+        )
+        found = await evidence.gather(self.client, new, self.evidence_lookups)
+        routed = [
+            Queued(
+                "m", m.id, self.routes.channel_for(m), item_payload(m, found.get(m.id)),
+                severity_rank(m.final_disposition),
+            )
+            for m in messages
+        ]  # fmt: skip
         routed += [
-            Queued("r", str(r.id), self.routes.channel_for_report(r), item_payload(r))
+            Queued(
+                "r", str(r.id), self.routes.channel_for_report(r), item_payload(r),
+                severity_rank(r.disposition),
+            )
             for r in reports
-        ]
+        ]  # fmt: skip
         cutoff = min(now.timestamp() - SEEN_RETENTION, window_start - SKEW_MARGIN)
         return await self.scripts.enqueue(routed, now.timestamp(), cutoff)
 
@@ -273,6 +300,6 @@ class AlertPoller:
             )  # fmt: skip
         elif made.posted or made.new:
             log.info(
-                "alerts: %d new, %d posted, %d new campaigns",
-                made.new, made.posted, made.campaigns_created,
+                "alerts: %d new, %d posted (%d in digests), %d new campaigns, %d still queued",
+                made.new, made.posted, made.digested, made.campaigns_created, made.pending,
             )  # fmt: skip
