@@ -314,9 +314,11 @@ async def test_the_digest_covers_the_frozen_search(
     assert made.search.filters["end"] == "2026-03-01T12:00:00Z"
     assert made.search.filters["start"] == "2026-01-30T12:00:00Z", "the API's 30 days"
     stored = await rdb.hget(f"approval:{made.id}", "search")
-    assert stored is not None and json.loads(stored) == made.search.filters
-    widened = {**made.search.filters, "start": "2025-01-01T00:00:00Z"}
-    await rdb.hset(f"approval:{made.id}", "search", json.dumps(widened))
+    assert stored is not None and json.loads(stored) == made.search.model_dump()
+    widened = made.search.model_copy(
+        update={"filters": {**made.search.filters, "start": "2025-01-01T00:00:00Z"}}
+    )
+    await rdb.hset(f"approval:{made.id}", "search", widened.model_dump_json())
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.TAMPERED
 
@@ -337,7 +339,8 @@ async def test_a_search_changed_between_check_and_script_is_not_approved(
         reads += 1
         raw = await original(request_id)
         if reads == 1:
-            await rdb.hset(f"approval:{made.id}", "search", json.dumps({"subject": "x"}))
+            changed = FrozenSearch(filters={"subject": "x"})
+            await rdb.hset(f"approval:{made.id}", "search", changed.model_dump_json())
         return raw
 
     store._get_raw = read_then_tamper  # type: ignore[method-assign]
@@ -367,7 +370,7 @@ async def test_a_frozen_search_keeps_a_given_window_and_refuses_unknown_filters(
     )  # fmt: skip
     assert frozen.filters["subject"] == "Invoice" and frozen.filters["detections_only"] == "false"
     assert "per_page" not in freeze({**SEARCH, "per_page": 50}, clock()).filters
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="page"):
         freeze({"page": 2}, clock())
 
 

@@ -92,8 +92,10 @@ def test_the_request_record_holds_ids_a_few_fields_and_its_frozen_search(
     assert len(summary) <= 20
     assert all(set(s) <= {"id", "subject", "sender", "disposition", "recipient"} for s in summary)
     search = json.loads(fields["search"])
-    assert search["subject"] == "Holds batch" and search["detections_only"] == "false"
-    assert search["start"] < search["end"], "a fixed window: no mail that arrives later"
+    assert search["matches"] == 1500, "the results the request was made from"
+    filters = search["filters"]
+    assert filters["subject"] == "Holds batch" and filters["detections_only"] == "false"
+    assert filters["start"] < filters["end"], "a fixed window: no mail that arrives later"
     # Ids, the card's 20 summaries and a few fields: nothing of the 1,500 messages themselves.
     others = sum(len(v) for k, v in fields.items() if k not in ("ids", "summary"))
     assert others < 2000, {k: len(v) for k, v in fields.items()}

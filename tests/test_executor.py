@@ -284,14 +284,16 @@ async def test_a_search_older_than_its_max_age_is_run_again_before_a_chunk(
     store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
 ) -> None:
     """What the search said is trusted for `search_max_age` seconds: past it, the next chunk
-    asks again (for the ids from that chunk on), so a slow run never acts on an old answer."""
-    ids = batch(simulator, 30, "Aging")
-    made = await approved(store, ids, chunk_size=10, search=batch_search("Aging"))
+    asks again (for the ids from that chunk on), so a slow run never acts on an old answer. The
+    ids still to do are found wherever they are among the request's results: chunks follow the
+    sorted ids (here the oldest messages last), the search its own order (newest first)."""
+    ids = batch(simulator, 2100, "Aging")
+    made = await approved(store, ids, search=batch_search("Aging"))
     mark = len(simulator.requests())
     fresh = Executor(store, client, "a", search_max_age=0)
     done = await fresh.run(made.id)
     assert done is not None and done.state == ApprovalState.DONE
-    assert len(searches(simulator, mark)) == 3, "one search before each chunk"
+    assert len(searches(simulator, mark)) == 3 * 3, "the search's three pages before each chunk"
     assert single_gets(simulator, mark) == []
     assert sorted(posted_release_ids(simulator)) == sorted(ids)
 

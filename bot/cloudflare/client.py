@@ -15,7 +15,7 @@ import asyncio
 import base64
 import io
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar, Unpack
@@ -203,8 +203,9 @@ class EmailSecurityClient:
 
     async def search(
         self, *, limit: int | None = None, **filters: Unpack[SearchFilterArgs]
-    ) -> AsyncIterator[MessageDetails]:
-        """Every message matching `filters`, page after page by cursor (up to `limit`)."""
+    ) -> AsyncGenerator[MessageDetails, None]:
+        """Every message matching `filters`, page after page by cursor (up to `limit`). A
+        generator: a caller that stops early closes it (`contextlib.aclosing`)."""
         seen_cursors: set[str] = set()
         cursor: str | None = None
         count = 0

@@ -7,14 +7,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from bot.cloudflare.dispositions import BY_SEVERITY, Disposition
-from bot.cloudflare.models import MessageDetails
 from bot.services.approvals.models import MessageSummary
+from bot.services.briefs import Described
 
 UNDETERMINED = "UNDETERMINED"  # shown for a message the guard found no verdict for
 
 
 def summarise(
-    messages: Sequence[MessageDetails],
+    messages: Sequence[Described],
     guarded: frozenset[str],
     verdicts: Mapping[str, Disposition | None] | None = None,
 ) -> list[MessageSummary]:
@@ -23,13 +23,13 @@ def summarise(
     guard used (its detections' when its own is missing; UNDETERMINED, guarded, when none)."""
     found = verdicts or {}
 
-    def shown(message: MessageDetails) -> str | None:
+    def shown(message: Described) -> str | None:
         if message.id not in found:
             return message.final_disposition
         verdict = found[message.id]
         return verdict.value if verdict is not None else UNDETERMINED
 
-    def rank(message: MessageDetails) -> tuple[int, int]:
+    def rank(message: Described) -> tuple[int, int]:
         value = shown(message)
         severity = next((i for i, d in enumerate(BY_SEVERITY) if d.value == value), -1)
         first = value in guarded or value == UNDETERMINED
