@@ -262,6 +262,31 @@ async def test_a_request_from_a_search_is_rechecked_with_it_and_only_leavers_are
     assert len(simulator.requests()) - mark == 3 + 4 + 3, "3 pages, 4 GETs, 3 POSTs"
 
 
+async def test_a_move_from_a_search_fetches_only_messages_moved_before(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """A move's search result says whether the message was ever moved; only those are fetched
+    (with their action log, which says where to): already in the folder, skipped; elsewhere,
+    moved. The others are moved without a GET."""
+    ids = batch(simulator, 25, "MoveSearch")
+    await client.move(ids[:3], "JunkEmail")  # already where the request sends them
+    await client.move(ids[3:5], "DeletedItems")  # elsewhere: still to move
+    made = await approved(
+        store, ids, action="move", params={"folder": "JunkEmail"}, chunk_size=10,
+        search=batch_search("MoveSearch"),
+    )  # fmt: skip
+    mark = len(simulator.requests())
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    assert sorted(single_gets(simulator, mark)) == sorted(ids[:5])
+    logs = [r for r in simulator.requests()[mark:] if r["path"].endswith("/action_log")]
+    assert len(logs) == 5
+    results = await store.chunks(made.id)
+    assert sorted(i for r in results for i in r.skipped) == sorted(ids[:3])
+    bodies = [c["body"] for c in posts(simulator, "/investigate/move")][2:]  # after the setup
+    assert sorted(i for b in bodies for i in b["ids"]) == sorted(ids[3:])
+
+
 async def test_without_the_search_recheck_every_id_is_fetched(
     store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
 ) -> None:

@@ -231,13 +231,14 @@ class ActionService:
         BOT_BULK_SEARCH_LIMIT when the search has more (it stops there)."""
         limit = self.search_limit
         # One more than the limit: whether the search has more to give than it may cover.
-        search = self.email.search(limit=limit + 1, per_page=1000, **search_args(frozen))
+        search = self.email.search_matches(limit=limit + 1, per_page=1000, **search_args(frozen))
         found: list[Brief] = []
         seen = 0
+        values: dict[str, str] = {}  # what the matches repeat (a campaign's subject) kept once
         async for message in search:
             seen += 1
             if seen <= limit and (action != "release" or message.is_quarantined):
-                found.append(Brief.of(message))
+                found.append(Brief.of(message, values))
         return found, seen
 
     # -- one message ---------------------------------------------------------------------------

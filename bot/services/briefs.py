@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.cloudflare.models import MessageDetails
+from bot.cloudflare.models import MessageMatch
 
 RECIPIENTS_KEPT = 3  # an approver sees this copy's first three recipients
 
 
 class Described(Protocol):
-    """A message as the approval rule and the request's summaries read it: a `MessageDetails`
-    or a `Brief`."""
+    """A message as the approval rule and the request's summaries read it: a `MessageDetails`,
+    a `MessageMatch` or a `Brief`."""
 
     @property
     def id(self) -> str: ...
@@ -49,11 +49,19 @@ class Brief:
     recipients: tuple[str, ...]
 
     @classmethod
-    def of(cls, message: MessageDetails) -> Brief:
+    def of(cls, message: MessageMatch, seen: dict[str, str] | None = None) -> Brief:
+        """The brief of `message`. With `seen` (one dict for all the matches of one search),
+        a value repeated from an earlier match (a campaign's subject, sender, recipients) is
+        kept once."""
+        shared = seen if seen is not None else {}
+
+        def once(value: str | None) -> str | None:
+            return None if value is None else shared.setdefault(value, value)
+
         return cls(
             id=message.id,
-            final_disposition=message.final_disposition,
-            subject=message.subject,
-            sender=message.sender,
-            recipients=tuple(message.recipients[:RECIPIENTS_KEPT]),
+            final_disposition=once(message.final_disposition),
+            subject=once(message.subject),
+            sender=once(message.sender),
+            recipients=tuple(shared.setdefault(r, r) for r in message.recipients[:RECIPIENTS_KEPT]),
         )

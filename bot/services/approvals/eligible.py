@@ -39,7 +39,7 @@ from typing import Any, Literal
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError, NotFoundError
 from bot.cloudflare.filters import SearchFilters
-from bot.cloudflare.models import MessageDetails
+from bot.cloudflare.models import MessageMatch
 from bot.services.approvals.models import ApprovalRequest, FrozenSearch
 
 PER_PAGE = 1000  # the API's most results a page
@@ -92,7 +92,7 @@ class Eligibility:
         # (chunks follow the sorted ids, the search its own order): read them all.
         covered = max(made.search.matches, len(made.ids))
         pages = math.ceil(covered / PER_PAGE) + EXTRA_PAGES
-        results = self.client.search(
+        results = self.client.search_matches(
             limit=pages * PER_PAGE, per_page=PER_PAGE, **search_args(made.search)
         )
         try:
@@ -134,7 +134,7 @@ class Eligibility:
         answers = await asyncio.gather(*(check(i) for i in ordered))
         return dict(zip(ordered, answers, strict=True))
 
-    async def _already_moved(self, message: MessageDetails, folder: str | None) -> bool:
+    async def _already_moved(self, message: MessageMatch, folder: str | None) -> bool:
         """True when the message's last folder change was a move to `folder` (a move that a
         crash kept from being recorded, or one done by someone else meanwhile)."""
         entries = [
@@ -153,7 +153,7 @@ class Eligibility:
         )
 
 
-def _decided(made: ApprovalRequest, message: MessageDetails) -> Check | None:
+def _decided(made: ApprovalRequest, message: MessageMatch) -> Check | None:
     """The rule applied to a message as a search or a GET answered it; None when only its action
     log can tell (a move of a message that was ever moved)."""
     if made.action == "release":
