@@ -86,7 +86,8 @@ class Eligibility:
         left undecided (not returned, or a move's ever-moved message) is for `one_by_one`."""
         if made.search is None:
             raise ValueError(f"approval request {made.id} was not made from a search")
-        wanted = set(ids)
+        # Keyed by the request's own id strings: the answer keeps nothing of the pages.
+        wanted = {i: i for i in ids}
         checks: dict[str, Check] = {}
         # The ids still to do can be anywhere among the results the request was made from
         # (chunks follow the sorted ids, the search its own order): read them all.
@@ -98,12 +99,12 @@ class Eligibility:
         try:
             async with contextlib.aclosing(results):
                 async for message in results:
-                    if message.id not in wanted:
+                    own = wanted.pop(message.id, None)
+                    if own is None:
                         continue
-                    wanted.discard(message.id)
                     check = _decided(made, message)
                     if check is not None:
-                        checks[message.id] = check
+                        checks[own] = check
                     if not wanted:
                         break
         except (ApiError, ValueError) as exc:
