@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Matches of a search "Release/Move all matching" covers; at most what was measured
     # (docs/performance.md).
     bot_bulk_search_limit: int = Field(default=10_000, ge=1, le=10_000)
+    # Re-check an approved request made from a search with that search, frozen (about one API
+    # call per 1,000 messages); false: one GET per message (bot.services.approvals.eligible).
+    bot_recheck_by_search: bool = True
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
     # Largest raw EML (MB) the bot attaches; it is spooled to a temporary file, never held whole.

@@ -17,9 +17,11 @@ from bot.services.approvals import (
     ApprovalState,
     ApprovalStore,
     ChunkResult,
+    FrozenSearch,
     MessageSummary,
     Outcome,
     digest,
+    freeze,
 )
 from bot.store import StoreUnavailable
 from tests.kit.approvals import attacker_digest
@@ -64,6 +66,7 @@ async def make(
     requester: str = REQUESTER,
     channel: str = "C123",
     message_ts: str | None = None,
+    search: FrozenSearch | None = None,
 ) -> ApprovalRequest:
     chosen = IDS if ids is None else ids
     return await store.create(
@@ -78,6 +81,7 @@ async def make(
         required=required,
         channel=channel,
         message_ts=message_ts,
+        search=search,
     )
 
 
@@ -295,6 +299,79 @@ async def test_content_rewritten_with_a_recomputed_unkeyed_digest_is_refused(
     assert decision.outcome == Outcome.TAMPERED
     after = await store.get(made.id)
     assert after is not None and after.state == ApprovalState.PENDING and after.approvals == []
+
+
+SEARCH = {"subject": "Invoice", "detections_only": False}
+
+
+async def test_the_digest_covers_the_frozen_search(
+    store: ApprovalStore, rdb: aioredis.Redis, clock: Clock
+) -> None:
+    """A request from a search keeps it frozen (filters, a fixed start and end), covered by the
+    digest: widening it in Redis makes the request refused as changed."""
+    made = await make(store, search=freeze(SEARCH, clock()))
+    assert made.search is not None and store.verified(made)
+    assert made.search.filters["end"] == "2026-03-01T12:00:00Z"
+    assert made.search.filters["start"] == "2026-01-30T12:00:00Z", "the API's 30 days"
+    stored = await rdb.hget(f"approval:{made.id}", "search")
+    assert stored is not None and json.loads(stored) == made.search.model_dump()
+    widened = made.search.model_copy(
+        update={"filters": {**made.search.filters, "start": "2025-01-01T00:00:00Z"}}
+    )
+    await rdb.hset(f"approval:{made.id}", "search", widened.model_dump_json())
+    decision = await store.approve(made.id, "UAPPROVER")
+    assert decision.outcome == Outcome.TAMPERED
+
+    dropped = await make(store, search=freeze(SEARCH, clock()))
+    await rdb.hset(f"approval:{dropped.id}", "search", "")
+    assert (await store.approve(dropped.id, "UAPPROVER")).outcome == Outcome.TAMPERED
+
+
+async def test_a_search_changed_between_check_and_script_is_not_approved(
+    store: ApprovalStore, rdb: aioredis.Redis, clock: Clock
+) -> None:
+    made = await make(store, search=freeze(SEARCH, clock()))
+    original = store._get_raw
+    reads = 0
+
+    async def read_then_tamper(request_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        raw = await original(request_id)
+        if reads == 1:
+            changed = FrozenSearch(filters={"subject": "x"})
+            await rdb.hset(f"approval:{made.id}", "search", changed.model_dump_json())
+        return raw
+
+    store._get_raw = read_then_tamper  # type: ignore[method-assign]
+    assert (await store.approve(made.id, "UAPPROVER")).outcome == Outcome.TAMPERED
+    assert reads == 2
+
+
+async def test_a_request_stored_before_frozen_searches_still_verifies(
+    store: ApprovalStore, rdb: aioredis.Redis
+) -> None:
+    """Records written before requests kept their search have no `search` field: their digest
+    (over action, params and ids) still verifies, and they are approved as before."""
+    made = await make(store)
+    await rdb.hdel(f"approval:{made.id}", "search")
+    after = await store.get(made.id)
+    assert after is not None and after.search is None and store.verified(after)
+    assert (await store.approve(made.id, "UAPPROVER")).outcome == Outcome.EXECUTE
+
+
+async def test_a_frozen_search_keeps_a_given_window_and_refuses_unknown_filters(
+    clock: Clock,
+) -> None:
+    since = clock() - timedelta(days=2)
+    frozen = freeze({**SEARCH, "start": since.isoformat()}, clock())
+    assert (frozen.filters["start"], frozen.filters["end"]) == (
+        "2026-02-27T12:00:00Z", "2026-03-01T12:00:00Z",
+    )  # fmt: skip
+    assert frozen.filters["subject"] == "Invoice" and frozen.filters["detections_only"] == "false"
+    assert "per_page" not in freeze({**SEARCH, "per_page": 50}, clock()).filters
+    with pytest.raises(ValueError, match="page"):
+        freeze({"page": 2}, clock())
 
 
 async def test_audit_takes_every_request_id_the_store_issues(store: ApprovalStore) -> None:

@@ -20,6 +20,7 @@ from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 # The operations behind each public client method.
 EXPECTED = {
     "search": {"email_security_investigate"},
+    "search_matches": {"email_security_investigate"},
     "get_message": {"email_security_get_message"},
     "get_detections": {"email_security_get_message_detections"},
     "get_preview": {"email_security_get_message_preview", "email_security_post_preview"},
@@ -61,6 +62,8 @@ async def test_every_client_method_honours_the_contract(simulator: SimulatorProc
         simulator.faults(search_202=1)
         found = [m async for m in es.search(per_page=50, detections_only=False, limit=120)]
         simulator.faults(search_202=0)
+        matched = es.search_matches(per_page=50, detections_only=False, limit=120)
+        assert [m.id async for m in matched] == [m.id for m in found]
         detection = next(m for m in found if m.final_disposition == "MALICIOUS")
         clean = next(m for m in found if m.final_disposition == "NONE")
         await es.get_message(detection.id)

@@ -237,7 +237,8 @@ def test_killed_executor_resumes_without_repeating(
     first chunk; the first process (and the restarted second) resume: every id once."""
     victim = Slack(second_bot, standin)
     card, ids = release_all_card(victim, simulator, 2500, "Kill")
-    simulator.faults(latency_ms=5)  # slow enough to kill between chunks
+    # Slow enough to kill between chunks: re-checked by its search, a chunk is one POST.
+    simulator.faults(latency_ms=1000)
     victim.click(card, "approval_approve", user=APPROVER)
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
     second_bot.process.kill()

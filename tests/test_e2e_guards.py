@@ -226,7 +226,8 @@ def test_a_resumed_execution_is_refused_when_an_approver_lost_the_role(
         card, ids = release_all_card(slack, simulator, 2500, "Stall")
         slack.click(card, "approval_approve", user=GROUP_APPROVER)
         wait_card(slack, card["ts"], f"1 of 2: <@{GROUP_APPROVER}>")
-        simulator.faults(latency_ms=10)  # slow enough to stop between chunks
+        # Slow enough to stop between chunks: re-checked by its search, a chunk is one POST.
+        simulator.faults(latency_ms=1000)
         slack.click(card, "approval_approve", user=APPROVER)
         slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
         victim.process.kill()

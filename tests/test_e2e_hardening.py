@@ -216,7 +216,9 @@ def test_sigterm_mid_execution_hands_the_lease_back(
     card, ids = release_all_card(leaving, simulator, 2500, "Term")
     request_id = request_id_of(card)
     store = redis.Redis.from_url(redis_server.url)
-    simulator.faults(latency_ms=5)  # chunks take a while: SIGTERM lands mid-run
+    # Chunks take a while, so SIGTERM lands mid-run: re-checked by its search, a chunk is one
+    # POST (after the search's three pages).
+    simulator.faults(latency_ms=1000)
     leaving.click(card, "approval_approve", user=APPROVER)
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -26,13 +27,36 @@ from bot.services.approvals import (
 )
 from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
-from tests.kit.approvals import approved, attacker_digest, posted_release_ids, posts
+from tests.kit.approvals import (
+    approved,
+    attacker_digest,
+    batch,
+    batch_search,
+    posted_release_ids,
+    posts,
+)
 from tests.kit.clients import executor_client
 from tests.kit.factories import quarantined_messages
 from tests.kit.servers import SimulatorProcess, eventually, free_port
 from tests.kit.store import NO_RETRY, TEST_KEY
 
 UNKNOWN_ID = "Unknown000000-2026-01-01T00:00:00-00000000"
+ONE_MESSAGE = re.compile(r"/investigate/([^/]+)$")
+
+
+def single_gets(simulator: SimulatorProcess, after: int = 0) -> list[str]:
+    """The ids fetched one by one (GET …/investigate/<id>) after the `after`-th request."""
+    found = [
+        ONE_MESSAGE.search(r["path"]) for r in simulator.requests()[after:] if r["method"] == "GET"
+    ]
+    return [m.group(1) for m in found if m is not None]
+
+
+def searches(simulator: SimulatorProcess, after: int = 0) -> list[dict[str, Any]]:
+    return [
+        r for r in simulator.requests()[after:]
+        if r["method"] == "GET" and r["path"].endswith("/investigate")
+    ]  # fmt: skip
 
 
 @pytest.fixture
@@ -202,6 +226,120 @@ async def test_request_rewritten_with_a_recomputed_unkeyed_digest_executes_nothi
     assert posts(simulator) == []
 
 
+# -- the re-check by search --------------------------------------------------------------------
+
+
+async def test_a_request_from_a_search_is_rechecked_with_it_and_only_leavers_are_fetched(
+    store: ApprovalStore,
+    client: EmailSecurityClient,
+    simulator: SimulatorProcess,
+    rdb: aioredis.Redis,
+) -> None:
+    """Still matching: decided from the search pages (quarantined: released; released
+    meanwhile: skipped), no GET. Left the search: one GET each (released, skipped, or not
+    found)."""
+    ids = batch(simulator, 2100, "Recheck")
+    made = await approved(store, [*ids, UNKNOWN_ID], search=batch_search("Recheck"))
+    await client.release(ids[:5])  # released meanwhile, still matching
+    left = ids[5:8]  # no longer matching (still quarantined)
+    simulator.add_messages([{"id": i, "subject": "Renamed", "is_quarantined": True} for i in left])
+    mark = len(simulator.requests())
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE and done.chunks_done == 3
+    assert sorted(single_gets(simulator, mark)) == sorted([*left, UNKNOWN_ID])
+    pages = searches(simulator, mark)
+    assert len(pages) == 3 and {p["query"]["per_page"] for p in pages} == {"1000"}
+    assert {(p["query"]["start"], p["query"]["end"]) for p in pages} == {
+        (made.search.filters["start"], made.search.filters["end"])  # type: ignore[union-attr]
+    }, "the window frozen when the request was made"
+    results = await store.chunks(made.id)
+    totals = report(results)
+    assert sorted(i for r in results for i in r.skipped) == sorted([*ids[:5], UNKNOWN_ID])
+    assert [i for r in results for i in r.not_found] == [UNKNOWN_ID]
+    assert totals.succeeded == 2095 and totals.failed == [] and totals.errors == []
+    sent = posted_release_ids(simulator)[5:]  # after the five released by hand
+    assert sorted(sent) == sorted(ids[5:]) and len(sent) == len(set(sent))
+    assert len(simulator.requests()) - mark == 3 + 4 + 3, "3 pages, 4 GETs, 3 POSTs"
+
+
+async def test_a_move_from_a_search_fetches_only_messages_moved_before(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """A move's search result says whether the message was ever moved; only those are fetched
+    (with their action log, which says where to): already in the folder, skipped; elsewhere,
+    moved. The others are moved without a GET."""
+    ids = batch(simulator, 25, "MoveSearch")
+    await client.move(ids[:3], "JunkEmail")  # already where the request sends them
+    await client.move(ids[3:5], "DeletedItems")  # elsewhere: still to move
+    made = await approved(
+        store, ids, action="move", params={"folder": "JunkEmail"}, chunk_size=10,
+        search=batch_search("MoveSearch"),
+    )  # fmt: skip
+    mark = len(simulator.requests())
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    assert sorted(single_gets(simulator, mark)) == sorted(ids[:5])
+    logs = [r for r in simulator.requests()[mark:] if r["path"].endswith("/action_log")]
+    assert len(logs) == 5
+    results = await store.chunks(made.id)
+    assert sorted(i for r in results for i in r.skipped) == sorted(ids[:3])
+    bodies = [c["body"] for c in posts(simulator, "/investigate/move")][2:]  # after the setup
+    assert sorted(i for b in bodies for i in b["ids"]) == sorted(ids[3:])
+
+
+async def test_without_the_search_recheck_every_id_is_fetched(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """BOT_RECHECK_BY_SEARCH=false, or a request with no search (ids typed or ticked): one GET
+    per id, as before."""
+    ids = batch(simulator, 40, "NoSearch")
+    typed = await approved(store, ids[:20])
+    from_search = await approved(store, ids[20:], search=batch_search("NoSearch"))
+    mark = len(simulator.requests())
+    assert await Executor(store, client, "a").run(typed.id) is not None
+    assert sorted(single_gets(simulator, mark)) == sorted(ids[:20])
+    mark = len(simulator.requests())
+    assert await Executor(store, client, "a", by_search=False).run(from_search.id) is not None
+    assert sorted(single_gets(simulator, mark)) == sorted(ids[20:])
+    assert searches(simulator, mark) == []
+    assert sorted(posted_release_ids(simulator)) == sorted(ids)
+
+
+async def test_a_search_older_than_its_max_age_is_run_again_before_a_chunk(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """What the search said is trusted for `search_max_age` seconds: past it, the next chunk
+    asks again (for the ids from that chunk on), so a slow run never acts on an old answer. The
+    ids still to do are found wherever they are among the request's results: chunks follow the
+    sorted ids (here the oldest messages last), the search its own order (newest first)."""
+    ids = batch(simulator, 2100, "Aging")
+    made = await approved(store, ids, search=batch_search("Aging"))
+    mark = len(simulator.requests())
+    fresh = Executor(store, client, "a", search_max_age=0)
+    done = await fresh.run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    assert len(searches(simulator, mark)) == 3 * 3, "the search's three pages before each chunk"
+    assert single_gets(simulator, mark) == []
+    assert sorted(posted_release_ids(simulator)) == sorted(ids)
+
+
+async def test_a_search_that_fails_sends_nothing_of_what_it_did_not_answer(
+    store: ApprovalStore, client: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """The search answers an error (after the client's retries): the ids it did not answer are
+    reported as not re-checked and never sent; the next chunk asks again."""
+    ids = batch(simulator, 20, "Broken")
+    made = await approved(store, ids, chunk_size=10, search=batch_search("Broken"))
+    simulator.faults(fail_next=[{"status": 400, "count": 1, "method": "GET"}])
+    done = await Executor(store, client, "a").run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    first, second = await store.chunks(made.id)
+    assert first.acted == [] and first.failed == made.chunk_ids(0)
+    assert first.error is not None and "could not be re-checked" in first.error
+    assert second.error is None and second.delivered == made.chunk_ids(1)
+    assert posted_release_ids(simulator) == made.chunk_ids(1)
+
+
 # -- crashes, leases ---------------------------------------------------------------------------
 
 
@@ -268,6 +406,40 @@ async def test_crash_mid_chunk_resumes_without_repeating_or_losing(
         assert [len(c["body"]) for c in posts(simulator)] == [100, 100, 50]
     else:
         assert results[1].delivered == made.chunk_ids(1)
+
+
+async def test_a_crash_after_a_post_resumes_with_that_chunk_rechecked_by_the_search(
+    store: ApprovalStore, simulator: SimulatorProcess, other_rdb: aioredis.Redis
+) -> None:
+    """A request from a search: the process dies after chunk 2's POST went out, before its
+    result was stored. The resume searches again (after the dead run's lease lapsed): chunk 2's
+    ids are no longer quarantined and are skipped, with no GET per id; each id released once."""
+    ids = batch(simulator, 250, "CrashSearch")
+    made = await approved(store, ids, chunk_size=100, search=batch_search("CrashSearch"))
+    async with executor_client(simulator, StallingClient, stall_on=2, after_post=True) as es:
+        first = Executor(store, es, "replica-a", lease_seconds=1)
+        task = asyncio.create_task(first.run(made.id))
+        await asyncio.wait_for(es.stalled.wait(), 10)
+        assert [r.index for r in await store.chunks(made.id)] == [0]
+        task.cancel()  # the process dies with chunk 2 sent, its result not stored
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    other = ApprovalStore(other_rdb, key=TEST_KEY)
+
+    async def lapsed() -> bool:
+        return made.id in await other.stalled()
+
+    await eventually(lapsed, 5, "the dead replica's lease to lapse")
+    mark = len(simulator.requests())
+    async with executor_client(simulator) as plain:
+        done = await Executor(other, plain, "replica-b", lease_seconds=1).run(made.id)
+    assert done is not None and done.state == ApprovalState.DONE
+    results = await other.chunks(made.id)
+    assert results[1].acted == [] and results[1].skipped == made.chunk_ids(1)
+    assert results[2].delivered == made.chunk_ids(2)
+    assert single_gets(simulator, mark) == [] and len(searches(simulator, mark)) == 1
+    sent = posted_release_ids(simulator)
+    assert len(sent) == len(set(sent)) == 250, "no id released twice, none lost"
 
 
 async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(

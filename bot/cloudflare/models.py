@@ -53,38 +53,22 @@ class MessageProperties(ApiModel):
     blocklisted_pattern: str | None = None
 
 
-class MessageDetails(ApiModel):
-    """One message as search and GET /investigate/{id} return it."""
+class MessageMatch(ApiModel):
+    """One message as bulk work reads a search result: "Release/Move all matching" (the
+    approver's card) and the executor's re-check (still quarantined? ever moved?). A search
+    page of 1,000 is parsed into these rather than into `MessageDetails`: about 1.5 MB instead
+    of 5 (EmailSecurityClient.search_matches)."""
 
     id: str
-    postfix_id: str
     subject: str | None = None
     from_: str | None = Field(default=None, alias="from")
-    from_name: str | None = None
     envelope_from: str | None = None
     to: list[str] | None = None
-    to_name: list[str] | None = None
     envelope_to: list[str] | None = None
     client_recipients: list[str] = []
-    replyto: str | None = None
-    message_id: str | None = None
-    alert_id: str | None = None
-    sent_at: datetime | None = None
-    scanned_at: datetime | None = None
     final_disposition: str | None = None
     is_quarantined: bool = False
-    is_phish_submission: bool = False
-    delivery_mode: str | None = None
-    delivery_status: list[str] | None = None
-    detection_reasons: list[str] = []
-    threat_categories: list[str] | None = None
     post_delivery_operations: list[str] | None = None
-    validation: Validation | None = None
-    properties: MessageProperties = MessageProperties()
-    edf_hash: str | None = None
-    smtp_helo_server_ip: str | None = None
-    smtp_previous_hop_ip: str | None = None
-    x_originating_ip: str | None = None
 
     @property
     def sender(self) -> str | None:
@@ -96,6 +80,30 @@ class MessageDetails(ApiModel):
         """This copy's recipients: the mailboxes it was delivered to (client recipients),
         else the envelope, else the header To."""
         return list(self.client_recipients or self.envelope_to or self.to or [])
+
+
+class MessageDetails(MessageMatch):
+    """One message as search and GET /investigate/{id} return it."""
+
+    postfix_id: str
+    from_name: str | None = None
+    to_name: list[str] | None = None
+    replyto: str | None = None
+    message_id: str | None = None
+    alert_id: str | None = None
+    sent_at: datetime | None = None
+    scanned_at: datetime | None = None
+    is_phish_submission: bool = False
+    delivery_mode: str | None = None
+    delivery_status: list[str] | None = None
+    detection_reasons: list[str] = []
+    threat_categories: list[str] | None = None
+    validation: Validation | None = None
+    properties: MessageProperties = MessageProperties()
+    edf_hash: str | None = None
+    smtp_helo_server_ip: str | None = None
+    smtp_previous_hop_ip: str | None = None
+    x_originating_ip: str | None = None
 
     @property
     def disposition(self) -> Disposition | None:

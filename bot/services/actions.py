@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
@@ -20,9 +21,12 @@ from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
 from bot.roles import Role
+from bot.services.approvals.eligible import freeze, search_args
+from bot.services.approvals.models import FrozenSearch
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
 from bot.services.blocking import BlockRules, block_pattern, forged_from
+from bot.services.briefs import Brief, Described
 from bot.services.guard import ApprovalNeeded, Verdicts, approval_needed
 from bot.services.lookup import LookupService
 from bot.services.outcomes import (
@@ -81,7 +85,7 @@ class ActionService:
     async def needs_approval(
         self,
         action: Literal["release", "move"],
-        messages: Sequence[MessageDetails],
+        messages: Sequence[Described],
         folder: Destination | None = None,
     ) -> ApprovalNeeded | None:
         """Every rule (bot.services.guard) that makes this action wait for an approver. The
@@ -122,7 +126,9 @@ class ActionService:
         if need is not None and ask_reason and not reason:
             return ActionResult(outcomes=checked, needs_reason=need.reason, awaiting=held)
         if need is not None:
-            return await self._request(actor, "release", held, {}, need, reason, origin, checked)
+            return await self._request(
+                actor, "release", held, {}, need, reason, origin, checked=checked
+            )
         acted = [m.id for m in held]
         async with self._exclusive("release", acted):
             results = await self.email.release(acted)
@@ -165,16 +171,17 @@ class ActionService:
         self,
         actor: str,
         action: Literal["release", "move"],
-        messages: Sequence[MessageDetails],
+        messages: Sequence[Described],
         params: dict[str, str],
         need: ApprovalNeeded,
         reason: str,
         origin: Origin,
+        search: FrozenSearch | None = None,
         checked: list[MessageOutcome] | None = None,
     ) -> ActionResult:
         made = await self.approvals.request(
             actor, action, messages, params, rule=need.reason, reason=reason,
-            channel=origin.channel, verdicts=need.verdicts,
+            channel=origin.channel, verdicts=need.verdicts, search=search,
         )  # fmt: skip
         return ActionResult(
             outcomes=checked or [],
@@ -199,14 +206,11 @@ class ActionService:
         saved = await self.searches.load(key)
         if saved is None:
             raise Gone("That search has expired (searches are kept an hour); run it again.")
-        limit = self.search_limit
-        # One more than the limit: whether the search has more to give than it may cover.
-        search = self.email.search(limit=limit + 1, per_page=1000, **saved.filters)
-        found = [m async for m in search]
-        stopped = len(found) > limit
-        found = found[:limit]
-        if action == "release":
-            found = [m for m in found if m.is_quarantined]
+        # Its window fixed now: the request and its re-check after approval see the same search.
+        frozen = freeze(saved.filters, datetime.now(UTC))
+        found, matches = await self._matches(frozen, action)
+        stopped = matches > self.search_limit
+        frozen = frozen.model_copy(update={"matches": min(matches, self.search_limit)})
         if not found:
             raise InvalidInput("No message of that search needs it (nothing quarantined matches).")
         if action == "move" and folder is None:
@@ -215,9 +219,27 @@ class ActionService:
             "every bulk action from a search is approved by a second person"
         )
         if stopped:
-            need = ApprovalNeeded(f"{need.reason}. Partial: {search_stopped(limit)}")
+            need = ApprovalNeeded(f"{need.reason}. Partial: {search_stopped(self.search_limit)}")
         params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
-        return await self._request(actor, action, found, params, need, reason, origin)
+        return await self._request(actor, action, found, params, need, reason, origin, frozen)
+
+    async def _matches(
+        self, frozen: FrozenSearch, action: Literal["release", "move"]
+    ) -> tuple[list[Brief], int]:
+        """The matches of `frozen` an action on all of it covers (a release: the quarantined
+        ones), as briefs taken page by page, and how many results were read: one more than
+        BOT_BULK_SEARCH_LIMIT when the search has more (it stops there)."""
+        limit = self.search_limit
+        # One more than the limit: whether the search has more to give than it may cover.
+        search = self.email.search_matches(limit=limit + 1, per_page=1000, **search_args(frozen))
+        found: list[Brief] = []
+        seen = 0
+        values: dict[str, str] = {}  # what the matches repeat (a campaign's subject) kept once
+        async for message in search:
+            seen += 1
+            if seen <= limit and (action != "release" or message.is_quarantined):
+                found.append(Brief.of(message, values))
+        return found, seen
 
     # -- one message ---------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from typing import Literal
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.dispositions import BY_SEVERITY, Disposition
 from bot.cloudflare.errors import ApiError
-from bot.cloudflare.models import Detections, MessageDetails
+from bot.cloudflare.models import Detections
+from bot.services.briefs import Described
 
 log = logging.getLogger("bot.guard")
 DETECTIONS_FETCHED = 100  # messages per request whose detections are fetched; the rest: guarded
@@ -51,7 +52,7 @@ def most_severe(values: Iterable[str | None]) -> Disposition | None:
     return next((d for d in BY_SEVERITY if d.value in known), None)
 
 
-def verdict(message: MessageDetails, detections: Detections | None) -> Disposition | None:
+def verdict(message: Described, detections: Detections | None) -> Disposition | None:
     """The message's own final disposition, else the most severe its detections name."""
     own = most_severe([message.final_disposition])
     if own is not None or detections is None:
@@ -62,7 +63,7 @@ def verdict(message: MessageDetails, detections: Detections | None) -> Dispositi
 
 def approval_needed(
     action: Literal["release", "move"],
-    messages: Sequence[MessageDetails],
+    messages: Sequence[Described],
     verdicts: Mapping[str, Disposition | None],
     *,
     bulk_threshold: int,
@@ -108,12 +109,12 @@ class Verdicts:
     def __init__(self, email: EmailSecurityClient) -> None:
         self.email = email
 
-    async def of(self, messages: Sequence[MessageDetails]) -> dict[str, Disposition | None]:
+    async def of(self, messages: Sequence[Described]) -> dict[str, Disposition | None]:
         found = {m.id: verdict(m, None) for m in messages}
         unsure = [m for m in messages if found[m.id] is None]
         limit = asyncio.Semaphore(FETCH_CONCURRENCY)
 
-        async def fetched(message: MessageDetails) -> Disposition | None:
+        async def fetched(message: Described) -> Disposition | None:
             async with limit:
                 try:
                     return verdict(message, await self.email.get_detections(message.id))

@@ -105,19 +105,20 @@ class CardKeeper:
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """After an approval request ran: every card of each message it acted on follows."""
         approver = request.approvals[-1].user if request.approvals else "bot"
-        outcomes = {
-            message_id: _approved(request, approver, status)
+        statuses = {
+            message_id: status
             for result in results
             for message_id, status in _statuses(result).items()
         }
-        ids = sorted(outcomes)
+        ids = sorted(statuses)
         for start in range(0, len(ids), PLACES_BATCH):
             try:
                 with_cards = await self.store.places(ids[start : start + PLACES_BATCH])
             except StoreUnavailable:
                 return
+            # An outcome is made only for a message with a card: a request has up to 10,000.
             for message_id in with_cards:
-                await self.follow(message_id, outcomes[message_id])
+                await self.follow(message_id, _approved(request, approver, statuses[message_id]))
 
     async def show(self, card: CardRef, outcome: CardOutcome) -> None:
         """Add `outcome` to `card`'s history and redraw it from the message's current state

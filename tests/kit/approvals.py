@@ -5,9 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.services.approvals import ApprovalRequest, ApprovalStore, MessageSummary, Outcome
+from bot.services.approvals import (
+    ApprovalRequest,
+    ApprovalStore,
+    FrozenSearch,
+    MessageSummary,
+    Outcome,
+    freeze,
+)
+from tests.kit.factories import quarantined_messages
 from tests.kit.servers import SimulatorProcess
 
 
@@ -18,8 +27,10 @@ async def approved(
     action: str = "release",
     params: dict[str, str] | None = None,
     chunk_size: int = 1000,
+    search: FrozenSearch | None = None,
 ) -> ApprovalRequest:
-    """A request for `ids`, created and approved by one approver: ready to execute."""
+    """A request for `ids` (made from `search`, if given), created and approved by one
+    approver: ready to execute."""
     made = await store.create(
         action=action,
         params=params or {},
@@ -32,10 +43,24 @@ async def approved(
         required=1,
         channel="C1",
         chunk_size=chunk_size,
+        search=search,
     )
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.EXECUTE and decision.request is not None
     return decision.request
+
+
+def batch(simulator: SimulatorProcess, count: int, tag: str) -> list[str]:
+    """`count` quarantined messages with the subject "<tag> batch": their ids."""
+    messages = quarantined_messages(count, tag)
+    for message in messages:
+        message["subject"] = f"{tag} batch"
+    return simulator.add_messages(messages)
+
+
+def batch_search(tag: str) -> FrozenSearch:
+    """The search for `batch(…, tag)`, frozen now, as "Release all matching" freezes it."""
+    return freeze({"subject": f"{tag} batch", "detections_only": False}, datetime.now(UTC))
 
 
 def posts(

@@ -7,11 +7,14 @@ execution that resumes after a crash, expiry (DESIGN.md "Policy and approvals").
     scripts.py   each transition as one Lua script behind a typed method; the Redis layout
     store.py     ApprovalStore: requests, decisions, lists, execution bookkeeping
     executor.py  Executor: runs an approved request chunk by chunk, exactly once
+    eligible.py  what still needs doing just before acting: by the request's frozen search,
+                 else one GET per id
     rechecks.py  the roles a request needs, checked again at each approval and run
 
 The names other modules use are re-exported here.
 """
 
+from bot.services.approvals.eligible import freeze
 from bot.services.approvals.executor import TAMPERED_ERROR, Executor
 from bot.services.approvals.models import (
     CHUNK_SIZE,
@@ -22,6 +25,7 @@ from bot.services.approvals.models import (
     ChunkResult,
     Decision,
     ExecutionReport,
+    FrozenSearch,
     MessageSummary,
     Outcome,
     digest,
@@ -43,9 +47,11 @@ __all__ = [
     "Decision",
     "ExecutionReport",
     "Executor",
+    "FrozenSearch",
     "MessageSummary",
     "Outcome",
     "digest",
+    "freeze",
     "now_utc",
     "report",
     "verified",

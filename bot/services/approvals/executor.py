@@ -1,5 +1,6 @@
-"""Running an approved request: chunk by chunk, each message re-checked just before acting,
-each chunk's result stored before the next, resumable after a crash without repeating a chunk.
+"""Running an approved request: chunk by chunk, what still needs doing re-checked just before
+acting (eligible.py: by the request's frozen search, else one GET per id), each chunk's result
+stored before the next, resumable after a crash without repeating a chunk.
 
 Exactly-once, step by step (DESIGN.md "Policy and approvals"):
 
@@ -10,9 +11,11 @@ Exactly-once, step by step (DESIGN.md "Policy and approvals"):
 - A chunk's result is stored once (`save_chunk`, lease-checked); a chunk with a stored result
   is never sent again.
 - A chunk whose POST went out but whose result was not stored (a crash in between) is sent
-  again only after its re-check: every message is fetched and only those still needing the
-  action are sent (release: still quarantined; move: not already moved to that folder), so the
-  messages the lost POST released are skipped, not released twice.
+  again only after its re-check, which a resumed run makes afresh (a new search, or a GET per
+  id): only the messages still needing the action are sent (release: still quarantined; move:
+  not already moved to that folder), so the messages the lost POST released are skipped, not
+  released twice. A run's search answer serves its later chunks for `search_max_age` seconds
+  at most, then is asked again.
 - When the run stops while a POST may be in flight (cancelled, crashed), the lease is left to
   lapse rather than released, so a resume cannot re-check before that POST has landed.
 - Before anything is sent (a first run or a resume), `roles` says whether the request still
@@ -33,11 +36,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from bot.cloudflare import EmailSecurityClient
-from bot.cloudflare.errors import ApiError, NotFoundError
-from bot.cloudflare.models import Destination, MessageDetails, MoveResult, ReleaseResult
+from bot.cloudflare.errors import ApiError
+from bot.cloudflare.models import Destination, MoveResult, ReleaseResult
+from bot.services.approvals.eligible import Check, Eligibility, Snapshot
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -56,7 +60,7 @@ T = TypeVar("T")
 ProgressCallback = Callable[[ApprovalRequest], Awaitable[None]]
 # Why the request may not run now (None: it may); raises GroupLookupError when it cannot tell.
 RoleCheck = Callable[[ApprovalRequest], Awaitable[str | None]]
-Check = Literal["act", "skip", "not_found"] | ApiError | ValueError
+SEARCH_MAX_AGE = 60.0  # seconds a run trusts its search's answer before asking again
 TAMPERED_ERROR = (
     "the request's stored content no longer matches its approved digest; nothing was sent"
 )
@@ -71,6 +75,7 @@ class _Run:
     lost: bool = False  # the lease was found held by someone else
     hold: bool = False  # keep the lease until it lapses: the sweeper retries after that
     last_progress: float = 0.0
+    snapshot: Snapshot | None = None  # what the request's search said last (eligible.py)
 
 
 class Executor:
@@ -86,9 +91,13 @@ class Executor:
         progress_interval: float = 1.0,
         stop: asyncio.Event | None = None,
         roles: RoleCheck | None = None,
+        by_search: bool = True,
+        search_max_age: float = SEARCH_MAX_AGE,
     ) -> None:
-        if lease_seconds <= 0 or recheck_concurrency < 1:
-            raise ValueError("lease_seconds must be > 0 and recheck_concurrency >= 1")
+        if lease_seconds <= 0 or recheck_concurrency < 1 or search_max_age < 0:
+            raise ValueError(
+                "lease_seconds must be > 0, recheck_concurrency >= 1 and search_max_age >= 0"
+            )
         self.store = store
         self.client = client
         self.owner = owner
@@ -99,6 +108,9 @@ class Executor:
         self.progress_interval = progress_interval
         self.stop = stop
         self.roles = roles
+        self.by_search = by_search  # BOT_RECHECK_BY_SEARCH
+        self.search_max_age = search_max_age
+        self.eligibility = Eligibility(client, recheck_concurrency)
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -227,7 +239,7 @@ class Executor:
         """Re-check and act on one chunk; None when told to stop before anything was sent."""
         if made.action == "block":
             return await self._block(run, made, index, ids)
-        checks = await self._unless_stopped(self._recheck(made, ids))
+        checks = await self._unless_stopped(self._recheck(run, made, index, ids))
         if checks is None:
             return None
         to_act = [i for i in ids if checks[i] == "act"]
@@ -317,47 +329,27 @@ class Executor:
 
     # -- re-check ------------------------------------------------------------------------------
 
-    async def _recheck(self, made: ApprovalRequest, ids: list[str]) -> dict[str, Check]:
-        """Fetch every message just before acting: what still needs the action?"""
-        limit = asyncio.Semaphore(self.recheck_concurrency)
-        folder = made.params.get("folder")
-
-        async def check(message_id: str) -> Check:
-            async with limit:
-                try:
-                    message = await self.client.get_message(message_id)
-                    if made.action == "release":
-                        return "act" if message.is_quarantined else "skip"
-                    if await self._already_moved(message, folder):
-                        return "skip"
-                    return "act"
-                except NotFoundError:
-                    return "not_found"
-                except (ApiError, ValueError) as exc:
-                    return exc
-
-        answers = await asyncio.gather(*(check(i) for i in ids))
-        return dict(zip(ids, answers, strict=True))
-
-    async def _already_moved(self, message: MessageDetails, folder: str | None) -> bool:
-        """True when the message's last folder change was a move to `folder` (a move that a
-        crash kept from being recorded, or one done by someone else meanwhile)."""
-        if "MOVE" not in (message.post_delivery_operations or []):
-            return False
-        entries = [
-            e
-            for e in await self.client.get_action_log(message.id)
-            if e.success is not False
-            and (e.operation == "MOVE" or "RELEASE" in e.operation.upper())
-        ]
-        if not entries:
-            return False
-        latest = entries[-1]
-        return (
-            latest.operation == "MOVE"
-            and latest.properties is not None
-            and latest.properties.folder == folder
-        )
+    async def _recheck(
+        self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
+    ) -> dict[str, Check]:
+        """Just before acting on chunk `index`: what of `ids` still needs the action? From the
+        request's search when it was made from one (asked again when `run` has no answer
+        young enough), one GET per id for the rest (eligible.py)."""
+        found: dict[str, Check] = {}
+        if self.by_search and made.search is not None:
+            snapshot = run.snapshot
+            if (
+                snapshot is None
+                or snapshot.error is not None
+                or time.monotonic() - snapshot.taken > self.search_max_age
+            ):
+                later = made.ids[index * made.chunk_size :]  # this chunk's ids and the rest
+                snapshot = run.snapshot = await self.eligibility.by_search(made, later)
+            found = {i: snapshot.checks[i] for i in ids if i in snapshot.checks}
+        rest = [i for i in ids if i not in found]
+        if rest:
+            found.update(await self.eligibility.one_by_one(made, rest))
+        return found
 
     # -- lease, progress, audit ----------------------------------------------------------------
 

@@ -15,10 +15,10 @@ Roles are checked again, groups fresh from Slack, at each approval and when a ru
 (`ApprovalService`): an approval whose approver lost the role is withdrawn while the request
 is pending (it waits for another approver); a request that lacks what it needs is refused.
 
-A request's content (action, params, ids) is covered by `digest`, an HMAC under the bot's
-integrity key (bot.integrity: derived from its secrets, never in Redis), re-checked (`verified`)
-before approving and before executing: a Redis writer without the key cannot rewrite a request
-and its digest together.
+A request's content (action, params, ids, and the frozen search of a request made from a
+search) is covered by `digest`, an HMAC under the bot's integrity key (bot.integrity: derived
+from its secrets, never in Redis), re-checked (`verified`) before approving and before
+executing: a Redis writer without the key cannot rewrite a request and its digest together.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from bot.integrity import IntegrityKey
 
@@ -81,6 +81,20 @@ class ChunkResult(BaseModel):
     note: str | None = None  # block: what the one step did ("blocked", "already blocked")
 
 
+class FrozenSearch(BaseModel):
+    """The search a request was made from ("Release/Move all matching"), fixed when the request
+    was made: its filters with an explicit start and end, as query parameters. The executor
+    runs it again to re-check the request (`eligible.py`): with a fixed window, mail that
+    arrived since is not in it, and the window does not slide past older matches."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filters: dict[str, str]  # SearchFilters.params(): start and end always set, no per_page
+    # How many of its first results the request was made from (at most BOT_BULK_SEARCH_LIMIT):
+    # its ids are among them, so the re-check reads that many, and a page more.
+    matches: int = 0
+
+
 class ApprovalRequest(BaseModel):
     id: str
     action: ActionName
@@ -106,6 +120,7 @@ class ApprovalRequest(BaseModel):
     chunks_done: int = 0
     chunk_size: int = CHUNK_SIZE
     executing_at: datetime | None = None  # when the last approval started execution
+    search: FrozenSearch | None = None  # the search it was made from (None: ids typed/ticked)
 
     @property
     def approvers(self) -> set[str]:
@@ -122,24 +137,32 @@ class ApprovalRequest(BaseModel):
 DIGEST_PURPOSE = "approval request"
 
 
-def _canonical(action: str, params: dict[str, str], ids: Sequence[str]) -> bytes:
-    return json.dumps(
-        {"action": action, "params": params, "ids": sorted(ids)},
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+def _canonical(
+    action: str, params: dict[str, str], ids: Sequence[str], search: FrozenSearch | None
+) -> bytes:
+    content: dict[str, object] = {"action": action, "params": params, "ids": sorted(ids)}
+    if search is not None:  # absent, not null: requests stored before searches were kept verify
+        content["search"] = search.model_dump()
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
 
-def digest(key: IntegrityKey, action: str, params: dict[str, str], ids: Sequence[str]) -> str:
+def digest(
+    key: IntegrityKey,
+    action: str,
+    params: dict[str, str],
+    ids: Sequence[str],
+    search: FrozenSearch | None = None,
+) -> str:
     """HMAC-SHA256 under `key` of the canonical JSON of what the request would do."""
-    return key.seal(DIGEST_PURPOSE, _canonical(action, params, ids))
+    return key.seal(DIGEST_PURPOSE, _canonical(action, params, ids, search))
 
 
 def verified(request: ApprovalRequest, key: IntegrityKey) -> bool:
     """True when the stored content still matches its digest under `key` (and the ids are
     sorted, unique)."""
+    content = _canonical(request.action, request.params, request.ids, request.search)
     return request.ids == sorted(set(request.ids)) and key.verifies(
-        DIGEST_PURPOSE, _canonical(request.action, request.params, request.ids), request.digest
+        DIGEST_PURPOSE, content, request.digest
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.services.approvals.models import CHUNK_SIZE, ApprovalRequest
+from bot.services.approvals.models import CHUNK_SIZE, ApprovalRequest, FrozenSearch
 
 log = logging.getLogger("bot.approvals")
 
@@ -68,6 +68,8 @@ def fields(made: ApprovalRequest) -> dict[str, str]:
         "chunks_total": str(made.chunks_total),
         "chunks_done": "0",
         "chunk_size": str(made.chunk_size),
+        # "": no search (the approve script fingerprints it either way; see scripts.py)
+        "search": compact(made.search.model_dump()) if made.search is not None else "",
     }
 
 
@@ -80,6 +82,7 @@ def _parse(raw: Raw) -> ApprovalRequest:
         value = text(name)
         return int(value) if value else default
 
+    search = text("search")
     return ApprovalRequest(
         id=text("id") or "",
         action=text("action"),  # validated by pydantic
@@ -105,6 +108,7 @@ def _parse(raw: Raw) -> ApprovalRequest:
         chunks_done=number("chunks_done"),
         chunk_size=number("chunk_size", CHUNK_SIZE),
         executing_at=text("executing_at"),
+        search=FrozenSearch.model_validate_json(search) if search else None,
     )
 
 

@@ -109,9 +109,10 @@ end
 local f = redis.call('HMGET', rec, 'action', 'params', 'ids', 'digest',
                      'requester', 'approvals', 'required')
 for i = 1, 7 do if not f[i] then return {'changed'} end end
-if redis.sha1hex(f[1] .. '\\n' .. f[2] .. '\\n' .. f[3] .. '\\n' .. f[4]) ~= ARGV[5] then
-  return {'changed'}
-end
+-- a record stored before requests kept their search has no such field: "" as for none
+local search = redis.call('HGET', rec, 'search') or ''
+local content = f[1] .. '\\n' .. f[2] .. '\\n' .. f[3] .. '\\n' .. f[4] .. '\\n' .. search
+if redis.sha1hex(content) ~= ARGV[5] then return {'changed'} end
 if f[5] == user then return {'self_approval', snap(rec)} end
 local ok, approvals = pcall(cjson.decode, f[6])
 if not ok or type(approvals) ~= 'table' then return {'changed'} end
@@ -238,9 +239,10 @@ return {'refused', redis.call('HGETALL', rec)}
 
 
 def fingerprint(raw: Raw) -> str:
-    """sha1 of the stored action, params, ids and digest exactly as stored (bytes): the approve
-    script recomputes it, so what it approves is what the caller verified."""
-    parts = [raw.get(name, b"") for name in ("action", "params", "ids", "digest")]
+    """sha1 of the stored action, params, ids, digest and frozen search exactly as stored
+    (bytes): the approve script recomputes it, so what it approves is what the caller
+    verified."""
+    parts = [raw.get(name, b"") for name in ("action", "params", "ids", "digest", "search")]
     return hashlib.sha1(b"\n".join(parts), usedforsecurity=False).hexdigest()
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.dispositions import Disposition
-from bot.cloudflare.models import MessageDetails
 from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import InvalidInput, Refused, StoreUnavailable
@@ -32,6 +31,7 @@ from bot.services.approvals.models import (
     ApprovalState,
     Decision,
     ExecutionReport,
+    FrozenSearch,
     Outcome,
     report,
 )
@@ -41,6 +41,7 @@ from bot.services.approvals.summaries import guarded_counts, summarise
 from bot.services.audit import AuditLog
 from bot.services.audit_chain import TrailCheck
 from bot.services.audit_entry import AuditEntry
+from bot.services.briefs import Described
 from bot.services.policy import GroupLookupError, Policy
 
 log = logging.getLogger("bot.approvals")
@@ -116,17 +117,19 @@ class ApprovalService:
         self,
         actor: str,
         action: ActionName,
-        messages: Sequence[MessageDetails],
+        messages: Sequence[Described],
         params: dict[str, str],
         *,
         rule: str,
         reason: str,
         channel: str | None,
         verdicts: Mapping[str, Disposition | None] | None = None,
+        search: FrozenSearch | None = None,
     ) -> ApprovalRequest:
         """Post the request's card where it was asked for, then store the pending request with
         the card's place, audit it and draw it. A request whose card cannot be posted is never
-        created (the attempt is audited), so nobody can approve what nobody sees."""
+        created (the attempt is audited), so nobody can approve what nobody sees. `search`: the
+        frozen search `messages` came from, which the execution is re-checked with."""
         summaries = summarise(messages, self.guarded, verdicts)
         if not channel:
             raise InvalidInput(NO_CHANNEL)
@@ -142,14 +145,17 @@ class ApprovalService:
                 guarded=guarded_counts(summaries, self.guarded),
                 ttl_seconds=self.settings.bot_approval_ttl,
                 required=self.settings.bot_required_approvals, channel=place, message_ts=ts,
+                search=search,
             )  # fmt: skip
         except Exception:
             await self.board.retract(place, ts)
             raise
+        detail: dict[str, object] = {"rule": rule, **params}
+        if search is not None:
+            detail["search"] = search.filters
         await self.audit.record(
             actor=actor, action=f"request {action}", ids=made.ids, outcome="pending",
-            request_id=made.id, digest=made.digest,
-            detail={"rule": rule, **params} if params else rule,
+            request_id=made.id, digest=made.digest, detail=detail if len(detail) > 1 else rule,
         )  # fmt: skip
         await self.board.show(made, None)
         await self.board.list_messages(made, summaries)
@@ -157,7 +163,7 @@ class ApprovalService:
         return made
 
     async def _audit_unposted(
-        self, actor: str, action: str, messages: Sequence[MessageDetails], why: str
+        self, actor: str, action: str, messages: Sequence[Described], why: str
     ) -> None:
         await self.audit.record(
             actor=actor, action=f"request {action}", ids=[m.id for m in messages],
@@ -284,6 +290,7 @@ class ApprovalService:
             # One owner per run: the sweeper and a click in this process must not share a lease.
             owner=f"{self.owner}:{secrets.token_hex(4)}",
             on_progress=progress, audit=self.audit, stop=self.stopping, roles=roles,
+            by_search=self.settings.bot_recheck_by_search,
         )  # fmt: skip
         done = await executor.run(request_id)
         # The executor's last progress call drew the finished (or refused) card.

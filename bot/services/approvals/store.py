@@ -3,9 +3,10 @@ bookkeeping of their execution (the lease, chunk results, the move to done).
 
 Every state change is one script of `scripts.py` (the Redis layout is described there), so it
 happens exactly once whatever the number of clicks, Slack retries or replicas. The record's
-content (action, params, ids) is covered by a digest, an HMAC under the integrity key the store
-is given (never stored in Redis), re-checked before approving and, through `verified`, before
-executing. Button values carry only the request id.
+content (action, params, ids, and the frozen search of a request made from a search) is covered
+by a digest, an HMAC under the integrity key the store is given (never stored in Redis),
+re-checked before approving and, through `verified`, before executing. Button values carry only
+the request id.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.services.approvals.models import (
     ApprovalState,
     ChunkResult,
     Decision,
+    FrozenSearch,
     MessageSummary,
     Outcome,
     digest,
@@ -90,10 +92,12 @@ class ApprovalStore:
         message_ts: str | None = None,
         guarded: dict[str, int] | None = None,
         chunk_size: int = CHUNK_SIZE,
+        search: FrozenSearch | None = None,
     ) -> ApprovalRequest:
         """Store a new pending request (ids sorted and made unique) and return it. `channel`
         and `message_ts` are where its card is: posted first, so that no request exists that
-        an approver could approve without seeing it."""
+        an approver could approve without seeing it. `search`: the frozen search a release or
+        move was made from, which the executor re-checks it with."""
         if action not in ("release", "move", "block"):
             raise ValueError(f"cannot ask approval for {action!r}: only release, move, block")
         if action == "move" and params.get("folder") not in DESTINATIONS:
@@ -102,6 +106,8 @@ class ApprovalStore:
             not params.get("pattern") or params.get("pattern_type") not in ("EMAIL", "DOMAIN")
         ):
             raise ValueError("block needs a pattern and a pattern_type (EMAIL or DOMAIN)")
+        if action == "block" and search is not None:
+            raise ValueError("a block is not made from a search")
         unique = sorted(set(ids))
         if not unique and action != "block":
             raise ValueError("an approval request needs at least one message id")
@@ -114,7 +120,7 @@ class ApprovalStore:
             action=action,  # checked above
             params=dict(params),
             ids=unique,
-            digest=digest(self.key, action, params, unique),
+            digest=digest(self.key, action, params, unique, search),
             requester=requester,
             reason=reason,
             rule=rule,
@@ -128,6 +134,7 @@ class ApprovalStore:
             # A block is one step (one block_sender call), whatever its ids.
             chunks_total=1 if action == "block" else math.ceil(len(unique) / chunk_size),
             chunk_size=chunk_size,
+            search=search,
         )
         for _ in range(5):
             made.id = secrets.token_urlsafe(9)
