@@ -53,6 +53,7 @@ class Collection(Generic[Item, New, Changes]):
         self._item = item
         self._items: TypeAdapter[builtins.list[Item]] = TypeAdapter(builtins.list[item])  # type: ignore[valid-type]
         self._filters = filters
+        self._batch: type[BatchResult[Any]] = BatchResult[item]  # type: ignore[valid-type]
 
     def endpoints(self, name: str) -> dict[str, tuple[Endpoint, ...]]:
         """This collection's methods and what each sends, as `name.method`."""
@@ -108,7 +109,24 @@ class Collection(Generic[Item, New, Changes]):
 
 
 class BatchCollection(Collection[Item, New, Changes], Generic[Item, New, Changes, Put]):
-    """A collection whose `/batch` takes deletes, patches, puts and posts in one request."""
+    """A collection whose `/batch` takes deletes, patches, puts and posts in one request.
+
+    `by_id=False`: the file's patch and put items cannot carry the entry's `id` (URL ignore
+    patterns: `additionalProperties: false` on the body, `id` required beside it), so no valid
+    request can patch or put; such a batch only deletes and posts, and `edit` does the rest.
+    """
+
+    def __init__(
+        self,
+        core: ClientCore,
+        path: str,
+        item: type[Item],
+        filters: type[ListFilters],
+        *,
+        by_id: bool = True,
+    ) -> None:
+        super().__init__(core, path, item, filters)
+        self._by_id = by_id
 
     @endpoint("POST", "{path}/batch")
     async def batch(
@@ -120,6 +138,8 @@ class BatchCollection(Collection[Item, New, Changes], Generic[Item, New, Changes
         posts: Sequence[New] = (),
     ) -> BatchResult[Item]:
         """Run the operations atomically, in the order deletes, patches, puts, posts."""
+        if not self._by_id and (patches or puts):
+            raise ValueError(f"a {self.path} batch only deletes and posts: use edit() to change")
         body = {
             "deletes": [{"id": check_id(i)} for i in _limited(deletes, "deletes")],
             "patches": [
@@ -136,10 +156,7 @@ class BatchCollection(Collection[Item, New, Changes], Generic[Item, New, Changes
         if not any(body.values()):
             raise ValueError("the batch is empty")
         result: BatchResult[Item] = await self._core._result(
-            BatchResult[self._item],
-            "POST",
-            *self._parts("batch"),
-            json=body,  # type: ignore[name-defined]
+            self._batch, "POST", *self._parts("batch"), json=body
         )
         return result
 
@@ -153,10 +170,7 @@ class DeletesBatchCollection(Collection[Item, New, Changes]):
         if not body["deletes"]:
             raise ValueError("nothing to delete")
         result: BatchResult[Item] = await self._core._result(
-            BatchResult[self._item],
-            "POST",
-            *self._parts("batch"),
-            json=body,  # type: ignore[name-defined]
+            self._batch, "POST", *self._parts("batch"), json=body
         )
         return [deleted.id for deleted in result.deletes]
 

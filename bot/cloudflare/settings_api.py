@@ -87,7 +87,7 @@ class SettingsApi(ClientCore):
             SendingDomainRestrictionFilters,
         )  # fmt: skip
         self.url_ignore_patterns = BatchCollection(
-            self, "url_ignore_patterns", UrlIgnorePattern, UrlIgnorePatternFilters
+            self, "url_ignore_patterns", UrlIgnorePattern, UrlIgnorePatternFilters, by_id=False
         )
 
     def collections(self) -> dict[str, Collection[Any, Any, Any]]:
