@@ -46,6 +46,21 @@ VALUES: dict[str, Any] = {
     "is_email_regex": False,
     "name": "SDK Executive",
     "ip_restrictions": [],
+    # Newer SDKs (5.x) have more methods; their arguments, so a version bump runs as it is.
+    "action": "RELEASE",
+    "search_params": {"sender": "m365-account-security.example"},
+    "deletes": [],
+    "patches": [],
+    "puts": [],
+    "posts": [],
+    "domains.domain": "sdk-protected.example",
+    "sending_domain_restrictions.domain": "sdk-tls.example",
+    "url_ignore_patterns.pattern": "sdk-ignored.example",
+    "allowed_delivery_modes": ["DIRECT"],
+    "drop_dispositions": [],
+    "regions": ["GLOBAL"],
+    "lookback_hops": 1,
+    "exclude": [],
 }
 # Optional arguments given anyway, so that an edit changes something.
 EXTRAS = {"edit": {"comments": "edited through the SDK"}, "create": {}}
@@ -94,7 +109,10 @@ def test_every_sdk_email_security_method_finds_its_route(
     ids = simulator.add_messages(quarantined_messages(2, "SDK"))
     postfix = sdk.email_security.investigate.get(ids[0], account_id=ACCOUNT_ID).postfix_id
     known: dict[str, str] = {"investigate": postfix}
-    by_name = {"postfix_id": postfix, "postfix_ids": [postfix], "body": [postfix]}
+    by_name = {
+        "postfix_id": postfix, "postfix_ids": [postfix], "body": [postfix], "ids": [ids[0]],
+        "id": ids[0],
+    }  # fmt: skip
     methods = ordered(list(sdk_methods(sdk.email_security)))
     assert len(methods) >= 37  # the 4.x SDK's email security methods
     outcomes: dict[str, str] = {}
