@@ -2,7 +2,8 @@
 
 Search filters follow `GET /investigate` in email-security-openapi.json, plus `exact_subject` and
 `submissions`, which the HTTP reference (docs/001) documents and the spec extract lacks. `page` is
-past end of life (CONTRACT.md §3) and is refused here, so it can never be sent.
+past end of life (CONTRACT.md §3) and is refused here, so it can never be sent. The filters of
+the page-paginated lists are in queries.py.
 """
 
 from __future__ import annotations
@@ -88,53 +89,3 @@ class SearchFilters(BaseModel):
 
     def params(self) -> dict[str, str]:
         return {k: query_value(v) for k, v in self.model_dump(exclude_none=True).items()}
-
-
-# Page-paginated list endpoints: the filters each one documents (pagination handled separately).
-SETTINGS_LIST = frozenset({"search", "order", "direction", "pattern_type", "pattern"})
-LIST_FILTERS: dict[str, frozenset[str]] = {
-    "submissions": frozenset(
-        {
-            "start",
-            "end",
-            "type",
-            "submission_id",
-            "original_disposition",
-            "requested_disposition",
-            "outcome_disposition",
-            "status",
-            "query",
-            "escalated_from_user",
-        }
-    ),
-    "settings/block_senders": SETTINGS_LIST,
-    "settings/allow_policies": SETTINGS_LIST
-    | {"is_exempt_recipient", "is_trusted_sender", "is_acceptable_sender", "verify_sender"},
-    "settings/trusted_domains": frozenset(
-        {"search", "order", "direction", "is_recent", "is_similarity", "pattern"}
-    ),
-    # `domain` (an array in the spec) is left out: the bot reads the whole, small list, since
-    # a subdomain of a protected domain matters as much as the domain itself.
-    "settings/domains": frozenset(
-        {
-            "search",
-            "order",
-            "direction",
-            "allowed_delivery_mode",
-            "active_delivery_mode",
-            "integration_id",
-            "status",
-        }
-    ),
-}
-
-
-def list_params(endpoint: str, filters: dict[str, object]) -> dict[str, str]:
-    """Check `filters` against what `endpoint` documents and render them as query parameters."""
-    allowed = LIST_FILTERS[endpoint] | {"page", "per_page"}
-    unknown = sorted(set(filters) - allowed)
-    if unknown:
-        raise ValueError(
-            f"{endpoint} does not take {', '.join(unknown)}; it takes {', '.join(sorted(allowed))}"
-        )
-    return {k: query_value(v) for k, v in filters.items() if v is not None}

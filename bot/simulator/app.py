@@ -26,6 +26,7 @@ from bot.simulator.errors import (
 from bot.simulator.hooks import add_hooks
 from bot.simulator.routes import SIMULATOR, add_routes
 from bot.simulator.runtime import Simulator, now
+from bot.simulator.settings_routes import add_settings_routes
 
 API_PREFIX = "/client/v4/"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -39,6 +40,7 @@ def create_app(simulator: Simulator) -> web.Application:
         middlewares=[logging_middleware, api_middleware], client_max_size=128 * 1024**2
     )
     app[SIMULATOR] = simulator
+    add_settings_routes(app)  # first: its literal paths win over a message id's
     add_routes(app)
     add_hooks(app)
     add_changes(app, "/__simulator")

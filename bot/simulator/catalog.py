@@ -36,6 +36,14 @@ STAFF = (
     ("Sales", "sales"),
 )
 EXECUTIVE = ("Dana Whitfield", "dana.whitfield")
+# The people the impersonation registry protects: name, mailbox, role.
+EXECUTIVES = (
+    (*EXECUTIVE, "Chief Executive Officer"),
+    ("Marcus Reid", "marcus.reid", "Chief Financial Officer"),
+    ("Priya Raman", "priya.raman", "Chief Technology Officer"),
+    ("Elena Vogel", "elena.vogel", "General Counsel"),
+    ("Tomas Ferreira", "tomas.ferreira", "VP Finance"),
+)
 # Mailboxes whose delivery fails on release ("bounce" local part), for per-recipient results.
 BOUNCING = (("Old Archive", "bounce.archive"), ("Bounce Test", "bounce-test"))
 DOCUMENTATION_NETS = ("192.0.2", "198.51.100", "203.0.113")

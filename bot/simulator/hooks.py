@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ def add_hooks(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_get(f"{PREFIX}/faults", faults)
     app.router.add_post(f"{PREFIX}/faults", set_faults)
+    app.router.add_post(f"{PREFIX}/clock", advance_clock)
 
 
 def _bad(message: str) -> web.Response:
@@ -76,3 +78,15 @@ async def set_faults(request: web.Request) -> web.Response:
     except ValueError as error:
         return _bad(str(error))
     return web.json_response(simulator.faults.settings.to_json())
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    """`{"seconds": N}`: run the clock of things that take time (submission reviews, bulk jobs,
+    domain verification) N seconds ahead, so a test sees them happen without waiting."""
+    body = await _body(request)
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+        return _bad('send {"seconds": N} with N >= 0')
+    store = request.app[SIMULATOR].store
+    store.ahead += timedelta(seconds=seconds)
+    return web.json_response({"ahead_seconds": store.ahead.total_seconds()})

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.simulator import derive
-from bot.simulator.domains import list_domains
 from bot.simulator.errors import (
     NOT_FOUND,
     ApiError,
@@ -33,7 +32,6 @@ from bot.simulator.search import (
     encode_cursor,
     parse_query,
 )
-from bot.simulator.settings import KINDS
 from bot.simulator.state import MAX_BATCH
 
 SIMULATOR = web.AppKey("simulator", Simulator)
@@ -46,12 +44,14 @@ DESTINATIONS = (
     "RecoverableItemsPurges",
 )
 RECLASSIFY_DISPOSITIONS = ("NONE", "BULK", "MALICIOUS", "SPAM", "SPOOF", "SUSPICIOUS")
-_KIND = "{kind:" + "|".join(KINDS) + "}"
 SPEC_EXAMPLE_TOTAL = 2000  # `result_info.total_count`'s example in the spec
 Lister = Callable[[dict[str, str]], tuple[list[object], dict[str, int]]]
 
 
 def add_routes(app: web.Application) -> None:
+    """Search, one message, actions, submissions and reports. Added after settings_routes'
+    (app.py): aiohttp tries routes in order, and `investigate/bulk` must not be taken for
+    `investigate/{investigate_id}`."""
     investigate = f"{BASE}/investigate"
     message = f"{investigate}/{{investigate_id}}"
     app.router.add_get(investigate, search)
@@ -68,12 +68,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{message}/reclassify", reclassify)
     app.router.add_get(f"{BASE}/submissions", submissions)
     app.router.add_get(f"{BASE}/phishguard/reports", phishguard_reports)
-    app.router.add_get(f"{BASE}/settings/domains", protected_domains)
-    app.router.add_get(f"{BASE}/settings/{_KIND}", settings_list)
-    app.router.add_post(f"{BASE}/settings/{_KIND}", settings_create)
-    app.router.add_get(f"{BASE}/settings/{_KIND}/{{record_id}}", settings_get)
-    app.router.add_patch(f"{BASE}/settings/{_KIND}/{{record_id}}", settings_update)
-    app.router.add_delete(f"{BASE}/settings/{_KIND}/{{record_id}}", settings_delete)
 
 
 def ok(result: Any, info: dict[str, Any] | None = None, status: int = 200) -> web.Response:
@@ -299,7 +293,8 @@ def _page(request: web.Request, lister: Lister) -> web.Response:
 
 
 async def submissions(request: web.Request) -> web.Response:
-    return _page(request, _sim(request).store.list_submissions)
+    store = _sim(request).store
+    return _page(request, lambda params: store.list_submissions(params, now()))
 
 
 async def phishguard_reports(request: web.Request) -> web.Response:
@@ -308,35 +303,3 @@ async def phishguard_reports(request: web.Request) -> web.Response:
         if name in params:
             raise end_of_life(name, instead)
     return ok(_sim(request).store.list_reports(params))
-
-
-async def settings_list(request: web.Request) -> web.Response:
-    kind, settings = request.match_info["kind"], _sim(request).store.settings
-    return _page(request, lambda params: settings.list(kind, params))
-
-
-async def protected_domains(request: web.Request) -> web.Response:
-    domains, records = request.query.getall("domain", []), _sim(request).store.domains
-    return _page(request, lambda params: list_domains(records, params, domains))
-
-
-async def settings_create(request: web.Request) -> web.Response:
-    body = await _json(request)
-    created = _sim(request).store.settings.create(request.match_info["kind"], body, now())
-    return ok(created, status=201)
-
-
-async def settings_get(request: web.Request) -> web.Response:
-    kind, record_id = request.match_info["kind"], request.match_info["record_id"]
-    return ok(_sim(request).store.settings.get(kind, record_id))
-
-
-async def settings_update(request: web.Request) -> web.Response:
-    kind, record_id = request.match_info["kind"], request.match_info["record_id"]
-    body = await _json(request)
-    return ok(_sim(request).store.settings.update(kind, record_id, body, now()))
-
-
-async def settings_delete(request: web.Request) -> web.Response:
-    kind, record_id = request.match_info["kind"], request.match_info["record_id"]
-    return ok(_sim(request).store.settings.delete(kind, record_id))

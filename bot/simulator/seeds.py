@@ -6,12 +6,13 @@ them; with a `--data` file they are made from that file's messages.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.simulator.catalog import STAFF
+from bot.simulator.catalog import EXECUTIVES, STAFF
 from bot.simulator.messages import DETECTIONS, Message, drop_nulls, iso, naive_iso, scanned_at
 
 Record = dict[str, Any]
@@ -25,6 +26,11 @@ NULLABLE_ENUMS = (
     "customer_status",
     "type",
 )
+
+
+def public_record(record: Record) -> Record:
+    """A copy without the simulator's own keys (those starting with `_`), as the API shows it."""
+    return {key: value for key, value in record.items() if not key.startswith("_")}
 
 
 def new_uuid(rng: random.Random) -> str:
@@ -101,20 +107,43 @@ def _opposite(rng: random.Random, original: str | None) -> str:
 def _progress(
     rng: random.Random, record: Record, at: datetime, start: datetime, user: bool
 ) -> None:
-    """Move a submission along: reviewed with an outcome, or escalated from a user to the team."""
+    """Move a submission along: reviewed with an outcome, or escalated from a user to the team;
+    one still pending gets its review some minutes after the simulator starts."""
     roll = rng.random()
     if roll < 0.45:
-        accepted = rng.random() < 0.5
-        record.update(status="completed", customer_status="reviewed")
-        record["outcome"] = "Reclassified" if accepted else "No change"
-        outcome = record.get("requested_disposition" if accepted else "original_disposition")
-        record["outcome_disposition"] = outcome
+        decide(record, accepted=rng.random() < 0.5)
     elif roll < 0.6 and user:
         escalated = min(at + timedelta(hours=rng.randint(1, 30)), start)
         record.update(status="escalated", customer_status="escalated")
         record.update(escalated_at=iso(escalated), escalated_by=TEAM_ADDRESS)
         record.update(escalated_as=record.get("requested_disposition"))
         record["escalated_submission_id"] = new_uuid(rng)
+    else:
+        # No rng draw here, so the records after this one stay as they were.
+        minutes = 2 + int(hashlib.sha256(record["submission_id"].encode()).hexdigest(), 16) % 28
+        record["_review_at"] = iso(start + timedelta(minutes=minutes))
+
+
+REVIEW_AFTER = timedelta(minutes=2)  # a new submission's review, on the store's clock
+
+
+def decide(record: Record, accepted: bool) -> None:
+    """A reviewed submission: the requested verdict taken, or the original kept."""
+    record.pop("_review_at", None)
+    record.update(status="completed", customer_status="reviewed")
+    record["outcome"] = "Reclassified" if accepted else "No change"
+    outcome = record.get("requested_disposition" if accepted else "original_disposition")
+    record["outcome_disposition"] = outcome
+    drop_nulls(record, NULLABLE_ENUMS)
+
+
+def review_due(records: list[Record], now: datetime) -> None:
+    """Decide every pending submission whose review time has come (the same way each time)."""
+    for record in records:
+        due = record.get("_review_at")
+        if record.get("status") == "pending" and due is not None and due <= iso(now):
+            digest = hashlib.sha256(record["submission_id"].encode()).digest()
+            decide(record, accepted=digest[0] % 2 == 0)
 
 
 REPORT_TITLES = {
@@ -227,3 +256,46 @@ def _allow_policy(pattern: str, pattern_type: str, flag: str) -> Record:
     for name in ("is_acceptable_sender", "is_trusted_sender", "is_exempt_recipient"):
         policy[name] = name == flag
     return {**policy, "verify_sender": True, "comments": None}
+
+
+def generate_registry(rng: random.Random, start: datetime) -> dict[str, list[Record]]:
+    """The impersonation registry (the company's executives: the CEO and CFO synced from the
+    directory, the others and a regex for the CEO's addresses added by hand), a sending domain
+    restriction and URL ignore patterns. Made after everything else, from the same generator,
+    so the records made before stay as they were."""
+
+    def stamped(fields: Record, days_ago: int) -> Record:
+        at = iso(start - timedelta(days=days_ago))
+        return {"id": new_uuid(rng), **fields, "created_at": at, "modified_at": at,
+                "last_modified": at}  # fmt: skip
+
+    registry = []
+    for index, (name, local, role) in enumerate(EXECUTIVES):
+        synced = index < 2
+        registry.append(stamped({
+            "name": name, "email": f"{local}@example.com", "is_email_regex": False,
+            "comments": role, "provenance": "SNOOPY-OFFICE_365" if synced else "A1S_INTERNAL",
+            "directory_id": 1 if synced else None,
+            "directory_node_id": 4100 + index if synced else None,
+        }, 120 - index))  # fmt: skip
+    ceo, local = EXECUTIVES[0][0], EXECUTIVES[0][1].replace(".", r"\.")
+    registry.append(stamped({
+        "name": ceo, "email": rf"{local}@(eu\.)?example\.(com|org)", "is_email_regex": True,
+        "comments": "Every address of the CEO", "provenance": "A1S_INTERNAL",
+        "directory_id": None, "directory_node_id": None,
+    }, 30))  # fmt: skip
+    restrictions = [
+        stamped({"domain": "payroll-provider.example", "exclude": ["news.payroll-provider.example"],
+                 "comments": "Payroll mail only over TLS"}, 50),
+    ]  # fmt: skip
+    ignored = [
+        stamped(
+            {"pattern": "safelinks.protection.outlook.example", "comments": "Link wrapper"}, 70
+        ),
+        stamped({"pattern": "click.newsletter.acme.example", "comments": None}, 20),
+    ]
+    return {
+        "impersonation_registry": registry,
+        "sending_domain_restrictions": restrictions,
+        "url_ignore_patterns": ignored,
+    }

@@ -13,12 +13,13 @@ import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.simulator import derive
-from bot.simulator.domains import generate_domains
+from bot.simulator.bulkjobs import BulkJobs
+from bot.simulator.domains import Domains, generate_domains
 from bot.simulator.errors import not_found
 from bot.simulator.messages import (
     Message,
@@ -33,13 +34,17 @@ from bot.simulator.params import Params, paginate, parse_bool, parse_enum, parse
 from bot.simulator.sample import generate_messages
 from bot.simulator.search import SearchQuery, matches
 from bot.simulator.seeds import (
+    REVIEW_AFTER,
     SUBMISSION_DISPOSITIONS,
     Record,
+    generate_registry,
     generate_reports,
     generate_settings,
     generate_submissions,
     make_submission,
     new_uuid,
+    public_record,
+    review_due,
 )
 from bot.simulator.settings import Settings
 
@@ -62,13 +67,16 @@ class Dataset:
         messages = (
             load_messages(data, rng, started) if data else generate_messages(count, rng, started)
         )
-        return cls(
+        dataset = cls(
             messages=messages,
             submissions=generate_submissions(messages, rng, started),
             reports=generate_reports(messages, rng, started),
             settings=generate_settings(rng, started),
-            domains=generate_domains(rng, started),  # last: the earlier records stay as they were
+            domains=generate_domains(rng, started),
         )
+        # Last: the earlier records stay as they were before these collections existed.
+        dataset.settings.update(generate_registry(rng, started))
+        return dataset
 
 
 def load_messages(path: Path, rng: random.Random, started: datetime) -> list[Message]:
@@ -100,8 +108,32 @@ class Store:
         self.submissions = data.submissions
         self.reports = data.reports
         self.settings = Settings(data.settings, self._rng)
-        self.domains = data.domains
+        self.domains = Domains(data.domains, self._rng)
+        self.bulk_jobs = BulkJobs(self._rng)
         self._pending: dict[str, int] = {}
+        # How far the clock of things that take time (reviews, bulk jobs, domain verification)
+        # runs ahead of the wall clock: `POST /__simulator/clock` moves it, so a test sees
+        # them happen without waiting.
+        self.ahead = timedelta(0)
+
+    def clock(self, now: datetime) -> datetime:
+        """`now` on the store's clock; whatever has come due by then has happened."""
+        moment = now + self.ahead
+        review_due(self.submissions, moment)
+        self.bulk_jobs.run_due(moment, self._act, self.lookup)
+        self.domains.settle(moment)
+        return moment
+
+    def _act(self, message: Message, params: dict[str, Any], now: datetime) -> bool:
+        """One message of a bulk job, as the one-message endpoints do it."""
+        if params["type"] == "MOVE":
+            self.move(message, params["destination"], "bulk-job", now)
+            return True
+        return bool(self._release_one(message["id"], "bulk-job", now)["delivered"])
+
+    def find_all(self, query: SearchQuery) -> list[Message]:
+        """Every message a search finds (a bulk job's)."""
+        return [message for message in self.messages if matches(message, query)]
 
     # Messages -------------------------------------------------------------------------------
 
@@ -232,13 +264,17 @@ class Store:
             message, body["expected_disposition"], now, actor, "Team", new_uuid(self._rng)
         )
         submission["escalated_submission_id"] = body.get("escalated_submission_id")
+        submission["_review_at"] = iso(now + self.ahead + REVIEW_AFTER)
         self.submissions.insert(0, submission)
         record_operation(message, action_entry("SUBMISSION", now, actor))
         return submission
 
     # Submissions and PhishGuard -------------------------------------------------------------
 
-    def list_submissions(self, params: Params) -> tuple[list[object], dict[str, int]]:
+    def list_submissions(
+        self, params: Params, now: datetime
+    ) -> tuple[list[object], dict[str, int]]:
+        self.clock(now)
         start, end = parse_when(params, "start"), parse_when(params, "end")
         kind = SUBMISSION_TYPES.get(parse_enum(params, "type", SUBMISSION_TYPES) or "")
         wanted = {
@@ -261,7 +297,8 @@ class Store:
                 and text in _submission_text(record)
             )
 
-        return paginate([dict(record) for record in self.submissions if keep(record)], params)
+        kept: list[object] = [public_record(r) for r in self.submissions if keep(r)]
+        return paginate(kept, params)
 
     def list_reports(self, params: Params) -> list[Record]:
         start, end = parse_when(params, "start"), parse_when(params, "end")

@@ -153,6 +153,10 @@ class SimulatorProcess:
     def calls(self) -> list[dict[str, Any]]:
         return list(self.hook("GET", "calls"))
 
+    def advance(self, seconds: float) -> None:
+        """Run the simulator's clock of reviews, bulk jobs and domain checks ahead."""
+        self.hook("POST", "clock", {"seconds": seconds})
+
     def requests(self) -> list[dict[str, Any]]:
         return list(self.hook("GET", "requests"))
 

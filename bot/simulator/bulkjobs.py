@@ -1,0 +1,152 @@
+"""Bulk jobs (`/investigate/bulk`): move or release every message a search finds, in the
+background.
+
+A job finds its messages when it is created (PENDING, `total_messages_discovered` known) and
+runs once `RUN_AFTER` has passed on the store's clock: each message is moved or released as the
+one-message endpoints would, and the job is COMPLETED with its counts. Until then it can be
+cancelled (CANCELLED; its messages are left alone). Listing answers the cursor-style
+`result_info` the file gives these lists, paged by `page`/`per_page`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.simulator.errors import invalid, malformed, not_found
+from bot.simulator.messages import Message, iso, recipients
+from bot.simulator.params import Params, paginate, parse_enum
+from bot.simulator.search import SearchQuery, parse_query
+from bot.simulator.seeds import Record, new_uuid, public_record
+
+RUN_AFTER = timedelta(seconds=30)
+ACTIONS = ("MOVE", "RELEASE")
+STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
+DESTINATIONS = (
+    "Inbox", "JunkEmail", "DeletedItems", "RecoverableItemsDeletions", "RecoverableItemsPurges",
+)  # fmt: skip
+FINISHED = ("COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
+Act = Callable[[Message, dict[str, Any], datetime], bool]
+
+
+class BulkJobs:
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self.jobs: list[Record] = []
+
+    def create(
+        self, body: Any, found: Callable[[SearchQuery], list[Message]], now: datetime
+    ) -> Record:
+        if not isinstance(body, dict):
+            raise malformed("The request body must be a JSON object")
+        action = body.get("action")
+        if action not in ACTIONS:
+            raise invalid("'action' must be MOVE or RELEASE")
+        destination = body.get("destination")
+        if action == "MOVE" and destination not in DESTINATIONS:
+            raise invalid(f"A MOVE needs 'destination', one of {', '.join(DESTINATIONS)}")
+        search = body.get("search_params")
+        if not isinstance(search, dict):
+            raise invalid("'search_params' is required: the search whose messages to act on")
+        query = parse_query({k: _text(v) for k, v in search.items() if v is not None}, now)
+        params = {"type": action, **({"destination": destination} if action == "MOVE" else {})}
+        job_id = new_uuid(self._rng)
+        items = [
+            {
+                "message_id": new_uuid(self._rng), "postfix_id": message["postfix_id"],
+                "action_type": action, "status": "PENDING", "retry_count": 0,
+                "status_message": None, "alert_id": message.get("alert_id"),
+                "email_message_id": message.get("message_id"), "created_at": iso(now),
+                "processed_at": None, "retry_after": None,
+                "action_params": {**params, "client_recipient": (recipients(message) or [""])[0]},
+                "_id": message["id"],
+            }
+            for message in found(query)
+        ]  # fmt: skip
+        job = {
+            "job_id": job_id, "action_type": action, "action_params": params,
+            "search_params": search, "comment": body.get("comment"), "status": "PENDING",
+            "status_message": None, "total_messages_discovered": len(items),
+            "messages_pending": len(items), "messages_successful": 0, "messages_failed": 0,
+            "created_at": iso(now), "started_at": None, "completed_at": None,
+            "_messages": items, "_run_at": iso(now + RUN_AFTER),
+        }  # fmt: skip
+        self.jobs.insert(0, job)
+        return public_record(job)
+
+    def run_due(self, now: datetime, act: Act, lookup: Callable[[str], Message | None]) -> None:
+        """Run every pending job whose time has come."""
+        for job in self.jobs:
+            if job["status"] != "PENDING" or job["_run_at"] > iso(now):
+                continue
+            job.update(status="PROCESSING", started_at=job["_run_at"])
+            for item in job["_messages"]:
+                message = lookup(item["_id"])
+                done = message is not None and act(message, job["action_params"], now)
+                item.update(status="COMPLETED" if done else "FAILED", processed_at=iso(now))
+                if not done:
+                    item["status_message"] = "The message is no longer there"
+            ok = sum(item["status"] == "COMPLETED" for item in job["_messages"])
+            job.update(
+                status="COMPLETED", completed_at=iso(now), messages_pending=0,
+                messages_successful=ok, messages_failed=len(job["_messages"]) - ok,
+            )  # fmt: skip
+
+    def list(self, params: Params) -> tuple[list[object], dict[str, Any]]:
+        action = parse_enum(params, "action_type", ACTIONS)
+        status = parse_enum(params, "status", STATUSES)
+        kept: builtins.list[object] = [
+            public_record(job)
+            for job in self.jobs
+            if action in (None, job["action_type"]) and status in (None, job["status"])
+        ]
+        return _cursor_page(kept, params)
+
+    def get(self, job_id: str) -> Record:
+        return public_record(self._find(job_id))
+
+    def cancel(self, job_id: str, now: datetime) -> Record:
+        job = self._find(job_id)
+        if job["status"] in FINISHED:
+            raise invalid(f"The job is already {job['status'].lower()}")
+        for item in job["_messages"]:
+            if item["status"] == "PENDING":
+                item.update(status="CANCELLED", processed_at=iso(now))
+        job.update(status="CANCELLED", completed_at=iso(now), messages_pending=0)
+        return public_record(job)
+
+    def delete(self, job_id: str) -> dict[str, str]:
+        self.jobs.remove(self._find(job_id))
+        return {"id": job_id}
+
+    def messages(self, job_id: str, params: Params) -> tuple[builtins.list[object], dict[str, Any]]:
+        status = parse_enum(params, "status", STATUSES)
+        items = self._find(job_id)["_messages"]
+        kept: builtins.list[object] = [
+            public_record(item) for item in items if status in (None, item["status"])
+        ]
+        return _cursor_page(kept, params)
+
+    def _find(self, job_id: str) -> Record:
+        for job in self.jobs:
+            if job["job_id"] == job_id:
+                return job
+        raise not_found("Bulk job")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _cursor_page(items: list[object], params: Params) -> tuple[list[object], dict[str, Any]]:
+    """Page by `page`/`per_page`, answered in the `CursorResultInfo` shape."""
+    chunk, info = paginate(items, params)
+    return chunk, {
+        "count": info["count"], "per_page": info["per_page"], "total_count": info["total_count"],
+        "next": None, "previous": None,
+    }  # fmt: skip

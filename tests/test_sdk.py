@@ -1,0 +1,172 @@
+"""The official `cloudflare` Python SDK (a test-only dependency, pinned in pyproject.toml's dev
+extras) against the simulator: every method `client.email_security` has, found by
+introspection, is called once. None may find no route (404 "No route", 405); the only refusals
+allowed are the documented ones: a parameter or an operation past its end of life (the SDK 4.x
+moves by `postfix_ids` and still has the bulk `DELETE /settings/domains`).
+
+The SDK is a second, independent client of the same API: where it and the simulator disagree
+on a path or a method, the simulator is missing something the real API has.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import cloudflare
+import pytest
+from cloudflare._resource import SyncAPIResource
+
+from bot.simulator.errors import EOL_PARAMETER
+from tests.kit.factories import quarantined_messages
+from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+
+# The order within one resource: what a later call needs (an id) comes from an earlier one.
+ORDER = ("list", "create", "get", "edit", "update", "batch", "bulk", "delete", "bulk_delete")
+
+# Required arguments by resource and name, else by name alone.
+VALUES: dict[str, Any] = {
+    "destination": "Inbox",
+    "expected_disposition": "NONE",
+    "block_senders.pattern": "sdk-blocked.example",
+    "block_senders.pattern_type": "DOMAIN",
+    "allow_policies.pattern": "sdk-allowed.example",
+    "allow_policies.pattern_type": "DOMAIN",
+    "trusted_domains.pattern": "sdk-trusted.example",
+    "is_regex": False,
+    "is_acceptable_sender": True,
+    "is_exempt_recipient": False,
+    "is_trusted_sender": False,
+    "verify_sender": True,
+    "is_recent": True,
+    "is_similarity": True,
+    "email": "sdk.executive@example.com",
+    "is_email_regex": False,
+    "name": "SDK Executive",
+    "ip_restrictions": [],
+    # Newer SDKs (5.x) have more methods; their arguments, so a version bump runs as it is.
+    "action": "RELEASE",
+    "search_params": {"sender": "m365-account-security.example"},
+    "deletes": [],
+    "patches": [],
+    "puts": [],
+    "posts": [],
+    "domains.domain": "sdk-protected.example",
+    "sending_domain_restrictions.domain": "sdk-tls.example",
+    "url_ignore_patterns.pattern": "sdk-ignored.example",
+    "allowed_delivery_modes": ["DIRECT"],
+    "drop_dispositions": [],
+    "regions": ["GLOBAL"],
+    "lookback_hops": 1,
+    "exclude": [],
+}
+# Optional arguments given anyway, so that an edit changes something.
+EXTRAS = {"edit": {"comments": "edited through the SDK"}, "create": {}}
+
+
+def sdk_methods(
+    resource: SyncAPIResource, path: str = ""
+) -> Iterator[tuple[str, Callable[..., Any]]]:
+    for name in sorted(dir(type(resource))):
+        if name.startswith(("_", "with_")):
+            continue
+        attribute = getattr(resource, name)
+        if isinstance(attribute, SyncAPIResource):
+            yield from sdk_methods(attribute, f"{path}{name}.")
+        elif callable(attribute):
+            yield f"{path}{name}", attribute
+
+
+def signature(method: Callable[..., Any]) -> inspect.Signature:
+    """The method's signature; for one with overloads (one entry or a batch), the first's."""
+    overloads = typing.get_overloads(getattr(type(method.__self__), method.__name__))
+    return inspect.signature(overloads[0] if overloads else method)
+
+
+def ordered(methods: list[tuple[str, Callable[..., Any]]]) -> list[tuple[str, Callable[..., Any]]]:
+    def key(item: tuple[str, Callable[..., Any]]) -> tuple[str, int]:
+        resource, _, verb = item[0].rpartition(".")
+        return resource, ORDER.index(verb) if verb in ORDER else len(ORDER)
+
+    return sorted(methods, key=key)
+
+
+@pytest.fixture
+def sdk(simulator: SimulatorProcess, monkeypatch: pytest.MonkeyPatch) -> cloudflare.Cloudflare:
+    # The SDK prefers a global key from the environment over the token (CONTRACT.md §6).
+    for name in ("CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return cloudflare.Cloudflare(
+        api_token=API_TOKEN, base_url=simulator.base_url, max_retries=0, timeout=10
+    )
+
+
+def test_every_sdk_email_security_method_finds_its_route(
+    sdk: cloudflare.Cloudflare, simulator: SimulatorProcess
+) -> None:
+    ids = simulator.add_messages(quarantined_messages(2, "SDK"))
+    postfix = sdk.email_security.investigate.get(ids[0], account_id=ACCOUNT_ID).postfix_id
+    known: dict[str, str] = {"investigate": postfix}
+    by_name = {
+        "postfix_id": postfix, "postfix_ids": [postfix], "body": [postfix], "ids": [ids[0]],
+        "id": ids[0],
+    }  # fmt: skip
+    methods = ordered(list(sdk_methods(sdk.email_security)))
+    assert len(methods) >= 37  # the 4.x SDK's email security methods
+    outcomes: dict[str, str] = {}
+    for dotted, method in methods:
+        resource, _, verb = dotted.rpartition(".")
+        area = (
+            resource.split(".")[-1] if resource.startswith("settings") else resource.split(".")[0]
+        )
+        parameters = signature(method).parameters
+        extras = {k: v for k, v in EXTRAS.get(verb, {}).items() if k in parameters}
+        args, kwargs = [], {"account_id": ACCOUNT_ID, **extras}
+        for parameter in parameters.values():
+            if parameter.default is not inspect.Parameter.empty or parameter.name in (
+                "self",
+                "account_id",
+            ):
+                continue
+            if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+                # An id from this resource's earlier list or create (none if they failed).
+                args.append(known.get(area, "no-id-yet"))
+                continue
+            for key in (f"{area}.{parameter.name}", parameter.name):
+                if key in VALUES or key in by_name:
+                    kwargs[parameter.name] = VALUES[key] if key in VALUES else by_name[key]
+                    break
+            else:
+                pytest.fail(f"{dotted}: no value for its required argument {parameter.name!r}")
+        outcomes[dotted] = call(method, args, kwargs, known, area)
+    refused = {name: outcome for name, outcome in outcomes.items() if outcome != "ok"}
+    assert refused == {
+        "investigate.move.bulk": "end of life",  # sends postfix_ids only
+        "settings.domains.bulk_delete": "end of life",
+    }
+
+
+def call(
+    method: Callable[..., Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    known: dict[str, str],
+    area: str,
+) -> str:
+    """ "ok", "end of life", or what else the simulator answered."""
+    try:
+        result = method(*args, **kwargs)
+    except cloudflare.APIStatusError as error:
+        errors = (error.body or {}).get("errors") if isinstance(error.body, dict) else None
+        code = errors[0].get("code") if errors else None
+        if code == EOL_PARAMETER:
+            return "end of life"
+        return f"{error.status_code} {errors}"
+    items = list(getattr(result, "result", None) or []) if hasattr(result, "result") else []
+    first = items[0] if items else result
+    found = getattr(first, "id", None)
+    if (found is not None and area not in known) or method.__name__ == "create":
+        known[area] = str(getattr(first, "id", known.get(area)))
+    return "ok"
