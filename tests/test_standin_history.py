@@ -23,7 +23,9 @@ ALERT = {"event_type": "email_security_alert", "event_payload": {"alert_id": "ro
 
 @pytest.fixture(scope="module")
 def standin_process() -> Iterator[StandinProcess]:
-    process = StandinProcess("--bot-token", BOT_TOKEN, "--channel-rate", "off")
+    process = StandinProcess(
+        "--bot-token", BOT_TOKEN, "--channel-rate", "off", "--bot-in", "C1,C2,C9"
+    )
     yield process
     process.stop()
 
@@ -120,7 +122,7 @@ async def test_a_channel_the_bot_is_not_in_answers_not_in_channel(
     client: AsyncWebClient, server: StandinProcess
 ) -> None:
     await client.chat_postMessage(channel="C9", text="before leaving")
-    await server.ahook("POST", "membership", {"channel": "C9", "member": False})
+    await server.ahook("POST", "conversations", {"channel": "C9", "bot": False})
     for call in (
         client.conversations_history(channel="C9"),
         client.conversations_replies(channel="C9", ts="1.0"),
@@ -128,7 +130,7 @@ async def test_a_channel_the_bot_is_not_in_answers_not_in_channel(
         with pytest.raises(SlackApiError) as raised:
             await call
         assert raised.value.response["error"] == "not_in_channel"
-    await server.ahook("POST", "membership", {"channel": "C9", "member": True})
+    await server.ahook("POST", "invite", {"channel": "C9", "user": "U1"})
     assert len((await client.conversations_history(channel="C9"))["messages"]) == 1
 
 
@@ -176,5 +178,5 @@ async def test_the_alert_sender_finds_its_own_posts_by_their_alert_id(
     assert found == reply["ts"]
     assert await sender.find_posted("C1", "root:m:never", None, since, []) is None
     assert await sender.find_posted("C1", "thread:m:3", "1.000001", since, []) is None
-    await server.ahook("POST", "membership", {"channel": "C1", "member": False})
+    await server.ahook("POST", "conversations", {"channel": "C1", "bot": False})
     assert await sender.find_posted("C1", "root:m:1", None, since, []) is None

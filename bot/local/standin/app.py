@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.local.standin.history import add_membership_hook
 from bot.local.standin.holds import add_hold_hooks
 from bot.local.standin.hooks import PREFIX, STANDIN, add_hooks
 from bot.local.standin.model import JsonObject, SlackError, iso_now
@@ -38,7 +37,6 @@ def create_app(config: Config | None = None) -> web.Application:
     app.on_shutdown.append(close_sockets)
     add_hooks(app)
     add_hold_hooks(app, lambda request: request.app[STANDIN].holds)
-    add_membership_hook(app, lambda request: request.app[STANDIN])
     add_changes(app, PREFIX)
     return app
 

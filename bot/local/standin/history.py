@@ -13,8 +13,8 @@
   unless `inclusive`), `limit` at a time (default 100, at most 999) with `has_more` and a
   `response_metadata.next_cursor`. Replies list a thread's parent, then its replies, oldest
   first (default limit 1000); an unknown thread answers `thread_not_found`.
-- A channel the bot is not in answers `not_in_channel`. The bot is in every channel but those
-  a test took it out of: `POST /__standin/membership {"channel": "C…", "member": false}`.
+- A channel the bot is not in answers as a post there would (`not_in_channel`, or
+  `channel_not_found` for one it cannot see): membership is `members.py`'s.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
-
-from aiohttp import web
 
 from bot.local.standin.model import JsonObject, Message, SlackError
 from bot.local.standin.state import Standin
@@ -65,10 +63,6 @@ def parse_metadata(raw: Any) -> JsonObject | None:
     return {"event_type": event_type, "event_payload": payload}
 
 
-def is_member(standin: Standin, channel: str) -> bool:
-    return channel not in standin.left_channels
-
-
 def conversations_history(standin: Standin, call: Call) -> JsonObject:
     channel = _readable(standin, call)
     found = [
@@ -97,8 +91,7 @@ def conversations_replies(standin: Standin, call: Call) -> JsonObject:
 
 def _readable(standin: Standin, call: Call) -> str:
     channel = call.need("channel", "channel_not_found")
-    if not is_member(standin, channel):
-        raise SlackError("not_in_channel")
+    standin.members.postable(channel)  # the bot reads only where it is (not_in_channel…)
     return channel
 
 
@@ -169,26 +162,3 @@ METHODS: dict[str, Callable[[Standin, Any], JsonObject]] = {
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
 }
-
-
-def add_membership_hook(app: web.Application, standin: Callable[[web.Request], Standin]) -> None:
-    """`standin(request)` finds the running stand-in."""
-
-    async def membership(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            channel, member = body["channel"], body["member"]
-            if not isinstance(channel, str) or not isinstance(member, bool):
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return web.json_response(
-                {"ok": False, "error": 'send {"channel": "C…", "member": false}'}, status=400
-            )
-        left = standin(request).left_channels
-        if member:
-            left.discard(channel)
-        else:
-            left.add(channel)
-        return web.json_response({"ok": True, "left": sorted(left)})
-
-    app.router.add_post("/__standin/membership", membership)

@@ -77,7 +77,6 @@ class Standin:
         self.members = Members(self.config.bot_in)
         self.sockets.forget()
         self.holds.release()
-        self.left_channels: set[str] = set()  # channels the bot is not in (history.py)
 
     # --- auth -------------------------------------------------------------------------------
 
