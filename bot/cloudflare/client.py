@@ -62,7 +62,7 @@ from bot.cloudflare.models import (
 )
 from bot.cloudflare.pages import all_pages
 from bot.cloudflare.parsing import parse, png
-from bot.cloudflare.ratelimit import RequestLimiter
+from bot.cloudflare.ratelimit import Limiter, RequestLimiter
 from bot.cloudflare.rawjson import RawEmlWriter
 from bot.cloudflare.shapes import BodyShape, Shape
 from bot.cloudflare.transport import (
@@ -126,7 +126,10 @@ class EmailSecurityClient:
         max_in_flight: int = 20,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
         observer: CallObserver | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
+        """`rate_limit` is this client's own limit (per process); `limiter`, when given,
+        replaces it (the bot gives the one shared by every replica, bot/store/ratelimit.py)."""
         if len(account_id) != 32 or not account_id.isalnum():
             raise ValueError("CLOUDFLARE_ACCOUNT_ID must be the 32-character account id")
         self.account_id = account_id
@@ -144,8 +147,8 @@ class EmailSecurityClient:
             ),
         )
         self._transport = Transport(
-            self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight,
-            observer,
+            self._http, limiter or RequestLimiter(*rate_limit), retry or RetryPolicy(),
+            max_in_flight, observer,
         )  # fmt: skip
         self._release_shape = BodyShape("release", "a bare array of ids", '{"ids": [...]}')
         self._preview_shape = BodyShape("preview", '{"postfix_id": ...}', '{"id": ...}')

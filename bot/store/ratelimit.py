@@ -1,0 +1,279 @@
+"""One Cloudflare budget for every replica sharing this Redis (issue 15).
+
+Cloudflare counts `CLOUDFLARE_RATE_LIMIT` per token, and every replica uses the same token, so
+the window lives in Redis: a sorted set of send times (microseconds, Redis's own clock, so the
+replicas' clocks never matter), plus one key for a 429's pause. Each call is one Lua script,
+one round trip; a request that had to wait makes one more when its time comes (a pause may
+have started meanwhile).
+
+- **Everyone's lane** (lookups, commands, alerts) *reserves*: the script gives the request the
+  earliest time at which the window has room, counting every reservation already made, and
+  records it. Requests are therefore served in the order they reach Redis, across replicas,
+  and none waits longer than the budget requires: no polling, no slot left idle while someone
+  waits, no replica overtaking another at the edge of a window.
+- **The executor's lane** (approved bulk actions) takes at most `share` of the budget in any
+  window, and only what is free *now*, after every reservation: it never reserves ahead, so a
+  lookup made during a 10,000-message release finds the rest of the budget free.
+- **A 429's Retry-After** is written to the pause key; every replica's next grant (and every
+  reservation made before it) waits until it has passed.
+- **Redis down**: each replica falls back to its own per-process limiter with the same setting
+  (`bot.cloudflare.ratelimit.RequestLimiter`), logs that once, and asks Redis again every few
+  seconds; the same setting per replica can then add up to N times it, and Cloudflare's 429
+  (waited out per replica) is the guard until Redis is back.
+
+Keys carry the `{ratelimit}` hash tag, so that every script touches one slot of a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.cloudflare.ratelimit import MARGIN, Limiter, RequestLimiter
+
+log = logging.getLogger("bot.ratelimit")
+
+SENT = "{ratelimit}:sent"  # every grant and reservation: member -> send time (us)
+EXECUTOR = "{ratelimit}:executor"  # the executor's grants, to hold it to its share
+PAUSE = "{ratelimit}:pause"  # a 429's end (us); absent when nothing is paused
+# Redis that does not answer is not waited for: the call goes through the fallback instead.
+FAILURES: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
+RETRY_SECONDS = 5.0  # while Redis is down, how often one call tries it again
+
+# What every script starts with: the time by Redis's clock, the window trimmed, the pause.
+_PRELUDE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+local function keep(key)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIRE', key, math.floor((tonumber(last[2]) - now + window) / 1000) + 1000)
+end
+local function nth_free(key, count, most)
+  -- when the window holds `most` or more, the earliest time at which one more fits: the
+  -- most-th newest entry leaves the window then (valid whatever the order of insertion)
+  if count < most then return 0 end
+  local nth = redis.call('ZRANGE', key, count - most, count - most, 'WITHSCORES')
+  return tonumber(nth[2]) + window
+end
+"""
+
+# KEYS: sent, pause. ARGV: limit, window (us), member. Returns the microseconds to wait: 0 =
+# send now. A member that already holds a reservation keeps it unless a pause began after it
+# was made and has not let it be; then it reserves again, after the pause.
+_RESERVE = (
+    _PRELUDE
+    + """
+local mine = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if mine then
+  mine = tonumber(mine)
+  if mine >= paused then return math.max(mine - now, 0) end
+  redis.call('ZREM', KEYS[1], ARGV[3])
+end
+local at = math.max(now, paused, nth_free(KEYS[1], redis.call('ZCARD', KEYS[1]), limit))
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+keep(KEYS[1])
+return at - now
+"""
+)
+
+# KEYS: sent, pause, executor. ARGV: limit, window (us), member, share. Takes a slot now or
+# answers how long to wait; never reserves, so reservations (everyone's lane) come first.
+_TAKE = (
+    _PRELUDE
+    + """
+if paused > now then return paused - now end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+local at = math.max(nth_free(KEYS[1], redis.call('ZCARD', KEYS[1]), limit),
+                    nth_free(KEYS[3], redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4])))
+if at > now then return at - now end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('ZADD', KEYS[3], now, ARGV[3])
+keep(KEYS[1])
+keep(KEYS[3])
+return 0
+"""
+)
+
+# KEYS: pause. ARGV: microseconds. Extends the pause (never shortens it).
+_PAUSE = """
+local t = redis.call('TIME')
+local ends = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+if ends > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ends, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 1
+"""
+
+
+class SharedBudget:
+    """`CLOUDFLARE_RATE_LIMIT` as one budget in Redis; `everyone()` and `share()` are the
+    limiters the API clients use. `redis` should fail fast (bot.clients.limiter_redis)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        max_requests: int,
+        period: float,
+        *,
+        margin: float = MARGIN,
+        retry_seconds: float = RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_requests < 1 or period <= 0:
+            raise ValueError("rate limit must allow at least 1 request in a positive period")
+        self.max_requests = max_requests
+        self.period = period
+        self.margin = margin
+        self.window_us = round((period + margin) * 1_000_000)
+        # The fallback: this process alone, with the same setting.
+        self.local = RequestLimiter(max_requests, period, clock, margin)
+        self.redis = redis
+        self._reserve = redis.register_script(_RESERVE)
+        self._take = redis.register_script(_TAKE)
+        self._pause = redis.register_script(_PAUSE)
+        self._retry_seconds = retry_seconds
+        self._clock = clock
+        self._down = False
+        self._retry_at = 0.0
+        self._prefix = secrets.token_hex(6)
+        self._ids = itertools.count()
+        self._forgetting: set[asyncio.Task[Any]] = set()
+
+    def everyone(self) -> Limiter:
+        """The whole budget, first come first served across replicas."""
+        return _Everyone(self)
+
+    def share(self, fraction: float) -> Limiter:
+        """At most `fraction` of the budget in any window (at least one request), and only
+        what nobody else has reserved: the executor's."""
+        if not 0 < fraction <= 1:
+            raise ValueError("a share is more than 0 and at most 1")
+        most = max(1, math.floor(self.max_requests * fraction + 1e-9))
+        return _Share(self, most)
+
+    # -- shared by the lanes -------------------------------------------------------------------
+
+    def shared(self) -> bool:
+        """Whether to ask Redis: yes unless it failed less than `retry_seconds` ago."""
+        return not self._down or self._clock() >= self._retry_at
+
+    def answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("shared rate limit: Redis answers again; the budget is shared again")
+
+    def failed(self, exc: BaseException) -> None:
+        self._retry_at = self._clock() + self._retry_seconds
+        if not self._down:
+            self._down = True
+            # Once per outage: every call of every lane comes through here while it lasts.
+            log.warning(
+                "shared rate limit: Redis did not answer (%s); this replica keeps "
+                "CLOUDFLARE_RATE_LIMIT on its own until it does",
+                type(exc).__name__,
+            )
+
+    def member(self) -> str:
+        return f"{self._prefix}:{next(self._ids)}"
+
+    async def reserve(self, member: str) -> float:
+        """Seconds until `member`'s reserved time (0: send now); reserves it first if needed."""
+        return await self._ask(self._reserve, [SENT, PAUSE], [member])
+
+    async def take(self, member: str, most: int) -> float:
+        """0 when a slot of the share was taken for `member`, else the seconds to wait."""
+        return await self._ask(self._take, [SENT, PAUSE, EXECUTOR], [member, most])
+
+    async def _ask(self, script: Any, keys: list[str], args: list[Any]) -> float:
+        answer = await script(keys=keys, args=[self.max_requests, self.window_us, *args])
+        return int(answer) / 1_000_000
+
+    def forget(self, member: str) -> None:
+        """Give back a reservation its caller no longer wants (cancelled), in the background:
+        a cancelled task must not wait on Redis."""
+        task = asyncio.ensure_future(self._forget(member))
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
+
+    async def _forget(self, member: str) -> None:
+        with contextlib.suppress(*FAILURES):  # else it ages out of the window by itself
+            await self.redis.zrem(SENT, member)
+
+    async def pause(self, seconds: float) -> None:
+        await self.local.pause(seconds)  # honoured by the fallback too
+        if not self.shared():
+            return
+        try:
+            await self._pause(keys=[PAUSE], args=[max(round(seconds * 1_000_000), 1)])
+        except FAILURES as exc:
+            self.failed(exc)
+        else:
+            self.answered()
+
+
+class _Everyone:
+    def __init__(self, budget: SharedBudget) -> None:
+        self.budget = budget
+
+    async def acquire(self) -> None:
+        budget = self.budget
+        if budget.shared():
+            member = budget.member()
+            try:
+                while (wait := await budget.reserve(member)) > 0:  # noqa: ASYNC110
+                    # Until the reserved time; then once more, in case a pause began meanwhile.
+                    await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                budget.forget(member)
+                raise
+            except FAILURES as exc:
+                budget.failed(exc)
+            else:
+                budget.answered()
+                budget.local.record()
+                return
+        await budget.local.acquire()
+
+    async def pause(self, seconds: float) -> None:
+        await self.budget.pause(seconds)
+
+
+class _Share:
+    def __init__(self, budget: SharedBudget, most: int) -> None:
+        self.budget = budget
+        self.most = most
+        # The share while Redis is down, within this process's own limit.
+        self.local = RequestLimiter(most, budget.period, margin=budget.margin)
+
+    async def acquire(self) -> None:
+        budget = self.budget
+        if budget.shared():
+            member = budget.member()
+            try:
+                # Time-based: a slot frees when an entry ages out, or a reservation is used.
+                while (wait := await budget.take(member, self.most)) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
+            except FAILURES as exc:
+                budget.failed(exc)
+            else:
+                budget.answered()
+                budget.local.record()
+                self.local.record()
+                return
+        await self.local.acquire()
+        await budget.local.acquire()
+
+    async def pause(self, seconds: float) -> None:
+        await self.budget.pause(seconds)
