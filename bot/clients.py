@@ -31,6 +31,7 @@ from bot.metrics import CountingRetry
 API_TIMEOUT_SECONDS = 30.0
 SLACK_TIMEOUT_SECONDS = 30
 LIMITER_TIMEOUT_SECONDS = 1.0
+LIMITER_CONNECTIONS = 40  # twice SharedBudget's calls at once: pauses and give-backs too
 
 
 def secret(value: object) -> str | None:
@@ -84,6 +85,9 @@ def limiter_redis(url: str) -> redis.Redis:
     rather than a reason to hold the call back."""
     return redis.Redis.from_url(
         url,
+        # SharedBudget queues its calls (20 at a time, in order) before they reach the pool,
+        # which would refuse a burst past its size rather than let it wait.
+        max_connections=LIMITER_CONNECTIONS,
         socket_timeout=LIMITER_TIMEOUT_SECONDS,
         socket_connect_timeout=LIMITER_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 0),

@@ -13,9 +13,11 @@ satisfy `Limiter`, the transport's view of a limiter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 # Seconds added to the window: a request is counted when it is granted, Cloudflare counts it
@@ -26,10 +28,14 @@ MARGIN = 0.25
 
 
 class Limiter(Protocol):
-    """What the transport needs of a limiter: a grant before each attempt, and a pause after
-    a 429 that holds back every request the limiter governs."""
+    """What the transport needs of a limiter: a turn for each attempt, and a pause after a 429
+    that holds back every request the limiter governs."""
 
-    async def acquire(self) -> None: ...
+    def turn(self, slots: asyncio.Semaphore) -> AbstractAsyncContextManager[None]:
+        """Hold one of `slots` (the transport's in-flight bound) and a grant together, for one
+        request sent at once: a grant used late could land in the API's next window beside
+        that window's own, so the limiter decides how the two combine."""
+        ...
 
     async def pause(self, seconds: float) -> None: ...
 
@@ -70,6 +76,13 @@ class RequestLimiter:
             while (wait := self.delay()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             self._sent.append(self._clock())
+
+    @contextlib.asynccontextmanager
+    async def turn(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+        """The slot first, then the grant: the request goes the moment it is granted."""
+        async with slots:
+            await self.acquire()
+            yield
 
     def record(self) -> None:
         """Count a request another limiter granted (the shared one), so that falling back to

@@ -226,10 +226,7 @@ class Transport:
             attempt += 1
             started = time.monotonic()
             try:
-                async with self.in_flight:
-                    # Granted once an in-flight slot is ours, not before queueing for one: a grant
-                    # used late could land in the API's next window beside that window's own.
-                    await self.limiter.acquire()
+                async with self.limiter.turn(self.in_flight):
                     started = time.monotonic()
                     response, consumed = await self._send(method, url, params, json, consume)
             except httpx.TransportError as exc:

@@ -2,20 +2,23 @@
 
 Cloudflare counts `CLOUDFLARE_RATE_LIMIT` per token, and every replica uses the same token, so
 the window lives in Redis: a sorted set of send times (microseconds, Redis's own clock, so the
-replicas' clocks never matter), plus one key for a 429's pause. Each call is one Lua script,
-one round trip; a request that had to wait makes one more when its time comes (a pause may
-have started meanwhile).
+replicas' clocks never matter), plus one key for a 429's pause. Each grant is one Lua script,
+one round trip; a call that has to wait (for the window, or for an in-flight slot) makes one
+more when its time comes, to check it still holds (a pause may have begun meanwhile). At most
+CALLS scripts run at once per replica; the others queue in order.
 
-- **Everyone's lane** (lookups, commands, alerts) *reserves*: the script gives the request the
+- **Everyone's lane** (lookups, commands, alerts) *reserves*: the script gives the call the
   earliest time at which the window has room, counting every reservation already made, and
-  records it. Requests are therefore served in the order they reach Redis, across replicas,
-  and none waits longer than the budget requires: no polling, no slot left idle while someone
-  waits, no replica overtaking another at the edge of a window.
+  records it. Calls are served in the order they reach Redis, across replicas, and none waits
+  longer than the budget requires: no polling, no slot left idle while someone waits. A call
+  whose transport has no free in-flight slot reserves at once all the same (its place in the
+  queue is its arrival, not when a slot frees), and one that got its slot more than `LATE`
+  after its time reserves again (a late send could share a window with the next burst).
 - **The executor's lane** (approved bulk actions) takes at most `share` of the budget in any
   window, and only what is free *now*, after every reservation: it never reserves ahead, so a
   lookup made during a 10,000-message release finds the rest of the budget free.
 - **A 429's Retry-After** is written to the pause key; every replica's next grant (and every
-  reservation made before it) waits until it has passed.
+  reservation that falls inside the pause) waits until it has passed.
 - **Redis down**: each replica falls back to its own per-process limiter with the same setting
   (`bot.cloudflare.ratelimit.RequestLimiter`), logs that once, and asks Redis again every few
   seconds; the same setting per replica can then add up to N times it, and Cloudflare's 429
@@ -33,7 +36,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,6 +51,10 @@ PAUSE = "{ratelimit}:pause"  # a 429's end (us); absent when nothing is paused
 # Redis that does not answer is not waited for: the call goes through the fallback instead.
 FAILURES: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
 RETRY_SECONDS = 5.0  # while Redis is down, how often one call tries it again
+CALLS = 20  # script calls at once; the rest queue here, in order (a pool would refuse them)
+# A reserved time may be used this late (waiting for an in-flight slot, a busy event loop);
+# later, the call reserves again. Within MARGIN, with room for the trip to the API.
+LATE = 0.1
 
 # What every script starts with: the time by Redis's clock, the window trimmed, the pause.
 _PRELUDE = """
@@ -69,16 +76,16 @@ local function nth_free(key, count, most)
 end
 """
 
-# KEYS: sent, pause. ARGV: limit, window (us), member. Returns the microseconds to wait: 0 =
-# send now. A member that already holds a reservation keeps it unless a pause began after it
-# was made and has not let it be; then it reserves again, after the pause.
+# KEYS: sent, pause. ARGV: limit, window (us), member, late (us). Returns the microseconds to
+# wait: 0 = send now. A member that already holds a reservation keeps it, unless a pause
+# began after it was made or its time passed more than `late` ago: then it reserves again.
 _RESERVE = (
     _PRELUDE
     + """
 local mine = redis.call('ZSCORE', KEYS[1], ARGV[3])
 if mine then
   mine = tonumber(mine)
-  if mine >= paused then return math.max(mine - now, 0) end
+  if mine >= paused and now - mine <= tonumber(ARGV[4]) then return math.max(mine - now, 0) end
   redis.call('ZREM', KEYS[1], ARGV[3])
 end
 local at = math.max(now, paused, nth_free(KEYS[1], redis.call('ZCARD', KEYS[1]), limit))
@@ -117,6 +124,14 @@ return 1
 """
 
 
+class _SkippedError(Exception):
+    """A call not made: Redis failed while it waited for its turn to ask."""
+
+
+# A turn that meets one of these goes through the fallback.
+_UNSHARED: tuple[type[BaseException], ...] = (*FAILURES, _SkippedError)
+
+
 class SharedBudget:
     """`CLOUDFLARE_RATE_LIMIT` as one budget in Redis; `everyone()` and `share()` are the
     limiters the API clients use. `redis` should fail fast (bot.clients.limiter_redis)."""
@@ -130,6 +145,7 @@ class SharedBudget:
         margin: float = MARGIN,
         retry_seconds: float = RETRY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        calls: int = CALLS,
     ) -> None:
         if max_requests < 1 or period <= 0:
             raise ValueError("rate limit must allow at least 1 request in a positive period")
@@ -137,6 +153,7 @@ class SharedBudget:
         self.period = period
         self.margin = margin
         self.window_us = round((period + margin) * 1_000_000)
+        self._late_us = round(min(LATE, margin) * 1_000_000)
         # The fallback: this process alone, with the same setting.
         self.local = RequestLimiter(max_requests, period, clock, margin)
         self.redis = redis
@@ -145,7 +162,9 @@ class SharedBudget:
         self._pause = redis.register_script(_PAUSE)
         self._retry_seconds = retry_seconds
         self._clock = clock
+        self._calls = asyncio.Semaphore(calls)
         self._down = False
+        self._since = 0.0  # when `_down` last changed: calls asked before then tell nothing
         self._retry_at = 0.0
         self._prefix = secrets.token_hex(6)
         self._ids = itertools.count()
@@ -169,15 +188,19 @@ class SharedBudget:
         """Whether to ask Redis: yes unless it failed less than `retry_seconds` ago."""
         return not self._down or self._clock() >= self._retry_at
 
-    def answered(self) -> None:
-        if self._down:
-            self._down = False
+    def answered(self, asked: float) -> None:
+        """A call asked at `asked` got its answer."""
+        if self._down and asked >= self._since:
+            self._down, self._since = False, self._clock()
             log.info("shared rate limit: Redis answers again; the budget is shared again")
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, asked: float) -> None:
+        """A call asked at `asked` failed with `exc` (it goes through the fallback)."""
+        if asked < self._since:
+            return  # asked before the last change: tells nothing new
         self._retry_at = self._clock() + self._retry_seconds
         if not self._down:
-            self._down = True
+            self._down, self._since = True, self._clock()
             # Once per outage: every call of every lane comes through here while it lasts.
             log.warning(
                 "shared rate limit: Redis did not answer (%s); this replica keeps "
@@ -190,15 +213,29 @@ class SharedBudget:
 
     async def reserve(self, member: str) -> float:
         """Seconds until `member`'s reserved time (0: send now); reserves it first if needed."""
-        return await self._ask(self._reserve, [SENT, PAUSE], [member])
+        return await self._ask(self._reserve, [SENT, PAUSE], [member, self._late_us])
 
     async def take(self, member: str, most: int) -> float:
         """0 when a slot of the share was taken for `member`, else the seconds to wait."""
         return await self._ask(self._take, [SENT, PAUSE, EXECUTOR], [member, most])
 
     async def _ask(self, script: Any, keys: list[str], args: list[Any]) -> float:
-        answer = await script(keys=keys, args=[self.max_requests, self.window_us, *args])
+        async with self._calls:
+            if not self.shared():
+                raise _SkippedError  # Redis failed while this call queued: not asked again now
+            answer = await self._call(script, keys, [self.max_requests, self.window_us, *args])
         return int(answer) / 1_000_000
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """One script call, its outcome told to `answered` or `failed`."""
+        asked = self._clock()
+        try:
+            answer = await script(keys=keys, args=args)
+        except FAILURES as exc:
+            self.failed(exc, asked)
+            raise
+        self.answered(asked)
+        return answer
 
     def forget(self, member: str) -> None:
         """Give back a reservation its caller no longer wants (cancelled), in the background:
@@ -215,36 +252,49 @@ class SharedBudget:
         await self.local.pause(seconds)  # honoured by the fallback too
         if not self.shared():
             return
-        try:
-            await self._pause(keys=[PAUSE], args=[max(round(seconds * 1_000_000), 1)])
-        except FAILURES as exc:
-            self.failed(exc)
-        else:
-            self.answered()
+        with contextlib.suppress(*FAILURES):  # then only this replica pauses
+            await self._call(self._pause, [PAUSE], [max(round(seconds * 1_000_000), 1)])
 
 
 class _Everyone:
     def __init__(self, budget: SharedBudget) -> None:
         self.budget = budget
 
-    async def acquire(self) -> None:
+    @contextlib.asynccontextmanager
+    async def turn(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
         budget = self.budget
-        if budget.shared():
-            member = budget.member()
+        if budget.shared() and await self._granted(slots):
             try:
-                while (wait := await budget.reserve(member)) > 0:  # noqa: ASYNC110
-                    # Until the reserved time; then once more, in case a pause began meanwhile.
+                yield
+            finally:
+                slots.release()
+            return
+        async with budget.local.turn(slots):
+            yield
+
+    async def _granted(self, slots: asyncio.Semaphore) -> bool:
+        """True when granted, holding one of `slots` (the caller releases it); False when
+        Redis failed, holding none."""
+        budget = self.budget
+        member = budget.member()
+        try:
+            # With every slot busy, the place in the queue is taken now, not when one frees.
+            wait = await budget.reserve(member) if slots.locked() else 0.0
+            while True:
+                if wait > 0:
                     await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                budget.forget(member)
-                raise
-            except FAILURES as exc:
-                budget.failed(exc)
-            else:
-                budget.answered()
-                budget.local.record()
-                return
-        await budget.local.acquire()
+                async with _held(slots) as keep:
+                    wait = await budget.reserve(member)
+                    if wait <= 0:
+                        keep()
+                        break
+        except asyncio.CancelledError:
+            budget.forget(member)
+            raise
+        except _UNSHARED:
+            return False  # logged by the budget, once per outage
+        budget.local.record()
+        return True
 
     async def pause(self, seconds: float) -> None:
         await self.budget.pause(seconds)
@@ -257,23 +307,56 @@ class _Share:
         # The share while Redis is down, within this process's own limit.
         self.local = RequestLimiter(most, budget.period, margin=budget.margin)
 
-    async def acquire(self) -> None:
+    @contextlib.asynccontextmanager
+    async def turn(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
         budget = self.budget
-        if budget.shared():
-            member = budget.member()
+        if budget.shared() and await self._granted(slots):
             try:
+                yield
+            finally:
+                slots.release()
+            return
+        async with slots:
+            await self.local.acquire()
+            await budget.local.acquire()
+            yield
+
+    async def _granted(self, slots: asyncio.Semaphore) -> bool:
+        """Like `_Everyone._granted`, but only a slot free now: it never reserves."""
+        budget = self.budget
+        member = budget.member()
+        try:
+            while True:
+                async with _held(slots) as keep:
+                    wait = await budget.take(member, self.most)
+                    if wait <= 0:
+                        keep()
+                        break
                 # Time-based: a slot frees when an entry ages out, or a reservation is used.
-                while (wait := await budget.take(member, self.most)) > 0:  # noqa: ASYNC110
-                    await asyncio.sleep(wait)
-            except FAILURES as exc:
-                budget.failed(exc)
-            else:
-                budget.answered()
-                budget.local.record()
-                self.local.record()
-                return
-        await self.local.acquire()
-        await budget.local.acquire()
+                await asyncio.sleep(wait)
+        except _UNSHARED:
+            return False  # logged by the budget, once per outage
+        budget.local.record()
+        self.local.record()
+        return True
 
     async def pause(self, seconds: float) -> None:
         await self.budget.pause(seconds)
+
+
+@contextlib.asynccontextmanager
+async def _held(slots: asyncio.Semaphore) -> AsyncIterator[Callable[[], None]]:
+    """One of `slots`, released on the way out unless `keep()` was called: then the caller
+    owns it (a turn holds it while its request is sent)."""
+    kept = False
+
+    def keep() -> None:
+        nonlocal kept
+        kept = True
+
+    await slots.acquire()
+    try:
+        yield keep
+    finally:
+        if not kept:
+            slots.release()
