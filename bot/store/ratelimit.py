@@ -7,18 +7,20 @@ one round trip; a call that has to wait (for the window, or for an in-flight slo
 more when its time comes, to check it still holds (a pause may have begun meanwhile). At most
 CALLS scripts run at once per replica; the others queue in order.
 
-- **Everyone's lane** (lookups, commands, alerts) *reserves*: the script gives the call the
-  earliest time at which the window has room, counting every reservation already made, and
-  records it. Calls are served in the order they reach Redis, across replicas, and none waits
-  longer than the budget requires: no polling, no slot left idle while someone waits. A call
-  whose transport has no free in-flight slot reserves at once all the same (its place in the
-  queue is its arrival, not when a slot frees), and one that got its slot more than `LATE`
-  after its time reserves again (a late send could share a window with the next burst).
+- **Everyone's lane** (lookups, commands, alerts) *plans*: on arrival, the script gives the
+  call the earliest time at which the window has room, counting every call planned before it,
+  and records it: its place in the queue, across replicas. When that time comes the call is
+  granted if the window has room *now*, and recorded at the moment it is sent. Calls are
+  served in the order they reached Redis, none waits longer than the budget requires (no
+  polling, no slot idle while someone waits), and a call that comes late (no in-flight slot
+  free, a busy event loop) delays those planned after it by as much, never a whole window, and
+  never makes a window hold more than the limit. A call whose transport has no free in-flight
+  slot plans at once all the same: its place is its arrival, not when a slot frees.
 - **The executor's lane** (approved bulk actions) takes at most `share` of the budget in any
-  window, and only what is free *now*, after every reservation: it never reserves ahead, so a
+  window, and only what is free *now*, after every planned call: it never plans ahead, so a
   lookup made during a 10,000-message release finds the rest of the budget free.
 - **A 429's Retry-After** is written to the pause key; every replica's next grant (and every
-  reservation that falls inside the pause) waits until it has passed.
+  call planned inside the pause) waits until it has passed.
 - **Redis down**: each replica falls back to its own per-process limiter with the same setting
   (`bot.cloudflare.ratelimit.RequestLimiter`), logs that once, and asks Redis again every few
   seconds; the same setting per replica can then add up to N times it, and Cloudflare's 429
@@ -45,16 +47,13 @@ from bot.cloudflare.ratelimit import MARGIN, Limiter, RequestLimiter
 
 log = logging.getLogger("bot.ratelimit")
 
-SENT = "{ratelimit}:sent"  # every grant and reservation: member -> send time (us)
+SENT = "{ratelimit}:sent"  # every call sent or planned: member -> its time (us)
 EXECUTOR = "{ratelimit}:executor"  # the executor's grants, to hold it to its share
 PAUSE = "{ratelimit}:pause"  # a 429's end (us); absent when nothing is paused
 # Redis that does not answer is not waited for: the call goes through the fallback instead.
 FAILURES: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
 RETRY_SECONDS = 5.0  # while Redis is down, how often one call tries it again
 CALLS = 20  # script calls at once; the rest queue here, in order (a pool would refuse them)
-# A reserved time may be used this late (waiting for an in-flight slot, a busy event loop);
-# later, the call reserves again. Within MARGIN, with room for the trip to the API.
-LATE = 0.1
 
 # What every script starts with: the time by Redis's clock, the window trimmed, the pause.
 _PRELUDE = """
@@ -76,19 +75,37 @@ local function nth_free(key, count, most)
 end
 """
 
-# KEYS: sent, pause. ARGV: limit, window (us), member, late (us). Returns the microseconds to
-# wait: 0 = send now. A member that already holds a reservation keeps it, unless a pause
-# began after it was made or its time passed more than `late` ago: then it reserves again.
+# KEYS: sent, pause. ARGV: limit, window (us), member. Returns the microseconds to wait: 0 =
+# granted, send now. A member not in the set plans its time: the earliest at which the window
+# has room, counting every entry, planned ones too (its place in the queue). A member whose time
+# has come is granted if the window holds fewer than `limit` entries now (sent, or due and not
+# yet sent), and recorded at this moment, the time it is actually sent: a call that comes late
+# (no in-flight slot free, a busy event loop) pushes the calls planned after it by that much, no
+# more, and never makes a window hold more than `limit`. Otherwise it waits for room.
 _RESERVE = (
     _PRELUDE
     + """
 local mine = redis.call('ZSCORE', KEYS[1], ARGV[3])
-if mine then
+local at
+if not mine then
+  at = math.max(now, paused, nth_free(KEYS[1], redis.call('ZCARD', KEYS[1]), limit))
+else
   mine = tonumber(mine)
-  if mine >= paused and now - mine <= tonumber(ARGV[4]) then return math.max(mine - now, 0) end
+  if mine > now and mine >= paused then return mine - now end
   redis.call('ZREM', KEYS[1], ARGV[3])
+  if paused > now then
+    at = paused
+  else
+    local low = string.format('(%.0f', now - window)
+    local count = redis.call('ZCOUNT', KEYS[1], low, now)
+    at = now
+    if count >= limit then
+      local nth = redis.call('ZRANGEBYSCORE', KEYS[1], low, now, 'WITHSCORES', 'LIMIT',
+                             count - limit, 1)
+      at = tonumber(nth[2]) + window
+    end
+  end
 end
-local at = math.max(now, paused, nth_free(KEYS[1], redis.call('ZCARD', KEYS[1]), limit))
 redis.call('ZADD', KEYS[1], at, ARGV[3])
 keep(KEYS[1])
 return at - now
@@ -96,7 +113,7 @@ return at - now
 )
 
 # KEYS: sent, pause, executor. ARGV: limit, window (us), member, share. Takes a slot now or
-# answers how long to wait; never reserves, so reservations (everyone's lane) come first.
+# answers how long to wait; never plans ahead, so planned calls (everyone's lane) come first.
 _TAKE = (
     _PRELUDE
     + """
@@ -153,7 +170,6 @@ class SharedBudget:
         self.period = period
         self.margin = margin
         self.window_us = round((period + margin) * 1_000_000)
-        self._late_us = round(min(LATE, margin) * 1_000_000)
         # The fallback: this process alone, with the same setting.
         self.local = RequestLimiter(max_requests, period, clock, margin)
         self.redis = redis
@@ -176,7 +192,7 @@ class SharedBudget:
 
     def share(self, fraction: float) -> Limiter:
         """At most `fraction` of the budget in any window (at least one request), and only
-        what nobody else has reserved: the executor's."""
+        what no planned call needs: the executor's."""
         if not 0 < fraction <= 1:
             raise ValueError("a share is more than 0 and at most 1")
         most = max(1, math.floor(self.max_requests * fraction + 1e-9))
@@ -212,8 +228,9 @@ class SharedBudget:
         return f"{self._prefix}:{next(self._ids)}"
 
     async def reserve(self, member: str) -> float:
-        """Seconds until `member`'s reserved time (0: send now); reserves it first if needed."""
-        return await self._ask(self._reserve, [SENT, PAUSE], [member, self._late_us])
+        """0 when `member` is granted (send now), else the seconds to wait: until its planned
+        time (planned by this call if it had none), or until the window has room."""
+        return await self._ask(self._reserve, [SENT, PAUSE], [member])
 
     async def take(self, member: str, most: int) -> float:
         """0 when a slot of the share was taken for `member`, else the seconds to wait."""
@@ -238,7 +255,7 @@ class SharedBudget:
         return answer
 
     def forget(self, member: str) -> None:
-        """Give back a reservation its caller no longer wants (cancelled), in the background:
+        """Give back a planned time its caller no longer wants (cancelled), in the background:
         a cancelled task must not wait on Redis."""
         task = asyncio.ensure_future(self._forget(member))
         self._forgetting.add(task)
@@ -322,7 +339,7 @@ class _Share:
             yield
 
     async def _granted(self, slots: asyncio.Semaphore) -> bool:
-        """Like `_Everyone._granted`, but only a slot free now: it never reserves."""
+        """Like `_Everyone._granted`, but only a slot free now: it never plans ahead."""
         budget = self.budget
         member = budget.member()
         try:
@@ -332,7 +349,7 @@ class _Share:
                     if wait <= 0:
                         keep()
                         break
-                # Time-based: a slot frees when an entry ages out, or a reservation is used.
+                # Time-based: a slot frees when an entry ages out of the window.
                 await asyncio.sleep(wait)
         except _UNSHARED:
             return False  # logged by the budget, once per outage
