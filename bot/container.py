@@ -107,8 +107,7 @@ def build(
     approvals_store = ApprovalStore(store, key=key)
     approvals = ApprovalService(
         store=approvals_store, audit=audit, policy=policy, email=executor_email or email,
-        settings=settings,
-        owner=instance, stopping=stopping,
+        settings=settings, owner=instance, stopping=stopping,
     )  # fmt: skip
     home = HomeTabs(client, approvals, settings.bot_approvers, settings.bot_command)
     approvals.board = SlackApprovals(client, policy, home)
