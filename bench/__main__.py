@@ -9,18 +9,19 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import ack, alerts, bulk, flood, lookup, memory, raw, render
+from bench import ack, alerts, budget, bulk, flood, lookup, memory, raw, render
 from bench.common import Options, Result, say
 
 Benchmark = Callable[[Options], Result]
-# In this order. The CPU-bound ones run alone; bulk and alerts wait on pacing (Cloudflare's
-# latency and rate limit, Slack's 1 message/s per channel), not on the CPU, so they run side by
-# side (their figures are ratios to those pacing minimums); memory reads the peaks of ack and bulk.
+# In this order. The CPU-bound ones run alone; bulk, alerts and budget wait on pacing
+# (Cloudflare's latency and rate limit, Slack's 1 message/s per channel), not on the CPU, so they
+# run side by side (their figures are ratios to, or differences from, those pacing minimums);
+# memory reads the peaks of ack and bulk.
 STAGES: list[dict[str, Benchmark]] = [
     {"render": render.run},
     {"ack": ack.run},
     {"lookup": lookup.run},
-    {"bulk": bulk.run, "alerts": alerts.run},
+    {"bulk": bulk.run, "alerts": alerts.run, "budget": budget.run},
     {"flood": flood.run},
     {"memory": memory.run},
     {"raw": raw.run},

@@ -5,7 +5,8 @@ Timeouts, so that no outbound call can hang: the Email Security API API_TIMEOUT_
 attempt (connect 10 s; GETs retried 3 times, 202 polling 60 s, a 429 waited at most 300 s,
 3 times); the Slack Web API SLACK_TIMEOUT_SECONDS per call (file uploads included; a failed
 connection retried once, a 429 waited up to 5 times); Redis 5 s to connect and per command
-(3 quick retries), and 0.5 s for the repeat check on the path that answers Slack.
+(3 quick retries), 0.5 s for the repeat check on the path that answers Slack, and 1 s without
+retries for the shared rate limit (its fallback takes over).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import redis.asyncio as redis
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -21,12 +23,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.ratelimit import Limiter
 from bot.cloudflare.transport import CallObserver
 from bot.config import SIMULATOR_ACCOUNT_ID, SIMULATOR_TOKEN, Settings
 from bot.metrics import CountingRetry
 
 API_TIMEOUT_SECONDS = 30.0
 SLACK_TIMEOUT_SECONDS = 30
+LIMITER_TIMEOUT_SECONDS = 1.0
+LIMITER_CONNECTIONS = 40  # twice SharedBudget's calls at once: pauses and give-backs too
 
 
 def secret(value: object) -> str | None:
@@ -34,11 +39,15 @@ def secret(value: object) -> str | None:
     return str(get()) if get else None
 
 
-def email_client(settings: Settings, observer: CallObserver | None = None) -> EmailSecurityClient:
+def email_client(
+    settings: Settings, observer: CallObserver | None = None, limiter: Limiter | None = None
+) -> EmailSecurityClient:
+    """The API client; `limiter` (the shared budget's) replaces its own per-process one."""
     if not settings.uses_cloudflare:
         return EmailSecurityClient(
             SIMULATOR_ACCOUNT_ID, api_token=SIMULATOR_TOKEN, base_url=settings.simulator_url,
             rate_limit=settings.rate_limit, timeout=API_TIMEOUT_SECONDS, observer=observer,
+            limiter=limiter,
         )  # fmt: skip
     assert settings.cloudflare_account_id is not None
     return EmailSecurityClient(
@@ -50,6 +59,7 @@ def email_client(settings: Settings, observer: CallObserver | None = None) -> Em
         rate_limit=settings.rate_limit,
         timeout=API_TIMEOUT_SECONDS,
         observer=observer,
+        limiter=limiter,
     )
 
 
@@ -66,6 +76,21 @@ def redis_client(url: str, on_error: Callable[[], None] | None = None) -> redis.
             ExponentialBackoff(cap=1.0, base=0.05), retries=3, on_error=on_error or _nothing
         ),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
+
+
+def limiter_redis(url: str) -> redis.Redis:
+    """Redis for the shared rate limit (bot/store/ratelimit.py), which is asked before every
+    API call: no retries and a short timeout, since the limiter has a fallback of its own
+    rather than a reason to hold the call back."""
+    return redis.Redis.from_url(
+        url,
+        # SharedBudget queues its calls (20 at a time, in order) before they reach the pool,
+        # which would refuse a burst past its size rather than let it wait.
+        max_connections=LIMITER_CONNECTIONS,
+        socket_timeout=LIMITER_TIMEOUT_SECONDS,
+        socket_connect_timeout=LIMITER_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
     )
 
 

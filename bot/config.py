@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     cloudflare_email: str | None = None
     cloudflare_api_key: SecretStr | None = None
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
-    cloudflare_rate_limit: str = "1200/300"  # requests/seconds this bot keeps under
+    cloudflare_rate_limit: str = "1200/300"  # requests/seconds all replicas keep under together
+    # The most of that budget approved bulk actions take in any window (bot/store/ratelimit.py).
+    cloudflare_executor_share: float = Field(default=0.5, gt=0, le=1)
 
     redis_url: str = "redis://localhost:6379/0"
     host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default

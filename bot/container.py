@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import background, health
 from bot.app import build_app
-from bot.clients import email_client, redis_client, secret, slack_client
+from bot.clients import email_client, limiter_redis, redis_client, secret, slack_client
 from bot.cloudflare import EmailSecurityClient
 from bot.config import ConfigError, Settings, load_settings
 from bot.listener import CappedSite, ConnectionCap, connection_limits
@@ -59,6 +59,7 @@ from bot.slack.held import HeldAlerts
 from bot.slack.home import HomeTabs
 from bot.store import CardStore, Once, SearchStore
 from bot.store.posts import PostStore
+from bot.store.ratelimit import SharedBudget
 from handlers.context import Slackside
 from handlers.inflight import track
 from handlers.workspace import Workspace
@@ -86,7 +87,10 @@ def build(
     email: EmailSecurityClient,
     webhooks: aiohttp.ClientSession,
     metrics: Metrics,
+    executor_email: EmailSecurityClient | None = None,
 ) -> Built:
+    """`executor_email` is the client approved executions send through (its limiter holds
+    them to their share of the budget); `email` serves everything else."""
     stopping = asyncio.Event()
     instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -103,8 +107,8 @@ def build(
     audit = AuditLog(store, key)
     approvals_store = ApprovalStore(store, key=key)
     approvals = ApprovalService(
-        store=approvals_store, audit=audit, policy=policy, email=email, settings=settings,
-        owner=instance, stopping=stopping,
+        store=approvals_store, audit=audit, policy=policy, email=executor_email or email,
+        settings=settings, owner=instance, stopping=stopping,
     )  # fmt: skip
     home = HomeTabs(client, approvals, settings.bot_approvers, settings.bot_command)
     approvals.board = SlackApprovals(client, policy, home)
@@ -174,13 +178,22 @@ async def serve(settings: Settings) -> None:
         await check_app_token(settings)
     client, metrics = slack_client(settings), Metrics()
     store = redis_client(settings.redis_url, metrics.redis_error)
+    # One CLOUDFLARE_RATE_LIMIT for every replica sharing this Redis; approved executions get
+    # their own client whose limiter takes at most CLOUDFLARE_EXECUTOR_SHARE of it, so that a
+    # bulk release never leaves a lookup waiting (docs/operations.md).
+    budget_store = limiter_redis(settings.redis_url)
+    budget = SharedBudget(budget_store, *settings.rate_limit)
     async with AsyncExitStack() as stack:
-        email = await stack.enter_async_context(email_client(settings, metrics))
+        stack.push_async_callback(budget_store.aclose)
+        email = await stack.enter_async_context(email_client(settings, metrics, budget.everyone()))
+        executor_email = await stack.enter_async_context(
+            email_client(settings, metrics, budget.share(settings.cloudflare_executor_share))
+        )
         webhooks = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT))
         )
         stack.push_async_callback(store.aclose)
-        built = build(settings, client, store, email, webhooks, metrics)
+        built = build(settings, client, store, email, webhooks, metrics, executor_email)
         await _run(settings, built, client, store, email, metrics, stop)
 
 

@@ -74,6 +74,16 @@ def test_every_bad_setting_is_named_once_without_values(monkeypatch: pytest.Monk
     assert "alice" not in text and "not-an-account" not in text
 
 
+def test_executor_share_is_a_fraction_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().cloudflare_executor_share == 0.5
+    monkeypatch.setenv("CLOUDFLARE_EXECUTOR_SHARE", "0.25")
+    assert load_settings().cloudflare_executor_share == 0.25
+    for bad in ("0", "1.5", "half"):
+        monkeypatch.setenv("CLOUDFLARE_EXECUTOR_SHARE", bad)
+        with pytest.raises(ConfigError, match="- CLOUDFLARE_EXECUTOR_SHARE:"):
+            load_settings()
+
+
 def test_integrity_key_comes_from_the_bots_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Derived, never configured in Redis: the same secret gives the same key on every
     replica; BOT_INTEGRITY_KEY wins, else the signing secret, else the app token."""

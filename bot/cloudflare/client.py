@@ -23,7 +23,7 @@ from bot.cloudflare.actions import MAX_BATCH, ActionsApi, ChunkCallback
 from bot.cloudflare.bulkjobs import BulkJobs
 from bot.cloudflare.core import Endpoint, marked
 from bot.cloudflare.investigate import RAW_MAX_BYTES, InvestigateApi, SearchPage
-from bot.cloudflare.ratelimit import RequestLimiter
+from bot.cloudflare.ratelimit import Limiter, RequestLimiter
 from bot.cloudflare.reports import ReportsApi
 from bot.cloudflare.settings import collection_endpoints
 from bot.cloudflare.settings_api import SettingsApi
@@ -69,7 +69,10 @@ class EmailSecurityClient(InvestigateApi, ActionsApi, ReportsApi, SettingsApi):
         max_in_flight: int = 20,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
         observer: CallObserver | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
+        """`rate_limit` is this client's own limit (per process); `limiter`, when given,
+        replaces it (the bot gives the one shared by every replica, bot/store/ratelimit.py)."""
         if len(account_id) != 32 or not account_id.isalnum():
             raise ValueError("CLOUDFLARE_ACCOUNT_ID must be the 32-character account id")
         self.account_id = account_id
@@ -87,8 +90,8 @@ class EmailSecurityClient(InvestigateApi, ActionsApi, ReportsApi, SettingsApi):
             ),
         )
         self._transport = Transport(
-            self._http, RequestLimiter(*rate_limit), retry or RetryPolicy(), max_in_flight,
-            observer,
+            self._http, limiter or RequestLimiter(*rate_limit), retry or RetryPolicy(),
+            max_in_flight, observer,
         )  # fmt: skip
         self._release_shape = BodyShape("release", "a bare array of ids", '{"ids": [...]}')
         self._preview_shape = BodyShape("preview", '{"postfix_id": ...}', '{"id": ...}')

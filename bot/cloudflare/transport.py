@@ -2,7 +2,8 @@
 
 Retry rules (issue #2, DESIGN.md "Failure behaviour"):
 - 429, any method: wait Retry-After (at most `max_retry_after`, cancellable) and try again; the
-  wait also pauses every other request of this client, since Cloudflare blocks them all.
+  wait also pauses every other request of this client's limiter (the shared one: of every
+  replica), since Cloudflare blocks them all.
 - GET: 5xx, timeouts and connection errors are retried with jittered exponential backoff.
 - POST/PATCH/DELETE: never retried once the request may have reached the server; only a failure
   to connect at all (nothing was sent) is retried.
@@ -32,7 +33,7 @@ from bot.cloudflare.errors import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from bot.cloudflare.ratelimit import RequestLimiter
+from bot.cloudflare.ratelimit import Limiter
 from bot.cloudflare.waits import WAIT_NOTICE
 
 log = logging.getLogger("bot.cloudflare")
@@ -173,7 +174,7 @@ class Transport:
     def __init__(
         self,
         http: httpx.AsyncClient,
-        limiter: RequestLimiter,
+        limiter: Limiter,
         retry: RetryPolicy,
         max_in_flight: int = 20,
         observer: CallObserver | None = None,
@@ -222,11 +223,11 @@ class Transport:
         endpoint = endpoint_of(url)
         attempt = 0
         while True:
-            await self.limiter.acquire()
             attempt += 1
             started = time.monotonic()
             try:
-                async with self.in_flight:
+                async with self.limiter.turn(self.in_flight):
+                    started = time.monotonic()
                     response, consumed = await self._send(method, url, params, json, consume)
             except httpx.TransportError as exc:
                 self._called(method, endpoint, type(exc).__name__, started, attempt)
@@ -325,7 +326,8 @@ class Transport:
     async def _wait_rate_limit(self, response: httpx.Response, count: int, what: str) -> None:
         header = parse_retry_after(response.headers.get("Retry-After"))
         wait = self.retry.default_retry_after if header is None else header
-        self.limiter.pause(min(wait, self.retry.max_retry_after))
+        # Every request this limiter governs waits too (with the shared limiter: every replica's).
+        await self.limiter.pause(min(wait, self.retry.max_retry_after))
         if wait > self.retry.max_retry_after or count > self.retry.rate_limit_retries:
             error = error_for(response, what)
             assert isinstance(error, RateLimitedError)
