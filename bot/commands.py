@@ -25,6 +25,9 @@ from bot.roles import Role
 
 SEARCH_PAGE = 10  # hits a search page asks the API for and shows
 MAX_REASON = 500  # characters, as in the modals
+MAX_FILTER = 200  # characters of `blocked <text>`
+MAX_PATTERN = 1024  # characters of a blocked-sender pattern, as the API takes
+BLOCKED_PAGE = 10  # blocked senders a page shows (with More), as a search page
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
 SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
 
@@ -75,6 +78,19 @@ VERBS: dict[str, Verb] = {
         "block <sender|domain>",
         "block future mail from an address or a whole domain",
         Role.OPERATOR,
+    ),
+    "blocked": Verb(
+        "blocked [text]",
+        "the blocked senders (those matching `text`), each with an Unblock button",
+        Role.VIEWER,
+    ),
+    "unblock": Verb(
+        "unblock <pattern|id>", "remove a sender from the blocked senders", Role.OPERATOR
+    ),
+    "domains": Verb(
+        "domains",
+        "the protected domains: status, delivery mode and last activity (read-only)",
+        Role.VIEWER,
     ),
     "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
     "audit": Verb(
@@ -181,6 +197,14 @@ class BlockCommand:
 
 
 @dataclass(frozen=True)
+class BlocklistCommand:
+    """blocked [text] / unblock <pattern|id> / domains: `arg` is the text, the pattern or id."""
+
+    verb: Literal["blocked", "unblock", "domains"]
+    arg: str = ""
+
+
+@dataclass(frozen=True)
 class SimpleCommand:
     verb: Literal["help", "approvals", "audit"]
     args: tuple[str, ...] = field(default_factory=tuple)
@@ -193,6 +217,7 @@ Command = (
     | MoveCommand
     | ReclassifyCommand
     | BlockCommand
+    | BlocklistCommand
     | SimpleCommand
 )
 
@@ -217,6 +242,9 @@ def parse(text: str) -> Command:
         "move": _move,
         "reclassify": _reclassify,
         "block": _block,
+        "blocked": _blocked,
+        "unblock": _unblock,
+        "domains": _domains,
     }
     if verb in parsers:
         return parsers[verb](args)
@@ -324,6 +352,27 @@ def _block(args: list[str]) -> BlockCommand:
     if DOMAIN.match(value):
         return BlockCommand(value, "DOMAIN")
     raise UsageError(f"`{args[0][:80]}` is neither an email address nor a domain", "block")
+
+
+def _blocked(args: list[str]) -> BlocklistCommand:
+    text = " ".join(args).strip()
+    if len(text) > MAX_FILTER:
+        raise UsageError(f"the text is {len(text)} characters; at most {MAX_FILTER}", "blocked")
+    return BlocklistCommand("blocked", text)
+
+
+def _unblock(args: list[str]) -> BlocklistCommand:
+    if len(args) != 1 or not args[0].strip():
+        raise UsageError("unblock takes one pattern or blocked-sender id", "unblock")
+    if len(args[0]) > MAX_PATTERN:
+        raise UsageError(f"a pattern has at most {MAX_PATTERN} characters", "unblock")
+    return BlocklistCommand("unblock", args[0].strip())
+
+
+def _domains(args: list[str]) -> BlocklistCommand:
+    if args:
+        raise UsageError("domains takes nothing after it", "domains")
+    return BlocklistCommand("domains")
 
 
 def _search(args: list[str]) -> SearchCommand:

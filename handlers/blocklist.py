@@ -1,0 +1,37 @@
+"""The blocked senders list and the protected domains: `/email blocked|unblock|domains`, the
+list's "More", and Unblock (on the list or on a card whose sender is blocked)."""
+
+from __future__ import annotations
+
+from blocks.blocklist import blocked_list, domains_list, unblocked_text
+from bot.services.blocklist import BlockedPage
+from handlers.context import Request
+from handlers.replies import Reply
+
+
+async def show_blocked(reply: Reply, page: BlockedPage) -> None:
+    blocks = blocked_list(
+        page.entries, text=page.text, shown_before=page.shown_before, total=page.total,
+        more=page.more,
+    )  # fmt: skip
+    await reply.private_blocks(blocks, f"Blocked senders: {len(page.entries)} shown")
+
+
+async def unblock(request: Request, target: str) -> None:
+    done = await request.services.blocklist.unblock(request.actor, target)
+    await request.reply.private(unblocked_text(done.entry, unaudited=done.unaudited))
+
+
+async def show_domains(request: Request) -> None:
+    domains = await request.services.blocklist.domains(request.actor)
+    await request.reply.private_blocks(domains_list(domains), f"{len(domains)} protected domains")
+
+
+async def on_more(request: Request) -> None:
+    await show_blocked(
+        request.reply, await request.services.blocklist.more(request.actor, request.value)
+    )
+
+
+async def on_unblock(request: Request) -> None:
+    await unblock(request, request.value)
