@@ -24,6 +24,8 @@ from bot.cloudflare.settings_models import BlockedSender, ProtectedDomain
 
 PATTERN_CHARS = 300
 COMMENT_CHARS = 300
+DOMAIN_CHARS = 120  # a longer domain name is cut: the line stays short
+DOMAINS_SHOWN, DOMAINS_PER_SECTION = 30, 8  # 30 lines of ~300 characters: 9,000 in all
 DASHBOARD_NOTE = (
     "Read-only: adding, removing or changing a protected domain stays in the Cloudflare "
     "dashboard (Email Security, Settings, Domain management)."
@@ -124,23 +126,26 @@ def _domain_text(domain: ProtectedDomain) -> str:
         activity = f"last changed {when(domain.modified_at)}"
     status = domain.status or "unknown"
     return (
-        f"*{safe_or(domain.domain, 253)}* · {safe(status, 20)} · delivery "
-        f"{safe(modes, 100)} · {activity}"
+        f"*{safe_or(domain.domain, DOMAIN_CHARS)}* · {safe(status, 20)} · delivery "
+        f"{safe(modes, 60)} · {activity}"
     )
 
 
-def domains_list(domains: Sequence[ProtectedDomain]) -> list[Block]:
-    """The protected domains (at most 50: a tenant has a handful), one line each, in sections
-    of at most 10 lines (a section holds 3,000 characters; a line is under 500)."""
+def domains_list(domains: Sequence[ProtectedDomain], total: int | None = None) -> list[Block]:
+    """The protected domains (the first DOMAINS_SHOWN: a tenant has a handful; `total` how many
+    there are), one line each of at most ~300 characters, DOMAINS_PER_SECTION to a section
+    (3,000 characters each)."""
     if not domains:
-        return [
-            SectionBlock(text=mrkdwn(NO_DOMAINS)),
-            ContextBlock(elements=[mrkdwn(DASHBOARD_NOTE)]),
-        ]
-    shown = list(domains)[:50]
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{len(shown)} protected domains*"))]
-    for start in range(0, len(shown), 10):
-        lines = [_domain_text(d) for d in shown[start : start + 10]]
+        note = ContextBlock(elements=[mrkdwn(DASHBOARD_NOTE)])
+        return [SectionBlock(text=mrkdwn(NO_DOMAINS)), note]
+    shown = list(domains)[:DOMAINS_SHOWN]
+    count = max(total or 0, len(domains))
+    title = f"*{count} protected domains*"
+    if count > len(shown):
+        title += f" · the first {len(shown)} shown"
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(title))]
+    for start in range(0, len(shown), DOMAINS_PER_SECTION):
+        lines = [_domain_text(d) for d in shown[start : start + DOMAINS_PER_SECTION]]
         blocks.append(SectionBlock(text=mrkdwn("\n".join(lines))))
     blocks.append(ContextBlock(elements=[mrkdwn(DASHBOARD_NOTE)]))
     return blocks

@@ -23,8 +23,8 @@ async def unblock(request: Request, target: str) -> None:
 
 
 async def show_domains(request: Request) -> None:
-    domains = await request.services.blocklist.domains(request.actor)
-    await request.reply.private_blocks(domains_list(domains), f"{len(domains)} protected domains")
+    domains, total = await request.services.blocklist.domains(request.actor)
+    await request.reply.private_blocks(domains_list(domains, total), f"{total} protected domains")
 
 
 async def on_more(request: Request) -> None:

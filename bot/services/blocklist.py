@@ -23,7 +23,7 @@ log = logging.getLogger("bot.services.blocklist")
 # The API's ids of settings entries are UUIDs; anything else given to `unblock` is a pattern.
 ENTRY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 LOOKUP_PAGE = 50  # entries one card's check reads: one call, the address's domain searched
-DOMAINS_SHOWN = 50  # protected domains a list shows (a tenant has a handful)
+DOMAINS_READ = 30  # protected domains a list reads, as it shows them (a tenant has a handful)
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,9 @@ class BlocklistService:
                 return entry
         return None
 
-    async def domains(self, actor: str) -> list[ProtectedDomain]:
-        """The protected domains, by name."""
+    async def domains(self, actor: str) -> tuple[list[ProtectedDomain], int]:
+        """The first protected domains by name, and how many there are."""
         await self.policy.require(actor, role_for("domains"), "see the protected domains")
-        page = await self.email.protected_domains.page(1, DOMAINS_SHOWN, order="domain")
-        return list(page.items)
+        page = await self.email.protected_domains.page(1, DOMAINS_READ, order="domain")
+        total = page.total_count if page.total_count is not None else len(page.items)
+        return list(page.items), max(total, len(page.items))
