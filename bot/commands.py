@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from bot.cloudflare.dispositions import SEARCHABLE
@@ -242,9 +243,7 @@ def parse(text: str) -> Command:
         "move": _move,
         "reclassify": _reclassify,
         "block": _block,
-        "blocked": _blocked,
-        "unblock": _unblock,
-        "domains": _domains,
+        **{v: partial(_blocklist, v) for v in ("blocked", "unblock", "domains")},
     }
     if verb in parsers:
         return parsers[verb](args)
@@ -354,25 +353,16 @@ def _block(args: list[str]) -> BlockCommand:
     raise UsageError(f"`{args[0][:80]}` is neither an email address nor a domain", "block")
 
 
-def _blocked(args: list[str]) -> BlocklistCommand:
+def _blocklist(verb: str, args: list[str]) -> BlocklistCommand:
+    """blocked [text] (at most MAX_FILTER characters), unblock <one pattern or id>, domains."""
     text = " ".join(args).strip()
-    if len(text) > MAX_FILTER:
-        raise UsageError(f"the text is {len(text)} characters; at most {MAX_FILTER}", "blocked")
-    return BlocklistCommand("blocked", text)
-
-
-def _unblock(args: list[str]) -> BlocklistCommand:
-    if len(args) != 1 or not args[0].strip():
-        raise UsageError("unblock takes one pattern or blocked-sender id", "unblock")
-    if len(args[0]) > MAX_PATTERN:
-        raise UsageError(f"a pattern has at most {MAX_PATTERN} characters", "unblock")
-    return BlocklistCommand("unblock", args[0].strip())
-
-
-def _domains(args: list[str]) -> BlocklistCommand:
-    if args:
-        raise UsageError("domains takes nothing after it", "domains")
-    return BlocklistCommand("domains")
+    if verb == "domains" and args:
+        raise UsageError("domains takes nothing after it", verb)
+    if verb == "unblock" and (len(args) != 1 or not text or len(text) > MAX_PATTERN):
+        raise UsageError("unblock takes one pattern or blocked-sender id", verb)
+    if verb == "blocked" and len(text) > MAX_FILTER:
+        raise UsageError(f"the text is {len(text)} characters; at most {MAX_FILTER}", verb)
+    return BlocklistCommand(verb, text)  # type: ignore[arg-type]
 
 
 def _search(args: list[str]) -> SearchCommand:

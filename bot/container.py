@@ -115,7 +115,7 @@ def build(
     approvals.cards = cards
     searches = SearchStore(store)
     once = Once(store)
-    blocklist = BlocklistService(email=email, policy=policy, audit=audit)
+    blocklist = BlocklistService(email=email, policy=policy, audit=audit, cards=cards)
     services = Services(
         actions=ActionService(
             email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from blocks.blocklist import blocked_list, domains_list, unblocked_text
 from bot.services.blocklist import BlockedPage
+from bot.services.ports import CardRef
 from handlers.context import Request
 from handlers.replies import Reply
 
@@ -17,8 +18,8 @@ async def show_blocked(reply: Reply, page: BlockedPage) -> None:
     await reply.private_blocks(blocks, f"Blocked senders: {len(page.entries)} shown")
 
 
-async def unblock(request: Request, target: str) -> None:
-    done = await request.services.blocklist.unblock(request.actor, target)
+async def unblock(request: Request, target: str, card: CardRef | None = None) -> None:
+    done = await request.services.blocklist.unblock(request.actor, target, card)
     await request.reply.private(unblocked_text(done.entry, unaudited=done.unaudited))
 
 
@@ -34,4 +35,6 @@ async def on_more(request: Request) -> None:
 
 
 async def on_unblock(request: Request) -> None:
-    await unblock(request, request.value)
+    """Unblock on the list (an ephemeral message: no card) or on a card's "Sender blocked"
+    line, whose card then shows it."""
+    await unblock(request, request.value, request.card)

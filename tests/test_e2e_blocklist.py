@@ -1,7 +1,8 @@
 """End to end: the block list and the protected domains from Slack (issue 16, item 3).
 `/email blocked` lists the blocked senders 10 a page with More, each with Unblock; Unblock and
 `/email unblock <pattern|id>` remove one (operators only, audited, the answer names it); a card
-whose sender is blocked says so; `/email domains` lists the protected domains, read-only."""
+whose sender is blocked says so (and, unblocked from there, shows it); `/email domains` lists
+the protected domains, read-only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.kit.factories import add
+from tests.kit.flows import updated_card
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 from tests.kit.slack import OPERATOR, VIEWER, Slack, find_element, text_of
 
@@ -142,6 +144,8 @@ def test_a_card_of_a_blocked_sender_says_so_and_unblocks(
     slack.click(card, "blocklist_unblock", value=entry["id"])
     slack.private(OPERATOR, "Unblocked winner@prize-center[.]test")
     assert "winner@prize-center.test" not in blocked(simulator)
+    redrawn = updated_card(slack, card["ts"], "Unblocked email winner@prize-center[.]test")
+    assert "Sender blocked" not in text_of(redrawn), "the card no longer says it is blocked"
 
 
 def test_domains_lists_the_protected_domains_read_only(

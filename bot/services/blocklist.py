@@ -16,7 +16,10 @@ from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
 from bot.errors import InvalidInput, NotFound, StoreUnavailable
 from bot.services.audit import AuditLog
 from bot.services.blocking import envelope_sender
+from bot.services.outcomes import MessageOutcome, Unblocked
 from bot.services.policy import Policy
+from bot.services.ports import CardRef, Origin
+from bot.services.showing import CardKeeper
 
 log = logging.getLogger("bot.services.blocklist")
 
@@ -39,7 +42,7 @@ class BlockedPage:
 
 
 @dataclass(frozen=True)
-class Unblocked:
+class Removed:
     """What `unblock` removed; `unaudited` when the audit trail could not record it."""
 
     entry: BlockedSender
@@ -64,10 +67,13 @@ def _quoted(text: str) -> str:
 
 
 class BlocklistService:
-    def __init__(self, *, email: EmailSecurityClient, policy: Policy, audit: AuditLog) -> None:
+    def __init__(
+        self, *, email: EmailSecurityClient, policy: Policy, audit: AuditLog, cards: CardKeeper
+    ) -> None:
         self.email = email
         self.policy = policy
         self.audit = audit
+        self.cards = cards
 
     async def blocked(self, actor: str, text: str = "") -> BlockedPage:
         """The first page of blocked senders matching `text` (all of them without)."""
@@ -92,8 +98,9 @@ class BlocklistService:
             total=page.total_count, more=page_key(number + 1, text) if more else None,
         )  # fmt: skip
 
-    async def unblock(self, actor: str, target: str) -> Unblocked:
-        """Remove one blocked sender, named by its id or its exact pattern; audited."""
+    async def unblock(self, actor: str, target: str, card: CardRef | None = None) -> Removed:
+        """Remove one blocked sender, named by its id or its exact pattern; audited. From a
+        card's "Sender blocked" line (`card`), the card shows it, redrawn without the line."""
         await self.policy.require(actor, role_for("unblock"), "unblock senders")
         target = target.strip()
         entry = await self._entry(target)
@@ -110,8 +117,14 @@ class BlocklistService:
             )
         except StoreUnavailable:
             log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
-            return Unblocked(entry, unaudited=True)
-        return Unblocked(entry)
+            unaudited = True
+        else:
+            unaudited = False
+        if card is not None:
+            shown = Unblocked(actor=actor, pattern=entry.pattern, pattern_type=entry.pattern_type)
+            origin = Origin(channel=card.channel, card=card)
+            await self.cards.show_all(origin, [MessageOutcome(card.message_id, shown)])
+        return Removed(entry, unaudited=unaudited)
 
     async def _entry(self, target: str) -> BlockedSender:
         if ENTRY_ID.match(target):
