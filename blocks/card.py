@@ -21,11 +21,13 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks import parts
+from blocks.blocklist import sender_blocked
 from blocks.ids import ActionId, BlockPrefix, card_block
 from blocks.limits import MESSAGE_TEXT_BUDGET, text_size
 from blocks.parts import MISSING, field, mrkdwn, plain, safe_or
 from blocks.safety import Kind, clamp, safe, text_width
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
+from bot.cloudflare.settings_models import BlockedSender
 
 NO_SUBJECT = "(no subject)"
 # (items shown, characters per item). Worst case, all of them full: about 8,500 characters.
@@ -50,12 +52,16 @@ def message_card(
     *,
     outcomes: Sequence[str] = (),
     compact: bool = False,
+    blocked: BlockedSender | None = None,
 ) -> list[Block]:
     """The card of one message. `outcomes` are lines composed by `blocks.outcomes` (they may
-    mention users); they are only clamped, one context block each. Every block's id names the
+    mention users); they are only clamped, one context block each. `blocked`: the block list
+    entry naming its sender, said in one line with Unblock. Every block's id names the
     message (`blocks.ids.card_block`), so one card of a post that holds several can be found
     and redrawn alone, and its menus know their message."""
     blocks = _compact_body(message) if compact else _full_body(message, detections, actions)
+    if blocked is not None:
+        blocks.append(sender_blocked(blocked, message.id))
     blocks.append(_ids(message))
     controls = _controls(message)
     if controls is not None:

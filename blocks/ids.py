@@ -40,6 +40,10 @@ class ActionId(StrEnum):
     CANCEL = "approval_cancel"
     # A page of an approvals list (command answer or App Home); value = a `ListPage`.
     APPROVALS_PAGE = "approvals_page"
+    # The blocked senders list (and a card's "Sender blocked" line): value = the entry's id;
+    # its next page: value = `bot.services.blocklist.page_key`.
+    UNBLOCK = "blocklist_unblock"
+    BLOCKED_MORE = "blocklist_more"
     # An alert digest's list ("List them", "Next page"); value = a `blocks.alerts.DigestPage`.
     DIGEST_LIST = "alerts_digest_list"
 

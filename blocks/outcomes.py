@@ -24,6 +24,7 @@ from bot.services.outcomes import (
     NotQuarantined,
     Reclassified,
     Released,
+    Unblocked,
 )
 
 LINE_CHARS = 600
@@ -87,6 +88,8 @@ def _what_happened(outcome: CardOutcome) -> str:
         case Blocked(pattern=pattern, pattern_type=kind, comment=comment):
             note = f" (comment: {safe(comment, 300)})" if comment else ""
             return f"⛔ Blocked {kind.lower()} {safe(pattern, 300)}{note}"
+        case Unblocked(pattern=pattern, pattern_type=kind):
+            return f"🔓 Unblocked {kind.lower()} {safe(pattern, 300)}"
         case NotQuarantined():
             return "Checked: not in quarantine"
         case Approved():

@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from bot.cloudflare.dispositions import SEARCHABLE
@@ -25,6 +26,9 @@ from bot.roles import Role
 
 SEARCH_PAGE = 10  # hits a search page asks the API for and shows
 MAX_REASON = 500  # characters, as in the modals
+MAX_FILTER = 200  # characters of `blocked <text>`
+MAX_PATTERN = 1024  # characters of a blocked-sender pattern, as the API takes
+BLOCKED_PAGE = 10  # blocked senders a page shows (with More), as a search page
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
 SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
 
@@ -75,6 +79,19 @@ VERBS: dict[str, Verb] = {
         "block <sender|domain>",
         "block future mail from an address or a whole domain",
         Role.OPERATOR,
+    ),
+    "blocked": Verb(
+        "blocked [text]",
+        "the blocked senders (those matching `text`), each with an Unblock button",
+        Role.VIEWER,
+    ),
+    "unblock": Verb(
+        "unblock <pattern|id>", "remove a sender from the blocked senders", Role.OPERATOR
+    ),
+    "domains": Verb(
+        "domains",
+        "the protected domains: status, delivery mode and last activity (read-only)",
+        Role.VIEWER,
     ),
     "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
     "audit": Verb(
@@ -181,6 +198,14 @@ class BlockCommand:
 
 
 @dataclass(frozen=True)
+class BlocklistCommand:
+    """blocked [text] / unblock <pattern|id> / domains: `arg` is the text, the pattern or id."""
+
+    verb: Literal["blocked", "unblock", "domains"]
+    arg: str = ""
+
+
+@dataclass(frozen=True)
 class SimpleCommand:
     verb: Literal["help", "approvals", "audit"]
     args: tuple[str, ...] = field(default_factory=tuple)
@@ -193,6 +218,7 @@ Command = (
     | MoveCommand
     | ReclassifyCommand
     | BlockCommand
+    | BlocklistCommand
     | SimpleCommand
 )
 
@@ -217,6 +243,7 @@ def parse(text: str) -> Command:
         "move": _move,
         "reclassify": _reclassify,
         "block": _block,
+        **{v: partial(_blocklist, v) for v in ("blocked", "unblock", "domains")},
     }
     if verb in parsers:
         return parsers[verb](args)
@@ -324,6 +351,18 @@ def _block(args: list[str]) -> BlockCommand:
     if DOMAIN.match(value):
         return BlockCommand(value, "DOMAIN")
     raise UsageError(f"`{args[0][:80]}` is neither an email address nor a domain", "block")
+
+
+def _blocklist(verb: str, args: list[str]) -> BlocklistCommand:
+    """blocked [text] (at most MAX_FILTER characters), unblock <one pattern or id>, domains."""
+    text = " ".join(args).strip()
+    if verb == "domains" and args:
+        raise UsageError("domains takes nothing after it", verb)
+    if verb == "unblock" and (len(args) != 1 or not text or len(text) > MAX_PATTERN):
+        raise UsageError("unblock takes one pattern or blocked-sender id", verb)
+    if verb == "blocked" and len(text) > MAX_FILTER:
+        raise UsageError(f"the text is {len(text)} characters; at most {MAX_FILTER}", verb)
+    return BlocklistCommand(verb, text)  # type: ignore[arg-type]
 
 
 def _search(args: list[str]) -> SearchCommand:

@@ -44,6 +44,7 @@ from bot.services.alerts import AlertPoller, DigestRate, DigestService, Outbox
 from bot.services.approvals.service import ApprovalService
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
+from bot.services.blocklist import BlocklistService
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
@@ -118,6 +119,7 @@ def build(
     approvals.cards = cards
     searches = SearchStore(store)
     once = Once(store)
+    blocklist = BlocklistService(email=email, policy=policy, audit=audit, cards=cards)
     services = Services(
         actions=ActionService(
             email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,
@@ -125,11 +127,12 @@ def build(
         ),
         messages=MessageService(
             email=email, lookup=lookup, policy=policy, cards=cards, searches=searches,
-            raw_max_mb=settings.bot_raw_max_mb,
+            raw_max_mb=settings.bot_raw_max_mb, blocklist=blocklist,
         ),
         approvals=approvals,
         policy=policy,
         digests=DigestService(Outbox(store), policy),
+        blocklist=blocklist,
     )  # fmt: skip
     slack = Slackside(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,

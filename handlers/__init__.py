@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, CallbackId
 from bot.services.registry import Services
 from bot.store import Once
-from handlers import alerts, approvals, cards, home, search
+from handlers import alerts, approvals, blocklist, cards, home, search
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
@@ -40,6 +40,8 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.RELEASE_ALL: approvals.on_all_matching,
     ActionId.MOVE_ALL: approvals.on_all_matching,
     ActionId.DIGEST_LIST: alerts.on_digest_list,
+    ActionId.UNBLOCK: blocklist.on_unblock,
+    ActionId.BLOCKED_MORE: blocklist.on_more,
 }
 VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.MOVE_MODAL: (cards.on_move_submit, None),

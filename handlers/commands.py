@@ -16,6 +16,7 @@ from blocks.outcomes import action_notes, outcome_line, picked_notes
 from bot.cloudflare.models import PatternType
 from bot.commands import (
     BlockCommand,
+    BlocklistCommand,
     MessageCommand,
     MoveCommand,
     ReclassifyCommand,
@@ -30,6 +31,7 @@ from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
 from bot.services.ports import Origin
 from bot.services.registry import Services
+from handlers.blocklist import show_blocked, show_domains, unblock
 from handlers.context import Body, Request, Slackside, answering
 from handlers.replies import BUSY, Reply, rate_limit_notices, slack_error
 
@@ -75,6 +77,12 @@ async def dispatch(request: Request, text: str) -> None:
             )
         case BlockCommand(pattern=pattern, pattern_type=pattern_type):
             await confirm_block(request, pattern, pattern_type)
+        case BlocklistCommand(verb="blocked", arg=text):
+            await show_blocked(reply, await services.blocklist.blocked(actor, text))
+        case BlocklistCommand(verb="unblock", arg=target):
+            await unblock(request, target)
+        case BlocklistCommand(verb="domains"):
+            await show_domains(request)
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []

@@ -10,6 +10,7 @@ from bot.cloudflare.ids import find_message_ids, parse_message_id
 from bot.commands import (
     MAX_IDS,
     BlockCommand,
+    BlocklistCommand,
     MessageCommand,
     MoveCommand,
     ReclassifyCommand,
@@ -100,6 +101,10 @@ def test_search_filters() -> None:
         ('search subject:"open', "quote", None),
         ("audit <!channel>", "neither a message id nor an approval request id", "audit"),
         ("audit q07qad8FV_oK x", "at most one id", "audit"),
+        ("unblock", "one pattern or blocked-sender id", "unblock"),
+        ("unblock a b", "one pattern or blocked-sender id", "unblock"),
+        ("domains example.com", "nothing after it", "domains"),
+        ("blocked " + "x" * 201, "at most 200", "blocked"),
     ],
 )
 def test_bad_input_says_what_and_which_usage(text: str, problem: str, verb: str | None) -> None:
@@ -107,6 +112,15 @@ def test_bad_input_says_what_and_which_usage(text: str, problem: str, verb: str 
         parse(text)
     assert problem in error.value.problem
     assert error.value.verb == verb
+
+
+def test_block_list_verbs() -> None:
+    assert parse("blocked") == BlocklistCommand("blocked", "")
+    assert parse("blocked evil[.]example spam") == BlocklistCommand("blocked", "evil.example spam")
+    assert parse("unblock winner@prize-center[.]test") == BlocklistCommand(
+        "unblock", "winner@prize-center.test"
+    ), "a defanged pattern pasted back is read as what it stands for"
+    assert parse("DOMAINS") == BlocklistCommand("domains")
 
 
 def test_audit_takes_message_ids_request_ids_and_verify() -> None:

@@ -97,6 +97,13 @@ class DomainAuthorization(ApiModel):
     timestamp: datetime | None = None
 
 
+class EmailsProcessed(ApiModel):
+    """A protected domain's recent traffic: when it was counted and how many messages."""
+
+    timestamp: datetime | None = None
+    total_emails_processed: int | None = None
+
+
 class ProtectedDomain(ApiModel):
     """A domain Email Security protects for this account: the tenant's own mail domain."""
 
@@ -117,6 +124,7 @@ class ProtectedDomain(ApiModel):
     dmarc_status: str | None = None
     spf_status: str | None = None
     authorization: DomainAuthorization | None = None
+    emails_processed: EmailsProcessed | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
 

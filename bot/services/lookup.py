@@ -15,6 +15,7 @@ from typing import TypeVar
 from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.ids import parse_message_id
 from bot.cloudflare.models import ActionEntry, Detections, MessageDetails
+from bot.cloudflare.settings_models import BlockedSender
 from bot.errors import NeedsChoice, NotFound
 
 T = TypeVar("T")
@@ -26,6 +27,9 @@ class Investigation:
     message: MessageDetails
     detections: Detections | None
     actions: list[ActionEntry]
+    # The block list entry naming the sender, when a new card asked (MessageService): None
+    # when it is not blocked, or when nobody looked.
+    blocked: BlockedSender | None = None
 
 
 @dataclass(frozen=True)

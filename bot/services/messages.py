@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -19,6 +19,7 @@ from bot.cloudflare.dispositions import DETECTIONS
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE, SearchCommand, role_for
 from bot.errors import Gone, InvalidInput, StoreUnavailable
+from bot.services.blocklist import BlocklistService
 from bot.services.lookup import Investigation, LookupService
 from bot.services.policy import Policy
 from bot.services.ports import CardRef, Evidence, NotShown
@@ -60,6 +61,7 @@ class MessageService:
         cards: CardKeeper,
         searches: SearchStore,
         raw_max_mb: int = 40,
+        blocklist: BlocklistService | None = None,
     ) -> None:
         self.email = email
         self.lookup = lookup
@@ -67,12 +69,20 @@ class MessageService:
         self.cards = cards
         self.searches = searches
         self.raw_max_mb = raw_max_mb
+        self.blocklist = blocklist
 
     async def lookup_card(self, actor: str, text: str, channel: str) -> CardRef:
         """Post the card of `text` in `channel`."""
         await self.policy.require(actor, role_for("lookup"), "look up messages")
         found = await self.lookup.find(text)
-        return await self.cards.post(_postable(channel), found)
+        return await self.cards.post(_postable(channel), await self._marked(found))
+
+    async def _marked(self, found: Investigation) -> Investigation:
+        """`found` with the block list entry naming its sender, for a new card to say so (one
+        API call; none said when the call fails)."""
+        if self.blocklist is None:
+            return found
+        return replace(found, blocked=await self.blocklist.sender_block(found.message))
 
     async def lookup_here(self, actor: str, text: str, channel: str) -> CardRef | Investigation:
         """Post the card of `text` in `channel`; where the bot may not post (a channel it is
@@ -104,7 +114,7 @@ class MessageService:
         await self.policy.require(actor, role_for(what), f"see a message's {what}")
         if card is None:
             found = await self.lookup.find(text)
-            card = await self.cards.post(_postable(channel), found)
+            card = await self.cards.post(_postable(channel), await self._marked(found))
             message = found.message
         else:
             message = await self.lookup.one(text)

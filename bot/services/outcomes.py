@@ -52,6 +52,14 @@ class Blocked(_Record):
     comment: str | None = None
 
 
+class Unblocked(_Record):
+    """A block list entry naming the sender removed, from the card's "Sender blocked" line."""
+
+    kind: Literal["unblocked"] = "unblocked"
+    pattern: str
+    pattern_type: str
+
+
 class NotQuarantined(_Record):
     """A release found the message out of quarantine already: nothing was sent."""
 
@@ -71,7 +79,7 @@ class Approved(_Record):
 
 
 CardOutcome = Annotated[
-    Released | Moved | Reclassified | Blocked | NotQuarantined | Approved,
+    Released | Moved | Reclassified | Blocked | Unblocked | NotQuarantined | Approved,
     Field(discriminator="kind"),
 ]
 _OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)

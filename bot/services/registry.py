@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.services.actions import ActionService
 from bot.services.alerts.digests import DigestService
 from bot.services.approvals.service import ApprovalService
+from bot.services.blocklist import BlocklistService
 from bot.services.messages import MessageService
 from bot.services.policy import Policy
 
@@ -19,3 +20,4 @@ class Services:
     approvals: ApprovalService  # ask, approve, reject, cancel, execute, what is pending
     policy: Policy  # who may do what (the services check it themselves)
     digests: DigestService  # an alert digest's list
+    blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains

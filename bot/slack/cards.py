@@ -38,8 +38,9 @@ class SlackCards:
         self, channel: str, found: Investigation, history: Sequence[CardOutcome]
     ) -> CardRef:
         blocks = message_card(
-            found.message, found.detections, found.actions, outcomes=outcome_lines(history)
-        )
+            found.message, found.detections, found.actions, outcomes=outcome_lines(history),
+            blocked=found.blocked,
+        )  # fmt: skip
         try:
             answer = await self.client.chat_postMessage(
                 channel=channel, blocks=blocks, text=fallback_text(found.message),
