@@ -209,14 +209,14 @@ def safe(
     if cut_early:
         text = text[: _INPUT_FACTOR * room + 64]
     text = clean(text, multiline=multiline)
+    if kind is not Kind.LITERAL:
+        text = defang(text)  # first: BACKTICK_STANDIN counts as a letter to `defang`
     if kind is not Kind.SENTENCE and "`" in text:
         text = text.replace("`", BACKTICK_STANDIN)
     if kind is Kind.LITERAL:
         text = _no_mass_mention(text)
         if not text:
             return ""
-    else:
-        text = defang(text)
     if not cut_early and _ESCAPES.keys().isdisjoint(text) and text_width(text) <= room:
         fitted = text  # nothing to escape and it fits: the usual case, without per-character work
     else:

@@ -184,7 +184,9 @@ def test_sigterm_refuses_new_requests_and_finishes_those_in_progress(
     slack: Slack, second_bot: BotProcess, simulator: SimulatorProcess
 ) -> None:
     message_id = add(simulator, subject="Finished during shutdown")
-    simulator.faults(latency_ms=3000)
+    # A lookup is two round trips (the message with its evidence, then its sender's block-list
+    # entry): 4 s, well inside the drain, and still in progress when SIGTERM comes.
+    simulator.faults(latency_ms=2000)
     leaving = Slack(second_bot, slack.standin)
     assert leaving.command(f"lookup {message_id}").status_code == 200  # acked; the work runs
     started = time.monotonic()
