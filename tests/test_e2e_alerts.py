@@ -109,8 +109,9 @@ def test_two_processes_one_poller_and_failover(
     simulator: SimulatorProcess,
     redis_server: RedisProcess,
 ) -> None:
-    first = alert_bot(shared_simulator, clean, redis_server)
-    second = alert_bot(shared_simulator, clean, redis_server)
+    # A 3 s poller lease (ALERT_LOCK_SECONDS, 10 by default): the failover comes that soon.
+    first = alert_bot(shared_simulator, clean, redis_server, ALERT_LOCK_SECONDS="3")
+    second = alert_bot(shared_simulator, clean, redis_server, ALERT_LOCK_SECONDS="3")
     try:
         slack = Slack(first, clean)
         settle(slack, simulator, 1)
