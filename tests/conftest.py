@@ -18,6 +18,11 @@ from tests.kit.slack import (
 from tests.kit.store import service_db
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `starts_first` go first (pytest-xdist hands the first ones out at once)."""
+    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def bot_logs_are_clean() -> Iterator[None]:
     """After the session (set up first, so torn down last, once every bot has stopped): no

@@ -160,6 +160,7 @@ def test_restart_does_not_repost(
         again.stop()
 
 
+@pytest.mark.starts_first
 @pytest.mark.timeout(400)  # ~80 posts paced at one per second per channel
 def test_burst_of_500_in_20_campaigns(
     bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess
