@@ -57,10 +57,10 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # The linters run beside the suite (they take seconds; the suite waits on pacing as much as on
-# the CPU). Four pytest-xdist workers, each with its own Redis, simulator, stand-in and bots.
+# the CPU). Five pytest-xdist workers, each with its own Redis, simulator, stand-in and bots.
 test: install redis-server
 	@command -v redis-server >/dev/null 2>&1 || { echo "the tests need redis-server"; exit 1; }
 	@$(MAKE) --no-print-directory -j2 lint suite
 
 suite: install
-	$(BIN)/pytest -n 4 --dist worksteal
+	$(BIN)/pytest -n 5 --dist worksteal
