@@ -273,21 +273,37 @@ class SharedBudget:
             await self._call(self._pause, [PAUSE], [max(round(seconds * 1_000_000), 1)])
 
 
-class _Everyone:
+class _Lane:
+    """A way to the shared budget: a turn is granted in Redis when it answers, else by this
+    process's own limiter (`_alone`)."""
+
     def __init__(self, budget: SharedBudget) -> None:
         self.budget = budget
 
     @contextlib.asynccontextmanager
     async def turn(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
-        budget = self.budget
-        if budget.shared() and await self._granted(slots):
+        if self.budget.shared() and await self._granted(slots):
             try:
                 yield
             finally:
                 slots.release()
             return
-        async with budget.local.turn(slots):
+        async with self._alone(slots):
             yield
+
+    async def _granted(self, slots: asyncio.Semaphore) -> bool:
+        raise NotImplementedError
+
+    def _alone(self, slots: asyncio.Semaphore) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def pause(self, seconds: float) -> None:
+        await self.budget.pause(seconds)
+
+
+class _Everyone(_Lane):
+    def _alone(self, slots: asyncio.Semaphore) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.budget.local.turn(slots)
 
     async def _granted(self, slots: asyncio.Semaphore) -> bool:
         """True when granted, holding one of `slots` (the caller releases it); False when
@@ -313,29 +329,19 @@ class _Everyone:
         budget.local.record()
         return True
 
-    async def pause(self, seconds: float) -> None:
-        await self.budget.pause(seconds)
 
-
-class _Share:
+class _Share(_Lane):
     def __init__(self, budget: SharedBudget, most: int) -> None:
-        self.budget = budget
+        super().__init__(budget)
         self.most = most
         # The share while Redis is down, within this process's own limit.
         self.local = RequestLimiter(most, budget.period, margin=budget.margin)
 
     @contextlib.asynccontextmanager
-    async def turn(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
-        budget = self.budget
-        if budget.shared() and await self._granted(slots):
-            try:
-                yield
-            finally:
-                slots.release()
-            return
+    async def _alone(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
         async with slots:
             await self.local.acquire()
-            await budget.local.acquire()
+            await self.budget.local.acquire()
             yield
 
     async def _granted(self, slots: asyncio.Semaphore) -> bool:
@@ -356,9 +362,6 @@ class _Share:
         budget.local.record()
         self.local.record()
         return True
-
-    async def pause(self, seconds: float) -> None:
-        await self.budget.pause(seconds)
 
 
 @contextlib.asynccontextmanager
