@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -40,6 +39,7 @@ from bot.services.alerts import (
 from bot.services.policy import Policy
 from bot.services.routes import load_routes
 from bot.store import StoreUnavailable
+from tests.kit.http import LOCAL
 from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
@@ -171,7 +171,7 @@ class RecordingSender:
 def past_sample_data(shared_simulator: SimulatorProcess) -> None:
     """The sample data ends at the simulator's start (second precision). A poller's first
     start (its floor) must fall in a later second, so that no sample message is "new"."""
-    answer = httpx.get(
+    answer = LOCAL.get(
         f"{shared_simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/investigate",
         params={"detections_only": "false", "per_page": "1"},
         headers={"Authorization": f"Bearer {API_TOKEN}"},

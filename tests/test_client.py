@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.cloudflare import (
@@ -31,6 +30,7 @@ from bot.cloudflare.rawjson import RawEmlWriter
 from tests.kit.clients import FAST_RETRY, api_client
 from tests.kit.contract import ContractRecorder
 from tests.kit.factories import add, quarantined_messages
+from tests.kit.http import async_local
 from tests.kit.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess, free_port
 
 
@@ -432,7 +432,7 @@ async def test_bulk_failure_part_way_reports_what_was_done(
     ids = simulator.add_messages(quarantined_messages(2500, "Part"))
 
     async def break_next_chunk(results: list[Any]) -> None:
-        async with httpx.AsyncClient() as http:
+        async with async_local() as http:
             await http.post(
                 f"{simulator.root}/__simulator/faults",
                 json={"fail_next": [{"status": 503, "count": 1, "method": "POST"}]},

@@ -36,6 +36,7 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.simulator.cli import parser as simulator_parser
+from tests.kit.http import LOCAL
 from tests.kit.servers import (
     DOCKERFILE,
     ROOT,
@@ -534,7 +535,7 @@ def running(
     def up() -> bool:
         assert process.poll() is None, f"the bot exited:\n{log.read_text()}"
         try:
-            return httpx.get(healthz, timeout=1).status_code == 200
+            return LOCAL.get(healthz, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 

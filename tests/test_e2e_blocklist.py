@@ -12,13 +12,14 @@ import httpx
 
 from tests.kit.factories import add
 from tests.kit.flows import updated_card
+from tests.kit.http import TLS
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 from tests.kit.slack import OPERATOR, VIEWER, Slack, find_element, text_of
 
 
 def settings(simulator: SimulatorProcess) -> httpx.Client:
     base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    return httpx.Client(base_url=base, verify=TLS, headers={"Authorization": f"Bearer {API_TOKEN}"})
 
 
 def blocked(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:

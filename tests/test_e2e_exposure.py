@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +25,7 @@ from bot.observability import setup_logging
 from tests.kit import logcheck
 from tests.kit.factories import add
 from tests.kit.flows import updated_card
+from tests.kit.http import LOCAL
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     CHANNEL,
@@ -48,7 +48,7 @@ def address(bot: BotProcess) -> tuple[str, int]:
 
 
 def healthz(bot: BotProcess, timeout: float = 5) -> int:
-    return httpx.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=timeout).status_code
+    return LOCAL.get(f"http://127.0.0.1:{bot.port}/healthz", timeout=timeout).status_code
 
 
 def side_effects(slack: Slack, simulator: SimulatorProcess, store: redis.Redis) -> dict[str, Any]:
@@ -248,7 +248,7 @@ def test_unsigned_garbage_is_refused_before_parsing_with_one_line_and_no_side_ef
     store.flushdb()
     slack.standin.hook("POST", "reset")
     start = slack.bot.log_size()
-    answer = httpx.post(slack.bot.url, content=body, headers=headers, timeout=10)
+    answer = LOCAL.post(slack.bot.url, content=body, headers=headers, timeout=10)
     expected = 401 if len(body) <= 256 * 1024 else 413  # too big to be Slack's: not read
     assert answer.status_code == expected, (answer.status_code, answer.text[:200])
     logged = slack.bot.log(since=start)

@@ -16,7 +16,6 @@ import tempfile
 import time
 from typing import Any
 
-import httpx
 import redis
 
 from bot.local import payloads
@@ -31,6 +30,7 @@ from tests.kit.flows import (
     request_id_of,
     wait_card,
 )
+from tests.kit.http import LOCAL
 from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
@@ -60,7 +60,7 @@ SKIPPED = "repeated Slack delivery skipped"
 
 def health(bot: BotProcess) -> int:
     root = bot.url.removesuffix("/slack/events")
-    return httpx.get(f"{root}/healthz", timeout=5).status_code
+    return LOCAL.get(f"{root}/healthz", timeout=5).status_code
 
 
 def event_body(user: str) -> tuple[str, str]:
@@ -108,7 +108,7 @@ def stop_with_sigterm(process: BotProcess) -> tuple[int, float]:
 
 def test_an_oversized_request_is_refused_and_the_bot_serves_on(slack: Slack) -> None:
     body = "payload=" + "x" * (1024 * 1024)
-    answer = httpx.post(
+    answer = LOCAL.post(
         slack.bot.url,
         content=body.encode(),
         headers=payloads.signed_headers(SIGNING_SECRET, body),

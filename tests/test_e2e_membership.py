@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
 from tests.kit.factories import add, detection
 from tests.kit.flows import calls_to, roots, settle, wait_roots
+from tests.kit.http import LOCAL
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APPROVER,
@@ -85,7 +85,7 @@ def uninvited(
 def metric(slack: Slack, name: str) -> float:
     """A sample of the bot's /metrics (0 when absent)."""
     root = slack.bot.url.rsplit("/slack/events", 1)[0]
-    for line in httpx.get(f"{root}/metrics", timeout=5).text.splitlines():
+    for line in LOCAL.get(f"{root}/metrics", timeout=5).text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0

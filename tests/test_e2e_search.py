@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.kit.factories import add
 from tests.kit.flows import approval_card, calls_to, released_ids, updated_card
+from tests.kit.http import LOCAL
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     CHANNEL,
@@ -83,7 +83,7 @@ def hit_texts(page: dict[str, Any]) -> dict[str, str]:
 def quarantined(simulator: SimulatorProcess, message_id: str) -> bool:
     """The message's state in the simulator, as the API reports it."""
     url = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/investigate/{message_id}"
-    answer = httpx.get(url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10)
+    answer = LOCAL.get(url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10)
     return bool(answer.json()["result"]["is_quarantined"])
 
 

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 
 from bot.local import payloads
 from tests.kit.factories import add
 from tests.kit.flows import thread_reply
+from tests.kit.http import LOCAL
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APP_TOKEN,
@@ -61,10 +61,10 @@ def test_the_bot_connects_with_its_app_token(slack: SocketSlack) -> None:
     state = socket_state(slack.standin)
     assert state["connected"] == 1 and state["connections"][0]["closed_at"] is None
     root = slack.bot.url.removesuffix("/slack/events")
-    assert httpx.get(f"{root}/healthz", timeout=5).json() == {"ok": True}
+    assert LOCAL.get(f"{root}/healthz", timeout=5).json() == {"ok": True}
     # No Request URL in Socket Mode: an HTTP post, signed or not, reaches no handler.
     body = payloads.slash_command("/email", "help", OPERATOR, CHANNEL, "http://127.0.0.1:1/x", "t")
-    forged = httpx.post(slack.bot.url, content=body, headers={"Content-Type": payloads.FORM})
+    forged = LOCAL.post(slack.bot.url, content=body, headers={"Content-Type": payloads.FORM})
     assert forged.status_code == 404
     assert socket_state(slack.standin)["envelopes"] == []
 

@@ -22,6 +22,7 @@ from bot.observability import REQUEST, JsonFormatter, RequestRecord, TextFormatt
 from tests.kit import logcheck
 from tests.kit.factories import add, detection
 from tests.kit.flows import approval_card
+from tests.kit.http import LOCAL
 from tests.kit.servers import RedisProcess, SimulatorProcess, free_port, wait_until
 from tests.kit.slack import (
     APP_TOKEN,
@@ -44,7 +45,7 @@ def root(bot: BotProcess) -> str:
 
 
 def scrape(bot: BotProcess) -> Samples:
-    response = httpx.get(f"{root(bot)}/metrics", timeout=5)
+    response = LOCAL.get(f"{root(bot)}/metrics", timeout=5)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -59,7 +60,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def ready(bot: BotProcess) -> httpx.Response:
-    return httpx.get(f"{root(bot)}/readyz", timeout=5)
+    return LOCAL.get(f"{root(bot)}/readyz", timeout=5)
 
 
 def counted(slack: Slack, before: Samples, kind: str, outcome: str) -> Samples:
@@ -99,7 +100,7 @@ def test_readyz_names_redis_when_it_is_down(
     bot = BotProcess(shared_simulator, standin, f"redis://127.0.0.1:{free_port()}/0")
     try:
         slack = Slack(bot, standin)
-        assert httpx.get(f"{root(bot)}/healthz", timeout=5).status_code == 200, "still alive"
+        assert LOCAL.get(f"{root(bot)}/healthz", timeout=5).status_code == 200, "still alive"
 
         def checked() -> dict[str, Any] | None:
             response = ready(bot)
@@ -171,7 +172,7 @@ def test_a_lookup_is_counted_with_its_ack_and_api_calls(
     assert value(after, calls, endpoint=endpoint, status="200") > value(
         before, calls, endpoint=endpoint, status="200"
     )
-    text = httpx.get(f"{root(slack.bot)}/metrics", timeout=5).text
+    text = LOCAL.get(f"{root(slack.bot)}/metrics", timeout=5).text
     assert message_id not in text, "ids never become label values"
     assert "emailbot_api_call_seconds_bucket" in text
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.kit.http import LOCAL, TLS
 from tests.kit.openapi_check import check_failure_body, check_response, spec
 from tests.kit.servers import ACCOUNT_ID, API_EMAIL, API_KEY, API_TOKEN, SimulatorProcess
 
@@ -40,6 +41,7 @@ def api_client(simulator: SimulatorProcess, headers: dict[str, str] | None = Non
         check_response(response.request, response)
 
     return httpx.Client(
+        verify=TLS,
         base_url=f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security",
         headers=headers,
         event_hooks={"response": [validate]},
@@ -591,11 +593,11 @@ def test_auth_and_routing_errors(simulator: SimulatorProcess) -> None:
                 "message": "Authentication error",
             }
     token = {"Authorization": f"Bearer {API_TOKEN}"}
-    short = httpx.get(
+    short = LOCAL.get(
         f"{simulator.base_url}/accounts/abc/email-security/investigate", headers=token
     )
     assert error_of(short, 400)["code"] == 7003
-    unknown = httpx.get(f"{simulator.base_url}/accounts/{ACCOUNT_ID}/nothing", headers=token)
+    unknown = LOCAL.get(f"{simulator.base_url}/accounts/{ACCOUNT_ID}/nothing", headers=token)
     assert error_of(unknown, 404) == {"code": 7003, "message": "No route for the URI"}
 
 
@@ -632,7 +634,7 @@ def test_messages_hook_fills_partial_messages(
     assert simulator.hook("GET", "health")["messages"] == 242
     assert ids[0] in {m["id"] for m in api.get("/investigate").json()["result"][:5]}
     with pytest.raises(httpx.HTTPStatusError):
-        httpx.post(
+        LOCAL.post(
             f"{simulator.root}/__simulator/messages", json={"final_disposition": "EVIL"}
         ).raise_for_status()
 

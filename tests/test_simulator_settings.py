@@ -25,6 +25,7 @@ from bot.simulator.errors import EOL_PARAMETER
 from tests.kit.clients import api_client
 from tests.kit.contract import ContractRecorder
 from tests.kit.factories import quarantined_messages
+from tests.kit.http import TLS
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 
 
@@ -147,7 +148,7 @@ def test_the_simulator_refuses_batches_without_every_array_and_what_is_past_end_
     simulator: SimulatorProcess,
 ) -> None:
     base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    with httpx.Client(headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
+    with httpx.Client(verify=TLS, headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
         partial = http.post(f"{base}/trusted_domains/batch", json={"deletes": []})
         assert partial.status_code == 422 and "patches, puts, posts" in partial.text
         too_many = [{"id": "x"}] * 1001

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.simulator.changes import MAX_WAIT_SECONDS
+from tests.kit.http import TLS
 
 ROOT = Path(__file__).resolve().parents[2]  # tests/kit/servers.py -> the repository
 # Reference files the tests check against, vendored with their licences (see its README).
@@ -58,7 +59,7 @@ class Changes:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._http = httpx.Client(timeout=MAX_WAIT_SECONDS + 10)
+        self._http = httpx.Client(timeout=MAX_WAIT_SECONDS + 10, verify=TLS)
 
     def mark(self) -> int:
         return int(self._http.get(self.url).json()["seq"])

@@ -21,6 +21,7 @@ import httpx
 import redis
 
 from bot.local import payloads
+from tests.kit.http import LOCAL, TLS, async_local
 from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
@@ -81,7 +82,7 @@ class ChildProcess:
         if self.process.poll() is not None:
             raise RuntimeError(f"exited early:\n{self.log()}")
         try:
-            return httpx.get(self.health_url, timeout=1).status_code == 200
+            return LOCAL.get(self.health_url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -128,14 +129,14 @@ class StandinProcess(ChildProcess):
         self.root = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.root}/api/"
         self.changes = Changes(f"{self.root}/__standin/changes")
-        self._http = httpx.Client(timeout=10)  # one connection kept, not one per look
+        self._http = httpx.Client(timeout=10, verify=TLS)  # one connection kept, not one per look
         cmd = ["slack-standin", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--channel-rate", "10/1", "--bot-in", ",".join(BOT_IN), *args]
         super().__init__(cmd, dict(os.environ), f"{self.root}/__standin/health", "Slack stand-in")
 
     async def ahook(self, method: str, name: str, body: Any = None) -> Any:
         """`hook` for async tests."""
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with async_local() as http:
             response = await http.request(method, f"{self.root}/__standin/{name}", json=body)
         assert response.status_code == 200, response.text
         return response.json()
@@ -213,7 +214,7 @@ class Slack:
     def send(self, body: str, headers: dict[str, str] | None = None) -> httpx.Response:
         headers = headers or payloads.signed_headers(SIGNING_SECRET, body)
         started = time.monotonic()
-        response = httpx.post(self.bot.url, content=body.encode(), headers=headers, timeout=10)
+        response = LOCAL.post(self.bot.url, content=body.encode(), headers=headers, timeout=10)
         self.last_ack_seconds = time.monotonic() - started
         return response
 
