@@ -13,7 +13,7 @@ import redis
 
 from tests.kit.factories import detection
 from tests.kit.flows import ALERTS, card_ids, roots, settle, wait_roots
-from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.servers import AnyRedis, RedisProcess, SimulatorProcess, flush_redis
 from tests.kit.slack import (
     BOT_TOKEN,
     OPERATOR,
@@ -45,7 +45,7 @@ def clean(
 
 
 def alert_bot(
-    simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess, **env: str
+    simulator: SimulatorProcess, standin: StandinProcess, redis_server: AnyRedis, **env: str
 ) -> BotProcess:
     return BotProcess(
         simulator, standin, redis_server.url, ALERT_CHANNEL=ALERTS, ALERT_POLL_SECONDS="1", **env
@@ -142,9 +142,11 @@ def test_restart_does_not_repost(
     clean: StandinProcess,
     shared_simulator: SimulatorProcess,
     simulator: SimulatorProcess,
-    redis_server: RedisProcess,
+    store: AnyRedis,
 ) -> None:
-    process = alert_bot(shared_simulator, clean, redis_server)
+    """On a single Redis and on a Redis Cluster (`store`)."""
+    flush_redis(store.url)
+    process = alert_bot(shared_simulator, clean, store)
     try:
         slack = Slack(process, clean)
         settle(slack, simulator, 1)
@@ -152,7 +154,7 @@ def test_restart_does_not_repost(
         wait_roots(slack, 2)
     finally:
         process.stop()
-    again = alert_bot(shared_simulator, clean, redis_server)
+    again = alert_bot(shared_simulator, clean, store)
     try:
         settle(Slack(again, clean), simulator, 3)
         assert len(roots(clean)) == 2
