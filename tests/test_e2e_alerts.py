@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from bot.services.alerts.scripts import LOCK_KEY, STATE_KEY
 from tests.kit.factories import detection
 from tests.kit.flows import ALERTS, card_ids, roots, settle, wait_roots
 from tests.kit.servers import AnyRedis, RedisProcess, SimulatorProcess, flush_redis
@@ -121,7 +122,7 @@ def test_two_processes_one_poller_and_failover(
         wait_roots(slack, 4)
         settle(slack, simulator, 2)
         assert len(roots(clean)) == 4, "two replicas, one poller, no duplicates"
-        lock = redis.Redis.from_url(redis_server.url).get("alerts:lock")
+        lock = redis.Redis.from_url(redis_server.url).get(LOCK_KEY)
         assert lock is not None
         holder = first if f":{first.process.pid}:" in lock.decode() else second
         survivor = second if holder is first else first
@@ -228,7 +229,7 @@ def test_api_outage_is_retried_and_loses_nothing(
     store = redis.Redis.from_url(redis_server.url)
 
     def watermark() -> float:
-        return float(store.hget("alerts:state", "watermark") or 0)
+        return float(store.hget(STATE_KEY, "watermark") or 0)
 
     assert watermark() > 0
     simulator.faults(fail_next=[{"status": 503, "count": 40, "method": "GET"}])

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from bot.services.approvals.scripts import record_key
 from tests.kit.factories import add, quarantined_messages
 from tests.kit.flows import (
     approval_card,
@@ -96,7 +97,7 @@ def test_tampered_request_is_refused(
     slack.command(f"release {first} {second}")
     card = approval_card(slack)
     store = redis.Redis.from_url(redis_server.url)
-    key = f"approval:{request_id_of(card)}"
+    key = record_key(request_id_of(card))
     stored = store.hget(key, "ids")
     assert stored is not None and first.encode() in stored
     store.hset(
