@@ -6,6 +6,7 @@ Helpers only; the pytest fixtures that use them live in conftest.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -240,7 +241,7 @@ class RedisClusterProcess:
         self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
         try:
             for port in self.ports:
-                wait_until(lambda p=port: _pong(p), 10, f"redis-server on port {port}")  # type: ignore[misc]
+                wait_until(functools.partial(_pong, port), 10, f"redis-server on port {port}")
             subprocess.run(
                 [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
                  "--cluster-replicas", "0", "--cluster-yes"],
