@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from bench.common import Options, Result, Target, say, stack
+from bot.services.alerts.scripts import OUTBOXES_KEY, entries_key
 from tests.kit.flows import ALERTS, card_ids, searches
 from tests.kit.slack import BOT_TOKEN
 
@@ -98,12 +99,12 @@ def _scenario(count: int, digest_rate: str) -> dict[str, Any]:
         if digest_rate == "off":
             return figures  # the flood's N posts would take N x 1.1 s: not waited for
         store = redis.Redis.from_url(s.redis.url)
-        s.slack.wait(lambda: store.scard("alerts:outboxes") == 0, "the flood drained", 120)
+        s.slack.wait(lambda: store.scard(OUTBOXES_KEY) == 0, "the flood drained", 120)
         flood_posts = [c for c in accepted() if bec_id not in card_ids([c["args"]])]
         updates = [c for c in s.standin.calls("chat.update") if c["status"] == 200]
         singles = Counter(i for c in flood_posts for i in card_ids([c["args"]]))
         digested: Counter[str] = Counter()
-        for key in store.scan_iter("alerts:digest:*:entries"):
+        for key in store.scan_iter(entries_key("*")):
             for raw in store.lrange(key, 0, -1):
                 digested[str(json.loads(raw)["id"])] += 1
         seen = singles + digested

@@ -26,7 +26,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import background, health
 from bot.app import build_app
-from bot.clients import email_client, limiter_redis, redis_client, secret, slack_client
+from bot.clients import (
+    email_client,
+    limiter_redis,
+    on_cluster,
+    redis_client,
+    secret,
+    slack_client,
+)
 from bot.cloudflare import EmailSecurityClient
 from bot.config import ConfigError, Settings, load_settings
 from bot.listener import CappedSite, ConnectionCap, connection_limits
@@ -58,7 +65,8 @@ from bot.slack.approvals import SlackApprovals
 from bot.slack.cards import SlackCards
 from bot.slack.held import HeldAlerts
 from bot.slack.home import HomeTabs
-from bot.store import CardStore, Once, SearchStore
+from bot.store import CardStore, Once, SearchStore, StoreUnavailable
+from bot.store.keymove import move_old_keys
 from bot.store.posts import PostStore
 from bot.store.ratelimit import SharedBudget
 from handlers.context import Slackside
@@ -180,11 +188,14 @@ async def serve(settings: Settings) -> None:
     if settings.slack_app_token is not None:
         await check_app_token(settings)
     client, metrics = slack_client(settings), Metrics()
-    store = redis_client(settings.redis_url, metrics.redis_error)
+    cluster = await on_cluster(settings.redis_url)  # a single Redis or a Redis Cluster
+    store = redis_client(settings.redis_url, metrics.redis_error, cluster=cluster)
+    if not cluster:
+        await carry_over_old_keys(store)
     # One CLOUDFLARE_RATE_LIMIT for every replica sharing this Redis; approved executions get
     # their own client whose limiter takes at most CLOUDFLARE_EXECUTOR_SHARE of it, so that a
     # bulk release never leaves a lookup waiting (docs/operations.md).
-    budget_store = limiter_redis(settings.redis_url)
+    budget_store = limiter_redis(settings.redis_url, cluster=cluster)
     budget = SharedBudget(budget_store, *settings.rate_limit)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(budget_store.aclose)
@@ -198,6 +209,16 @@ async def serve(settings: Settings) -> None:
         stack.push_async_callback(store.aclose)
         built = build(settings, client, store, email, webhooks, metrics, executor_email)
         await _run(settings, built, client, store, email, metrics, stop)
+
+
+async def carry_over_old_keys(store: redis.Redis) -> None:
+    """Keys an earlier version wrote under names without hash tags move to their new names
+    (bot/store/keymove.py) before anything reads them. When Redis does not answer at start,
+    they stay where they are until a start at which it does (docs/operations.md)."""
+    try:
+        await move_old_keys(store)
+    except StoreUnavailable as exc:
+        log.warning("old Redis keys not checked: %s", exc)
 
 
 async def _run(

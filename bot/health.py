@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cloudflare import ApiError, AuthError, EmailSecurityClient, UnavailableError
 from bot.metrics import Metrics
 from bot.services.approvals import ApprovalStore
+from bot.store.plumbing import FAILURES as STORE_FAILURES
 
 log = logging.getLogger("bot.health")
 REDIS_PING_TIMEOUT = 0.8  # seconds: under a typical 1 s probe timeout
@@ -85,7 +86,7 @@ class Readiness:
             if self.metrics is not None:
                 self.metrics.redis_error()
             return Check(False, f"no answer within {REDIS_PING_TIMEOUT}s; check REDIS_URL")
-        except aioredis.RedisError as exc:
+        except STORE_FAILURES as exc:
             return Check(False, f"unreachable ({type(exc).__name__}); check REDIS_URL")
         return Check(True, "PING answered")
 

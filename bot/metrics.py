@@ -23,6 +23,7 @@ from redis.backoff import AbstractBackoff
 from bot.services.alerts import outbox_depth
 from bot.services.approvals import ApprovalStore
 from bot.store import StoreUnavailable
+from bot.store.plumbing import FAILURES as STORE_FAILURES
 
 log = logging.getLogger("bot.metrics")
 T = TypeVar("T")
@@ -33,6 +34,7 @@ ACK_BUCKETS = (
     0.25, 0.5, 1.0, 2.0, 3.0, 5.0,
 )  # fmt: skip
 API_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+GAUGE_FAILURES: tuple[type[Exception], ...] = (TimeoutError, StoreUnavailable, *STORE_FAILURES)
 SCRAPE_REDIS_TIMEOUT = 1.0  # seconds /metrics waits for Redis before answering without it
 
 
@@ -104,7 +106,7 @@ class Metrics:
         try:
             counts = await self._bounded(approvals.counts())
             depth = await self._bounded(outbox_depth(store))
-        except (TimeoutError, StoreUnavailable, aioredis.RedisError) as exc:
+        except GAUGE_FAILURES as exc:
             if isinstance(exc, TimeoutError):  # the client's own failures are counted there
                 self.redis_error()
             log.warning("metrics: Redis gauges not refreshed (%s)", type(exc).__name__)

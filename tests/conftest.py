@@ -6,7 +6,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.kit import logcheck
-from tests.kit.servers import API_EMAIL, API_KEY, API_TOKEN, RedisProcess, SimulatorProcess
+from tests.kit.servers import (
+    API_EMAIL,
+    API_KEY,
+    API_TOKEN,
+    AnyRedis,
+    RedisClusterProcess,
+    RedisProcess,
+    SimulatorProcess,
+)
 from tests.kit.slack import (
     BOT_TOKEN,
     STARTED_BOTS,
@@ -42,6 +50,22 @@ def redis_server() -> Iterator[RedisProcess]:
 
 
 @pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterProcess]:
+    """A three-primary Redis Cluster, started by the first test of this worker that needs it."""
+    cluster = RedisClusterProcess()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["server", "cluster"])
+def store(request: pytest.FixtureRequest) -> AnyRedis:
+    """The Redis of a test that must hold on both: the session's redis-server, then a Redis
+    Cluster (the same bot, which finds which one REDIS_URL leads to)."""
+    found: AnyRedis = request.getfixturevalue(f"redis_{request.param}")
+    return found
+
+
+@pytest.fixture(scope="session")
 def shared_simulator() -> Iterator[SimulatorProcess]:
     simulator = SimulatorProcess(
         "--api-token", API_TOKEN, "--api-email", API_EMAIL, "--api-key", API_KEY
@@ -72,6 +96,15 @@ def bot(
         yield process
 
 
+@pytest.fixture(scope="session")
+def cluster_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_cluster: RedisClusterProcess
+) -> Iterator[BotProcess]:
+    """The session's bot, on the Redis Cluster."""
+    with BotProcess(shared_simulator, standin, redis_cluster.url) as process:
+        yield process
+
+
 @pytest.fixture
 def second_bot(
     shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
@@ -91,6 +124,27 @@ def slack(
     """A clean Slack, simulator and Redis for each end-to-end test, with the bot running."""
     clean_slate(standin, redis_server.url)
     return Slack(bot, standin)
+
+
+@pytest.fixture
+def store_slack(
+    request: pytest.FixtureRequest, store: AnyRedis, standin: StandinProcess,
+    simulator: SimulatorProcess,
+) -> Slack:  # fmt: skip
+    """`slack` on `store`: the session's bot on its redis-server, or the one on the cluster."""
+    on_cluster = isinstance(store, RedisClusterProcess)
+    bot = request.getfixturevalue("cluster_bot" if on_cluster else "bot")
+    clean_slate(standin, store.url)
+    return Slack(bot, standin)
+
+
+@pytest.fixture
+def store_second_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, store: AnyRedis
+) -> Iterator[BotProcess]:
+    """Another replica on `store`."""
+    with BotProcess(shared_simulator, standin, store.url) as process:
+        yield process
 
 
 @pytest.fixture

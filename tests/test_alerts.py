@@ -36,6 +36,7 @@ from bot.services.alerts import (
     Outbox,
     PollReport,
 )
+from bot.services.alerts.scripts import inflight_key, outbox_key
 from bot.services.policy import Policy
 from bot.services.routes import load_routes
 from bot.store import StoreUnavailable
@@ -616,7 +617,7 @@ async def test_stop_ends_a_long_drain_before_the_next_post(
     await asyncio.wait_for(running, 5)
     assert len(sender.of("root")) == 1
     assert await rdb.get(LOCK_KEY) is None
-    assert await rdb.zcard(f"alerts:outbox:{CHANNEL}") == 2
+    assert await rdb.zcard(outbox_key(CHANNEL)) == 2
 
     sender.hold = None
     successor = poller(rdb, es, sender, owner="replica-b")
@@ -740,7 +741,7 @@ async def test_a_post_whose_answer_was_lost_is_found_not_posted_again(
     lost = await p.poll_once()
     assert lost is not None and lost.errors and lost.pending == 7
     assert len(sender.calls) == 1, "Slack took the first root; the poller never heard"
-    assert await rdb.exists(f"alerts:inflight:{CHANNEL}")
+    assert await rdb.exists(inflight_key(CHANNEL))
 
     sender.lose_answer = {"thread", "digest"}
     recovered = 0
@@ -751,7 +752,7 @@ async def test_a_post_whose_answer_was_lost_is_found_not_posted_again(
         if made.pending == 0 and not made.errors:
             break
     assert made.pending == 0 and made.errors == [] and recovered == 3
-    assert await rdb.exists(f"alerts:inflight:{CHANNEL}") == 0
+    assert await rdb.exists(inflight_key(CHANNEL)) == 0
     assert len(sender.looked) == 3, "each post left in flight was looked for"
     [card] = sender.of("digest")
     assert card.digest is not None

@@ -23,6 +23,7 @@ from bot.services.approvals import (
     digest,
     freeze,
 )
+from bot.services.approvals.scripts import RECENT_KEY, TAG, chunks_key, record_key
 from bot.store import StoreUnavailable
 from tests.kit.approvals import attacker_digest
 from tests.kit.servers import RedisProcess, eventually, free_port
@@ -101,7 +102,7 @@ async def test_create_stores_sorted_unique_ids_digest_and_indexes(
     assert await store.get(made.id) == made
     assert [r.id for r in await store.pending()] == [made.id]
     # A pending record outlives its expiry by the 30 days ended records are kept.
-    assert 30 * 86400 < await rdb.ttl(f"approval:{made.id}") <= 30 * 86400 + 3600
+    assert 30 * 86400 < await rdb.ttl(record_key(made.id)) <= 30 * 86400 + 3600
 
     carded = await make(store, channel="C999", message_ts="1700000000.000100")
     again = await store.get(carded.id)
@@ -259,7 +260,7 @@ async def test_expire_due_gives_each_request_to_exactly_one_sweeper(
     assert all(r.state == ApprovalState.EXPIRED for sweep in sweeps for r in sweep)
     assert await store.expire_due() == []
     assert [r.id for r in await store.pending()] == [later.id]
-    ttl = await rdb.ttl(f"approval:{due[0].id}")
+    ttl = await rdb.ttl(record_key(due[0].id))
     assert 29 * 86400 < ttl <= 30 * 86400
     assert len(await store.recent(limit=500)) == 150
 
@@ -268,7 +269,7 @@ async def test_tampered_ids_are_refused_and_nothing_changes(
     store: ApprovalStore, rdb: aioredis.Redis
 ) -> None:
     made = await make(store)
-    key = f"approval:{made.id}"
+    key = record_key(made.id)
     await rdb.hset(key, "ids", json.dumps([*made.ids, "Evil0001-2026-01-01T00:00:00-deadbeef"]))
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.TAMPERED
@@ -276,11 +277,11 @@ async def test_tampered_ids_are_refused_and_nothing_changes(
     assert after is not None and after.state == ApprovalState.PENDING and after.approvals == []
 
     moved = await make(store, action="move", params={"folder": "Inbox"})
-    await rdb.hset(f"approval:{moved.id}", "params", json.dumps({"folder": "DeletedItems"}))
+    await rdb.hset(record_key(moved.id), "params", json.dumps({"folder": "DeletedItems"}))
     assert (await store.approve(moved.id, "UAPPROVER")).outcome == Outcome.TAMPERED
 
     relabelled = await make(store)
-    await rdb.hset(f"approval:{relabelled.id}", "action", "move")
+    await rdb.hset(record_key(relabelled.id), "action", "move")
     assert (await store.approve(relabelled.id, "UAPPROVER")).outcome == Outcome.TAMPERED
 
 
@@ -292,7 +293,7 @@ async def test_content_rewritten_with_a_recomputed_unkeyed_digest_is_refused(
     made = await make(store)
     ids = sorted([*made.ids[:2], "Evil0001-2026-01-01T00:00:00-deadbeef"])
     await rdb.hset(
-        f"approval:{made.id}",
+        record_key(made.id),
         mapping={"ids": json.dumps(ids), "digest": attacker_digest("release", {}, ids)},
     )
     decision = await store.approve(made.id, "UAPPROVER")
@@ -313,17 +314,17 @@ async def test_the_digest_covers_the_frozen_search(
     assert made.search is not None and store.verified(made)
     assert made.search.filters["end"] == "2026-03-01T12:00:00Z"
     assert made.search.filters["start"] == "2026-01-30T12:00:00Z", "the API's 30 days"
-    stored = await rdb.hget(f"approval:{made.id}", "search")
+    stored = await rdb.hget(record_key(made.id), "search")
     assert stored is not None and json.loads(stored) == made.search.model_dump()
     widened = made.search.model_copy(
         update={"filters": {**made.search.filters, "start": "2025-01-01T00:00:00Z"}}
     )
-    await rdb.hset(f"approval:{made.id}", "search", widened.model_dump_json())
+    await rdb.hset(record_key(made.id), "search", widened.model_dump_json())
     decision = await store.approve(made.id, "UAPPROVER")
     assert decision.outcome == Outcome.TAMPERED
 
     dropped = await make(store, search=freeze(SEARCH, clock()))
-    await rdb.hset(f"approval:{dropped.id}", "search", "")
+    await rdb.hset(record_key(dropped.id), "search", "")
     assert (await store.approve(dropped.id, "UAPPROVER")).outcome == Outcome.TAMPERED
 
 
@@ -340,7 +341,7 @@ async def test_a_search_changed_between_check_and_script_is_not_approved(
         raw = await original(request_id)
         if reads == 1:
             changed = FrozenSearch(filters={"subject": "x"})
-            await rdb.hset(f"approval:{made.id}", "search", changed.model_dump_json())
+            await rdb.hset(record_key(made.id), "search", changed.model_dump_json())
         return raw
 
     store._get_raw = read_then_tamper  # type: ignore[method-assign]
@@ -354,7 +355,7 @@ async def test_a_request_stored_before_frozen_searches_still_verifies(
     """Records written before requests kept their search have no `search` field: their digest
     (over action, params and ids) still verifies, and they are approved as before."""
     made = await make(store)
-    await rdb.hdel(f"approval:{made.id}", "search")
+    await rdb.hdel(record_key(made.id), "search")
     after = await store.get(made.id)
     assert after is not None and after.search is None and store.verified(after)
     assert (await store.approve(made.id, "UAPPROVER")).outcome == Outcome.EXECUTE
@@ -395,7 +396,7 @@ async def test_content_changed_between_check_and_script_is_not_approved(
         reads += 1
         raw = await original(request_id)
         if reads == 1:
-            await rdb.hset(f"approval:{made.id}", "ids", json.dumps([*made.ids, "Evil-1"]))
+            await rdb.hset(record_key(made.id), "ids", json.dumps([*made.ids, "Evil-1"]))
         return raw
 
     store._get_raw = read_then_tamper  # type: ignore[method-assign]
@@ -456,8 +457,8 @@ async def test_recent_keeps_the_last_two_hundred(store: ApprovalStore, rdb: aior
     for _ in range(205):
         request = await make(store)
         await store.cancel(request.id, REQUESTER)
-    assert await rdb.zcard("approvals:recent") == 200
-    assert not await rdb.exists(f"approvals:by:{REQUESTER}"), "no index nobody reads"
+    assert await rdb.zcard(RECENT_KEY) == 200
+    assert not await rdb.exists(f"{TAG}:by:{REQUESTER}"), "no index nobody reads"
 
 
 # -- execution bookkeeping ---------------------------------------------------------------------
@@ -536,7 +537,7 @@ async def test_chunks_are_saved_once_by_the_lease_holder_then_finished_once(
     assert [c.index for c in await store.chunks(made.id)] == [0, 1, 2]
     assert sum(len(c.acted) + len(c.skipped) for c in await store.chunks(made.id)) == 2500
     assert await store.finish(made.id, "B") is None, "only the lease holder finishes"
-    assert await rdb.ttl(f"approval:{made.id}") == -1, "an executing record never expires"
+    assert await rdb.ttl(record_key(made.id)) == -1, "an executing record never expires"
     clock.advance(5)
     done = await store.finish(made.id, "A")
     assert done is not None and done.state == ApprovalState.DONE and done.chunks_done == 3
@@ -546,7 +547,7 @@ async def test_chunks_are_saved_once_by_the_lease_holder_then_finished_once(
     assert await store.stalled() == []
     assert [r.id for r in await store.recent()] == [made.id]
     assert await store.lease_holder(made.id) is None
-    for key in (f"approval:{made.id}", f"approval:{made.id}:chunks"):
+    for key in (record_key(made.id), chunks_key(made.id)):
         assert 29 * 86400 < await rdb.ttl(key) <= 30 * 86400
     assert not await store.claim(made.id, "A", 5), "a finished request is never run again"
 

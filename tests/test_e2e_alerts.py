@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import redis
 
+from bot.services.alerts.scripts import LOCK_KEY, STATE_KEY
 from tests.kit.factories import detection
 from tests.kit.flows import ALERTS, card_ids, roots, settle, wait_roots
-from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.servers import AnyRedis, RedisProcess, SimulatorProcess, flush_redis
 from tests.kit.slack import (
     BOT_TOKEN,
     OPERATOR,
@@ -45,7 +46,7 @@ def clean(
 
 
 def alert_bot(
-    simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess, **env: str
+    simulator: SimulatorProcess, standin: StandinProcess, redis_server: AnyRedis, **env: str
 ) -> BotProcess:
     return BotProcess(
         simulator, standin, redis_server.url, ALERT_CHANNEL=ALERTS, ALERT_POLL_SECONDS="1", **env
@@ -121,7 +122,7 @@ def test_two_processes_one_poller_and_failover(
         wait_roots(slack, 4)
         settle(slack, simulator, 2)
         assert len(roots(clean)) == 4, "two replicas, one poller, no duplicates"
-        lock = redis.Redis.from_url(redis_server.url).get("alerts:lock")
+        lock = redis.Redis.from_url(redis_server.url).get(LOCK_KEY)
         assert lock is not None
         holder = first if f":{first.process.pid}:" in lock.decode() else second
         survivor = second if holder is first else first
@@ -142,9 +143,11 @@ def test_restart_does_not_repost(
     clean: StandinProcess,
     shared_simulator: SimulatorProcess,
     simulator: SimulatorProcess,
-    redis_server: RedisProcess,
+    store: AnyRedis,
 ) -> None:
-    process = alert_bot(shared_simulator, clean, redis_server)
+    """On a single Redis and on a Redis Cluster (`store`)."""
+    flush_redis(store.url)
+    process = alert_bot(shared_simulator, clean, store)
     try:
         slack = Slack(process, clean)
         settle(slack, simulator, 1)
@@ -152,7 +155,7 @@ def test_restart_does_not_repost(
         wait_roots(slack, 2)
     finally:
         process.stop()
-    again = alert_bot(shared_simulator, clean, redis_server)
+    again = alert_bot(shared_simulator, clean, store)
     try:
         settle(Slack(again, clean), simulator, 3)
         assert len(roots(clean)) == 2
@@ -226,7 +229,7 @@ def test_api_outage_is_retried_and_loses_nothing(
     store = redis.Redis.from_url(redis_server.url)
 
     def watermark() -> float:
-        return float(store.hget("alerts:state", "watermark") or 0)
+        return float(store.hget(STATE_KEY, "watermark") or 0)
 
     assert watermark() > 0
     simulator.faults(fail_next=[{"status": 503, "count": 40, "method": "GET"}])

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from bot.services.approvals.scripts import record_key
 from tests.kit.factories import add, quarantined_messages
 from tests.kit.flows import (
     approval_card,
@@ -18,7 +19,7 @@ from tests.kit.flows import (
     request_id_of,
     wait_card,
 )
-from tests.kit.servers import RedisProcess, SimulatorProcess, free_port, wait_until
+from tests.kit.servers import AnyRedis, RedisProcess, SimulatorProcess, free_port, wait_until
 from tests.kit.slack import (
     APPROVER,
     APPROVER2,
@@ -96,7 +97,7 @@ def test_tampered_request_is_refused(
     slack.command(f"release {first} {second}")
     card = approval_card(slack)
     store = redis.Redis.from_url(redis_server.url)
-    key = f"approval:{request_id_of(card)}"
+    key = record_key(request_id_of(card))
     stored = store.hget(key, "ids")
     assert stored is not None and first.encode() in stored
     store.hset(
@@ -108,8 +109,10 @@ def test_tampered_request_is_refused(
 
 
 def test_thirty_concurrent_approvals_across_two_processes_execute_once(
-    slack: Slack, second_bot: BotProcess, simulator: SimulatorProcess
+    store_slack: Slack, store_second_bot: BotProcess, simulator: SimulatorProcess
 ) -> None:
+    """On a single Redis and on a Redis Cluster (`store`): one execution, every id once."""
+    slack, second_bot = store_slack, store_second_bot
     ids = simulator.add_messages(quarantined_messages(40, "Race"))
     slack.command("release " + " ".join(ids))
     card = approval_card(slack)
@@ -230,11 +233,13 @@ def _pong(port: int) -> bool:
 
 
 def test_killed_executor_resumes_without_repeating(
-    slack: Slack, second_bot: BotProcess, simulator: SimulatorProcess,
-    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess,
+    store_slack: Slack, store_second_bot: BotProcess, simulator: SimulatorProcess,
+    shared_simulator: SimulatorProcess, standin: StandinProcess, store: AnyRedis,
 ) -> None:  # fmt: skip
     """A bulk release from a search runs on the second process, which is SIGKILLed after its
-    first chunk; the first process (and the restarted second) resume: every id once."""
+    first chunk; the first process (and the restarted second) resume: every id once. On a
+    single Redis and on a Redis Cluster (`store`)."""
+    slack, second_bot = store_slack, store_second_bot
     victim = Slack(second_bot, standin)
     card, ids = release_all_card(victim, simulator, 2500, "Kill")
     # Slow enough to kill between chunks: re-checked by its search, a chunk is one POST.
@@ -243,7 +248,7 @@ def test_killed_executor_resumes_without_repeating(
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
     second_bot.process.kill()
     second_bot.process.wait()
-    restarted = BotProcess(shared_simulator, standin, redis_server.url)
+    restarted = BotProcess(shared_simulator, standin, store.url)
     try:
         wait_card(slack, card["ts"], "Done", timeout=90)
     finally:

@@ -9,6 +9,7 @@ import json
 
 import redis
 
+from bot.services.approvals.scripts import record_key
 from tests.kit.approvals import attacker_digest
 from tests.kit.factories import add
 from tests.kit.flows import approval_card, released_ids, request_id_of, wait_card
@@ -27,7 +28,7 @@ def test_request_rewritten_with_a_recomputed_digest_is_refused(
     slack.command(f"release {first} {second}")
     card = approval_card(slack)
     store = redis.Redis.from_url(redis_server.url)
-    key = f"approval:{request_id_of(card)}"
+    key = record_key(request_id_of(card))
     ids = sorted([first, evil])
     store.hset(
         key,
@@ -92,7 +93,7 @@ def test_audit_takes_request_ids_with_dash_and_underscore(
     assert request_id in trail and "request release" in trail and f"<@{OPERATOR}>" in trail
 
     # The record goes after 30 days, its audit entries stay: still found by the request's id.
-    redis.Redis.from_url(redis_server.url).delete(f"approval:{request_id}")
+    redis.Redis.from_url(redis_server.url).delete(record_key(request_id))
     slack.command(f"audit {request_id}", user=APPROVER)
     trail = text_of(slack.private(APPROVER, "Audit trail for"))
     assert request_id in trail and "request release" in trail

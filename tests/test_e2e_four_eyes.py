@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from bot.services.approvals.scripts import PENDING_KEY
 from tests.kit.factories import add
 from tests.kit.flows import approval_card, card_now, request_id_of
 from tests.kit.servers import RedisProcess, SimulatorProcess
@@ -65,7 +66,7 @@ def test_a_request_whose_card_cannot_be_posted_never_exists(
     slack.command("release " + " ".join(ids))
     slack.private(OPERATOR, "Invite me")
     store = redis.Redis.from_url(redis_server.url)
-    assert store.zcard("approvals:pending") == 0, "no request is left pending without a card"
+    assert store.zcard(PENDING_KEY) == 0, "no request is left pending without a card"
     slack.command("approvals", user=APPROVER)
     answer = slack.private(APPROVER, "Waiting for your approval")
     assert "Ghost" not in text_of(answer) and "approval_approve" not in str(answer)

@@ -20,6 +20,8 @@ import redis
 
 from bot.local import payloads
 from bot.server import GRACE_SECONDS
+from bot.services.alerts.scripts import LOCK_KEY, STATE_KEY
+from bot.services.approvals.scripts import lease_key, record_key
 from tests.kit.factories import add, detection
 from tests.kit.flows import (
     ALERTS,
@@ -225,8 +227,8 @@ def test_sigterm_mid_execution_hands_the_lease_back(
     slack.wait(lambda: released_ids(simulator), "the first chunk to be released", timeout=60)
 
     code, took = stop_with_sigterm(second_bot)
-    lease = store.get(f"approval:{request_id}:lease")
-    chunks_done = int(store.hget(f"approval:{request_id}", "chunks_done") or 0)
+    lease = store.get(lease_key(request_id))
+    chunks_done = int(store.hget(record_key(request_id), "chunks_done") or 0)
     assert code == 0 and took < GRACE_SECONDS, f"exit {code} after {took:.1f}s"
     assert chunks_done < 3, "the execution was still running at SIGTERM"
     assert lease is None or f":{second_bot.process.pid}:" not in lease.decode(), "handed back"
@@ -251,18 +253,18 @@ def test_sigterm_releases_the_alert_lock_for_another_replica(
     first = BotProcess(shared_simulator, standin, redis_server.url, **env)
     second = BotProcess(shared_simulator, standin, redis_server.url, **env)
     try:
-        wait_until(lambda: store.get("alerts:lock") is not None, 20, "a poller to take the lock")
-        lock = store.get("alerts:lock")
+        wait_until(lambda: store.get(LOCK_KEY) is not None, 20, "a poller to take the lock")
+        lock = store.get(LOCK_KEY)
         assert lock is not None
         holder = first if f":{first.process.pid}:" in lock.decode() else second
         survivor = second if holder is first else first
         code, took = stop_with_sigterm(holder)
         assert code == 0 and took < GRACE_SECONDS, f"exit {code} after {took:.1f}s"
-        after = store.get("alerts:lock")
+        after = store.get(LOCK_KEY)
         assert after is None or f":{holder.process.pid}:" not in after.decode(), "released"
 
         def survivor_holds() -> bool:
-            now = store.get("alerts:lock")
+            now = store.get(LOCK_KEY)
             return now is not None and f":{survivor.process.pid}:" in now.decode()
 
         # The lease is 10 s: taking over well within it shows the lock was released, not lapsed.
@@ -334,7 +336,7 @@ def test_redis_outage_is_told_and_recovered_from_without_a_restart(
 
         def polled() -> bool:
             try:
-                return state.hget("alerts:state", "floor") is not None
+                return state.hget(STATE_KEY, "floor") is not None
             except redis.RedisError:
                 return False
 

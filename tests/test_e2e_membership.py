@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis
 
+from bot.services.alerts.scripts import outbox_key
 from tests.kit.factories import add, detection
 from tests.kit.flows import calls_to, roots, settle, wait_roots
 from tests.kit.http import LOCAL
@@ -110,7 +111,7 @@ def test_alerts_for_a_channel_the_bot_is_not_in_are_held_reported_and_posted_onc
         assert len([m for m in answers(slack, user) if "are held" in text_of(m)]) == 1
     assert posted_in(slack, OUTSIDE) == []
     store = redis.Redis.from_url(redis_server.url)
-    assert store.zcard(f"alerts:outbox:{OUTSIDE}") == 1, "held in the outbox, not dropped"
+    assert store.zcard(outbox_key(OUTSIDE)) == 1, "held in the outbox, not dropped"
     assert metric(slack, 'emailbot_alert_posts_total{outcome="held"}') >= 2
     assert f"alerts for {OUTSIDE} are held" in slack.bot.log()
 
@@ -119,7 +120,7 @@ def test_alerts_for_a_channel_the_bot_is_not_in_are_held_reported_and_posted_onc
     assert "Detection 70" in text_of(root)
     settle(slack, simulator, 2)
     assert len(roots(slack.standin, OUTSIDE)) == 1, "posted once"
-    assert store.zcard(f"alerts:outbox:{OUTSIDE}") == 0
+    assert store.zcard(outbox_key(OUTSIDE)) == 0
     assert f"alerts for {OUTSIDE} are posted again" in slack.bot.log()
 
 

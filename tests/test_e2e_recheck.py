@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from bot.services.approvals.scripts import record_key
 from tests.kit.factories import quarantined_messages
 from tests.kit.flows import release_all_card, released_ids, request_id_of, wait_card
 from tests.kit.servers import RedisProcess, SimulatorProcess
@@ -85,7 +86,7 @@ def test_the_request_record_holds_ids_a_few_fields_and_its_frozen_search(
     slack: Slack, simulator: SimulatorProcess, redis_server: RedisProcess
 ) -> None:
     card, ids = release_all_card(slack, simulator, 1500, "Holds")
-    record = redis.Redis.from_url(redis_server.url).hgetall(f"approval:{request_id_of(card)}")
+    record = redis.Redis.from_url(redis_server.url).hgetall(record_key(request_id_of(card)))
     fields = {k.decode(): v.decode() for k, v in record.items()}
     assert json.loads(fields["ids"]) == sorted(ids)
     summary = json.loads(fields["summary"])

@@ -25,6 +25,7 @@ from bot.services.approvals import (
     Executor,
     report,
 )
+from bot.services.approvals.scripts import record_key
 from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
 from tests.kit.approvals import (
@@ -196,7 +197,7 @@ async def test_tampered_request_executes_nothing(
 ) -> None:
     ids = simulator.add_messages(quarantined_messages(5, "Tamper"))
     made = await approved(store, ids)
-    await rdb.hset(f"approval:{made.id}", "ids", f'["{ids[0]}"]')  # after approval
+    await rdb.hset(record_key(made.id), "ids", f'["{ids[0]}"]')  # after approval
     done = await Executor(store, client, "a").run(made.id)
     assert done is not None and done.state == ApprovalState.DONE
     [result] = await store.chunks(made.id)
@@ -216,7 +217,7 @@ async def test_request_rewritten_with_a_recomputed_unkeyed_digest_executes_nothi
     made = await approved(store, ids[:2])
     swapped = sorted(ids[2:])
     await rdb.hset(
-        f"approval:{made.id}",
+        record_key(made.id),
         mapping={"ids": json.dumps(swapped), "digest": attacker_digest("release", {}, swapped)},
     )
     done = await Executor(store, client, "a").run(made.id)

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.cloudflare.transport import endpoint_of
 from bot.config import ConfigError, load_settings
 from bot.observability import REQUEST, JsonFormatter, RequestRecord, TextFormatter
+from bot.services.alerts.scripts import OUTBOXES_KEY, outbox_key
 from tests.kit import logcheck
 from tests.kit.factories import add, detection
 from tests.kit.flows import approval_card
@@ -256,8 +257,8 @@ def test_approvals_and_alert_queue_are_read_from_redis(
     approval_card(slack)
     # Two alerts waiting in a channel's outbox (this bot has no ALERT_CHANNEL: nobody drains it).
     store = redis.Redis.from_url(redis_server.url)
-    store.zadd("alerts:outbox:C0ALERTS", {"m:one": 1, "m:two": 2})
-    store.sadd("alerts:outboxes", "C0ALERTS")
+    store.zadd(outbox_key("C0ALERTS"), {"m:one": 1, "m:two": 2})
+    store.sadd(OUTBOXES_KEY, "C0ALERTS")
 
     samples = scrape(slack.bot)
     assert value(samples, "emailbot_approvals", state="pending") == 1

@@ -107,6 +107,9 @@ class AuditLog:
         self.redis = redis
         self.key = key
         self.stream = stream
+        # `{audit}:turn` hashes as `audit` does: on a Redis Cluster the append script's two keys
+        # share a slot, and the stream keeps its name.
+        self.turn = "{" + stream + "}:turn"
         self.maxlen = maxlen
         self._append = redis.register_script(_APPEND)
         self._token = secrets.token_hex(8)  # this log's claim on the next turn
@@ -152,7 +155,7 @@ class AuditLog:
             for name, value in fields.items():
                 args += [name, value]
             with redis_errors():
-                answer = await self._append(keys=[self.stream, self.stream + ":turn"], args=args)
+                answer = await self._append(keys=[self.stream, self.turn], args=args)
             if int(answer[0]) == 1:
                 self._last = (fields["hash"], fields["seq"])
                 return _text(answer[1])

@@ -6,8 +6,13 @@ import contextlib
 from collections.abc import Iterator
 
 import redis.asyncio as redis
+from redis.exceptions import RedisClusterException
 
 from bot.errors import StoreUnavailable
+
+# What a failing Redis raises: redis-py's cluster client raises some of its own (no node
+# reachable, a slot nobody serves) outside RedisError.
+FAILURES: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)
 
 
 @contextlib.contextmanager
@@ -15,7 +20,7 @@ def redis_errors() -> Iterator[None]:
     """Any Redis failure inside becomes StoreUnavailable, with a message a person can act on."""
     try:
         yield
-    except redis.RedisError as exc:
+    except FAILURES as exc:
         raise StoreUnavailable(unavailable(exc)) from None
 
 

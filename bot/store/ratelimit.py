@@ -44,6 +44,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.cloudflare.ratelimit import MARGIN, Limiter, RequestLimiter
+from bot.store.plumbing import FAILURES as STORE_FAILURES
 
 log = logging.getLogger("bot.ratelimit")
 
@@ -51,7 +52,7 @@ SENT = "{ratelimit}:sent"  # every call sent or planned: member -> its time (us)
 EXECUTOR = "{ratelimit}:executor"  # the executor's grants, to hold it to its share
 PAUSE = "{ratelimit}:pause"  # a 429's end (us); absent when nothing is paused
 # Redis that does not answer is not waited for: the call goes through the fallback instead.
-FAILURES: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
+FAILURES: tuple[type[BaseException], ...] = (*STORE_FAILURES, OSError)
 RETRY_SECONDS = 5.0  # while Redis is down, how often one call tries it again
 CALLS = 20  # script calls at once; the rest queue here, in order (a pool would refuse them)
 

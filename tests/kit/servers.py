@@ -6,6 +6,7 @@ Helpers only; the pytest fixtures that use them live in conftest.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import redis
 
 from bot.simulator.changes import MAX_WAIT_SECONDS
 from tests.kit.http import TLS
@@ -218,3 +220,93 @@ class RedisProcess:
         self.process.terminate()
         self.process.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisClusterProcess:
+    """A throw-away Redis Cluster: three primaries (no replicas) of Debian's redis-server in
+    cluster mode, each on free ports with its own data directory, joined by `redis-cli --cluster
+    create`. `url` names one node, as REDIS_URL would; the bot finds the rest."""
+
+    NODES = 3
+
+    def __init__(self) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            raise RuntimeError(
+                "redis-server is not installed: run `make test` (it installs Debian's redis-server)"
+            )
+        self.dir = tempfile.mkdtemp(prefix="redis-cluster-test-")
+        # The bus port is given too: the default (port + 10000) may be taken or past 65535.
+        self.ports = [free_port() for _ in range(self.NODES)]
+        self.processes = [self._node(binary, port) for port in self.ports]
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        try:
+            for port in self.ports:
+                wait_until(functools.partial(_pong, port), 10, f"redis-server on port {port}")
+            subprocess.run(
+                [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, capture_output=True, timeout=30,
+            )  # fmt: skip
+            wait_until(self._ok, 20, "the test cluster's cluster_state:ok on every node")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _node(self, binary: str, port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [binary, "--port", str(port), "--cluster-port", str(free_port()),
+             "--bind", "127.0.0.1", "--dir", self.dir, "--save", "", "--appendonly", "no",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+             "--cluster-node-timeout", "5000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def _ok(self) -> bool:
+        return all(b"cluster_state:ok" in _ask(port, b"CLUSTER INFO") for port in self.ports)
+
+    def flush(self) -> None:
+        """Empty every primary (FLUSHALL on one node empties only its own slots)."""
+        for port in self.ports:
+            _ask(port, b"FLUSHALL")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ask(port: int, command: bytes) -> bytes:
+    """One inline command to the redis-server on `port`, its raw answer (b"" when it fails)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(command + b"\r\n")
+            return sock.recv(65536)
+    except OSError:
+        return b""
+
+
+def _pong(port: int) -> bool:
+    return _ask(port, b"PING").startswith(b"+PONG")
+
+
+def flush_redis(url: str) -> None:
+    """Empty the Redis at `url` before a test: its database on a single server, every primary
+    of a Redis Cluster."""
+    client = redis.Redis.from_url(url)
+    try:
+        if client.info("cluster").get("cluster_enabled"):
+            nodes = redis.RedisCluster.from_url(url)
+            try:
+                nodes.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+            finally:
+                nodes.close()
+        else:
+            client.flushdb()
+    finally:
+        client.close()
+
+
+AnyRedis = RedisProcess | RedisClusterProcess  # what REDIS_URL may lead to

@@ -18,7 +18,6 @@ from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
 
 import httpx
-import redis
 
 from bot.local import payloads
 from tests.kit.http import LOCAL, TLS, async_local
@@ -28,6 +27,7 @@ from tests.kit.servers import (
     ROOT,
     Changes,
     SimulatorProcess,
+    flush_redis,
     free_port,
     wait_until,
 )
@@ -415,4 +415,4 @@ def clean_slate(standin: StandinProcess, redis_url: str) -> None:
     """Before a test: Slack without messages (the ops group as configured) and an empty Redis."""
     standin.hook("POST", "reset")  # keeps open Socket Mode connections
     standin.hook("POST", "usergroups", {GROUP: [GROUP_MEMBER]})
-    redis.Redis.from_url(redis_url).flushdb()
+    flush_redis(redis_url)

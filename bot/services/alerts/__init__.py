@@ -1,7 +1,7 @@
 """Alerts: new detections posted to Slack exactly once, the most severe first, grouped by
 campaign, a flood of lesser ones gathered into digests.
 
-The poller (one replica at a time, by the `alerts:lock` lease) searches detections from a
+The poller (one replica at a time, by the `{alerts}:lock` lease) searches detections from a
 watermark, puts new ones in a durable per-channel outbox in Redis (ordered by severity, then
 arrival), and drains it through an `AlertSender` (the Slack side, `bot.slack.alerts`), which
 paces posts per channel. The watermark moves only once the outbox is empty, so a crash
@@ -24,7 +24,7 @@ The modules:
     drain.py      posting a channel's outbox, most severe first, each post then its commit
     poller.py     AlertPoller: the lock, the cycle (search, queue, drain, watermark), run_forever
 
-One cycle (`AlertPoller.poll_once`, while holding `alerts:lock`):
+One cycle (`AlertPoller.poll_once`, while holding `{alerts}:lock`):
 
 a. search detections (`detections_only`, every page) from `watermark - overlap` to now, and
    keep those whose final disposition is in ALERT_DISPOSITIONS (the API filters one

@@ -1,6 +1,6 @@
 """The Lua source of every write of the alert poller (scripts.py runs them, and describes the
 Redis layout they keep). Each script is one atomic step and answers -1, doing nothing, when
-`owner` no longer holds `alerts:lock`."""
+`owner` no longer holds `{alerts}:lock`."""
 
 # KEYS: lock, state. ARGV: owner, floor. The first start fixes the floor (and the watermark).
 START = """

@@ -161,7 +161,7 @@ class Halt(Exception):  # noqa: N818 - internal control flow
 
 
 class LockLost(Halt):
-    """A script found `alerts:lock` held by another owner: that replica carries on."""
+    """A script found `{alerts}:lock` held by another owner: that replica carries on."""
 
 
 # -- what travels between the poller, the outbox and the grouping -----------------------------

@@ -1,4 +1,4 @@
-"""The alert poller: the `alerts:lock` lease (bot.store.lease.Lease, taken or extended each
+"""The alert poller: the `{alerts}:lock` lease (bot.store.lease.Lease, taken or extended each
 cycle and renewed while it runs), one cycle (`AlertPoller.poll_once`: search the window, queue
 what is new, drain the outboxes through `drain.Drain`, move the watermark) and the loop that
 runs it (`run_forever`). How a cycle goes and why it posts every alert exactly once is told in
@@ -53,7 +53,7 @@ def _ceil_second(moment: datetime) -> datetime:
 
 class AlertPoller:
     """Polls detections and PhishGuard reports into the outbox and drains it through `sender`.
-    Every replica may run one; the `alerts:lock` lease makes one of them work at a time."""
+    Every replica may run one; the `{alerts}:lock` lease makes one of them work at a time."""
 
     def __init__(
         self,

@@ -1,47 +1,48 @@
 """Every write of the alert poller as one Lua script (lua.py), behind a typed method.
 
-Each script is one atomic step that first checks the poller still holds `alerts:lock` (the
+Each script is one atomic step that first checks the poller still holds `{alerts}:lock` (the
 `bot.store.lease.Lease` the poller takes and renews): a poller whose lease lapsed can commit
 nothing after its successor started. Callers never build KEYS/ARGV lists: the key names live
 here, next to the methods that run the scripts.
 
-Redis layout (all under `alerts:`; the scripts touch several keys at once, so one Redis, not
-Redis Cluster):
+Redis layout (all under `{alerts}:`, a hash tag: every script checks the lock and touches several
+keys at once, so on a Redis Cluster they all live in one slot; before Redis Cluster support the
+prefix was `alerts:`, and bot/store/keymove.py moves the keys once):
 
-    alerts:lock                     string: the owner polling now, with a TTL it keeps renewing
+    {alerts}:lock                   string: the owner polling now, with a TTL it keeps renewing
                                     (bot.store.lease.Lease; every script here checks it)
-    alerts:state                    hash: floor (no alert for mail scanned before it: the first
+    {alerts}:state                  hash: floor (no alert for mail scanned before it: the first
                                     start minus ALERT_BACKFILL_HOURS), watermark (epoch seconds)
-    alerts:seen:messages            zset: message id -> epoch queued; an id leaves it once older
+    {alerts}:seen:messages          zset: message id -> epoch queued; an id leaves it once older
                                     than SEEN_RETENTION and SKEW_MARGIN before the search window
-    alerts:seen:reports             zset: PhishGuard report id -> epoch queued; likewise
-    alerts:outboxes                 set: channels whose outbox is not empty
-    alerts:outbox:<channel>         zset: item id ("m:<message id>" / "r:<report id>") -> order:
+    {alerts}:seen:reports           zset: PhishGuard report id -> epoch queued; likewise
+    {alerts}:outboxes               set: channels whose outbox is not empty
+    {alerts}:outbox:<channel>       zset: item id ("m:<message id>" / "r:<report id>") -> order:
                                     severity rank x RANK_SPAN + arrival (most severe first)
-    alerts:outbox:<channel>:items   hash: item id -> JSON {"kind", "data"} (models.item_payload)
-    alerts:outbox:seq               counter: the order of queued items
-    alerts:campaign:<id>            hash: root_ts, data (JSON: campaign + latest message,
+    {alerts}:outbox:<channel>:items hash: item id -> JSON {"kind", "data"} (models.item_payload)
+    {alerts}:outbox:seq             counter: the order of queued items
+    {alerts}:campaign:<id>          hash: root_ts, data (JSON: campaign + latest message,
                                     models.record_data); expires campaign_ttl after its last post
-    alerts:ckey:<match key>         string: the id of the campaign a match key leads to
+    {alerts}:ckey:<match key>       string: the id of the campaign a match key leads to
                                     (campaigns.match_keys); expires with the campaign
-    alerts:dirty:<channel>          set: keys of campaign records whose root still needs its
+    {alerts}:dirty:<channel>        set: keys of campaign records whose root still needs its
                                     update (the counter and recipients of a thread post)
-    alerts:rejected                 stream: items Slack refused for good (AlertRejected), with
+    {alerts}:rejected               stream: items Slack refused for good (AlertRejected), with
                                     item, channel, error, at, payload; the last REJECTED_KEEP
-    alerts:inflight:<channel>       hash: key (the alert id of the post under way in the channel),
+    {alerts}:inflight:<channel>     hash: key (the alert id of the post under way in the channel),
                                     data (JSON, models.InFlight); set before the Slack call,
                                     deleted by the script that commits the post
-    alerts:rate:<channel>           zset: lower-severity alerts posted one by one -> epoch; what
+    {alerts}:rate:<channel>         zset: lower-severity alerts posted one by one -> epoch; what
                                     the digest rate counts (trimmed to its window)
-    alerts:digest:open:<channel>    string: the id of the digest collecting now; lives a window
-    alerts:digest:<id>              hash: id, channel, ts, opened, latest, window, count, and
+    {alerts}:digest:open:<channel>  string: the id of the digest collecting now; lives a window
+    {alerts}:digest:<id>            hash: id, channel, ts, opened, latest, window, count, and
                                     d:<DISPOSITION> counts; expires DIGEST_TTL after its last use
-    alerts:digest:<id>:entries      list: JSON of each alert (models.DigestEntry), the first
+    {alerts}:digest:<id>:entries    list: JSON of each alert (models.DigestEntry), the first
                                     DIGEST_KEEP
-    alerts:digest:<id>:senders      set: its distinct senders
+    {alerts}:digest:<id>:senders    set: its distinct senders
 
 To post old mail again after a first start (say, a larger ALERT_BACKFILL_HOURS), delete
-`alerts:state`; the seen sets still keep what was posted from being posted twice.
+`{alerts}:state`; the seen sets still keep what was posted from being posted twice.
 """
 
 from __future__ import annotations
@@ -73,58 +74,59 @@ RANK_SPAN = 10**12  # outbox score = rank x RANK_SPAN + arrival: exact in a doub
 DIGEST_TTL = 7 * 24 * 3600  # seconds a digest's list stays to be read
 DIGEST_KEEP = 1000  # alerts a digest lists (its counts cover them all)
 
-LOCK_KEY = "alerts:lock"
-STATE_KEY = "alerts:state"
-SEEN_MESSAGES_KEY = "alerts:seen:messages"
-SEEN_REPORTS_KEY = "alerts:seen:reports"
-OUTBOXES_KEY = "alerts:outboxes"
-SEQ_KEY = "alerts:outbox:seq"
-REJECTED_KEY = "alerts:rejected"
-NO_CAMPAIGN = "alerts:campaign:-"  # placeholder key for a post that touches no campaign
+TAG = "{alerts}"  # the hash tag of every key here
+LOCK_KEY = "{alerts}:lock"
+STATE_KEY = "{alerts}:state"
+SEEN_MESSAGES_KEY = "{alerts}:seen:messages"
+SEEN_REPORTS_KEY = "{alerts}:seen:reports"
+OUTBOXES_KEY = "{alerts}:outboxes"
+SEQ_KEY = "{alerts}:outbox:seq"
+REJECTED_KEY = "{alerts}:rejected"
+NO_CAMPAIGN = "{alerts}:campaign:-"  # placeholder key for a post that touches no campaign
 
 
 def outbox_key(channel: str) -> str:
-    return f"alerts:outbox:{channel}"
+    return f"{TAG}:outbox:{channel}"
 
 
 def items_key(channel: str) -> str:
-    return f"alerts:outbox:{channel}:items"
+    return f"{TAG}:outbox:{channel}:items"
 
 
 def campaign_record_key(key: str) -> str:
-    return f"alerts:campaign:{key}"
+    return f"{TAG}:campaign:{key}"
 
 
 def dirty_key(channel: str) -> str:
-    return f"alerts:dirty:{channel}"
+    return f"{TAG}:dirty:{channel}"
 
 
 def index_key(match_key: str) -> str:
-    return f"alerts:ckey:{match_key}"
+    return f"{TAG}:ckey:{match_key}"
 
 
 def inflight_key(channel: str) -> str:
-    return f"alerts:inflight:{channel}"
+    return f"{TAG}:inflight:{channel}"
 
 
 def rate_key(channel: str) -> str:
-    return f"alerts:rate:{channel}"
+    return f"{TAG}:rate:{channel}"
 
 
 def open_digest_key(channel: str) -> str:
-    return f"alerts:digest:open:{channel}"
+    return f"{TAG}:digest:open:{channel}"
 
 
 def digest_key(digest_id: str) -> str:
-    return f"alerts:digest:{digest_id}"
+    return f"{TAG}:digest:{digest_id}"
 
 
 def entries_key(digest_id: str) -> str:
-    return f"alerts:digest:{digest_id}:entries"
+    return f"{TAG}:digest:{digest_id}:entries"
 
 
 def senders_key(digest_id: str) -> str:
-    return f"alerts:digest:{digest_id}:senders"
+    return f"{TAG}:digest:{digest_id}:senders"
 
 
 def as_text(value: bytes | str) -> str:
@@ -289,7 +291,7 @@ class AlertScripts:
         await self._owned(self._root_updated, [LOCK_KEY, dirty_key(channel)], [record])
 
     async def set_aside(self, channel: str, ids: Sequence[str], error: str, at: datetime) -> None:
-        """Move items Slack refused for good from the outbox to `alerts:rejected`."""
+        """Move items Slack refused for good from the outbox to `{alerts}:rejected`."""
         await self._owned(
             self._set_aside,
             [LOCK_KEY, outbox_key(channel), items_key(channel), OUTBOXES_KEY, REJECTED_KEY],

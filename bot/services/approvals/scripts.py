@@ -4,19 +4,21 @@ Each script is one atomic step, so a transition happens exactly once whatever th
 clicks, Slack retries or replicas. Callers never build KEYS/ARGV lists: the key names and the
 retention rules live here, next to the scripts that use them.
 
-Redis layout (all names under `approval:` / `approvals:`):
+Redis layout (every name carries the `{approvals}` hash tag, so that on a Redis Cluster all of
+them live in one slot and each script, which moves a request between the indexes atomically,
+touches one slot; the approvals' traffic is small enough for one node):
 
-    approval:<id>            hash: the request (fields: bot.services.approvals.records)
-    approval:<id>:lease      string: the executor holding the request, with a TTL
-                             (bot.store.lease.Lease; `save_chunk` and `finish` check it)
-    approval:<id>:chunks     hash: chunk index -> ChunkResult JSON
-    approvals:pending        zset: pending ids by expiry (epoch seconds)
-    approvals:executing      zset: executing ids by the time they started
-    approvals:recent         zset: ended ids by end time (the last RECENT_KEEP)
+    {approvals}:request:<id>          hash: the request (fields: bot.services.approvals.records)
+    {approvals}:request:<id>:lease    string: the executor holding the request, with a TTL
+                                      (bot.store.lease.Lease; `save_chunk` and `finish` check it)
+    {approvals}:request:<id>:chunks   hash: chunk index -> ChunkResult JSON
+    {approvals}:pending               zset: pending ids by expiry (epoch seconds)
+    {approvals}:executing             zset: executing ids by the time they started
+    {approvals}:recent                zset: ended ids by end time (the last RECENT_KEEP)
 
 Records of ended requests (and their chunk results) are kept ENDED_TTL_SECONDS; an executing
-record never expires. The scripts touch keys derived from the request id, so the store needs a
-single Redis (or a managed primary/replica pair), not Redis Cluster.
+record never expires. (Before Redis Cluster support the names were `approval:<id>…` and
+`approvals:…`; bot/store/keymove.py moves them once.)
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from bot.store import redis_errors
 ENDED_TTL_SECONDS = 30 * 24 * 3600
 RECENT_KEEP = 200
 
-PREFIX = "approval:"
-PENDING_KEY = "approvals:pending"
-EXECUTING_KEY = "approvals:executing"
-RECENT_KEY = "approvals:recent"
+TAG = "{approvals}"
+PREFIX = TAG + ":request:"
+PENDING_KEY = TAG + ":pending"
+EXECUTING_KEY = TAG + ":executing"
+RECENT_KEY = TAG + ":recent"
 
 
 def record_key(request_id: str) -> str:
