@@ -53,6 +53,7 @@ from bot.services.registry import Services
 from bot.services.routes import load_routes
 from bot.services.showing import CardKeeper
 from bot.services.stopping import unless_stopped
+from bot.services.vip import VipService
 from bot.slack.alerts import SlackAlertSender
 from bot.slack.approvals import SlackApprovals
 from bot.slack.cards import SlackCards
@@ -133,6 +134,7 @@ def build(
         policy=policy,
         digests=DigestService(Outbox(store), policy),
         blocklist=blocklist,
+        vip=VipService(email=email, policy=policy, audit=audit),
     )  # fmt: skip
     slack = Slackside(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,

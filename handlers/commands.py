@@ -26,6 +26,7 @@ from bot.commands import (
     parse,
 )
 from bot.observability import set_outcome
+from bot.report_commands import VipCommand
 from bot.roles import Role
 from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
@@ -34,6 +35,7 @@ from bot.services.registry import Services
 from handlers.blocklist import show_blocked, show_domains, unblock
 from handlers.context import Body, Request, Slackside, answering
 from handlers.replies import BUSY, Reply, rate_limit_notices, slack_error
+from handlers.vip import confirm_add, show_vips
 
 
 async def on_command(
@@ -83,6 +85,10 @@ async def dispatch(request: Request, text: str) -> None:
             await unblock(request, target)
         case BlocklistCommand(verb="domains"):
             await show_domains(request)
+        case VipCommand(action="list", text=text):
+            await show_vips(reply, await services.vip.listing(actor, text))
+        case VipCommand(action="add", email=email, name=name):
+            await confirm_add(request, email, name)
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []
