@@ -50,6 +50,8 @@ class ActionId(StrEnum):
     VIP_REMOVE = "vip_remove"
     VIP_MORE = "vip_more"
     VIP_ADD = "vip_add"
+    # The submissions list's next page: value = `bot.services.submissions.page_key`.
+    SUBMISSIONS_MORE = "submissions_more"
     # An alert digest's list ("List them", "Next page"); value = a `blocks.alerts.DigestPage`.
     DIGEST_LIST = "alerts_digest_list"
 

@@ -26,7 +26,7 @@ from bot.commands import (
     parse,
 )
 from bot.observability import set_outcome
-from bot.report_commands import VipCommand
+from bot.report_commands import SubmissionsCommand, VipCommand
 from bot.roles import Role
 from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
@@ -35,6 +35,7 @@ from bot.services.registry import Services
 from handlers.blocklist import show_blocked, show_domains, unblock
 from handlers.context import Body, Request, Slackside, answering
 from handlers.replies import BUSY, Reply, rate_limit_notices, slack_error
+from handlers.submissions import show_submissions
 from handlers.vip import confirm_add, show_vips
 
 
@@ -89,6 +90,8 @@ async def dispatch(request: Request, text: str) -> None:
             await show_vips(reply, await services.vip.listing(actor, text))
         case VipCommand(action="add", email=email, name=name):
             await confirm_add(request, email, name)
+        case SubmissionsCommand(since=since, status=status):
+            await show_submissions(reply, await services.submissions.listing(actor, since, status))
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []

@@ -11,6 +11,7 @@ from bot.services.approvals.service import ApprovalService
 from bot.services.blocklist import BlocklistService
 from bot.services.messages import MessageService
 from bot.services.policy import Policy
+from bot.services.submissions import SubmissionService
 from bot.services.vip import VipService
 
 
@@ -22,4 +23,5 @@ class Services:
     policy: Policy  # who may do what (the services check it themselves)
     digests: DigestService  # an alert digest's list
     blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains
+    submissions: SubmissionService  # reclassify submissions: the list, following outcomes
     vip: VipService  # the VIP list (impersonation registry): list, add, remove
