@@ -93,6 +93,9 @@ def report_card(report: PhishGuardReport) -> list[Block]:
         f"From {safe_or(fields.from_, 200)} to {to} · "
         f"{when(fields.occurred_at or report.created_at)}",
     ]
+    tags = [f"{safe(t.category, 40)}: {safe(t.value, 80)}" for t in (report.tags or [])[:10]]
+    if tags:
+        lines.append("Tags: " + " · ".join(tags))
     blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), 2900)))]
     if report.content:
         blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, 2900))]))
@@ -101,6 +104,10 @@ def report_card(report: PhishGuardReport) -> list[Block]:
         command = safe(f"lookup {fields.postfix_id}", 90, kind=Kind.LITERAL)
         hint = f"Postfix id {postfix}: look it up with {command}"
         blocks.append(ContextBlock(elements=[mrkdwn(hint)]))
+        if parts.actionable(fields.postfix_id):
+            # Open: the message's card, for the one who clicked only (as a search hit's).
+            open_button = parts.button("Open", ActionId.HIT_OPEN, fields.postfix_id)
+            blocks.append(ActionsBlock(elements=[open_button]))
     return blocks
 
 

@@ -48,6 +48,7 @@ from bot.services.blocklist import BlocklistService
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
+from bot.services.phishguard import PhishGuardService
 from bot.services.policy import GroupLookupError, Policy
 from bot.services.registry import Services
 from bot.services.routes import load_routes
@@ -142,6 +143,7 @@ def build(
         blocklist=blocklist,
         vip=VipService(email=email, policy=policy, audit=audit),
         submissions=submissions,
+        phishguard=PhishGuardService(email=email, policy=policy),
     )  # fmt: skip
     services.actions.submissions = submissions
     slack = Slackside(
