@@ -83,7 +83,10 @@ def report_text(report: PhishGuardReport) -> str:
     return REPORT_PREFIX + safe_or(report.title, 250, "(untitled)")
 
 
-def report_card(report: PhishGuardReport) -> list[Block]:
+def report_card(report: PhishGuardReport, *, compact: bool = False) -> list[Block]:
+    """A report's card; `compact` (several in one answer) keeps its texts shorter, so that
+    eight fit within a message's text budget."""
+    head, body = (800, 400) if compact else (2900, 2900)
     fields = report.fields
     to = ", ".join(safe(t, 120, kind=Kind.LITERAL) for t in fields.to[:5]) or "—"
     lines = [
@@ -96,9 +99,9 @@ def report_card(report: PhishGuardReport) -> list[Block]:
     tags = [f"{safe(t.category, 40)}: {safe(t.value, 80)}" for t in (report.tags or [])[:10]]
     if tags:
         lines.append("Tags: " + " · ".join(tags))
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), 2900)))]
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), head)))]
     if report.content:
-        blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, 2900))]))
+        blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, body))]))
     if fields.postfix_id:
         postfix = safe(fields.postfix_id, 80, kind=Kind.LITERAL)
         command = safe(f"lookup {fields.postfix_id}", 90, kind=Kind.LITERAL)

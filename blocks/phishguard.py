@@ -35,6 +35,6 @@ def reports_list(reports: Sequence[PhishGuardReport], total: int, since: timedel
         title += f" · the newest {len(reports)} shown; a shorter `since:` shows the others"
     blocks: list[Block] = [SectionBlock(text=mrkdwn(title))]
     for report in reports:
-        blocks += [DividerBlock(), *report_card(report)]
+        blocks += [DividerBlock(), *report_card(report, compact=True)]
     blocks.append(ContextBlock(elements=[mrkdwn("*Open* shows the message's card to you only.")]))
     return blocks
