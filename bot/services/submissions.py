@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.cloudflare import EmailSecurityClient
@@ -195,7 +195,7 @@ class SubmissionService:
                 continue
             if follow.submission_id is None:
                 bound.add(submission.submission_id)
-                follow = Follow(**{**follow.__dict__, "submission_id": submission.submission_id})
+                follow = replace(follow, submission_id=submission.submission_id)
                 await self.follows.update(key, follow.dump())
             if submission.outcome is None and submission.outcome_disposition is None:
                 continue
