@@ -83,7 +83,10 @@ def report_text(report: PhishGuardReport) -> str:
     return REPORT_PREFIX + safe_or(report.title, 250, "(untitled)")
 
 
-def report_card(report: PhishGuardReport) -> list[Block]:
+def report_card(report: PhishGuardReport, *, compact: bool = False) -> list[Block]:
+    """A report's card; `compact` (several in one answer) keeps its texts shorter, so that
+    eight fit within a message's text budget."""
+    head, body = (800, 400) if compact else (2900, 2900)
     fields = report.fields
     to = ", ".join(safe(t, 120, kind=Kind.LITERAL) for t in fields.to[:5]) or "—"
     lines = [
@@ -93,14 +96,21 @@ def report_card(report: PhishGuardReport) -> list[Block]:
         f"From {safe_or(fields.from_, 200)} to {to} · "
         f"{when(fields.occurred_at or report.created_at)}",
     ]
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), 2900)))]
+    tags = [f"{safe(t.category, 40)}: {safe(t.value, 80)}" for t in (report.tags or [])[:10]]
+    if tags:
+        lines.append("Tags: " + " · ".join(tags))
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(clamp("\n".join(lines), head)))]
     if report.content:
-        blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, 2900))]))
+        blocks.append(ContextBlock(elements=[mrkdwn(safe(report.content, body))]))
     if fields.postfix_id:
         postfix = safe(fields.postfix_id, 80, kind=Kind.LITERAL)
         command = safe(f"lookup {fields.postfix_id}", 90, kind=Kind.LITERAL)
         hint = f"Postfix id {postfix}: look it up with {command}"
         blocks.append(ContextBlock(elements=[mrkdwn(hint)]))
+        if parts.actionable(fields.postfix_id):
+            # Open: the message's card, for the one who clicked only (as a search hit's).
+            open_button = parts.button("Open", ActionId.HIT_OPEN, fields.postfix_id)
+            blocks.append(ActionsBlock(elements=[open_button]))
     return blocks
 
 

@@ -44,6 +44,14 @@ class ActionId(StrEnum):
     # its next page: value = `bot.services.blocklist.page_key`.
     UNBLOCK = "blocklist_unblock"
     BLOCKED_MORE = "blocklist_more"
+    # The VIP list: Remove (value = the entry's id), its next page (value =
+    # `bot.services.vip.page_key`), and Add on the confirmation of `vip add` (value = JSON of
+    # the email and the name).
+    VIP_REMOVE = "vip_remove"
+    VIP_MORE = "vip_more"
+    VIP_ADD = "vip_add"
+    # The submissions list's next page: value = `bot.services.submissions.page_key`.
+    SUBMISSIONS_MORE = "submissions_more"
     # An alert digest's list ("List them", "Next page"); value = a `blocks.alerts.DigestPage`.
     DIGEST_LIST = "alerts_digest_list"
 

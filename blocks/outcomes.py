@@ -24,6 +24,7 @@ from bot.services.outcomes import (
     NotQuarantined,
     Reclassified,
     Released,
+    SubmissionDecided,
     Unblocked,
 )
 
@@ -94,6 +95,13 @@ def _what_happened(outcome: CardOutcome) -> str:
             return "Checked: not in quarantine"
         case Approved():
             return _approved(outcome)
+        case SubmissionDecided(requested=requested, outcome=said, verdict=verdict):
+            decided = safe(said, 60) or "decided"
+            now = f" (verdict now {safe(verdict, 30)})" if verdict else ""
+            return (
+                f"🧾 Cloudflare reviewed the reclassification as {safe(requested, 30)}: "
+                f"{decided}{now}; it was asked"
+            )
     raise AssertionError(f"no wording for {outcome!r}")  # pragma: no cover
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Literal
 
+from bot import report_commands
 from bot.cloudflare.dispositions import SEARCHABLE
 from bot.cloudflare.filters import SearchDisposition
 from bot.cloudflare.ids import parse_message_id
@@ -22,6 +23,7 @@ from bot.cloudflare.models import (
     ReclassifyDisposition,
 )
 from bot.refang import refang
+from bot.report_commands import ArgsError, PhishGuardCommand, SubmissionsCommand, VipCommand
 from bot.roles import Role
 
 SEARCH_PAGE = 10  # hits a search page asks the API for and shows
@@ -91,6 +93,26 @@ VERBS: dict[str, Verb] = {
     "domains": Verb(
         "domains",
         "the protected domains: status, delivery mode and last activity (read-only)",
+        Role.VIEWER,
+    ),
+    "vip": Verb(
+        "vip [text]",
+        "the VIP list (impersonation registry): the people whose names impostors use",
+        Role.VIEWER,
+    ),
+    "vip add": Verb(
+        "vip add <email> <name…>",
+        "protect a person's name and address; *Remove* on an entry of `vip` takes one off",
+        Role.OPERATOR,
+    ),
+    "submissions": Verb(
+        "submissions [since:7d] [status:pending|escalated|completed]",
+        "reclassification requests: the verdict asked for, the original, status and outcome",
+        Role.VIEWER,
+    ),
+    "phishguard": Verb(
+        "phishguard [since:7d]",
+        "PhishGuard reports, each with the messages it names (*Open* shows one's card)",
         Role.VIEWER,
     ),
     "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
@@ -219,6 +241,9 @@ Command = (
     | ReclassifyCommand
     | BlockCommand
     | BlocklistCommand
+    | VipCommand
+    | SubmissionsCommand
+    | PhishGuardCommand
     | SimpleCommand
 )
 
@@ -233,7 +258,7 @@ def parse(text: str) -> Command:
     if not words:
         return SimpleCommand("help")
     verb, args = words[0].lower(), words[1:]
-    if verb not in USAGE:
+    if verb not in USAGE or " " in verb:
         raise UsageError(f"`{verb[:30]}` is not a command")
     if verb in ("lookup", "preview", "raw", "trace"):
         return MessageCommand(verb, _one_id(args, verb))  # type: ignore[arg-type]
@@ -247,6 +272,17 @@ def parse(text: str) -> Command:
     }
     if verb in parsers:
         return parsers[verb](args)
+    reports: dict[str, Callable[[list[str]], Command]] = {
+        "vip": report_commands.vip,
+        "submissions": report_commands.submissions,
+        "phishguard": report_commands.phishguard,
+    }
+    if verb in reports:
+        try:
+            return reports[verb](args)
+        except ArgsError as problem:
+            adding = verb == "vip" and bool(args) and args[0].lower() == "add"
+            raise UsageError(str(problem), "vip add" if adding else verb) from None
     if verb == "help" or verb == "approvals":
         return SimpleCommand(verb)  # type: ignore[arg-type]
     if [a.lower() for a in args] == ["verify"]:

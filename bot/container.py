@@ -55,17 +55,21 @@ from bot.services.blocklist import BlocklistService
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
+from bot.services.phishguard import PhishGuardService
 from bot.services.policy import GroupLookupError, Policy
 from bot.services.registry import Services
 from bot.services.routes import load_routes
 from bot.services.showing import CardKeeper
 from bot.services.stopping import unless_stopped
+from bot.services.submissions import SubmissionService
+from bot.services.vip import VipService
 from bot.slack.alerts import SlackAlertSender
 from bot.slack.approvals import SlackApprovals
 from bot.slack.cards import SlackCards
 from bot.slack.held import HeldAlerts
 from bot.slack.home import HomeTabs
-from bot.store import CardStore, Once, SearchStore, StoreUnavailable
+from bot.store import CardStore, Lease, Once, SearchStore, StoreUnavailable
+from bot.store.follows import FollowStore
 from bot.store.keymove import move_old_keys
 from bot.store.posts import PostStore
 from bot.store.ratelimit import SharedBudget
@@ -87,6 +91,7 @@ class Built:
     approvals_store: ApprovalStore
     poller: AlertPoller | None
     stopping: asyncio.Event
+    following: background.Following | None = None
 
 
 def build(
@@ -128,6 +133,9 @@ def build(
     searches = SearchStore(store)
     once = Once(store)
     blocklist = BlocklistService(email=email, policy=policy, audit=audit, cards=cards)
+    submissions = SubmissionService(
+        email=email, policy=policy, cards=cards, follows=FollowStore(store)
+    )
     services = Services(
         actions=ActionService(
             email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,
@@ -141,15 +149,25 @@ def build(
         policy=policy,
         digests=DigestService(Outbox(store), policy),
         blocklist=blocklist,
+        vip=VipService(email=email, policy=policy, audit=audit),
+        submissions=submissions,
+        phishguard=PhishGuardService(email=email, policy=policy),
     )  # fmt: skip
+    services.actions.submissions = submissions
     slack = Slackside(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,
         command=settings.bot_command,
     )  # fmt: skip
     held = HeldAlerts(client, once, settings.bot_approvers)
     sender = SlackAlertSender(client, metrics=metrics, posts=posts, cards=card_store, held=held)
-    poller = _poller(settings, store, email, sender, instance)
-    return Built(services, slack, once, approvals_store, poller, stopping)
+    poller = _poller(settings, store, email, sender, instance, submissions)
+    following = None
+    if poller is None:  # else the poller follows the submissions in its cycle
+        following = background.Following(
+            submissions, Lease(store, background.FOLLOW_LOCK), instance,
+            settings.alert_poll_seconds,
+        )  # fmt: skip
+    return Built(services, slack, once, approvals_store, poller, stopping, following)
 
 
 def _poller(
@@ -158,6 +176,7 @@ def _poller(
     email: EmailSecurityClient,
     sender: SlackAlertSender,
     instance: str,
+    submissions: SubmissionService,
 ) -> AlertPoller | None:
     """With ALERT_CHANNEL set, every replica runs a poller; a Redis lock lets one poll."""
     if settings.alert_channel is None:
@@ -175,6 +194,7 @@ def _poller(
         lock_seconds=settings.alert_lock_seconds,  # failover this long after a poller died
         digest_rate=DigestRate(*rate) if rate is not None else None,
         evidence_lookups=settings.alert_evidence_lookups,
+        after_cycle=submissions.check,  # reclassify outcomes, followed in the same cycle
     )  # fmt: skip
 
 
@@ -259,7 +279,9 @@ async def _run(
         "HTTP listener: at most %d connections, idle ones closed after %.0f s",
         limit, settings.http_idle_timeout,
     )  # fmt: skip
-    tasks = background.start(built.services.approvals, built.poller, built.stopping)
+    tasks = background.start(
+        built.services.approvals, built.poller, built.stopping, built.following
+    )
     tasks.append(asyncio.create_task(_learn(workspace)))  # serving never waits for Slack
     socket_mode = None
     try:

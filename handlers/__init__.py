@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, CallbackId
 from bot.services.registry import Services
 from bot.store import Once
-from handlers import alerts, approvals, blocklist, cards, home, search
+from handlers import alerts, approvals, blocklist, cards, home, search, submissions, vip
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
@@ -42,6 +42,10 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.DIGEST_LIST: alerts.on_digest_list,
     ActionId.UNBLOCK: blocklist.on_unblock,
     ActionId.BLOCKED_MORE: blocklist.on_more,
+    ActionId.VIP_REMOVE: vip.on_remove,
+    ActionId.VIP_MORE: vip.on_more,
+    ActionId.VIP_ADD: vip.on_add,
+    ActionId.SUBMISSIONS_MORE: submissions.on_more,
 }
 VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.MOVE_MODAL: (cards.on_move_submit, None),

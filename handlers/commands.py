@@ -26,6 +26,7 @@ from bot.commands import (
     parse,
 )
 from bot.observability import set_outcome
+from bot.report_commands import PhishGuardCommand, SubmissionsCommand, VipCommand
 from bot.roles import Role
 from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
@@ -33,7 +34,10 @@ from bot.services.ports import Origin
 from bot.services.registry import Services
 from handlers.blocklist import show_blocked, show_domains, unblock
 from handlers.context import Body, Request, Slackside, answering
+from handlers.phishguard import show_reports
 from handlers.replies import BUSY, Reply, rate_limit_notices, slack_error
+from handlers.submissions import show_submissions
+from handlers.vip import confirm_add, show_vips
 
 
 async def on_command(
@@ -83,6 +87,14 @@ async def dispatch(request: Request, text: str) -> None:
             await unblock(request, target)
         case BlocklistCommand(verb="domains"):
             await show_domains(request)
+        case VipCommand(action="list", text=text):
+            await show_vips(reply, await services.vip.listing(actor, text))
+        case VipCommand(action="add", email=email, name=name):
+            await confirm_add(request, email, name)
+        case SubmissionsCommand(since=since, status=status):
+            await show_submissions(reply, await services.submissions.listing(actor, since, status))
+        case PhishGuardCommand(since=since):
+            await show_reports(request, since)
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []

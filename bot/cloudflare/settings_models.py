@@ -32,6 +32,13 @@ Pattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Comments = Annotated[str, StringConstraints(max_length=1024)]
 
 
+DIRECTORIES = {
+    "SNOOPY-CASB_OFFICE_365": "Microsoft 365",
+    "SNOOPY-OFFICE_365": "Microsoft 365",
+    "SNOOPY-GOOGLE_DIRECTORY": "Google Workspace",
+}  # the provenances of synced impersonation registry entries, as people name them
+
+
 class InputModel(BaseModel):
     """What the client sends: checked before it goes on the wire."""
 
@@ -80,6 +87,14 @@ class ImpersonationEntry(Entry):
     directory_id: int | None = None
     directory_node_id: int | None = None
     provenance: str | None = None  # A1S_INTERNAL (added by hand) or a directory sync
+
+    @property
+    def synced_from(self) -> str | None:
+        """The directory this entry is synced from (None: added by hand); the directory owns
+        a synced entry, so it is changed there, not through the API."""
+        if self.provenance in (None, "A1S_INTERNAL"):
+            return None
+        return DIRECTORIES.get(self.provenance, "the company directory")
 
 
 class SendingDomainRestriction(Entry):

@@ -43,6 +43,7 @@ from bot.services.outcomes import (
 from bot.services.policy import Policy
 from bot.services.ports import Origin
 from bot.services.showing import CardKeeper
+from bot.services.submissions import SubmissionService
 from bot.store import Once, SearchStore
 
 log = logging.getLogger("bot.actions")
@@ -81,6 +82,7 @@ class ActionService:
         self.search_limit = settings.bot_bulk_search_limit
         self.verdicts = Verdicts(email)
         self.block_rules = BlockRules(email)
+        self.submissions: SubmissionService | None = None  # follows reclassifies (container)
 
     async def needs_approval(
         self,
@@ -255,6 +257,8 @@ class ActionService:
         message = await self.lookup.one(message_id)
         async with self._exclusive("reclassification", [message.id]):
             await self.email.reclassify(message.id, disposition)
+        if self.submissions is not None:
+            await self.submissions.expect(actor, message, disposition, origin.card)
         unaudited = await self._audit(
             actor, f"reclassify as {disposition}", [message.id], "requested"
         )

@@ -78,8 +78,27 @@ class Approved(_Record):
     result: Literal["done", "failed", "undelivered", "skipped"]
 
 
+class SubmissionDecided(_Record):
+    """Cloudflare decided a reclassify submission made from the bot (`actor` asked for it, at
+    `at`): `outcome` is its word ("Reclassified", "No change"), `verdict` the disposition it
+    settled on."""
+
+    kind: Literal["submission_decided"] = "submission_decided"
+    submission_id: str
+    requested: str
+    outcome: str | None = None
+    verdict: str | None = None
+
+
 CardOutcome = Annotated[
-    Released | Moved | Reclassified | Blocked | Unblocked | NotQuarantined | Approved,
+    Released
+    | Moved
+    | Reclassified
+    | Blocked
+    | Unblocked
+    | NotQuarantined
+    | Approved
+    | SubmissionDecided,
     Field(discriminator="kind"),
 ]
 _OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)

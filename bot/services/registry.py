@@ -10,7 +10,10 @@ from bot.services.alerts.digests import DigestService
 from bot.services.approvals.service import ApprovalService
 from bot.services.blocklist import BlocklistService
 from bot.services.messages import MessageService
+from bot.services.phishguard import PhishGuardService
 from bot.services.policy import Policy
+from bot.services.submissions import SubmissionService
+from bot.services.vip import VipService
 
 
 @dataclass(frozen=True)
@@ -21,3 +24,6 @@ class Services:
     policy: Policy  # who may do what (the services check it themselves)
     digests: DigestService  # an alert digest's list
     blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains
+    submissions: SubmissionService  # reclassify submissions: the list, following outcomes
+    phishguard: PhishGuardService  # PhishGuard reports
+    vip: VipService  # the VIP list (impersonation registry): list, add, remove

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.simulator.messages import iso
 from bot.simulator.routes import SIMULATOR
 from bot.simulator.runtime import now
 
@@ -22,6 +23,7 @@ def add_hooks(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/faults", faults)
     app.router.add_post(f"{PREFIX}/faults", set_faults)
     app.router.add_post(f"{PREFIX}/clock", advance_clock)
+    app.router.add_post(f"{PREFIX}/reports", add_report)
 
 
 def _bad(message: str) -> web.Response:
@@ -90,3 +92,17 @@ async def advance_clock(request: web.Request) -> web.Response:
     store = request.app[SIMULATOR].store
     store.ahead += timedelta(seconds=seconds)
     return web.json_response({"ahead_seconds": store.ahead.total_seconds()})
+
+
+async def add_report(request: web.Request) -> web.Response:
+    """One PhishGuard report (`id`, `title`, `content`, `priority`, `disposition`, `fields`,
+    `tags`); `created_at` and `updated_at` default to now. Answers its id."""
+    body = await _body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        return _bad("send a JSON object with an integer id")
+    stamp = iso(now())
+    report = {"content": "", "priority": "medium", "tags": [], "fields": {"to": []}, **body}
+    report.setdefault("created_at", stamp)
+    report.setdefault("updated_at", report["created_at"])
+    request.app[SIMULATOR].store.reports.insert(0, report)
+    return web.json_response({"id": body["id"]})

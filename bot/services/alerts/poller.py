@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -73,6 +73,7 @@ class AlertPoller:
         digest_rate: DigestRate | None = None,
         evidence_lookups: int = 0,
         clock: Callable[[], datetime] = now_utc,
+        after_cycle: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         if poll_seconds <= 0 or lock_seconds <= 0 or campaign_window_seconds <= 0:
             raise ValueError("poll_seconds, lock_seconds and campaign_window_seconds must be > 0")
@@ -97,6 +98,9 @@ class AlertPoller:
         # that came meanwhile is then queued ahead of what is left.
         self.drain_seconds = max(poll_seconds, 1.0)
         self.clock = clock
+        # Other work that must run on one replica at a time, each cycle (following reclassify
+        # submissions): under this lock, after the alerts, never failing the cycle.
+        self.after_cycle = after_cycle
         self.lease = Lease(redis, LOCK_KEY)
         self.outbox = Outbox(redis)
         self.guard = Guard()
@@ -160,11 +164,21 @@ class AlertPoller:
             except Halt as halt:
                 report.errors.append(str(halt))
                 log.warning("alerts: cycle stopped: %s", halt)
+            else:
+                await self._after_cycle()
             finally:
                 renewer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewer
             return report
+
+    async def _after_cycle(self) -> None:
+        if self.after_cycle is None or self.guard.lost:
+            return
+        try:
+            await self.after_cycle()
+        except Exception:  # logged; the next cycle tries again, and alerts never wait on it
+            log.exception("alerts: the work after the cycle failed")
 
     async def _cycle(self, report: PollReport) -> None:
         now = self.clock()

@@ -1,0 +1,232 @@
+"""Reclassify submissions (issue 16, item 4): the account's list a page at a time, and
+following the ones made from the bot until Cloudflare decides them.
+
+Following: a reclassify (`ActionService.reclassify`) leaves a follow in Redis
+(`bot.store.follows`): the message, its postfix id, the verdict asked for, who asked, when,
+and the card it came from. The API's reclassify answers nothing to follow by, so `check` (run
+in the alert poller's cycle, under its lease: one replica at a time) reads the team's
+submissions since the oldest follow in one list, binds each follow to the submission of its
+message and verdict made just after it, and once that submission has an outcome, claims the
+follow (exactly one caller wins, whatever the replicas) and shows the outcome on the card it
+came from (a line, and in its thread) and on every other card of the message (CardKeeper).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from bot.cloudflare import EmailSecurityClient
+from bot.cloudflare.models import MessageDetails, Submission
+from bot.commands import role_for
+from bot.errors import InvalidInput, StoreUnavailable
+from bot.report_commands import MAX_SINCE, SUBMISSION_STATUSES
+from bot.services.outcomes import MessageOutcome, SubmissionDecided
+from bot.services.policy import Policy
+from bot.services.ports import CardRef, Origin
+from bot.services.showing import CardKeeper
+from bot.store.follows import FollowStore
+
+log = logging.getLogger("bot.services.submissions")
+
+SUBMISSIONS_PAGE = 10  # submissions a page shows (with More)
+FOLLOW_DAYS = 14  # a submission not decided by then is no longer followed
+SKEW = timedelta(minutes=10)  # clock difference allowed between the bot and Cloudflare
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SubmissionsPage:
+    submissions: list[Submission]
+    since_days: float
+    status: str | None
+    shown_before: int
+    total: int | None
+    more: str | None
+
+
+def page_key(page: int, since: timedelta, status: str | None) -> str:
+    """The value of a "More" button: the page, the window in seconds and the status."""
+    return f"{page}:{int(since.total_seconds())}:{status or ''}"
+
+
+def _read_key(key: str) -> tuple[int, timedelta, str | None]:
+    parts = key.split(":")
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or not parts[1].isdigit()
+        or not 1 <= int(parts[0]) <= 1000
+        or not 0 < int(parts[1]) <= MAX_SINCE.total_seconds()
+        or parts[2] not in ("", *SUBMISSION_STATUSES)
+    ):
+        raise InvalidInput("That page of submissions cannot be shown; run `submissions` again.")
+    return int(parts[0]), timedelta(seconds=int(parts[1])), parts[2] or None
+
+
+@dataclass(frozen=True)
+class Follow:
+    """One reclassify followed until it is decided."""
+
+    message_id: str
+    postfix_id: str
+    requested: str
+    actor: str
+    at: datetime
+    card: CardRef | None = None
+    submission_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.message_id}|{self.requested}|{self.at.timestamp():.6f}"
+
+    def dump(self) -> str:
+        card = None if self.card is None else [self.card.channel, self.card.ts]
+        return json.dumps({
+            "message_id": self.message_id, "postfix_id": self.postfix_id,
+            "requested": self.requested, "actor": self.actor, "at": self.at.isoformat(),
+            "card": card, "submission_id": self.submission_id,
+        })  # fmt: skip
+
+    @staticmethod
+    def load(text: str) -> Follow | None:
+        try:
+            data = json.loads(text)
+            card = data.get("card")
+            return Follow(
+                message_id=data["message_id"], postfix_id=data["postfix_id"],
+                requested=data["requested"], actor=data["actor"],
+                at=datetime.fromisoformat(data["at"]),
+                card=CardRef(card[0], card[1], data["message_id"]) if card else None,
+                submission_id=data.get("submission_id"),
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError, IndexError):
+            return None
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        *,
+        email: EmailSecurityClient,
+        policy: Policy,
+        cards: CardKeeper,
+        follows: FollowStore,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.email = email
+        self.policy = policy
+        self.cards = cards
+        self.follows = follows
+        self.clock = clock
+
+    # -- the list ------------------------------------------------------------------------------
+
+    async def listing(
+        self, actor: str, since: timedelta, status: str | None = None
+    ) -> SubmissionsPage:
+        await self.policy.require(actor, role_for("submissions"), "see the submissions")
+        return await self._page(1, since, status)
+
+    async def more(self, actor: str, key: str) -> SubmissionsPage:
+        await self.policy.require(actor, role_for("submissions"), "see the submissions")
+        return await self._page(*_read_key(key))
+
+    async def _page(self, number: int, since: timedelta, status: str | None) -> SubmissionsPage:
+        filters: dict[str, object] = {"start": self.clock() - since}
+        if status:
+            filters["status"] = status
+        page = await self.email.submissions_page(number, SUBMISSIONS_PAGE, **filters)
+        shown = (number - 1) * SUBMISSIONS_PAGE + len(page.items)
+        full = len(page.items) == SUBMISSIONS_PAGE
+        more = full and (page.total_count is None or shown < page.total_count)
+        return SubmissionsPage(
+            submissions=list(page.items), since_days=since.total_seconds() / 86400,
+            status=status, shown_before=(number - 1) * SUBMISSIONS_PAGE,
+            total=page.total_count, more=page_key(number + 1, since, status) if more else None,
+        )  # fmt: skip
+
+    # -- following -----------------------------------------------------------------------------
+
+    async def expect(
+        self, actor: str, message: MessageDetails, requested: str, card: CardRef | None
+    ) -> None:
+        """Follow the submission a reclassify just made (best effort: without Redis, the
+        reclassify stands and its outcome is not followed)."""
+        follow = Follow(
+            message_id=message.id, postfix_id=message.postfix_id, requested=requested,
+            actor=actor, at=self.clock(), card=card,
+        )  # fmt: skip
+        try:
+            if not await self.follows.add(follow.key, follow.dump()):
+                log.warning("submission of %s not followed: too many followed", message.id)
+        except StoreUnavailable:
+            log.warning("submission of %s not followed (Redis unavailable)", message.id)
+
+    async def check(self) -> int:
+        """One look at the followed submissions; returns how many outcomes were shown."""
+        stored = await self.follows.all()
+        follows: dict[str, Follow] = {}
+        for key, text in stored.items():
+            follow = Follow.load(text)
+            if follow is None or follow.at < self.clock() - timedelta(days=FOLLOW_DAYS):
+                log.info(
+                    "submission follow %s dropped: unreadable or past %d days", key, FOLLOW_DAYS
+                )
+                await self.follows.claim(key)
+                continue
+            follows[key] = follow
+        if not follows:
+            return 0
+        oldest = min(f.at for f in follows.values()) - SKEW
+        found = await self.email.list_submissions(start=oldest, type="TEAM", per_page=1000)
+        by_id = {s.submission_id: s for s in found}
+        bound = {f.submission_id for f in follows.values() if f.submission_id}
+        told = 0
+        for key, follow in sorted(follows.items(), key=lambda kv: kv[1].at):
+            submission = by_id.get(follow.submission_id or "") or self._bind(follow, found, bound)
+            if submission is None:
+                continue
+            if follow.submission_id is None:
+                bound.add(submission.submission_id)
+                follow = replace(follow, submission_id=submission.submission_id)
+                await self.follows.update(key, follow.dump())
+            if submission.outcome is None and submission.outcome_disposition is None:
+                continue
+            if await self.follows.claim(key):
+                await self._tell(follow, submission)
+                told += 1
+        return told
+
+    @staticmethod
+    def _bind(follow: Follow, found: list[Submission], bound: set[str]) -> Submission | None:
+        """The submission this follow's reclassify made: the message's, for the verdict asked,
+        the first one made after it (give or take SKEW) that no other follow holds."""
+        candidates = [
+            s for s in found
+            if s.original_postfix_id == follow.postfix_id
+            and (s.requested_disposition or "").upper() == follow.requested.upper()
+            and s.requested_at >= follow.at - SKEW
+            and s.submission_id not in bound
+        ]  # fmt: skip
+        return min(candidates, key=lambda s: s.requested_at, default=None)
+
+    async def _tell(self, follow: Follow, submission: Submission) -> None:
+        decided = SubmissionDecided(
+            actor=follow.actor, at=follow.at, submission_id=submission.submission_id,
+            requested=follow.requested, outcome=submission.outcome,
+            verdict=submission.outcome_disposition,
+        )  # fmt: skip
+        if follow.card is not None:
+            origin = Origin(channel=follow.card.channel, card=follow.card)
+            await self.cards.show_all(
+                origin, [MessageOutcome(follow.message_id, decided)], new_cards=False
+            )
+        else:
+            await self.cards.follow(follow.message_id, decided)

@@ -1,0 +1,119 @@
+"""End to end: PhishGuard reports in Slack (issue 16, item 4). `/email phishguard [since:7d]`
+shows the newest reports as cards (title, priority, disposition, tags, the message named) with
+**Open**, which shows that message's card to the one who clicked only; the alert posted for a
+new report carries the same button; email-derived text is made safe; bad input gets the
+usage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.kit.factories import add
+from tests.kit.flows import settle
+from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.slack import (
+    OPERATOR,
+    VIEWER,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    clean_slate,
+    find_element,
+    text_of,
+)
+
+REPORTS = "C0REPORTS"
+
+
+def report(simulator: SimulatorProcess, number: int, postfix_id: str, **fields: Any) -> None:
+    body = {
+        "id": number,
+        "title": f"Report {number}: <!channel> see https://evil.example/x",
+        "content": "Analysts reviewed it.",
+        "priority": "critical",
+        "disposition": "MALICIOUS",
+        "fields": {"postfix_id": postfix_id, "from": "crook@evil.example", "to": ["a@example.com"]},
+        "tags": [{"category": "threat", "value": "CredentialHarvester"}],
+        **fields,
+    }
+    simulator.hook("POST", "reports", body)
+
+
+def test_the_command_shows_report_cards_with_open(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    message_id = add(simulator, subject="Reset your password", postfix_id="PGUARD00001x")
+    report(simulator, 9001, "PGUARD00001x")
+    old = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report(simulator, 9002, "PGUARD00001x", created_at=old, title="Older report")
+    slack.command("phishguard since:1d", user=VIEWER)
+    answer = slack.private(VIEWER, "PhishGuard reports* in the last 1 day")
+    text = text_of(answer)
+    assert "Report 9001" in text and "Older report" not in text, "the window is kept"
+    assert "priority critical" in text and "Tags: threat: CredentialHarvester" in text
+    assert "evil[.]example" in text and "<!channel>" not in text and "https://evil" not in text
+    _, button = find_element(answer, "search_open")
+    assert button["value"] == "PGUARD00001x"
+    slack.click(answer, "search_open", user=VIEWER)
+    card = text_of(slack.private(VIEWER, "Reset your password"))
+    assert message_id in card
+    slack.command("phishguard", user=VIEWER)
+    week = text_of(slack.private(VIEWER, "in the last 7 days"))
+    assert "Report 9001" in week and "Older report" in week
+
+
+def test_bad_input_gets_the_usage(slack: Slack) -> None:
+    slack.command("phishguard since:1y")
+    said = text_of(slack.private(OPERATOR, "takes a duration"))
+    assert "Usage: `/email phishguard [since:7d]`" in said
+    slack.command("phishguard everything")
+    slack.private(OPERATOR, "is not understood; this takes `since:`")
+
+
+def test_an_api_failure_says_what_happened(slack: Slack, simulator: SimulatorProcess) -> None:
+    rule = {"status": 503, "count": 5, "method": "GET", "path_contains": "phishguard"}
+    simulator.faults(fail_next=[rule])
+    slack.command("phishguard")
+    said = text_of(slack.private(OPERATOR, "Email Security"))
+    assert "try again" in said.lower() or "retry" in said.lower(), said
+
+
+@pytest.fixture
+def alert_bot(
+    standin: StandinProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> Iterator[BotProcess]:
+    clean_slate(standin, redis_server.url)
+    with BotProcess(
+        shared_simulator, standin, redis_server.url, ALERT_CHANNEL="C0ALERTS",
+        ALERT_POLL_SECONDS="1",
+    ) as process:  # fmt: skip
+        yield process
+
+
+def test_the_alert_for_a_new_report_carries_open(
+    alert_bot: BotProcess, standin: StandinProcess, simulator: SimulatorProcess
+) -> None:
+    slack = Slack(alert_bot, standin)
+    message_id = add(simulator, subject="Wire transfer today", postfix_id="PGUARD00002x")
+    settle(slack, simulator, 1)
+    report(simulator, 9101, "PGUARD00002x")
+
+    def posted() -> dict[str, Any] | None:
+        found = [
+            m for channel in ("C0ALERTS", REPORTS) for m in standin.messages(channel)
+            if "Report 9101" in text_of(m)
+        ]  # fmt: skip
+        return found[0] if found else None
+
+    alert = slack.wait(posted, "the report's alert", timeout=20)
+    _, button = find_element(alert, "search_open")
+    assert button["value"] == "PGUARD00002x"
+    slack.click(alert, "search_open")
+    assert message_id in text_of(slack.private(OPERATOR, "Wire transfer today"))
