@@ -41,6 +41,7 @@ from bot.server import (
 )
 from bot.services.actions import ActionService
 from bot.services.alerts import AlertPoller, DigestRate, DigestService, Outbox
+from bot.services.allowlist import AllowlistService
 from bot.services.approvals.service import ApprovalService
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
@@ -133,6 +134,10 @@ def build(
         policy=policy,
         digests=DigestService(Outbox(store), policy),
         blocklist=blocklist,
+        allowlist=AllowlistService(
+            email=email, policy=policy, audit=audit, approvals=approvals, lookup=lookup,
+            cards=cards,
+        ),
     )  # fmt: skip
     slack = Slackside(
         home=home, posts=posts, gate=WorkGate(settings.bot_max_in_progress), webhooks=webhooks,

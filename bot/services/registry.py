@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.services.actions import ActionService
 from bot.services.alerts.digests import DigestService
+from bot.services.allowlist import AllowlistService
 from bot.services.approvals.service import ApprovalService
 from bot.services.blocklist import BlocklistService
 from bot.services.messages import MessageService
@@ -21,3 +22,4 @@ class Services:
     policy: Policy  # who may do what (the services check it themselves)
     digests: DigestService  # an alert digest's list
     blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains
+    allowlist: AllowlistService  # allow policies, trusted domains: ask (approved), list, remove
