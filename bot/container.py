@@ -46,6 +46,7 @@ from bot.services.approvals.service import ApprovalService
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.blocklist import BlocklistService
+from bot.services.false_positive import FalsePositiveService
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
@@ -121,11 +122,15 @@ def build(
     searches = SearchStore(store)
     once = Once(store)
     blocklist = BlocklistService(email=email, policy=policy, audit=audit, cards=cards)
+    actions = ActionService(
+        email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit, once=once,
+        cards=cards, searches=searches, settings=settings,
+    )  # fmt: skip
+    allowlist = AllowlistService(
+        email=email, policy=policy, audit=audit, approvals=approvals, lookup=lookup, cards=cards
+    )
     services = Services(
-        actions=ActionService(
-            email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,
-            once=once, cards=cards, searches=searches, settings=settings,
-        ),
+        actions=actions,
         messages=MessageService(
             email=email, lookup=lookup, policy=policy, cards=cards, searches=searches,
             raw_max_mb=settings.bot_raw_max_mb, blocklist=blocklist,
@@ -134,9 +139,9 @@ def build(
         policy=policy,
         digests=DigestService(Outbox(store), policy),
         blocklist=blocklist,
-        allowlist=AllowlistService(
-            email=email, policy=policy, audit=audit, approvals=approvals, lookup=lookup,
-            cards=cards,
+        allowlist=allowlist,
+        false_positives=FalsePositiveService(
+            actions=actions, allowlist=allowlist, lookup=lookup, policy=policy, cards=cards
         ),
     )  # fmt: skip
     slack = Slackside(

@@ -43,6 +43,7 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.UNBLOCK: blocklist.on_unblock,
     ActionId.BLOCKED_MORE: blocklist.on_more,
     ActionId.ALLOW: allowing.on_allow_button,
+    ActionId.FALSE_POSITIVE: allowing.on_false_positive_button,
     ActionId.DISALLOW: allowlist.on_remove("allowed"),
     ActionId.ALLOWED_MORE: allowlist.on_more("allowed"),
     ActionId.UNTRUST: allowlist.on_remove("trusted"),
@@ -53,7 +54,8 @@ VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.RELEASE_MODAL: (cards.on_release_submit, None),
     CallbackId.RECLASSIFY_MODAL: (cards.on_reclassify_submit, None),
     CallbackId.BLOCK_MODAL: (cards.on_block_submit, None),
-    CallbackId.ALLOW_MODAL: (allowing.on_allow_submit, None),
+    CallbackId.ALLOW_MODAL: (allowing.on_allow_submit, allowing.allow_errors),
+    CallbackId.FALSE_POSITIVE_MODAL: (allowing.on_false_positive_submit, allowing.allow_errors),
     CallbackId.REJECT_MODAL: (approvals.on_reject_submit, None),
     CallbackId.BULK_MODAL: (approvals.on_all_matching_submit, approvals.bulk_errors),
 }

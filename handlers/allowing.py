@@ -1,14 +1,17 @@
 """Asking for an allow policy from Slack: a card's "Allow sender…" button opens the modal (role
 first, then the modal at once, then its message's envelope sender in it), and the modal's
-submission, from a card or from `/email allow`, makes the approval request."""
+submission, from a card or from `/email allow`, makes the approval request. "False positive…"
+opens its modal the same way; its submission runs its steps (bot/services/false_positive.py)."""
 
 from __future__ import annotations
 
 from blocks.allowlist import allow_modal
-from blocks.ids import InputId
+from blocks.false_positive import false_positive_modal
+from blocks.ids import CallbackId, InputId
 from bot.cloudflare.models import PatternType
 from bot.errors import InvalidInput
 from bot.services.approvals.changes import ALLOW_KINDS, AllowKind
+from bot.services.false_positive import AllowAsked
 from handlers.cards import PATTERN_TYPES, context_of, keep_post, submitted
 from handlers.commands import tell
 from handlers.context import Request
@@ -60,3 +63,50 @@ async def on_allow_submit(request: Request) -> None:
             request.actor, ctx.message_id, pattern_type, kind, verify, comment, origin
         )
     await tell(request.reply, result)
+
+
+async def on_false_positive_button(request: Request) -> None:
+    """Role first, then the modal at once, then the message and its sender's patterns in it."""
+    await request.services.false_positives.may_report(request.actor)
+    ctx = context_of(request)
+    opened = await request.client.views_open(
+        trigger_id=request.body["trigger_id"], view=false_positive_modal(ctx, None)
+    )
+    await keep_post(request)
+    message = await request.services.messages.peek(request.actor, ctx.message_id)
+    found = await request.services.allowlist.choices(request.actor, ctx.message_id)
+    view = false_positive_modal(ctx, message, list(found.patterns))
+    await request.client.views_update(view_id=opened["view"]["id"], view=view)
+
+
+async def on_false_positive_submit(request: Request) -> None:
+    """Its steps, each shown on the card; privately, what the card does not show."""
+    ctx, origin, request, values = submitted(request)
+    reason = (field(values, InputId.REASON).get("value") or "").strip()
+    if not reason:
+        raise InvalidInput("Say why it is a false positive: each step keeps it.")
+    allow: AllowAsked | None = None
+    pattern_type = PATTERN_TYPES.get(chosen(values, InputId.ASK_ALLOW) or "")
+    if pattern_type is not None:
+        kind, verify = allow_choice(values)
+        allow = AllowAsked(pattern_type, kind, verify)
+    results = await request.services.false_positives.report(
+        request.actor, ctx.message_id, origin, reason, allow
+    )
+    for result in results:
+        await tell(request.reply, result)
+
+
+def allow_errors(request: Request) -> dict[str, str] | None:
+    """Checked before the ack (the modal stays open and says what is missing): the allow
+    modal's kind; "False positive…"'s reason, and its kind when an allow policy is asked."""
+    view = request.body["view"]
+    values = view["state"]["values"]
+    errors: dict[str, str] = {}
+    fp = view.get("callback_id") == CallbackId.FALSE_POSITIVE_MODAL
+    if fp and not (field(values, InputId.REASON).get("value") or "").strip():
+        errors[InputId.REASON] = "Say why it is a false positive: each step keeps it."
+    asks = not fp or chosen(values, InputId.ASK_ALLOW) in PATTERN_TYPES
+    if asks and chosen(values, InputId.ALLOW_KIND) not in ALLOW_KINDS:
+        errors[InputId.ALLOW_KIND] = "Choose the kind of allow policy."
+    return errors or None

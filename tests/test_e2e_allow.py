@@ -148,6 +148,11 @@ def test_a_viewer_may_not_ask_and_bad_input_says_how(
         "the command's refusal too",
     )  # fmt: skip
     assert views(slack, "allow_modal") == [], "no modal for someone who may not ask"
+    slack.command("allow someone@else.example")
+    view = slack.view("allow_modal", containing="else[.]example")
+    answer = slack.submit(view, {"pattern_type": "EMAIL", "verify_sender": "yes"}).json()
+    assert answer == {"response_action": "errors",
+                      "errors": {"allow_kind": "Choose the kind of allow policy."}}  # fmt: skip
     slack.command("allow not-a-sender")
     usage = text_of(slack.private(OPERATOR, "neither an email address nor a domain"))
     assert "Usage: `/email allow &lt;sender|domain&gt;" in usage

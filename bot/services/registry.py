@@ -10,6 +10,7 @@ from bot.services.alerts.digests import DigestService
 from bot.services.allowlist import AllowlistService
 from bot.services.approvals.service import ApprovalService
 from bot.services.blocklist import BlocklistService
+from bot.services.false_positive import FalsePositiveService
 from bot.services.messages import MessageService
 from bot.services.policy import Policy
 
@@ -23,3 +24,4 @@ class Services:
     digests: DigestService  # an alert digest's list
     blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains
     allowlist: AllowlistService  # allow policies, trusted domains: ask (approved), list, remove
+    false_positives: FalsePositiveService  # "False positive…": release, reclassify, allow
