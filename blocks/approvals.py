@@ -27,10 +27,12 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import parts
+from blocks.allowlist import change_summary, change_what
 from blocks.ids import ActionId, BlockPrefix, CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
 from blocks.safety import Kind, clamp, safe, text_width
+from bot.services.approvals.changes import SETTINGS_CHANGES
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -56,6 +58,8 @@ _MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 
 def what(request: ApprovalRequest) -> str:
     """`Release 250 messages` / `Move 3 messages to JunkEmail`: our words."""
+    if request.action in SETTINGS_CHANGES:
+        return change_what(request)
     if request.action == "block":
         kind = request.params.get("pattern_type", "?").lower()
         return f"Block {safe(kind, 10)} {safe_or(request.params.get('pattern'), 200)}"
@@ -106,6 +110,8 @@ def _summary(request: ApprovalRequest) -> list[Block]:
     """Every message the card has room for, guarded ones first; the rest are in the thread's
     file. Each line: disposition, subject, sender, this copy's recipient and a copyable id."""
     total = len(request.ids)
+    if request.action in SETTINGS_CHANGES:
+        return change_summary(request)  # what it switches off, the mail it would have let in
     if request.action == "block" and not total:
         return []  # nothing but the pattern, which the header names
     head = f"*Messages* ({total})"

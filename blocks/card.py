@@ -293,6 +293,10 @@ def _controls(message: MessageDetails) -> ActionsBlock | None:
         elements.append(
             parts.button("Block sender", ActionId.BLOCK, mid, style="danger", confirm=confirm)
         )
+        # Both open a modal; an allow policy is always an approval request (blocks/allowlist.py).
+        elements.append(parts.button("Allow sender…", ActionId.ALLOW, mid))
+    if message.final_disposition != "NONE":
+        elements.append(parts.button("False positive…", ActionId.FALSE_POSITIVE, mid))
     # The menus' choice is their option; the message they act on is this block's id.
     return ActionsBlock(block_id=card_block(BlockPrefix.CARD, "actions", mid), elements=elements)
 

@@ -11,7 +11,7 @@ from bot.roles import Role
 
 APPROVER_LINE = (
     "*Approver*: approves actions that need a second person (bulk actions, releases of "
-    "guarded dispositions); never their own request"
+    "guarded dispositions, every allow policy and trusted domain); never their own request"
 )
 NOTICE_CHARS = 3_000
 

@@ -52,6 +52,15 @@ class ActionId(StrEnum):
     VIP_ADD = "vip_add"
     # The submissions list's next page: value = `bot.services.submissions.page_key`.
     SUBMISSIONS_MORE = "submissions_more"
+    # A card's "Allow sender…" and "False positive…" (value = the investigate id); the allow
+    # policies and trusted domains lists: Remove (value = "<entry id> <page key>", the page it
+    # redraws), More (value = the page key, `bot.services.allowlist.page_key`).
+    ALLOW = "msg_allow"
+    FALSE_POSITIVE = "msg_false_positive"
+    DISALLOW = "allowlist_remove"
+    ALLOWED_MORE = "allowlist_more"
+    UNTRUST = "trusted_remove"
+    TRUSTED_MORE = "trusted_more"
     # An alert digest's list ("List them", "Next page"); value = a `blocks.alerts.DigestPage`.
     DIGEST_LIST = "alerts_digest_list"
 
@@ -63,6 +72,8 @@ class CallbackId(StrEnum):
     BLOCK_MODAL = "block_modal"
     REJECT_MODAL = "approval_reject_modal"
     BULK_MODAL = "search_bulk_modal"
+    ALLOW_MODAL = "allow_modal"
+    FALSE_POSITIVE_MODAL = "false_positive_modal"
     INVESTIGATE_SHORTCUT = "investigate_email"  # the message shortcut
 
 
@@ -74,6 +85,9 @@ class InputId(StrEnum):
     REASON = "reason"
     PATTERN_TYPE = "pattern_type"
     COMMENT = "comment"
+    ALLOW_KIND = "allow_kind"
+    VERIFY_SENDER = "verify_sender"
+    ASK_ALLOW = "ask_allow"  # "False positive…": also ask for an allow policy (a kind, or no)
 
 
 class BlockPrefix(StrEnum):

@@ -24,6 +24,7 @@ from bot.services.outcomes import (
     NotQuarantined,
     Reclassified,
     Released,
+    Requested,
     SubmissionDecided,
     Unblocked,
 )
@@ -102,11 +103,20 @@ def _what_happened(outcome: CardOutcome) -> str:
                 f"🧾 Cloudflare reviewed the reclassification as {safe(requested, 30)}: "
                 f"{decided}{now}; it was asked"
             )
+        case Requested(request_id=request_id, action=action, pattern=pattern):
+            asked = {"release": "Release", "allow": "Allow policy", "trust": "Trusted domain"}
+            named = f" for {safe(pattern, 300)}" if pattern else ""
+            request = safe(request_id, 42, kind=Kind.LITERAL)
+            return (
+                f"⏳ {asked.get(action, safe(action, 20))}{named}: asked for approval ({request})"
+            )
     raise AssertionError(f"no wording for {outcome!r}")  # pragma: no cover
 
 
 def _approved(outcome: Approved) -> str:
-    verb = "Released" if outcome.action == "release" else f"Moved to {safe(outcome.folder, 60)}"
+    verb = {
+        "release": "Released", "allow": "Allow policy created", "trust": "Trusted domain added",
+    }.get(outcome.action) or f"Moved to {safe(outcome.folder, 60)}"  # fmt: skip
     how = {
         "done": f"✅ {verb}",
         "failed": f"❌ {verb}: failed",
@@ -218,6 +228,11 @@ def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) ->
 
 
 def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
+    if totals.notes:  # one step (a block, an allow, a trust): what it did, its error if any
+        error = f" Error: {safe(totals.errors[0], 300)}" if totals.errors else ""
+        return f"{what(request)}: finished: {safe(', '.join(totals.notes), 300)}.{error}"
+    if totals.errors and request.action in ("allow", "trust"):
+        return f"{what(request)}: failed: {safe(totals.errors[0], 300)}. Nothing was changed."
     return (
         f"{what(request)}: finished. {len(totals.failed)} failed, "
         f"{totals.skipped} skipped (already done or gone)."

@@ -115,6 +115,29 @@ VERBS: dict[str, Verb] = {
         "PhishGuard reports, each with the messages it names (*Open* shows one's card)",
         Role.VIEWER,
     ),
+    "allow": Verb(
+        'allow <sender|domain> [reason:"…"]',
+        "ask for an allow policy (trusted or acceptable sender, exempt recipient): an approver "
+        "approves it, with the mail it would have let through in 30 days",
+        Role.OPERATOR,
+    ),
+    "allowed": Verb(
+        "allowed [text]",
+        "the allow policies (those matching `text`), each with Remove",
+        Role.VIEWER,
+    ),
+    "disallow": Verb("disallow <pattern|id>", "remove an allow policy", Role.OPERATOR),
+    "trust": Verb(
+        'trust <domain> [recent|similarity] [reason:"…"]',
+        "ask for a trusted domain (both checks off unless you name one): an approver approves it",
+        Role.OPERATOR,
+    ),
+    "trusted": Verb(
+        "trusted [text]",
+        "the trusted domains (those matching `text`), each with Remove",
+        Role.VIEWER,
+    ),
+    "untrust": Verb("untrust <domain|id>", "remove a trusted domain", Role.OPERATOR),
     "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
     "audit": Verb(
         "audit [id|verify]",
@@ -228,6 +251,29 @@ class BlocklistCommand:
 
 
 @dataclass(frozen=True)
+class AllowCommand:
+    pattern: str
+    pattern_type: PatternType
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TrustCommand:
+    domain: str
+    recent: bool = True
+    similarity: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AllowlistCommand:
+    """allowed|trusted [text] / disallow|untrust <pattern|id>: `arg` is the text or target."""
+
+    verb: Literal["allowed", "trusted", "disallow", "untrust"]
+    arg: str = ""
+
+
+@dataclass(frozen=True)
 class SimpleCommand:
     verb: Literal["help", "approvals", "audit"]
     args: tuple[str, ...] = field(default_factory=tuple)
@@ -244,6 +290,9 @@ Command = (
     | VipCommand
     | SubmissionsCommand
     | PhishGuardCommand
+    | AllowCommand
+    | TrustCommand
+    | AllowlistCommand
     | SimpleCommand
 )
 
@@ -269,6 +318,9 @@ def parse(text: str) -> Command:
         "reclassify": _reclassify,
         "block": _block,
         **{v: partial(_blocklist, v) for v in ("blocked", "unblock", "domains")},
+        "allow": _allow,
+        "trust": _trust,
+        **{v: partial(_allowlist, v) for v in ("allowed", "trusted", "disallow", "untrust")},
     }
     if verb in parsers:
         return parsers[verb](args)
@@ -378,15 +430,52 @@ def _reclassify(args: list[str]) -> ReclassifyCommand:
     return ReclassifyCommand(_message_id(args[0], "reclassify"), disposition)
 
 
+def _sender(word: str, verb: str) -> tuple[str, PatternType]:
+    """An address (EMAIL) or a domain (DOMAIN), in lower case."""
+    value = word.strip().lower().strip("<>")
+    if (match := EMAIL.match(value)) and DOMAIN.match(match["domain"]):
+        return value, "EMAIL"
+    if DOMAIN.match(value):
+        return value, "DOMAIN"
+    raise UsageError(f"`{word[:80]}` is neither an email address nor a domain", verb)
+
+
 def _block(args: list[str]) -> BlockCommand:
     if len(args) != 1:
         raise UsageError("block takes one sender address or domain", "block")
-    value = args[0].strip().lower().strip("<>")
-    if (match := EMAIL.match(value)) and DOMAIN.match(match["domain"]):
-        return BlockCommand(value, "EMAIL")
-    if DOMAIN.match(value):
-        return BlockCommand(value, "DOMAIN")
-    raise UsageError(f"`{args[0][:80]}` is neither an email address nor a domain", "block")
+    return BlockCommand(*_sender(args[0], "block"))
+
+
+def _allow(args: list[str]) -> AllowCommand:
+    words, reason = _reason(args, "allow")
+    if len(words) != 1:
+        raise UsageError("allow takes one sender address or domain", "allow")
+    return AllowCommand(*_sender(words[0], "allow"), reason)
+
+
+def _trust(args: list[str]) -> TrustCommand:
+    words, reason = _reason(args, "trust")
+    if not words:
+        raise UsageError("trust needs a domain", "trust")
+    domain = words[0].strip().lower()
+    if not DOMAIN.match(domain):
+        raise UsageError(f"`{words[0][:80]}` is not a domain", "trust")
+    checks = {w.lower() for w in words[1:]}
+    if not checks <= {"recent", "similarity"}:
+        raise UsageError("after the domain: `recent`, `similarity` or nothing (both)", "trust")
+    both = not checks
+    return TrustCommand(domain, both or "recent" in checks, both or "similarity" in checks, reason)
+
+
+def _allowlist(verb: str, args: list[str]) -> AllowlistCommand:
+    """allowed|trusted [text] (at most MAX_FILTER characters); disallow|untrust <one target>."""
+    text = " ".join(args).strip()
+    if verb in ("disallow", "untrust") and (len(args) != 1 or len(text) > MAX_PATTERN):
+        what = "pattern or allow policy id" if verb == "disallow" else "domain or its id"
+        raise UsageError(f"{verb} takes one {what}", verb)
+    if len(text) > MAX_FILTER:
+        raise UsageError(f"the text is {len(text)} characters; at most {MAX_FILTER}", verb)
+    return AllowlistCommand(verb, text)  # type: ignore[arg-type]
 
 
 def _blocklist(verb: str, args: list[str]) -> BlocklistCommand:

@@ -48,10 +48,12 @@ from bot.server import (
 )
 from bot.services.actions import ActionService
 from bot.services.alerts import AlertPoller, DigestRate, DigestService, Outbox
+from bot.services.allowlist import AllowlistService
 from bot.services.approvals.service import ApprovalService
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.blocklist import BlocklistService
+from bot.services.false_positive import FalsePositiveService
 from bot.services.gate import WorkGate
 from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
@@ -136,11 +138,15 @@ def build(
     submissions = SubmissionService(
         email=email, policy=policy, cards=cards, follows=FollowStore(store)
     )
+    actions = ActionService(
+        email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit, once=once,
+        cards=cards, searches=searches, settings=settings,
+    )  # fmt: skip
+    allowlist = AllowlistService(
+        email=email, policy=policy, audit=audit, approvals=approvals, lookup=lookup, cards=cards
+    )
     services = Services(
-        actions=ActionService(
-            email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit,
-            once=once, cards=cards, searches=searches, settings=settings,
-        ),
+        actions=actions,
         messages=MessageService(
             email=email, lookup=lookup, policy=policy, cards=cards, searches=searches,
             raw_max_mb=settings.bot_raw_max_mb, blocklist=blocklist,
@@ -152,6 +158,10 @@ def build(
         vip=VipService(email=email, policy=policy, audit=audit),
         submissions=submissions,
         phishguard=PhishGuardService(email=email, policy=policy),
+        allowlist=allowlist,
+        false_positives=FalsePositiveService(
+            actions=actions, allowlist=allowlist, lookup=lookup, policy=policy, cards=cards
+        ),
     )  # fmt: skip
     services.actions.submissions = submissions
     slack = Slackside(

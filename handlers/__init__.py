@@ -13,7 +13,18 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, CallbackId
 from bot.services.registry import Services
 from bot.store import Once
-from handlers import alerts, approvals, blocklist, cards, home, search, submissions, vip
+from handlers import (
+    alerts,
+    allowing,
+    allowlist,
+    approvals,
+    blocklist,
+    cards,
+    home,
+    search,
+    submissions,
+    vip,
+)
 from handlers.commands import on_command
 from handlers.context import Check, Listening, Slackside, Work, acked, answer_error
 from handlers.retries import SkipRepeats
@@ -46,12 +57,20 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.VIP_MORE: vip.on_more,
     ActionId.VIP_ADD: vip.on_add,
     ActionId.SUBMISSIONS_MORE: submissions.on_more,
+    ActionId.ALLOW: allowing.on_allow_button,
+    ActionId.FALSE_POSITIVE: allowing.on_false_positive_button,
+    ActionId.DISALLOW: allowlist.on_remove("allowed"),
+    ActionId.ALLOWED_MORE: allowlist.on_more("allowed"),
+    ActionId.UNTRUST: allowlist.on_remove("trusted"),
+    ActionId.TRUSTED_MORE: allowlist.on_more("trusted"),
 }
 VIEWS: dict[CallbackId, tuple[Work, Check | None]] = {
     CallbackId.MOVE_MODAL: (cards.on_move_submit, None),
     CallbackId.RELEASE_MODAL: (cards.on_release_submit, None),
     CallbackId.RECLASSIFY_MODAL: (cards.on_reclassify_submit, None),
     CallbackId.BLOCK_MODAL: (cards.on_block_submit, None),
+    CallbackId.ALLOW_MODAL: (allowing.on_allow_submit, allowing.allow_errors),
+    CallbackId.FALSE_POSITIVE_MODAL: (allowing.on_false_positive_submit, allowing.allow_errors),
     CallbackId.REJECT_MODAL: (approvals.on_reject_submit, None),
     CallbackId.BULK_MODAL: (approvals.on_all_matching_submit, approvals.bulk_errors),
 }

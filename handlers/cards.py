@@ -65,7 +65,7 @@ async def on_release(request: Request) -> None:
     actions = request.services.actions
     result = await actions.release(request.actor, [request.value], request.origin, ask_reason=True)
     if result.needs_reason is not None and result.awaiting:
-        view = release_modal(_context(request), result.awaiting, result.needs_reason)
+        view = release_modal(context_of(request), result.awaiting, result.needs_reason)
         await request.client.views_open(trigger_id=request.body["trigger_id"], view=view)
     await tell(request.reply, result)
 
@@ -73,7 +73,7 @@ async def on_release(request: Request) -> None:
 # -- menus and buttons that open a modal -------------------------------------------------------
 
 
-def _context(request: Request) -> ModalContext:
+def context_of(request: Request) -> ModalContext:
     card = request.card
     return ModalContext(
         message_id=card.message_id if card else request.target,
@@ -95,7 +95,7 @@ async def on_reclassify_menu(request: Request) -> None:
 
 async def _named_modal(request: Request, build: Any) -> None:
     """Open the modal at once (a trigger id lives 3 s), then name the message in it."""
-    ctx = _context(request)
+    ctx = context_of(request)
     opened = await request.client.views_open(
         trigger_id=request.body["trigger_id"], view=build(ctx, None)
     )
@@ -108,7 +108,7 @@ async def on_block_button(request: Request) -> None:
     """Role first (a viewer is refused before any modal), then the confirm modal at once (a
     trigger id lives 3 s), then what it would block and how much it would have matched."""
     await request.services.actions.may_block(request.actor)
-    ctx = _context(request)
+    ctx = context_of(request)
     opened = await request.client.views_open(
         trigger_id=request.body["trigger_id"], view=block_modal(ctx, "")
     )

@@ -15,6 +15,8 @@ from blocks.modals import ModalContext, block_modal
 from blocks.outcomes import action_notes, outcome_line, picked_notes
 from bot.cloudflare.models import PatternType
 from bot.commands import (
+    AllowCommand,
+    AllowlistCommand,
     BlockCommand,
     BlocklistCommand,
     MessageCommand,
@@ -23,6 +25,7 @@ from bot.commands import (
     ReleaseCommand,
     SearchCommand,
     SimpleCommand,
+    TrustCommand,
     parse,
 )
 from bot.observability import set_outcome
@@ -32,6 +35,7 @@ from bot.services.messages import SearchPage
 from bot.services.outcomes import ActionResult
 from bot.services.ports import Origin
 from bot.services.registry import Services
+from handlers import allowlist
 from handlers.blocklist import show_blocked, show_domains, unblock
 from handlers.context import Body, Request, Slackside, answering
 from handlers.phishguard import show_reports
@@ -95,6 +99,17 @@ async def dispatch(request: Request, text: str) -> None:
             await show_submissions(reply, await services.submissions.listing(actor, since, status))
         case PhishGuardCommand(since=since):
             await show_reports(request, since)
+        case AllowCommand(pattern=pattern, pattern_type=pattern_type, reason=reason):
+            await allowlist.open_allow_modal(request, pattern, pattern_type, reason)
+        case TrustCommand(domain=domain, recent=recent, similarity=similar, reason=reason):
+            asked = services.allowlist.request_trust(actor, domain, recent, similar, reason, origin)
+            await tell(reply, await asked)
+        case AllowlistCommand(verb="allowed" | "trusted" as listing, arg=text):
+            await allowlist.show_list(request, listing, text)
+        case AllowlistCommand(verb="disallow", arg=target):
+            await allowlist.removed_by_command(request, "allowed", target)
+        case AllowlistCommand(verb="untrust", arg=target):
+            await allowlist.removed_by_command(request, "trusted", target)
         case SimpleCommand(verb="approvals"):
             seen = await services.approvals.pending_for(actor)
             blocks = []

@@ -91,9 +91,13 @@ class Reply:
         """Replace the private message a click came from by `text`: an ephemeral message cannot
         be redrawn with chat.update, only through its response_url. Without one (or when Slack
         refuses), `text` is a new private answer."""
+        await self.replace_blocks(notice(text), text)
+
+    async def replace_blocks(self, blocks: Sequence[Block], text: str) -> None:
+        """`replace` with blocks (a list redrawn after a click on it)."""
         if self.response_url is not None:
             webhook = AsyncWebhookClient(self.response_url, session=self.webhooks)
-            payload = [b.to_dict() for b in notice(text)]
+            payload = [b.to_dict() for b in blocks]
             answer = await webhook.send(
                 text=text[:NOTICE_LIMIT], blocks=payload, replace_original=True,
                 unfurl_links=False, unfurl_media=False,
@@ -101,7 +105,7 @@ class Reply:
             if answer.status_code == 200:
                 return
             log.warning("response_url refused a replacement (%s)", answer.status_code)
-        await self.private(text)
+        await self.private_blocks(blocks, text)
 
     async def busy(self) -> None:
         """The "busy" notice: sent most when the bot is most loaded, so serialised once."""

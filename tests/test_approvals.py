@@ -110,8 +110,12 @@ async def test_create_stores_sorted_unique_ids_digest_and_indexes(
 
 
 async def test_create_refuses_what_cannot_be_approved(store: ApprovalStore) -> None:
-    with pytest.raises(ValueError, match="only release, move, block"):
+    with pytest.raises(ValueError, match="not a request kind"):
         await make(store, action="reclassify")
+    with pytest.raises(ValueError, match="allow request needs a kind"):
+        await make(store, action="allow", params={"pattern": "a.example", "pattern_type": "DOMAIN"})
+    with pytest.raises(ValueError, match="recent, similarity or both"):
+        await make(store, action="trust", params={"pattern": "a.example"})
     with pytest.raises(ValueError, match="folder"):
         await make(store, action="move", params={"folder": "Elsewhere"})
     with pytest.raises(ValueError, match="at least one"):

@@ -185,8 +185,16 @@ def test_buttons_carry_the_investigate_id() -> None:
         ActionId.TRACE,
         ActionId.RELEASE,
         ActionId.BLOCK,
+        ActionId.ALLOW,
+        ActionId.FALSE_POSITIVE,
     }
     assert all(b["value"] == MID for b in buttons)
+
+
+def test_false_positive_only_when_not_clean_already() -> None:
+    assert by_action(message_card(make_message(), None, []), ActionId.FALSE_POSITIVE)
+    clean = make_message(final_disposition="NONE")
+    assert not by_action(message_card(clean, None, []), ActionId.FALSE_POSITIVE)
 
 
 def test_release_only_when_quarantined() -> None:

@@ -73,7 +73,7 @@ class Approved(_Record):
     kind: Literal["approved"] = "approved"
     request_id: str
     requester: str
-    action: Literal["release", "move"]
+    action: Literal["release", "move", "allow", "trust"]
     folder: str | None = None
     result: Literal["done", "failed", "undelivered", "skipped"]
 
@@ -90,6 +90,16 @@ class SubmissionDecided(_Record):
     verdict: str | None = None
 
 
+class Requested(_Record):
+    """An action on (or from) this message became an approval request: a release under the
+    usual rules, or an allow policy for its sender (bot.services.allowlist)."""
+
+    kind: Literal["requested"] = "requested"
+    request_id: str
+    action: str  # the request's action: release, allow, ...
+    pattern: str | None = None  # allow: the pattern it would allow
+
+
 CardOutcome = Annotated[
     Released
     | Moved
@@ -98,7 +108,8 @@ CardOutcome = Annotated[
     | Unblocked
     | NotQuarantined
     | Approved
-    | SubmissionDecided,
+    | SubmissionDecided
+    | Requested,
     Field(discriminator="kind"),
 ]
 _OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)

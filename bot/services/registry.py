@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from bot.services.actions import ActionService
 from bot.services.alerts.digests import DigestService
+from bot.services.allowlist import AllowlistService
 from bot.services.approvals.service import ApprovalService
 from bot.services.blocklist import BlocklistService
+from bot.services.false_positive import FalsePositiveService
 from bot.services.messages import MessageService
 from bot.services.phishguard import PhishGuardService
 from bot.services.policy import Policy
@@ -27,3 +29,5 @@ class Services:
     submissions: SubmissionService  # reclassify submissions: the list, following outcomes
     phishguard: PhishGuardService  # PhishGuard reports
     vip: VipService  # the VIP list (impersonation registry): list, add, remove
+    allowlist: AllowlistService  # allow policies, trusted domains: ask (approved), list, remove
+    false_positives: FalsePositiveService  # "False positive…": release, reclassify, allow

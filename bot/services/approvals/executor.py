@@ -41,6 +41,8 @@ from typing import TypeVar
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError
 from bot.cloudflare.models import Destination, MoveResult, ReleaseResult
+from bot.services.approvals.apply import apply_change
+from bot.services.approvals.changes import SETTINGS_CHANGES
 from bot.services.approvals.eligible import Check, Eligibility, Snapshot
 from bot.services.approvals.models import (
     ApprovalRequest,
@@ -239,6 +241,11 @@ class Executor:
         """Re-check and act on one chunk; None when told to stop before anything was sent."""
         if made.action == "block":
             return await self._block(run, made, index, ids)
+        if made.action in SETTINGS_CHANGES:
+            return await apply_change(
+                self.client, made, index, ids, self._unless_stopped,
+                posting=lambda: setattr(run, "posting", True),
+            )  # fmt: skip
         checks = await self._unless_stopped(self._recheck(run, made, index, ids))
         if checks is None:
             return None
@@ -416,6 +423,7 @@ class Executor:
                     "undelivered": len(totals.undelivered),
                     "failed_ids": totals.failed[:20],
                     "errors": totals.errors[:5],
+                    **({"notes": totals.notes[:5]} if totals.notes else {}),
                 },
             )
         except StoreUnavailable:

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.integrity import IntegrityKey
 
-ActionName = Literal["release", "move", "block"]
+ActionName = Literal["release", "move", "block", "allow", "trust"]  # allow, trust: changes.py
 CHUNK_SIZE = 1000  # the API's batch limit (docs/001): one POST per chunk
 
 
@@ -99,7 +99,9 @@ class ApprovalRequest(BaseModel):
     id: str
     action: ActionName
     params: dict[str, str]  # move: {"folder": ...}; release: {}; block: {"pattern", "pattern_type"}
-    ids: list[str]  # sorted, unique (block: empty; its one step is one block_sender call)
+    # sorted, unique (block: empty; its one step is one block_sender call; allow and trust: the
+    # message it was asked from, if any: one step, changes.py)
+    ids: list[str]
     digest: str
     requester: str
     reason: str

@@ -23,6 +23,8 @@ import redis.asyncio as aioredis
 
 from bot.cloudflare.models import DESTINATIONS
 from bot.integrity import IntegrityKey
+from bot.services.approvals.changes import SETTINGS_CHANGES
+from bot.services.approvals.changes import check as check_change
 from bot.services.approvals.models import (
     CHUNK_SIZE,
     ApprovalRequest,
@@ -98,18 +100,21 @@ class ApprovalStore:
         and `message_ts` are where its card is: posted first, so that no request exists that
         an approver could approve without seeing it. `search`: the frozen search a release or
         move was made from, which the executor re-checks it with."""
-        if action not in ("release", "move", "block"):
-            raise ValueError(f"cannot ask approval for {action!r}: only release, move, block")
+        if action not in ("release", "move", "block", *SETTINGS_CHANGES):
+            raise ValueError(f"cannot ask approval for {action!r}: not a request kind")
+        if action in SETTINGS_CHANGES:
+            check_change(action, params)  # one step, whatever its ids (the message asked from)
         if action == "move" and params.get("folder") not in DESTINATIONS:
             raise ValueError(f"move needs a folder, one of {', '.join(DESTINATIONS)}")
         if action == "block" and (
             not params.get("pattern") or params.get("pattern_type") not in ("EMAIL", "DOMAIN")
         ):
             raise ValueError("block needs a pattern and a pattern_type (EMAIL or DOMAIN)")
-        if action == "block" and search is not None:
-            raise ValueError("a block is not made from a search")
+        one_step = action == "block" or action in SETTINGS_CHANGES
+        if one_step and search is not None:
+            raise ValueError(f"a {action} is not made from a search")
         unique = sorted(set(ids))
-        if not unique and action != "block":
+        if not unique and not one_step:
             raise ValueError("an approval request needs at least one message id")
         if required < 1 or ttl_seconds <= 0 or not 1 <= chunk_size <= CHUNK_SIZE:
             raise ValueError("required >= 1, ttl_seconds > 0 and 1 <= chunk_size <= 1000")
@@ -131,8 +136,8 @@ class ApprovalStore:
             created_at=created,
             expires_at=expires,
             required=required,
-            # A block is one step (one block_sender call), whatever its ids.
-            chunks_total=1 if action == "block" else math.ceil(len(unique) / chunk_size),
+            # A block, an allow and a trust are one step (one API call), whatever their ids.
+            chunks_total=1 if one_step else math.ceil(len(unique) / chunk_size),
             chunk_size=chunk_size,
             search=search,
         )

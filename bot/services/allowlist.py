@@ -1,0 +1,324 @@
+"""Allow policies and trusted domains from Slack (issue 16, items 3 and 4): asking for one, which
+is always an approval request (an allow policy or a trusted domain switches protection off for a
+sender, so a second person approves it, even when the one asking is an approver), with the mail
+it would have let through in the last 30 days counted for the approver; listing them a page at a
+time; removing one (operators, audited).
+
+The request's kinds and params are `approvals/changes.py`; the approved step that makes the
+change is `approvals/apply.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, Literal, TypeVar
+
+from bot.cloudflare import EmailSecurityClient, NotFoundError
+from bot.cloudflare.models import MessageDetails, PatternType
+from bot.cloudflare.settings_models import AllowPolicy, TrustedDomain
+from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
+from bot.errors import InvalidInput, NotFound, StoreUnavailable
+from bot.roles import Role
+from bot.services.approvals.changes import (
+    ALLOW_KINDS,
+    AllowKind,
+    Exposure,
+    allow_params,
+    trust_params,
+)
+from bot.services.approvals.service import ApprovalService
+from bot.services.audit import AuditLog
+from bot.services.blocking import block_pattern, forged_from
+from bot.services.lookup import LookupService
+from bot.services.outcomes import RECENT_DAYS, ActionResult, MessageOutcome, Requested
+from bot.services.policy import Policy
+from bot.services.ports import Origin
+from bot.services.showing import CardKeeper
+
+log = logging.getLogger("bot.services.allowlist")
+ENTRY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+COUNT_PAGE = 1000  # one search page: enough to say "N", else "more than 1,000"
+PAGE = BLOCKED_PAGE  # entries a page shows (with More), as the blocked senders
+ALLOW_RULE = (
+    "an allow policy switches protection off for what it matches: every one is approved by a "
+    "second person"
+)
+TRUST_RULE = (
+    "a trusted domain switches lookalike and new-domain detections off for it: every one is "
+    "approved by a second person"
+)
+Listing = Literal["allowed", "trusted"]
+E = TypeVar("E", AllowPolicy, TrustedDomain)
+
+
+@dataclass(frozen=True)
+class Page(Generic[E]):
+    """One page of allow policies or trusted domains: `text` is what they were filtered by;
+    `key` names this page (a Remove redraws it), `more` the next one (None on the last)."""
+
+    entries: list[E]
+    text: str
+    shown_before: int
+    total: int | None
+    key: str
+    more: str | None
+
+
+@dataclass(frozen=True)
+class AllowChoices:
+    """What the allow modal of a card offers: its envelope sender's address and domain, and
+    the header From when it differs (it can be forged; never used)."""
+
+    patterns: list[tuple[PatternType, str]]
+    header_from: str | None = None
+
+
+@dataclass(frozen=True)
+class RemovedEntry:
+    """What a Remove deleted: its pattern and kind in our words' terms, and whether the audit
+    trail could not record it."""
+
+    pattern: str
+    what: str  # "allow policy" or "trusted domain"
+    entry_id: str
+    unaudited: bool = False
+
+
+def page_key(page: int, text: str) -> str:
+    return f"{page}:{text}"
+
+
+def read_key(key: str, listing: Listing) -> tuple[int, str]:
+    number, _, text = key.partition(":")
+    if not number.isdigit() or not 1 <= int(number) <= 1000 or len(text) > MAX_FILTER:
+        raise InvalidInput(f"That page cannot be shown; run `{listing}` again.")
+    return int(number), text
+
+
+def _quoted(text: str) -> str:
+    return "`" + text.replace("`", "'")[:80] + "`"
+
+
+class AllowlistService:
+    def __init__(
+        self,
+        *,
+        email: EmailSecurityClient,
+        policy: Policy,
+        audit: AuditLog,
+        approvals: ApprovalService,
+        lookup: LookupService,
+        cards: CardKeeper,
+    ) -> None:
+        self.email = email
+        self.policy = policy
+        self.audit = audit
+        self.approvals = approvals
+        self.lookup = lookup
+        self.cards = cards
+
+    # -- asking --------------------------------------------------------------------------------
+
+    async def may_allow(self, actor: str) -> None:
+        """Refused unless `actor` may ask for an allow policy: before any modal opens."""
+        await self.policy.require(actor, role_for("allow"), "ask for allow policies")
+
+    async def choices(self, actor: str, message_id: str) -> AllowChoices:
+        """The patterns a card's modal offers: its envelope sender's address and domain."""
+        await self.may_allow(actor)
+        message = await self.lookup.one(message_id)
+        kinds: list[PatternType] = ["EMAIL", "DOMAIN"]
+        found = [(k, p) for k in kinds if (p := block_pattern(message, k)) is not None]
+        return AllowChoices(found, forged_from(message))
+
+    async def exposure(self, pattern: str, *, recipient: bool = False) -> Exposure:
+        """The mail from `pattern` (to it, for an exempt recipient) in the last RECENT_DAYS
+        days, by disposition: one search page."""
+        start = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+        where = {"recipient": pattern} if recipient else {"sender": pattern}
+        page = await self.email.search_page(  # every verdict, clean mail too
+            start=start,
+            per_page=COUNT_PAGE,
+            detections_only=False,
+            **where,  # type: ignore[arg-type]
+        )
+        counts = Counter(m.final_disposition or "UNKNOWN" for m in page.messages)
+        return Exposure(dict(counts), page.next_cursor is not None)
+
+    async def request_allow(
+        self,
+        actor: str,
+        pattern: str,
+        pattern_type: PatternType,
+        kind: AllowKind,
+        verify_sender: bool,
+        comment: str,
+        origin: Origin,
+    ) -> ActionResult:
+        """Ask for an allow policy (always an approval request). From a card (`origin.card`),
+        the request covers its message, and the card says it was asked for."""
+        await self.may_allow(actor)
+        if kind not in ALLOW_KINDS:
+            raise InvalidInput("Choose the kind of allow policy.")
+        pattern = pattern.strip().lower()
+        message = await self._card_message(origin)
+        counted = await self.exposure(pattern, recipient=kind == "exempt")
+        params = allow_params(pattern, pattern_type, kind, verify_sender, counted)
+        return await self._request(actor, "allow", params, ALLOW_RULE, comment, origin, message)
+
+    async def request_allow_for(
+        self,
+        actor: str,
+        message_id: str,
+        pattern_type: PatternType,
+        kind: AllowKind,
+        verify_sender: bool,
+        comment: str,
+        origin: Origin,
+    ) -> ActionResult:
+        """An allow policy for a message's envelope sender (its address or its domain): the
+        header From can be forged, so allowing it could let the phish that imitates it in."""
+        await self.may_allow(actor)
+        message = await self.lookup.one(message_id)
+        pattern = block_pattern(message, pattern_type)
+        if pattern is None:
+            raise InvalidInput("This message has no sender address to allow.")
+        return await self.request_allow(
+            actor, pattern, pattern_type, kind, verify_sender, comment, origin
+        )
+
+    async def request_trust(
+        self, actor: str, domain: str, recent: bool, similarity: bool, reason: str, origin: Origin
+    ) -> ActionResult:
+        """Ask for a trusted domain (always an approval request)."""
+        await self.policy.require(actor, role_for("trust"), "ask for trusted domains")
+        domain = domain.strip().lower()
+        counted = await self.exposure(domain)
+        params = trust_params(domain, recent, similarity, counted)
+        return await self._request(actor, "trust", params, TRUST_RULE, reason, origin, None)
+
+    async def _card_message(self, origin: Origin) -> MessageDetails | None:
+        card = origin.card
+        return None if card is None else await self.lookup.one(card.message_id)
+
+    async def _request(
+        self,
+        actor: str,
+        action: Literal["allow", "trust"],
+        params: dict[str, str],
+        rule: str,
+        reason: str,
+        origin: Origin,
+        message: MessageDetails | None,
+    ) -> ActionResult:
+        made = await self.approvals.request(
+            actor, action, [message] if message is not None else [], params, rule=rule,
+            reason=reason, channel=origin.channel,
+        )  # fmt: skip
+        if message is not None:
+            asked = Requested(actor=actor, request_id=made.id, action=action,
+                              pattern=params["pattern"])  # fmt: skip
+            await self.cards.show_all(origin, [MessageOutcome(message.id, asked)], new_cards=False)
+        return ActionResult(requested=made, approvers=self.policy.who(Role.APPROVER))
+
+    # -- listing -------------------------------------------------------------------------------
+
+    async def allowed(self, actor: str, key: str) -> Page[AllowPolicy]:
+        """The page of allow policies `key` names (`page_key(1, text)`: the first)."""
+        await self.policy.require(actor, role_for("allowed"), "see the allow policies")
+        number, text = read_key(key, "allowed")
+        filters = {"search": text} if text else {}
+        found = await self.email.allow_policies.page(
+            number, PAGE, order="created_at", direction="desc", **filters
+        )
+        return _page(list(found.items), found.total_count, number, text)
+
+    async def trusted(self, actor: str, key: str) -> Page[TrustedDomain]:
+        await self.policy.require(actor, role_for("trusted"), "see the trusted domains")
+        number, text = read_key(key, "trusted")
+        filters = {"search": text} if text else {}
+        found = await self.email.trusted_domains.page(
+            number, PAGE, order="created_at", direction="desc", **filters
+        )
+        return _page(list(found.items), found.total_count, number, text)
+
+    # -- removing ------------------------------------------------------------------------------
+
+    async def remove_allowed(self, actor: str, target: str) -> RemovedEntry:
+        """Remove one allow policy, by its id or its exact pattern; audited."""
+        await self.policy.require(actor, role_for("disallow"), "remove allow policies")
+        entry = await self._allow_entry(target.strip())
+        try:
+            await self.email.allow_policies.delete(entry.id)
+        except NotFoundError:
+            raise NotFound(entry.id, "That allow policy was already removed.") from None
+        action = f"disallow {entry.pattern_type.lower()} {entry.pattern}"
+        unaudited = await self._audit(actor, action, entry.id)
+        return RemovedEntry(entry.pattern, "allow policy", entry.id, unaudited)
+
+    async def remove_trusted(self, actor: str, target: str) -> RemovedEntry:
+        """Remove one trusted domain, by its id or its exact pattern; audited."""
+        await self.policy.require(actor, role_for("untrust"), "remove trusted domains")
+        target = target.strip()
+        if ENTRY_ID.match(target):
+            try:
+                entry = await self.email.trusted_domains.get(target)
+            except NotFoundError:
+                raise NotFound(target, f"No trusted domain has id {_quoted(target)}.") from None
+        else:
+            found = await self.email.list_trusted_domains(pattern=target)
+            exact = [e for e in found if e.pattern.lower() == target.lower()]
+            if not exact:
+                raise NotFound(
+                    target, f"No trusted domain is {_quoted(target)}; `trusted` lists them."
+                )
+            entry = exact[0]
+        try:
+            await self.email.trusted_domains.delete(entry.id)
+        except NotFoundError:
+            raise NotFound(entry.id, "That trusted domain was already removed.") from None
+        unaudited = await self._audit(actor, f"untrust domain {entry.pattern}", entry.id)
+        return RemovedEntry(entry.pattern, "trusted domain", entry.id, unaudited)
+
+    async def _allow_entry(self, target: str) -> AllowPolicy:
+        if ENTRY_ID.match(target):
+            try:
+                return await self.email.allow_policies.get(target)
+            except NotFoundError:
+                raise NotFound(target, f"No allow policy has id {_quoted(target)}.") from None
+        found = await self.email.list_allow_policies(pattern=target)
+        exact = [e for e in found if e.pattern.lower() == target.lower()]
+        if not exact:
+            raise NotFound(
+                target, f"No allow policy has the pattern {_quoted(target)}; `allowed` lists them."
+            )
+        if len(exact) > 1:
+            ids = ", ".join(_quoted(e.id) for e in exact[:5])
+            raise InvalidInput(
+                f"{len(exact)} allow policies have that pattern; remove one by its id: {ids}."
+            )
+        return exact[0]
+
+    async def _audit(self, actor: str, action: str, entry_id: str) -> bool:
+        """Record a removal (done already: a Redis failure is reported, True, not raised)."""
+        try:
+            await self.audit.record(
+                actor=actor, action=action, outcome="removed", detail={"id": entry_id}
+            )
+        except StoreUnavailable:
+            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
+            return True
+        return False
+
+
+def _page(entries: list[E], total: int | None, number: int, text: str) -> Page[E]:
+    shown = (number - 1) * PAGE + len(entries)
+    more = len(entries) == PAGE and (total is None or shown < total)
+    return Page(
+        entries=entries, text=text, shown_before=(number - 1) * PAGE, total=total,
+        key=page_key(number, text), more=page_key(number + 1, text) if more else None,
+    )  # fmt: skip

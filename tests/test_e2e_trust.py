@@ -1,0 +1,113 @@
+"""End to end: trusted domains from Slack (issue 16, item 3). `/email trust <domain>
+[recent|similarity]` is always an approval request whose card shows the domain's mail of the
+last 30 days by disposition; approved, the executor adds the domain once (audited, the id on the
+card and in its thread). `/email trusted` lists them with Remove (operators; the page redraws),
+`/email untrust` removes one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.kit.factories import add
+from tests.kit.flows import approval_card, calls_to, thread_reply, wait_card
+from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+from tests.kit.slack import APPROVER, OPERATOR, VIEWER, Slack, text_of
+
+
+def trusted(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:
+    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
+        answer = http.get("/trusted_domains", params={"per_page": 100})
+    answer.raise_for_status()
+    return {entry["pattern"]: entry for entry in answer.json()["result"]}
+
+
+def remove_values(message: dict[str, Any]) -> list[str]:
+    return [
+        block["accessory"]["value"]
+        for block in message["blocks"]
+        if (block.get("accessory") or {}).get("action_id") == "trusted_remove"
+    ]
+
+
+def test_trust_is_approved_then_added_once(slack: Slack, simulator: SimulatorProcess) -> None:
+    add(simulator, subject="lookalike", final_disposition="SUSPICIOUS",
+        envelope_from="a@supplier-co.example")  # fmt: skip
+    slack.command('trust supplier-co.example similarity reason:"our supplier"')
+    request = approval_card(slack, "supplier-co")
+    text = text_of(request)
+    assert "Trust domain supplier-co[.]example" in text
+    assert "Switches off the lookalike checks for it" in text
+    assert "1 message" in text and "SUSPICIOUS" in text and "our supplier" in text
+    slack.private(OPERATOR, "Asked for approval")
+    assert calls_to(simulator, "/settings/trusted_domains") == [], "nothing before approval"
+    slack.click(request, "approval_approve", user=APPROVER)
+    done = wait_card(slack, request["ts"], "Done")
+    entry = trusted(simulator)["supplier-co.example"]
+    assert entry["is_similarity"] is True and entry["is_recent"] is False
+    assert f"trusted domain {entry['id']} added" in text_of(done)
+    thread_reply(slack, request["ts"], f"trusted domain {entry['id']} added")
+    posts = [c for c in calls_to(simulator, "/settings/trusted_domains") if c["method"] == "POST"]
+    assert len(posts) == 1
+    slack.command("audit")
+    trail = text_of(slack.private(OPERATOR, "result trust"))
+    assert "approve trust" in trail
+
+
+def test_trust_of_a_domain_already_trusted_changes_nothing(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    slack.command("trust acme.example")
+    request = approval_card(slack, "acme")
+    assert "new-domain and lookalike checks" in text_of(request), "both without a choice"
+    slack.click(request, "approval_approve", user=APPROVER)
+    done = wait_card(slack, request["ts"], "Done")
+    assert "the domain is trusted already" in text_of(done)
+    posts = [c for c in calls_to(simulator, "/settings/trusted_domains") if c["method"] == "POST"]
+    assert posts == []
+
+
+def test_bad_input_and_roles(slack: Slack, simulator: SimulatorProcess) -> None:
+    slack.command("trust not_a_domain")
+    slack.private(OPERATOR, "is not a domain")
+    slack.command("trust acme.example sometimes")
+    slack.private(OPERATOR, "`recent`, `similarity` or nothing")
+    slack.command("trust viewer-asks.example", user=VIEWER)
+    assert "operator" in text_of(slack.private(VIEWER, "ask for trusted domains")).lower()
+    slack.command("untrust acme.example", user=VIEWER)
+    slack.private(VIEWER, "remove trusted domains")
+    assert len(trusted(simulator)) == 3
+
+
+def test_trusted_lists_and_remove_redraws(slack: Slack, simulator: SimulatorProcess) -> None:
+    slack.command("trusted", user=VIEWER)
+    page = slack.private(VIEWER, "3 trusted domains")
+    text = text_of(page)
+    assert "lawfirm[.]test* · new-domain and lookalike checks off" in text
+    assert "acme[.]example* · lookalike checks off" in text
+    entry = trusted(simulator)["acme.example"]
+    value = next(v for v in remove_values(page) if v.startswith(entry["id"]))
+    slack.click(page, "trusted_remove", value=value, user=VIEWER)
+    slack.private(VIEWER, "remove trusted domains")
+    assert "acme.example" in trusted(simulator), "a viewer's Remove is refused"
+    slack.command("trusted")
+    page = slack.private(OPERATOR, "3 trusted domains")
+    slack.click(page, "trusted_remove", value=value)
+
+    def redrawn() -> dict[str, Any] | None:
+        return next(
+            (m for m in slack.standin.messages(None)
+             if m["ephemeral"] and "Removed the trusted domain acme" in text_of(m)), None,
+        )  # fmt: skip
+
+    after = text_of(slack.wait(redrawn, "the page redrawn"))
+    assert "2 trusted domains" in after and "acme[.]example*" not in after
+    assert "acme.example" not in trusted(simulator)
+    slack.command("untrust lawfirm.test")
+    slack.private(OPERATOR, "Removed the trusted domain lawfirm[.]test")
+    assert list(trusted(simulator)) == ["partner-firm.example"]
+    slack.command("audit")
+    trail = text_of(slack.private(OPERATOR, "untrust domain"))
+    assert "untrust domain acme[.]example" in trail
