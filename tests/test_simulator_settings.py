@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from bot.cloudflare import EmailSecurityClient, InvalidRequestError
-from bot.cloudflare.errors import ApiError
 from bot.cloudflare.bulkjobs import BulkSearch
+from bot.cloudflare.errors import ApiError
 from bot.cloudflare.settings_models import (
     ImpersonationChanges,
     NewAllowPolicy,
