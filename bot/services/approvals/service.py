@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.dispositions import Disposition
-from bot.cloudflare.errors import ApiError
 from bot.commands import role_for
 from bot.config import Settings
 from bot.errors import InvalidInput, Refused, StoreUnavailable
@@ -26,6 +25,7 @@ from bot.roles import Role
 from bot.services.approvals.board import ApprovalBoard, MessageCards
 from bot.services.approvals.bulkjob import FALLBACK, BulkJobRunner
 from bot.services.approvals.executor import Executor
+from bot.services.approvals.jobcontrol import cancel_job
 from bot.services.approvals.jobstate import JobReport, JobState, is_query
 from bot.services.approvals.jobstore import JobStore
 from bot.services.approvals.models import (
@@ -337,27 +337,10 @@ class ApprovalService:
 
     async def cancel_job(self, actor: str, request_id: str) -> None:
         """Cancel the running bulk job of a request approved as a query: its requester or an
-        approver may. The job is cancelled at once; its run records who asked."""
-        made = await self.store.get(request_id)
-        if made is None or not is_query(made):
-            raise Refused("This request has no bulk job to cancel.")
-        if made.state != ApprovalState.EXECUTING:
-            raise Refused(f"This request is {made.state.value} already; its job is not running.")
-        if actor != made.requester:
-            await self.policy.require(
-                actor, Role.APPROVER, "cancel a bulk job (or ask its requester)"
-            )
-        first = await self.jobs.ask_cancel(made.id, actor)
-        state = await self.jobs.load(made.id)
-        if state is not None and state.job_id and not state.finished:
-            try:
-                await self.email.bulk_jobs.cancel(state.job_id)
-            except ApiError as exc:  # ended meanwhile: its run reads it at the next poll
-                log.info("cancel of job %s: %s", state.job_id, exc)
-        await self.audit.record(
-            actor=actor, action=f"cancel bulk job {made.action}", ids=[], outcome="asked",
-            request_id=made.id, digest=made.digest,
-            detail={"job_id": state.job_id if state else None, "first_asked_by": first},
+        approver may (jobcontrol.py)."""
+        await cancel_job(
+            actor, request_id, store=self.store, jobs=self.jobs, policy=self.policy,
+            email=self.email, audit=self.audit,
         )  # fmt: skip
 
     async def sweep(self) -> None:
