@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import ack, alerts, budget, bulk, flood, lookup, memory, raw, render
+from bench import ack, alerts, budget, bulk, bulkjob, flood, lookup, memory, raw, render
 from bench.common import Options, Result, say
 
 Benchmark = Callable[[Options], Result]
@@ -23,6 +23,7 @@ STAGES: list[dict[str, Benchmark]] = [
     {"lookup": lookup.run},
     {"bulk": bulk.run, "alerts": alerts.run, "budget": budget.run},
     {"flood": flood.run},
+    {"bulkjob": bulkjob.run},
     {"memory": memory.run},
     {"raw": raw.run},
 ]

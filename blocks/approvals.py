@@ -28,11 +28,13 @@ from slack_sdk.models.views import View
 
 from blocks import parts
 from blocks.allowlist import change_summary, change_what
+from blocks.bulkjob import job_buttons, job_lines, job_title, query_section
 from blocks.ids import ActionId, BlockPrefix, CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
 from blocks.safety import Kind, clamp, safe, text_width
 from bot.services.approvals.changes import SETTINGS_CHANGES
+from bot.services.approvals.jobstate import JobReport, ceiling_of
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -63,8 +65,15 @@ def what(request: ApprovalRequest) -> str:
     if request.action == "block":
         kind = request.params.get("pattern_type", "?").lower()
         return f"Block {safe(kind, 10)} {safe_or(request.params.get('pattern'), 200)}"
-    count = len(request.ids)
+    ceiling = ceiling_of(request)
+    count = len(request.ids) if ceiling is None else ceiling
     noun = "message" if count == 1 else "messages"
+    if ceiling is not None:  # approved as a query
+        noun = f"{noun} matching a search"
+        count_text = f"at most {count:,}"
+        if request.action == "move":
+            return f"Move {count_text} {noun} to {request.params.get('folder', '?')}"
+        return f"Release {count_text} {noun} from quarantine"
     if request.action == "move":
         return f"Move {count} {noun} to {request.params.get('folder', '?')}"
     return f"Release {count} {noun} from quarantine"
@@ -81,17 +90,24 @@ def approval_card(
     title = _TITLES[request.state]
     if request.state == ApprovalState.DONE and totals and (totals.failed or totals.errors):
         title = "⚠️ Done with failures"
+    if request.state == ApprovalState.DONE and isinstance(totals, JobReport):
+        title = job_title(totals) or title
     blocks: list[Block] = [
         HeaderBlock(text=plain(clamp(f"{title}: {what(request)}", 150))),
         SectionBlock(fields=_facts(request)),
+        *query_section(request),
         *_summary(request),
     ]
-    blocks += _state_lines(request, approvers, totals)
+    if isinstance(totals, JobReport):  # a query: its job (refused: its chunks follow)
+        blocks += job_lines(request, totals)
+    if not isinstance(totals, JobReport) or totals.job.phase == "refused":
+        blocks += _state_lines(request, approvers, totals)
     blocks.append(
         ContextBlock(elements=[mrkdwn(f"Request `{request.id}` · digest `{request.digest[:12]}`")])
     )
     if request.state == ApprovalState.PENDING:
         blocks.append(_buttons(request))
+    blocks += job_buttons(request, totals if isinstance(totals, JobReport) else None)
     return blocks
 
 

@@ -38,6 +38,7 @@ class ActionId(StrEnum):
     APPROVE = "approval_approve"
     REJECT = "approval_reject"
     CANCEL = "approval_cancel"
+    JOB_CANCEL = "approval_job_cancel"  # a running bulk job of a request approved as a query
     # A page of an approvals list (command answer or App Home); value = a `ListPage`.
     APPROVALS_PAGE = "approvals_page"
     # The blocked senders list (and a card's "Sender blocked" line): value = the entry's id;

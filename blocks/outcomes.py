@@ -14,6 +14,7 @@ from blocks.approvals import refusal_line, what
 from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import ReleaseResult
 from bot.roles import SETTING, Role
+from bot.services.approvals.jobstate import JobReport
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
 from bot.services.outcomes import (
     ActionResult,
@@ -228,6 +229,16 @@ def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) ->
 
 
 def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
+    if isinstance(totals, JobReport) and totals.job.phase != "refused":
+        job = totals.job
+        stopped = (
+            " Cancelled by the bot: it found more than the ceiling." if job.over_ceiling
+            else f" Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else ""
+        )  # fmt: skip
+        return (
+            f"{what(request)}: bulk job {(job.status or '?').lower()}. {job.successful:,} done, "
+            f"{job.failed:,} failed.{stopped}"
+        )
     if totals.notes:  # one step (a block, an allow, a trust): what it did, its error if any
         error = f" Error: {safe(totals.errors[0], 300)}" if totals.errors else ""
         return f"{what(request)}: finished: {safe(', '.join(totals.notes), 300)}.{error}"

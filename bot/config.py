@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Re-check an approved request made from a search with that search, frozen (about one API
     # call per 1,000 messages); false: one GET per message (bot.services.approvals.eligible).
     bot_recheck_by_search: bool = True
+    # Every "Release/Move all matching" approved as a query and run as a server-side bulk job
+    # (bot.services.approvals.bulkjob); false: only a search past BOT_BULK_SEARCH_LIMIT.
+    bot_bulk_all_as_query: bool = False
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
     # Largest raw EML (MB) the bot attaches; it is spooled to a temporary file, never held whole.

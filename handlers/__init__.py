@@ -47,6 +47,7 @@ ACTIONS: dict[ActionId, Work] = {
     ActionId.APPROVE: approvals.on_approve,
     ActionId.REJECT: approvals.on_reject,
     ActionId.CANCEL: approvals.on_cancel,
+    ActionId.JOB_CANCEL: approvals.on_job_cancel,
     ActionId.APPROVALS_PAGE: approvals.on_page,
     ActionId.RELEASE_ALL: approvals.on_all_matching,
     ActionId.MOVE_ALL: approvals.on_all_matching,

@@ -27,6 +27,12 @@ async def on_cancel(request: Request) -> None:
     await request.services.approvals.cancel(request.actor, request.value)
 
 
+async def on_job_cancel(request: Request) -> None:
+    """Cancel job, on a running bulk job's card: the requester or an approver."""
+    await request.services.approvals.cancel_job(request.actor, request.value)
+    await request.reply.private("Cancelling the bulk job; its card shows when it has stopped.")
+
+
 async def on_page(request: Request) -> None:
     """ "Next page" of an approvals list: on the App Home, the Home redrawn at that page; in a
     private answer, that page as a new private answer."""

@@ -176,6 +176,7 @@ async def drive_bulk_jobs(es: EmailSecurityClient) -> None:
     await es.bulk_jobs.get(job.job_id)
     await es.bulk_jobs.list(action_type="MOVE")
     await es.bulk_jobs.messages(job.job_id)
+    await es.bulk_jobs.messages_page(job.job_id, 1, 50, status="FAILED")
     await es.bulk_jobs.cancel(job.job_id)
     await es.bulk_jobs.delete(job.job_id)
 

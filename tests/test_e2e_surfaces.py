@@ -260,10 +260,10 @@ def test_the_app_home_pages_approvals_within_its_limit(
     assert [c for c in slack.standin.calls("views.publish") if not c["ok"]] == []
 
 
-# -- Release all matching: the search's cap ----------------------------------------------------
+# -- Release all matching: past the search's cap, a query ---------------------------------------
 
 
-def test_release_all_matching_says_where_its_search_stopped(
+def test_release_all_matching_past_its_cap_is_asked_as_a_query(
     slack: Slack,
     shared_simulator: SimulatorProcess,
     standin: StandinProcess,
@@ -280,8 +280,8 @@ def test_release_all_matching_says_where_its_search_stopped(
         driver.click(driver.private(OPERATOR, "Capd batch"), "search_release_all")
         driver.submit(driver.view("search_bulk_modal"), {"reason": "false positive campaign"})
         card = approval_card(driver)
-        said = "the search stopped at 5 matches; narrow it to act on the rest"
-        assert "Release 5 messages" in text_of(card)
+        said = "Approved as a query: at most 8 messages"
+        assert "Release at most 8 messages matching a search" in text_of(card)
         assert said in text_of(card), text_of(card)
         driver.private(OPERATOR, said)
     finally:

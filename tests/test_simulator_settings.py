@@ -15,6 +15,7 @@ import pytest
 
 from bot.cloudflare import EmailSecurityClient, InvalidRequestError
 from bot.cloudflare.bulkjobs import BulkSearch
+from bot.cloudflare.errors import ApiError
 from bot.cloudflare.settings_models import (
     ImpersonationChanges,
     NewAllowPolicy,
@@ -117,11 +118,11 @@ async def test_a_bulk_job_moves_what_its_search_finds_when_it_runs(
     job = await es.bulk_jobs.create(
         "MOVE", BulkSearch(exact_subject=subject, detections_only=False), destination="JunkEmail"
     )
-    assert (job.status, job.total_messages_discovered) == ("PENDING", 1)
-    assert [m.status for m in await es.bulk_jobs.messages(job.job_id)] == ["PENDING"]
+    assert (job.status, job.total_messages_discovered) == ("PENDING", 0)
     simulator.advance(31)
     done = await es.bulk_jobs.get(job.job_id)
     assert (done.status, done.messages_successful, done.messages_pending) == ("COMPLETED", 1, 0)
+    assert done.total_messages_discovered == 1
     assert [m.status for m in await es.bulk_jobs.messages(job.job_id)] == ["COMPLETED"]
     moved = await es.get_action_log(ids[0])
     assert [(e.operation, e.properties.folder if e.properties else None) for e in moved][-1] == (
@@ -130,6 +131,65 @@ async def test_a_bulk_job_moves_what_its_search_finds_when_it_runs(
     with pytest.raises(InvalidRequestError, match="already completed"):
         await es.bulk_jobs.cancel(job.job_id)
     assert [j.job_id for j in await es.bulk_jobs.list(status="COMPLETED")] == [job.job_id]
+
+
+async def test_a_bulk_job_discovers_then_acts_at_its_pace_and_reports_each_failure(
+    es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """At `bulk_rate` 1 message a second (discovery 10 a second) the clock shows each phase;
+    a release that reaches no recipient and a message not quarantined are failures, each with
+    its reason."""
+    simulator.faults(bulk_rate=1)
+    messages = quarantined_messages(20, "Paced")
+    for message in messages:
+        message["subject"] = "Paced batch"
+    messages[0]["to"] = ["bounce-a@example.com"]  # every recipient fails
+    messages[1]["is_quarantined"] = False
+    simulator.add_messages(messages)
+    job = await es.bulk_jobs.create("RELEASE", BulkSearch(exact_subject="Paced batch"))
+    simulator.advance(2)  # 1 s pending, then discovery at 10 a second
+    seen = await es.bulk_jobs.get(job.job_id)
+    assert seen.status == "DISCOVERING" and 0 < seen.total_messages_discovered < 20
+    simulator.advance(2)  # discovered (2 s), then processing at 1 a second
+    seen = await es.bulk_jobs.get(job.job_id)
+    assert seen.status == "PROCESSING" and seen.total_messages_discovered == 20
+    assert 0 < seen.messages_successful + seen.messages_failed < 20
+    simulator.advance(30)
+    done = await es.bulk_jobs.get(job.job_id)
+    assert (done.status, done.messages_pending) == ("COMPLETED", 0)
+    assert (done.messages_successful, done.messages_failed) == (18, 2)
+    failed = await es.bulk_jobs.messages(job.job_id, status="FAILED")
+    assert sorted(m.status_message or "" for m in failed) == [
+        "Delivery failed for every recipient", "The message is not quarantined",
+    ]  # fmt: skip
+
+
+async def test_a_cancelled_discovery_keeps_only_what_it_found_and_acts_on_none(
+    es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    simulator.faults(bulk_rate=1)
+    ids = simulator.add_messages(
+        [dict(m, subject="Stopped batch") for m in quarantined_messages(40, "Stop")]
+    )
+    job = await es.bulk_jobs.create("RELEASE", BulkSearch(exact_subject="Stopped batch"))
+    simulator.advance(2.5)
+    cancelled = await es.bulk_jobs.cancel(job.job_id)
+    assert cancelled.status == "CANCELLED" and cancelled.messages_successful == 0
+    found = await es.bulk_jobs.messages(job.job_id)
+    assert len(found) == cancelled.total_messages_discovered < 40
+    assert {m.status for m in found} == {"CANCELLED"}
+    for message_id in ids[:3]:
+        assert (await es.get_message(message_id)).is_quarantined
+
+
+async def test_an_account_without_bulk_jobs_is_refused(
+    es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    simulator.faults(bulk_jobs=False)
+    with pytest.raises(ApiError, match="not enabled") as refused:
+        await es.bulk_jobs.create("RELEASE", BulkSearch(subject="anything"))
+    assert refused.value.status == 403
+    assert await es.bulk_jobs.list() == []
 
 
 async def test_a_batch_is_atomic_and_bounded(es: EmailSecurityClient) -> None:

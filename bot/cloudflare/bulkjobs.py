@@ -152,6 +152,17 @@ class BulkJobs:
         params = filters_of(BulkJobMessageFilters, filters, "investigate/bulk/{id}/messages")
         return await self._core._all_pages(_JOB_MESSAGES, endpoint_path, params.params())
 
+    @endpoint("GET", "investigate/bulk/{job_id}/messages")
+    async def messages_page(
+        self, job_id: str, page: int = 1, per_page: int = 20, **filters: Any
+    ) -> ListPage[BulkJobMessage]:
+        """One page of a job's messages: a few of its failures, in one call however many."""
+        endpoint_path = f"investigate/bulk/{check_id(job_id)}/messages"
+        params = filters_of(BulkJobMessageFilters, filters, "investigate/bulk/{id}/messages")
+        return await self._core._one_page(
+            _JOB_MESSAGES, endpoint_path, params.params(page, per_page)
+        )
+
 
 _JOBS = TypeAdapter(builtins.list[BulkJob])
 _JOB_MESSAGES = TypeAdapter(builtins.list[BulkJobMessage])

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
 from bot.roles import Role
 from bot.services.approvals.eligible import freeze, search_args
+from bot.services.approvals.jobstate import CEILING
 from bot.services.approvals.models import FrozenSearch
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
@@ -50,9 +51,15 @@ log = logging.getLogger("bot.actions")
 RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
 
 
-def search_stopped(limit: int) -> str:
-    """Said wherever a search-wide request is shown when its search had more matches."""
-    return f"the search stopped at {limit:,} matches; narrow it to act on the rest"
+QUERY_READ_MAX = 1_000_000  # matches a query's ceiling is counted over, at most
+
+
+def as_query(ceiling: int) -> str:
+    """Said of a request approved as a query, in its rule."""
+    return (
+        f"Approved as a query: at most {ceiling:,} messages, acted on by one Cloudflare bulk "
+        "job (the first ones in chunks if the API refuses bulk jobs)"
+    )
 
 
 class ActionService:
@@ -80,6 +87,7 @@ class ActionService:
         self.bulk_threshold = settings.bot_bulk_threshold
         self.guarded = frozenset(settings.bot_guarded_dispositions)
         self.search_limit = settings.bot_bulk_search_limit
+        self.all_as_query = settings.bot_bulk_all_as_query
         self.verdicts = Verdicts(email)
         self.block_rules = BlockRules(email)
         self.submissions: SubmissionService | None = None  # follows reclassifies (container)
@@ -210,8 +218,7 @@ class ActionService:
             raise Gone("That search has expired (searches are kept an hour); run it again.")
         # Its window fixed now: the request and its re-check after approval see the same search.
         frozen = freeze(saved.filters, datetime.now(UTC))
-        found, matches = await self._matches(frozen, action)
-        stopped = matches > self.search_limit
+        found, matches, covered = await self._matches(frozen, action)
         frozen = frozen.model_copy(update={"matches": min(matches, self.search_limit)})
         if not found:
             raise InvalidInput("No message of that search needs it (nothing quarantined matches).")
@@ -220,28 +227,36 @@ class ActionService:
         need = await self.needs_approval(action, found, folder) or ApprovalNeeded(
             "every bulk action from a search is approved by a second person"
         )
-        if stopped:
-            need = ApprovalNeeded(f"{need.reason}. Partial: {search_stopped(self.search_limit)}")
         params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
+        # More than its ids cover (or every one, if the admin says so): approved as a query
+        # with a ceiling and run as one bulk job (approvals/jobstate.py); its ids are what it
+        # falls back to if the API refuses bulk jobs.
+        if self.all_as_query or covered > len(found):
+            params[CEILING] = str(covered)
+            need = ApprovalNeeded(f"{need.reason}. {as_query(covered)}")
         return await self._request(actor, action, found, params, need, reason, origin, frozen)
 
     async def _matches(
         self, frozen: FrozenSearch, action: Literal["release", "move"]
-    ) -> tuple[list[Brief], int]:
+    ) -> tuple[list[Brief], int, int]:
         """The matches of `frozen` an action on all of it covers (a release: the quarantined
-        ones), as briefs taken page by page, and how many results were read: one more than
-        BOT_BULK_SEARCH_LIMIT when the search has more (it stops there)."""
+        ones), as briefs taken page by page up to BOT_BULK_SEARCH_LIMIT read; how many results
+        were read in all (to the end of the search, at most QUERY_READ_MAX); and how many of
+        them the action covers (a query's ceiling)."""
         limit = self.search_limit
-        # One more than the limit: whether the search has more to give than it may cover.
-        search = self.email.search_matches(limit=limit + 1, per_page=1000, **search_args(frozen))
+        search = self.email.search_matches(
+            limit=QUERY_READ_MAX, per_page=1000, **search_args(frozen)
+        )
         found: list[Brief] = []
-        seen = 0
+        seen = covered = 0
         values: dict[str, str] = {}  # what the matches repeat (a campaign's subject) kept once
         async for message in search:
             seen += 1
-            if seen <= limit and (action != "release" or message.is_quarantined):
-                found.append(Brief.of(message, values))
-        return found, seen
+            if action != "release" or message.is_quarantined:
+                covered += 1
+                if seen <= limit:
+                    found.append(Brief.of(message, values))
+        return found, seen, covered
 
     # -- one message ---------------------------------------------------------------------------
 

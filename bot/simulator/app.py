@@ -8,8 +8,9 @@ Unknown paths and methods get the failure envelope, like Cloudflare's API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -44,7 +45,31 @@ def create_app(simulator: Simulator) -> web.Application:
     add_routes(app)
     add_hooks(app)
     add_changes(app, "/__simulator")
+    app.cleanup_ctx.append(_ticking)
     return app
+
+
+TICK_SECONDS = 0.2
+
+
+async def _ticking(app: web.Application) -> AsyncIterator[None]:
+    """Run the store's clock while nobody asks, so bulk jobs (and reviews) move on in the
+    background as Cloudflare's do, not only when a request looks at them."""
+    store_of = app[SIMULATOR]
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                store_of.store.clock(now())
+            except Exception:  # a tick must never stop the ticker
+                log.exception("simulator clock tick failed")
+
+    task = asyncio.create_task(tick())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def error_response(error: ApiError) -> web.Response:

@@ -1,11 +1,17 @@
 """Bulk jobs (`/investigate/bulk`): move or release every message a search finds, in the
 background.
 
-A job finds its messages when it is created (PENDING, `total_messages_discovered` known) and
-runs once `RUN_AFTER` has passed on the store's clock: each message is moved or released as the
-one-message endpoints would, and the job is COMPLETED with its counts. Until then it can be
-cancelled (CANCELLED; its messages are left alone). Listing answers the cursor-style
-`result_info` the file gives these lists, paged by `page`/`per_page`.
+A job takes its search's matches when it is created and then moves on by the store's clock,
+at the pace it was created with (`rate` messages a second, the simulator's `bulk_rate`), as
+Cloudflare's do in the background: PENDING for `START_AFTER`; DISCOVERING while
+`total_messages_discovered` grows, `DISCOVERY_FACTOR` times faster than processing; PROCESSING,
+each message moved or released as the one-message endpoints would (a release that delivers to
+no recipient, or a message gone, is that message's failure, with its `status_message`), the
+counts growing; then COMPLETED. The store's clock runs on every request and on the app's ticker
+(app.py), so a job progresses while nobody asks. Until it finishes it can be cancelled
+(CANCELLED: what is not yet acted on is left alone; during discovery, the messages not yet
+discovered are not its messages). Listing answers the cursor-style `result_info` the file gives
+these lists, paged by `page`/`per_page`.
 """
 
 from __future__ import annotations
@@ -22,14 +28,17 @@ from bot.simulator.params import Params, paginate, parse_enum
 from bot.simulator.search import SearchQuery, parse_query
 from bot.simulator.seeds import Record, new_uuid, public_record
 
-RUN_AFTER = timedelta(seconds=30)
+START_AFTER = timedelta(seconds=1)
+DISCOVERY_FACTOR = 10  # discovery runs this many times faster than processing
+DEFAULT_RATE = 1000.0  # messages processed a second (the simulator's `bulk_rate`)
 ACTIONS = ("MOVE", "RELEASE")
 STATUSES = ("PENDING", "DISCOVERING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
 DESTINATIONS = (
     "Inbox", "JunkEmail", "DeletedItems", "RecoverableItemsDeletions", "RecoverableItemsPurges",
 )  # fmt: skip
 FINISHED = ("COMPLETED", "FAILED", "CANCELLED", "SKIPPED")
-Act = Callable[[Message, dict[str, Any], datetime], bool]
+# One message of a job: None when done, else why it failed.
+Act = Callable[[Message, dict[str, Any], datetime], str | None]
 
 
 class BulkJobs:
@@ -38,7 +47,11 @@ class BulkJobs:
         self.jobs: list[Record] = []
 
     def create(
-        self, body: Any, found: Callable[[SearchQuery], list[Message]], now: datetime
+        self,
+        body: Any,
+        found: Callable[[SearchQuery], list[Message]],
+        now: datetime,
+        rate: float = DEFAULT_RATE,
     ) -> Record:
         if not isinstance(body, dict):
             raise malformed("The request body must be a JSON object")
@@ -69,31 +82,54 @@ class BulkJobs:
         job = {
             "job_id": job_id, "action_type": action, "action_params": params,
             "search_params": search, "comment": body.get("comment"), "status": "PENDING",
-            "status_message": None, "total_messages_discovered": len(items),
-            "messages_pending": len(items), "messages_successful": 0, "messages_failed": 0,
+            "status_message": None, "total_messages_discovered": 0,
+            "messages_pending": 0, "messages_successful": 0, "messages_failed": 0,
             "created_at": iso(now), "started_at": None, "completed_at": None,
-            "_messages": items, "_run_at": iso(now + RUN_AFTER),
+            "_messages": items, "_start": now + START_AFTER, "_rate": rate, "_done": 0,
         }  # fmt: skip
         self.jobs.insert(0, job)
         return public_record(job)
 
     def run_due(self, now: datetime, act: Act, lookup: Callable[[str], Message | None]) -> None:
-        """Run every pending job whose time has come."""
+        """Move every unfinished job on to where its pace has it at `now`."""
         for job in self.jobs:
-            if job["status"] != "PENDING" or job["_run_at"] > iso(now):
-                continue
-            job.update(status="PROCESSING", started_at=job["_run_at"])
-            for item in job["_messages"]:
-                message = lookup(item["_id"])
-                done = message is not None and act(message, job["action_params"], now)
-                item.update(status="COMPLETED" if done else "FAILED", processed_at=iso(now))
-                if not done:
-                    item["status_message"] = "The message is no longer there"
-            ok = sum(item["status"] == "COMPLETED" for item in job["_messages"])
+            if job["status"] not in FINISHED:
+                self._advance(job, now, act, lookup)
+
+    @staticmethod
+    def _advance(
+        job: Record, now: datetime, act: Act, lookup: Callable[[str], Message | None]
+    ) -> None:
+        elapsed = (now - job["_start"]).total_seconds()
+        if elapsed < 0:
+            return
+        items, rate = job["_messages"], float(job["_rate"])
+        total, discovering = len(items), rate * DISCOVERY_FACTOR
+        if job["started_at"] is None:
+            job["started_at"] = iso(job["_start"])
+        discovered = min(total, int(elapsed * discovering))
+        if discovered < total:
             job.update(
-                status="COMPLETED", completed_at=iso(now), messages_pending=0,
-                messages_successful=ok, messages_failed=len(job["_messages"]) - ok,
+                status="DISCOVERING", total_messages_discovered=discovered,
+                messages_pending=discovered,
             )  # fmt: skip
+            return
+        due = min(total, int((elapsed - total / discovering) * rate))
+        for item in items[job["_done"] : max(due, job["_done"])]:
+            message = lookup(item["_id"])
+            why = "The message is no longer there" if message is None else None
+            if message is not None:
+                why = act(message, job["action_params"], now)
+            item.update(status="FAILED" if why else "COMPLETED", processed_at=iso(now))
+            item["status_message"] = why
+            job["messages_successful" if why is None else "messages_failed"] += 1
+        job["_done"] = max(due, job["_done"])
+        job.update(
+            status="COMPLETED" if job["_done"] >= total else "PROCESSING",
+            total_messages_discovered=total, messages_pending=total - job["_done"],
+        )  # fmt: skip
+        if job["status"] == "COMPLETED":
+            job["completed_at"] = iso(now)
 
     def list(self, params: Params) -> tuple[list[object], dict[str, Any]]:
         action = parse_enum(params, "action_type", ACTIONS)
@@ -112,6 +148,9 @@ class BulkJobs:
         job = self._find(job_id)
         if job["status"] in FINISHED:
             raise invalid(f"The job is already {job['status'].lower()}")
+        if job["status"] in ("PENDING", "DISCOVERING"):
+            # Not discovered yet: not the job's messages.
+            del job["_messages"][job["total_messages_discovered"] :]
         for item in job["_messages"]:
             if item["status"] == "PENDING":
                 item.update(status="CANCELLED", processed_at=iso(now))

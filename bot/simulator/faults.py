@@ -1,6 +1,8 @@
 """Fault injection: one-shot failures, a sliding-window rate limit, random 503s and latency; and
 two ways the real API may differ from the spec: which release/preview body shape it accepts
-(`body_shapes`), and list pages whose totals cannot be trusted (`repeat_pages`).
+(`body_shapes`), and list pages whose totals cannot be trusted (`repeat_pages`). Bulk jobs: the
+pace they run at (`bulk_rate`, messages a second) and whether the account has them at all
+(`bulk_jobs`: false answers their creation 403, as an account without the feature would).
 
 All of it is off unless a CLI flag or `POST /__simulator/faults` turns it on. The middleware
 asks `Faults.check` in this order, after auth: one-shot failures, rate limit, error rate; then
@@ -62,6 +64,8 @@ class FaultSettings:
     # Page-paginated lists ignore `page` (every page is the first) and report the spec
     # example's total_count: a server whose totals a client must not trust.
     repeat_pages: bool = False
+    bulk_jobs: bool = True
+    bulk_rate: float = 1000.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,8 @@ class FaultSettings:
             "fail_next": [rule.to_json() for rule in self.fail_next],
             "body_shapes": self.body_shapes,
             "repeat_pages": self.repeat_pages,
+            "bulk_jobs": self.bulk_jobs,
+            "bulk_rate": self.bulk_rate,
         }
 
 
@@ -92,7 +98,7 @@ def parse_rate_limit(text: str) -> tuple[int, float]:
 def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings:
     """`settings` with `updates` applied (a `fail_next` list replaces the old one)."""
     known = {"latency_ms", "error_rate", "rate_limit", "search_202", "fail_next"}
-    unknown = set(updates) - known - {"body_shapes", "repeat_pages"}
+    unknown = set(updates) - known - {"body_shapes", "repeat_pages", "bulk_jobs", "bulk_rate"}
     if unknown:
         raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
     # Rules are copied: `check` counts them down, and the CLI defaults must survive a reset.
@@ -115,6 +121,12 @@ def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings
         if not isinstance(updates["repeat_pages"], bool):
             raise ValueError("repeat_pages must be true or false")
         result.repeat_pages = updates["repeat_pages"]
+    if "bulk_jobs" in updates:
+        if not isinstance(updates["bulk_jobs"], bool):
+            raise ValueError("bulk_jobs must be true or false")
+        result.bulk_jobs = updates["bulk_jobs"]
+    if "bulk_rate" in updates:
+        result.bulk_rate = _number(updates["bulk_rate"], "bulk_rate", float, 0.001)
     return result
 
 

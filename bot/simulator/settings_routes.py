@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.simulator.errors import ApiError
 from bot.simulator.kinds import KINDS
 from bot.simulator.routes import BASE, _json, _page, _sim, ok, params_of
 from bot.simulator.runtime import now
 
+BULK_JOBS_OFF = 10403  # the code an account without bulk actions is answered with
 _KIND = "{kind:" + "|".join(KINDS) + "}"
 _BATCHED = "{kind:" + "|".join(name for name, kind in KINDS.items() if kind.batch) + "}"
 
@@ -133,9 +135,13 @@ async def domains_verification(request: web.Request) -> web.Response:
 
 
 async def jobs_create(request: web.Request) -> web.Response:
+    simulator = _sim(request)
+    if not simulator.faults.settings.bulk_jobs:
+        raise ApiError(403, BULK_JOBS_OFF, "Bulk actions are not enabled for this account")
     body = await _json(request)
-    store = _sim(request).store
-    job = store.bulk_jobs.create(body, store.find_all, store.clock(now()))
+    store = simulator.store
+    rate = simulator.faults.settings.bulk_rate
+    job = store.bulk_jobs.create(body, store.find_all, store.clock(now()), rate)
     return ok(job, status=201)
 
 

@@ -124,12 +124,18 @@ class Store:
         self.domains.settle(moment)
         return moment
 
-    def _act(self, message: Message, params: dict[str, Any], now: datetime) -> bool:
-        """One message of a bulk job, as the one-message endpoints do it."""
+    def _act(self, message: Message, params: dict[str, Any], now: datetime) -> str | None:
+        """One message of a bulk job, as the one-message endpoints do it: None when done,
+        else why it failed."""
         if params["type"] == "MOVE":
             self.move(message, params["destination"], "bulk-job", now)
-            return True
-        return bool(self._release_one(message["id"], "bulk-job", now)["delivered"])
+            return None
+        released = self._release_one(message["id"], "bulk-job", now)
+        if released["delivered"]:
+            return None
+        if released["undelivered"]:
+            return "The message is not quarantined"
+        return "Delivery failed for every recipient"
 
     def find_all(self, query: SearchQuery) -> list[Message]:
         """Every message a search finds (a bulk job's)."""

@@ -23,7 +23,11 @@ from bot.config import Settings
 from bot.errors import InvalidInput, Refused, StoreUnavailable
 from bot.roles import Role
 from bot.services.approvals.board import ApprovalBoard, MessageCards
+from bot.services.approvals.bulkjob import FALLBACK, BulkJobRunner
 from bot.services.approvals.executor import Executor
+from bot.services.approvals.jobcontrol import cancel_job
+from bot.services.approvals.jobstate import JobReport, JobState, is_query
+from bot.services.approvals.jobstore import JobStore
 from bot.services.approvals.models import (
     ActionName,
     ApprovalEvent,
@@ -48,6 +52,7 @@ log = logging.getLogger("bot.approvals")
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
 NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
 LEASE_SECONDS = 10
+JOB_POLL_MAX = 8.0  # seconds between two polls of a bulk job, at most (bulkjob.py)
 
 _COUNTED: dict[Outcome, ApprovalEvent] = {
     Outcome.APPROVED: "approved",
@@ -100,6 +105,8 @@ class ApprovalService:
         self.guarded = frozenset(settings.bot_guarded_dispositions)
         self._board = board
         self.cards = cards
+        self.jobs = JobStore(store.redis)
+        self.job_poll_max = JOB_POLL_MAX
 
     @property
     def board(self) -> ApprovalBoard:
@@ -277,10 +284,25 @@ class ApprovalService:
 
     async def execute(self, request_id: str) -> ApprovalRequest | None:
         """Run (or resume) an approved request, its progress shown on its card; None when
-        another run holds it (or it was handed back at shutdown)."""
+        another run holds it (or it was handed back at shutdown). A request approved as a
+        query runs as one bulk job (bulkjob.py), or as chunks if the API refuses bulk jobs."""
+        made = await self.store.get(request_id)
+        job: JobState | None = None
+        if made is not None and is_query(made):
+            ran = await self._job_runner().run(request_id)
+            if isinstance(ran, ApprovalRequest) and ran.state == ApprovalState.REFUSED:
+                await self.board.say(ran, "refused", "bot")
+            elif isinstance(ran, ApprovalRequest):
+                state = await self.jobs.load(ran.id)
+                if state is not None:
+                    await self.board.say(ran, "finished", "bot", JobReport.of(state))
+            if ran != FALLBACK:
+                return ran if isinstance(ran, ApprovalRequest) else None
+            job = await self.jobs.load(request_id)
 
         async def progress(made: ApprovalRequest) -> None:
-            await self.board.show(made, await self._totals(made))
+            totals = await self._totals(made)
+            await self.board.show(made, totals if job is None else JobReport.beside(job, totals))
 
         async def roles(made: ApprovalRequest) -> str | None:
             return (await recheck(self.policy, made, "execution")).refusal
@@ -302,6 +324,24 @@ class ApprovalService:
             if self.cards is not None:
                 await self.cards.settled(done, results)
         return done
+
+    def _job_runner(self) -> BulkJobRunner:
+        async def roles(made: ApprovalRequest) -> str | None:
+            return (await recheck(self.policy, made, "execution")).refusal
+
+        return BulkJobRunner(
+            self.store, self.jobs, self.email, f"{self.owner}:{secrets.token_hex(4)}",
+            show=self.board.show, audit=self.audit, lease_seconds=LEASE_SECONDS,
+            stop=self.stopping, roles=roles, poll_max=self.job_poll_max,
+        )  # fmt: skip
+
+    async def cancel_job(self, actor: str, request_id: str) -> None:
+        """Cancel the running bulk job of a request approved as a query: its requester or an
+        approver may (jobcontrol.py)."""
+        await cancel_job(
+            actor, request_id, store=self.store, jobs=self.jobs, policy=self.policy,
+            email=self.email, audit=self.audit,
+        )  # fmt: skip
 
     async def sweep(self) -> None:
         """Expire what is overdue and resume executions nobody holds (every replica runs this;

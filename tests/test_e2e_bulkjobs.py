@@ -1,0 +1,191 @@
+"""End to end: "Release all matching" past BOT_BULK_SEARCH_LIMIT is approved as a query (filters,
+fixed window, ceiling) and run as one Cloudflare bulk job: its progress on the card, the job
+cancelled when discovery passes the ceiling or when someone allowed presses Cancel, the fallback
+to chunks when the API refuses bulk jobs, and a restarted bot following the job it made, which
+is created once whatever happens.
+
+A bot of its own (BOT_BULK_SEARCH_LIMIT=5: a search of more than 5 quarantined matches is a
+query) on a Redis database of its own; the simulator runs its jobs at `bulk_rate` messages a
+second (discovery ten times faster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.kit.factories import quarantined_messages
+from tests.kit.flows import approval_card, released_ids, thread_reply, wait_card
+from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
+from tests.kit.slack import (
+    APPROVER,
+    OPERATOR,
+    VIEWER,
+    BotProcess,
+    Slack,
+    StandinProcess,
+    clean_slate,
+    text_of,
+)
+
+LIMIT = "5"
+DB = "5"
+
+
+def _url(redis_server: RedisProcess) -> str:
+    return redis_server.url.rsplit("/", 1)[0] + "/" + DB
+
+
+@pytest.fixture(scope="module")
+def query_bot(
+    shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
+) -> Iterator[BotProcess]:
+    with BotProcess(
+        shared_simulator, standin, _url(redis_server), BOT_BULK_SEARCH_LIMIT=LIMIT
+    ) as process:
+        yield process
+
+
+@pytest.fixture
+def jobs(
+    query_bot: BotProcess,
+    standin: StandinProcess,
+    simulator: SimulatorProcess,
+    redis_server: RedisProcess,
+) -> Slack:
+    clean_slate(standin, _url(redis_server))
+    return Slack(query_bot, standin)
+
+
+def ask(
+    driver: Slack, simulator: SimulatorProcess, count: int, tag: str, bounce: int = 0
+) -> tuple[dict[str, Any], list[str]]:
+    """`count` quarantined messages "<tag> batch" (the first `bounce` of them deliverable to
+    nobody), searched, "Release all matching" asked by an operator: the approval card, the ids."""
+    messages = quarantined_messages(count, tag)
+    for n, message in enumerate(messages):
+        message["subject"] = f"{tag} batch"
+        if n < bounce:
+            message["to"] = [f"bounce{n}@example.com"]
+    ids = simulator.add_messages(messages)
+    driver.command(f'search subject:"{tag} batch"')
+    driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
+    driver.submit(driver.view("search_bulk_modal"), {"reason": "campaign clean-up"})
+    return approval_card(driver, f"at most {count}"), ids
+
+
+def jobs_created(simulator: SimulatorProcess) -> list[dict[str, Any]]:
+    return [
+        c for c in simulator.calls()
+        if c["method"] == "POST" and c["path"].endswith("/investigate/bulk")
+    ]  # fmt: skip
+
+
+def quarantined(simulator: SimulatorProcess, tag: str) -> int:
+    """How many messages of the batch are still quarantined (the API's search says)."""
+    answer = httpx.get(
+        f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/investigate",
+        params={"subject": f"{tag} batch", "per_page": "1000"},
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    return sum(1 for m in answer.json()["result"] if m.get("is_quarantined"))
+
+
+def test_a_query_shows_its_search_and_ceiling_then_its_job_to_the_end(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    card, _ = ask(jobs, simulator, 30, "Qprog", bounce=1)
+    text = text_of(card)
+    assert "Release at most 30 messages matching a search" in text
+    assert "Approved as a query" in text and "at most 30 messages" in text
+    assert "Qprog batch" in text and "Window" in text, text
+    simulator.faults(bulk_rate=10)  # discovered in 0.3 s, then 3 s of processing
+    jobs.click(card, "approval_approve", user=APPROVER)
+    running = wait_card(jobs, card["ts"], "processing")
+    assert "Bulk job" in text_of(running) and "Cancel job" in text_of(running)
+    done = wait_card(jobs, card["ts"], "Done", timeout=30)
+    final = text_of(done)
+    assert "found 30 · done 29 · failed 1 · pending 0" in final, final
+    assert "`Qprog000000` (Delivery failed for every recipient)" in final
+    assert "Cancel job" not in final
+    thread_reply(jobs, card["ts"], "bulk job completed. 29 done, 1 failed.")
+    assert len(jobs_created(simulator)) == 1
+    assert released_ids(simulator) == [], "no chunk was sent: the job did it"
+
+
+def test_a_job_that_finds_more_than_the_ceiling_is_cancelled(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    card, _ = ask(jobs, simulator, 12, "Qceil")
+    # More mail of the same campaign within the request's window: the job will find 24.
+    late = quarantined_messages(12, "QceilLate")
+    simulator.add_messages([dict(m, subject="Qceil batch") for m in late])
+    simulator.faults(bulk_rate=1)
+    jobs.click(card, "approval_approve", user=APPROVER)
+    done = wait_card(jobs, card["ts"], "more than the ceiling of 12", timeout=30)
+    assert "cancelled" in text_of(done).lower()
+    wait_card(jobs, card["ts"], "Job cancelled", timeout=30)
+    assert quarantined(simulator, "Qceil") >= 22, "the job stopped before acting on most"
+
+
+def test_cancel_is_for_the_requester_or_an_approver(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    card, _ = ask(jobs, simulator, 30, "Qstop")
+    simulator.faults(bulk_rate=1)  # 30 s of processing
+    jobs.click(card, "approval_approve", user=APPROVER)
+    running = wait_card(jobs, card["ts"], "processing", timeout=30)
+    jobs.click(running, "approval_job_cancel", user=VIEWER)
+    assert "approver" in text_of(jobs.private(VIEWER, "cancel a bulk job"))
+    jobs.click(running, "approval_job_cancel", user=APPROVER)
+    jobs.private(APPROVER, "Cancelling the bulk job")
+    stopped = wait_card(jobs, card["ts"], "Job cancelled", timeout=30)
+    assert f"Cancelled by <@{APPROVER}>" in text_of(stopped)
+    thread_reply(jobs, card["ts"], f"Cancelled by <@{APPROVER}>")
+    assert quarantined(simulator, "Qstop") >= 20, "what was not yet done stays quarantined"
+
+
+def test_a_refused_bulk_job_falls_back_to_chunks_of_the_first_matches(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    card, ids = ask(jobs, simulator, 8, "Qrefd")
+    simulator.faults(bulk_jobs=False)
+    jobs.click(card, "approval_approve", user=APPROVER)
+    done = wait_card(jobs, card["ts"], "Done", timeout=30)
+    final = text_of(done)
+    assert "Bulk job refused by the API" in final and "not enabled" in final, final
+    assert "Falling back to the first 5 messages" in final
+    released = released_ids(simulator)
+    assert len(released) == len(set(released)) == 5
+    assert set(released) <= set(ids)
+    assert [c["status"] for c in jobs_created(simulator)] == [403]
+
+
+def test_a_restarted_bot_follows_the_job_it_made(
+    jobs: Slack,
+    query_bot: BotProcess,
+    shared_simulator: SimulatorProcess,
+    simulator: SimulatorProcess,
+    standin: StandinProcess,
+    redis_server: RedisProcess,
+) -> None:
+    victim = BotProcess(shared_simulator, standin, _url(redis_server), BOT_BULK_SEARCH_LIMIT=LIMIT)
+    try:
+        driver = Slack(victim, standin)
+        card, _ = ask(driver, simulator, 30, "Qkill")
+        simulator.faults(bulk_rate=2)  # 15 s of processing
+        driver.click(card, "approval_approve", user=APPROVER)
+        wait_card(jobs, card["ts"], "processing", timeout=30)
+        victim.process.kill()
+        victim.process.wait()
+        # The module's bot sweeps the stalled request once its lease lapsed and follows the
+        # same job to its end.
+        done = wait_card(jobs, card["ts"], "Done", timeout=60)
+    finally:
+        victim.stop()
+    assert "found 30 · done 30 · failed 0" in text_of(done), text_of(done)
+    assert len(jobs_created(simulator)) == 1, "one job, whoever ran the request"
+    assert quarantined(simulator, "Qkill") == 0
