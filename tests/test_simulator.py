@@ -703,7 +703,7 @@ def test_reset_restores_data_logs_and_faults(
     api.post("/investigate/release", json=[message["id"]])
     simulator.add_messages({"subject": "temporary"})
     simulator.faults(latency_ms=50, search_202=1, fail_next=[{"status": 500, "count": 9}])
-    simulator.faults(body_shapes="sdk", repeat_pages=True)
+    simulator.faults(body_shapes="sdk", repeat_pages=True, bulk_jobs=False, bulk_rate=5)
     simulator.reset()
     assert simulator.calls() == []
     assert simulator.requests() == []
@@ -715,6 +715,8 @@ def test_reset_restores_data_logs_and_faults(
         "fail_next": [],
         "body_shapes": "both",
         "repeat_pages": False,
+        "bulk_jobs": True,
+        "bulk_rate": 1000.0,
     }
     assert everything(api) == before
 
