@@ -2,12 +2,18 @@
 what must be unique, how it sorts and filters, and which fields are past end of life.
 
 The collections (blocked senders, allow policies, trusted domains, the impersonation registry,
-sending domain restrictions, URL ignore patterns) share one store (settings.py); a `Kind` is all
-that differs. Protected domains, which have more to them, live in domains.py.
+sending domain restrictions, URL ignore patterns, content policies) share one store
+(settings.py); a `Kind` is all that differs. Protected domains, which have more to them, live in
+domains.py.
+
+Content policies and the blocked senders' batch are not in the vendored OpenAPI file: the
+official SDK 5.9.0 (generated from Cloudflare's newer spec) has them, so the real API does, and
+the simulator serves them as that SDK's types describe them (tests/test_sdk.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,7 +23,9 @@ from bot.simulator.patterns import PATTERN_TYPES, check_address_or_regex, check_
 from bot.simulator.patterns import check_pattern as _check_pattern
 from bot.simulator.seeds import Record
 
-FieldType = Literal["bool", "text", "comments", "pattern_type", "strings", "int?", "provenance"]
+FieldType = Literal[
+    "bool", "text", "comments", "pattern_type", "strings", "int?", "provenance", "targets"
+]
 PROVENANCES = (
     "A1S_INTERNAL",
     "SNOOPY-CASB_OFFICE_365",
@@ -25,6 +33,7 @@ PROVENANCES = (
     "SNOOPY-GOOGLE_DIRECTORY",
 )
 MANUAL = "A1S_INTERNAL"
+TARGETS = ("SUBJECT", "BODY")  # what a content policy's pattern is matched against
 
 
 def _pattern(record: Record) -> None:
@@ -48,6 +57,15 @@ def _url_pattern(record: Record) -> None:
         raise invalid("'pattern' must not contain spaces")
 
 
+def _content_pattern(record: Record) -> None:
+    # The SDK documents the pattern as a regular expression; one that does not compile could
+    # never match, so it is refused as the API refuses an invalid regex elsewhere.
+    try:
+        re.compile(record["pattern"])
+    except re.error as error:
+        raise invalid(f"'pattern' is not a valid regular expression: {error}") from None
+
+
 def _synced(record: Record) -> str | None:
     """Directory-synced entries can't be updated (the docs): the directory owns them."""
     if record.get("provenance") not in (None, MANUAL):
@@ -67,6 +85,7 @@ class Kind:
     flags: tuple[str, ...] = ()  # boolean list filters
     enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # enum list filters
     searched: tuple[str, ...] = ("pattern", "comments")
+    matched: str = "pattern"  # the list filter that matches one value exactly (case-insensitive)
     eol_fields: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name: (instead, date)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     locked: Callable[[Record], str | None] = lambda record: None  # why an edit is refused
@@ -87,6 +106,7 @@ KINDS: dict[str, Kind] = {
         ("pattern", "pattern_type", "is_regex"),
         _pattern,
         enums={"pattern_type": (*PATTERN_TYPES, "UNKNOWN")},
+        batch="full",  # not in the vendored file; SDK 5.9.0 has `block_senders.batch`
     ),
     "allow_policies": Kind(
         "Allow policy",
@@ -162,6 +182,27 @@ KINDS: dict[str, Kind] = {
         orders=(),
         batch="full",
     ),
+    # SDK 5.9.0's `settings.content_policies` (not in the vendored file): a regular expression
+    # matched against a message's subject or body.
+    "content_policies": Kind(
+        "Content policy",
+        {
+            "name": "text",
+            "pattern": "text",
+            "targets": "targets",
+            "enabled": "bool",
+            "notes": "comments",
+        },
+        ("enabled", "name", "pattern", "targets"),
+        _content_pattern,
+        key="name",
+        orders=("name", "created_at"),
+        flags=("enabled",),
+        searched=("name", "pattern", "notes"),
+        matched="name",
+        defaults={"notes": None},
+        batch="full",
+    ),
 }
 
 
@@ -194,5 +235,9 @@ def check_types(kind: Kind, changes: Record) -> None:
             and (not isinstance(value, int) or isinstance(value, bool))
         ):
             raise invalid(f"'{name}' must be an integer or null")
+        if kind_of == "targets" and (
+            not isinstance(value, list) or not value or any(v not in TARGETS for v in value)
+        ):
+            raise invalid(f"'{name}' must be a non-empty list of {', '.join(TARGETS)}")
         if kind_of == "provenance" and value is not None and value not in PROVENANCES:
             raise invalid(f"'{name}' must be one of {', '.join(PROVENANCES)}")

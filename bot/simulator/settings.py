@@ -3,6 +3,7 @@
 A batch runs deletes, patches, puts and posts in that order, atomically: the first refusal
 leaves the collection as it was. A full batch needs all four arrays (the file's `required`);
 each holds at most 1000 operations. A collection whose batch only deletes takes `deletes` alone.
+The `pattern` list filter (for content policies `name`) matches one value, case-insensitively.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Settings:
     def create(self, name: str, body: Any, now: datetime) -> Record:
         kind = KINDS[name]
         changes = _checked_body(kind, body, creating=True)
-        record = {"id": new_uuid(self._rng), "comments": None, **kind.defaults, **changes}
+        record = {"id": new_uuid(self._rng), **_blank(kind), **changes}
         self._validate(name, record)
         record.update(created_at=iso(now), modified_at=iso(now), last_modified=iso(now))
         self._records[name].append(record)
@@ -67,7 +68,7 @@ class Settings:
         kind = KINDS[name]
         record = self._find(name, record_id)
         changes = _checked_body(kind, body, creating=True)
-        fresh = {"id": record_id, "comments": None, **kind.defaults, **changes}
+        fresh = {"id": record_id, **_blank(kind), **changes}
         self._validate(name, fresh)
         created = record.get("created_at") or iso(now)
         record.clear()
@@ -150,8 +151,12 @@ def _listed(kind: Kind, record: Record, params: Params) -> bool:
     text = " ".join(str(record.get(name) or "") for name in kind.searched).lower()
     if search and search not in text:
         return False
-    pattern = params.get("pattern")
-    if pattern and "pattern" in kind.fields and pattern.lower() != str(record["pattern"]).lower():
+    wanted = params.get(kind.matched)
+    if (
+        wanted
+        and kind.matched in kind.fields
+        and wanted.lower() != str(record[kind.matched]).lower()
+    ):
         return False
     for name, allowed in kind.enums.items():
         wanted = parse_enum(params, name, allowed)
@@ -162,6 +167,11 @@ def _listed(kind: Kind, record: Record, params: Params) -> bool:
         if value is not None and record.get(flag) is not value:
             return False
     return True
+
+
+def _blank(kind: Kind) -> Record:
+    """The fields a new record has before its body: `comments` where the kind has them."""
+    return {**({"comments": None} if "comments" in kind.fields else {}), **kind.defaults}
 
 
 def _checked_body(kind: Kind, body: Any, creating: bool) -> Record:
