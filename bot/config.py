@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     bot_operators: CommaList = ()
     bot_approvers: CommaList = ()
     bot_approval_ttl: int = Field(default=3600, ge=1)
+    # How long an executing replica's hold on a request lasts unrenewed (renewed every third of
+    # it): a replica that died mid-run is resumed by another this long after.
+    bot_approval_lease_seconds: float = Field(default=10, ge=2, le=300)
     bot_bulk_threshold: int = Field(default=2, ge=1)
     bot_required_approvals: int = Field(default=1, ge=1, le=5)
     bot_guarded_dispositions: CommaList = tuple(GUARDED_BY_DEFAULT)

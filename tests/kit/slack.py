@@ -184,6 +184,9 @@ class BotProcess(ChildProcess):
             CLOUDFLARE_API_URL=simulator.base_url,
             # The simulator has no limit unless a test sets one; bulk tests send thousands.
             CLOUDFLARE_RATE_LIMIT="100000/1",
+            # A killed replica's requests are resumed 4 s after (10 by default): the resume
+            # tests wait that long.
+            BOT_APPROVAL_LEASE_SECONDS="4",
             REDIS_URL=redis_url,
             HOST="127.0.0.1",
             PORT=str(self.port),

@@ -51,7 +51,6 @@ from bot.services.policy import GroupLookupError, Policy
 log = logging.getLogger("bot.approvals")
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
 NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
-LEASE_SECONDS = 10
 JOB_POLL_MAX = 8.0  # seconds between two polls of a bulk job, at most (bulkjob.py)
 
 _COUNTED: dict[Outcome, ApprovalEvent] = {
@@ -103,6 +102,7 @@ class ApprovalService:
         self.owner = owner
         self.stopping = stopping
         self.guarded = frozenset(settings.bot_guarded_dispositions)
+        self.lease_seconds = settings.bot_approval_lease_seconds
         self._board = board
         self.cards = cards
         self.jobs = JobStore(store.redis)
@@ -308,7 +308,7 @@ class ApprovalService:
             return (await recheck(self.policy, made, "execution")).refusal
 
         executor = Executor(
-            self.store, self.email, lease_seconds=LEASE_SECONDS,
+            self.store, self.email, lease_seconds=self.lease_seconds,
             # One owner per run: the sweeper and a click in this process must not share a lease.
             owner=f"{self.owner}:{secrets.token_hex(4)}",
             on_progress=progress, audit=self.audit, stop=self.stopping, roles=roles,
@@ -331,7 +331,7 @@ class ApprovalService:
 
         return BulkJobRunner(
             self.store, self.jobs, self.email, f"{self.owner}:{secrets.token_hex(4)}",
-            show=self.board.show, audit=self.audit, lease_seconds=LEASE_SECONDS,
+            show=self.board.show, audit=self.audit, lease_seconds=self.lease_seconds,
             stop=self.stopping, roles=roles, poll_max=self.job_poll_max,
         )  # fmt: skip
 
@@ -355,7 +355,7 @@ class ApprovalService:
             await self.board.say(made, "expired", "bot")
         # The approving process claims its request within moments; a replica's sweep leaves it
         # that long (a lease's worth), so the run stays where it was approved.
-        for request_id in await self.store.stalled(settled_for=LEASE_SECONDS):
+        for request_id in await self.store.stalled(settled_for=self.lease_seconds):
             await self.execute(request_id)
 
     async def _totals(self, made: ApprovalRequest) -> ExecutionReport | None:
