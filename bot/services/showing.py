@@ -16,12 +16,13 @@ from typing import Literal
 
 from bot.cloudflare import NotFoundError
 from bot.errors import StoreUnavailable
-from bot.services.approvals.models import ApprovalRequest, ChunkResult
+from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
 from bot.services.lookup import Investigation, LookupService
 from bot.services.outcomes import (
     Approved,
     CardOutcome,
     MessageOutcome,
+    RequestEnded,
     dump_outcome,
     load_outcomes,
 )
@@ -110,15 +111,33 @@ class CardKeeper:
             for result in results
             for message_id, status in _statuses(result).items()
         }
-        ids = sorted(statuses)
+        for message_id in await self._with_cards(sorted(statuses)):
+            await self.follow(message_id, _approved(request, approver, statuses[message_id]))
+
+    async def ended(self, request: ApprovalRequest, actor: str) -> None:
+        """A request ended without running: every card of each of its messages says so, so the
+        one that said it was asked for approval (`Requested`) does not keep saying it."""
+        how = _ENDED.get(request.state)
+        if how is None:
+            return
+        outcome = RequestEnded(
+            actor=actor, request_id=request.id, action=request.action, how=how,
+            pattern=request.params.get("pattern"),
+            reason=request.end_reason if how in ("rejected", "refused") else None,
+        )  # fmt: skip
+        for message_id in await self._with_cards(request.ids):
+            await self.follow(message_id, outcome)
+
+    async def _with_cards(self, ids: Sequence[str]) -> list[str]:
+        """The messages of `ids` with a card (a request has up to 10,000 messages: an outcome
+        is made only for those), looked up in batches; none when Redis is down."""
+        found: list[str] = []
         for start in range(0, len(ids), PLACES_BATCH):
             try:
-                with_cards = await self.store.places(ids[start : start + PLACES_BATCH])
+                found.extend(await self.store.places(list(ids[start : start + PLACES_BATCH])))
             except StoreUnavailable:
-                return
-            # An outcome is made only for a message with a card: a request has up to 10,000.
-            for message_id in with_cards:
-                await self.follow(message_id, _approved(request, approver, statuses[message_id]))
+                break
+        return found
 
     async def show(self, card: CardRef, outcome: CardOutcome) -> None:
         """Add `outcome` to `card`'s history and redraw it from the message's current state
@@ -145,6 +164,12 @@ class CardKeeper:
 
 
 Status = Literal["done", "failed", "undelivered", "skipped"]
+_ENDED: dict[ApprovalState, Literal["rejected", "cancelled", "expired", "refused"]] = {
+    ApprovalState.REJECTED: "rejected",
+    ApprovalState.CANCELLED: "cancelled",
+    ApprovalState.EXPIRED: "expired",
+    ApprovalState.REFUSED: "refused",
+}
 
 
 def _statuses(result: ChunkResult) -> dict[str, Status]:
