@@ -11,7 +11,7 @@ Where each message's cards are, and the outcomes of each card, are kept in Redis
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from bot.cloudflare import NotFoundError
@@ -86,11 +86,34 @@ class CardKeeper:
             await self.follow(each.message_id, each.outcome, shown)
         return unshown
 
+    async def show_redoable(
+        self,
+        card: CardRef | None,
+        message_id: str,
+        outcome: CardOutcome,
+        first_telling: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Show `outcome` as `show_all` without new cards does (on `card`, a line and its
+        thread; on every other card of `message_id`), in a way that may be run again after a
+        replica died part way: each card's history gains the record once, and the thread is
+        told only when `first_telling()`, asked just before, says it was not yet."""
+        if card is not None:
+            history = await self._remember(card, outcome, once=True)
+            await self.board.update(card, await self._current(message_id), history, None)
+            if await first_telling():
+                await self.board.update(card, None, history, outcome)  # None: the thread only
+        await self.follow(message_id, outcome, card, once=True)
+
     async def follow(
-        self, message_id: str, outcome: CardOutcome, shown: CardRef | None = None
+        self,
+        message_id: str,
+        outcome: CardOutcome,
+        shown: CardRef | None = None,
+        *,
+        once: bool = False,
     ) -> None:
         """Redraw every other card of `message_id` with `outcome` added (no thread line: the
-        card it came from says it)."""
+        card it came from says it); with `once`, not added to a card that has it already."""
         try:
             places = (await self.store.places([message_id])).get(message_id, [])
         except StoreUnavailable:
@@ -101,7 +124,8 @@ class CardKeeper:
         found = await self._current(message_id)
         for channel, ts in others:
             card = CardRef(channel, ts, message_id)
-            await self.board.update(card, found, await self._remember(card, outcome), None)
+            history = await self._remember(card, outcome, once=once)
+            await self.board.update(card, found, history, None)
 
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """After an approval request ran: every card of each message it acted on follows."""
@@ -153,10 +177,12 @@ class CardKeeper:
             return None
         return found if isinstance(found, Investigation) else None
 
-    async def _remember(self, card: CardRef, outcome: CardOutcome) -> list[CardOutcome]:
+    async def _remember(
+        self, card: CardRef, outcome: CardOutcome, *, once: bool = False
+    ) -> list[CardOutcome]:
+        add = self.store.add_once if once else self.store.add
         try:
-            stored = await self.store.add(card.channel, card.ts, card.message_id,
-                                          dump_outcome(outcome))  # fmt: skip
+            stored = await add(card.channel, card.ts, card.message_id, dump_outcome(outcome))
         except StoreUnavailable:
             log.warning("card history not stored (Redis unavailable); showing the newest only")
             return [outcome]
