@@ -26,6 +26,7 @@ from bot.services.outcomes import (
     Reclassified,
     Released,
     Requested,
+    RequestEnded,
     SubmissionDecided,
     Unblocked,
 )
@@ -105,13 +106,38 @@ def _what_happened(outcome: CardOutcome) -> str:
                 f"{decided}{now}; it was asked"
             )
         case Requested(request_id=request_id, action=action, pattern=pattern):
-            asked = {"release": "Release", "allow": "Allow policy", "trust": "Trusted domain"}
-            named = f" for {safe(pattern, 300)}" if pattern else ""
             request = safe(request_id, 42, kind=Kind.LITERAL)
-            return (
-                f"⏳ {asked.get(action, safe(action, 20))}{named}: asked for approval ({request})"
-            )
+            return f"⏳ {_asked(action, pattern)}: asked for approval ({request})"
+        case RequestEnded():
+            return _request_ended(outcome)
     raise AssertionError(f"no wording for {outcome!r}")  # pragma: no cover
+
+
+def _asked(action: str, pattern: str | None) -> str:
+    """What a request on a message asks for, as its card names it ("Allow policy for …")."""
+    asked = {
+        "release": "Release",
+        "move": "Move",
+        "allow": "Allow policy",
+        "trust": "Trusted domain",
+    }
+    named = f" for {safe(pattern, 300)}" if pattern else ""
+    return f"{asked.get(action, safe(action, 20))}{named}"
+
+
+def _request_ended(outcome: RequestEnded) -> str:
+    """The line that closes a card's "asked for approval": the stamp after it says who ended
+    the request (the bot, for an expiry or a refusal)."""
+    why = f" (reason: {safe(outcome.reason, 300)})" if outcome.reason else ""
+    mark, ended = {
+        "rejected": ("✖️", f"rejected{why}"),
+        "cancelled": ("✖️", "cancelled"),
+        "expired": ("⌛", "expired unapproved; closed"),
+        "refused": ("⛔", f"refused{why}"),
+    }[outcome.how]
+    request = safe(outcome.request_id, 42, kind=Kind.LITERAL)
+    asked = _asked(outcome.action, outcome.pattern)
+    return f"{mark} {asked}: not done, approval request {request} {ended}"
 
 
 def _approved(outcome: Approved) -> str:

@@ -1,161 +1,76 @@
-"""Parsing of `/email <verb> …` text into typed commands; bad input raises `UsageError` with a
-short explanation and the right usage, to be sent back privately."""
+"""Parsing of `/email <verb> …` text into typed commands (`bot.command_types`); bad input raises
+`UsageError` with a short explanation and the right usage, to be sent back privately. The verbs
+themselves are `bot.verbs`; their names are exported here too, where callers first looked."""
 
 from __future__ import annotations
 
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
-from typing import Literal
 
 from bot import report_commands
-from bot.cloudflare.dispositions import SEARCHABLE
-from bot.cloudflare.filters import SearchDisposition
 from bot.cloudflare.ids import parse_message_id
 from bot.cloudflare.models import (
     DESTINATIONS,
     RECLASSIFY_DISPOSITIONS,
     Destination,
     PatternType,
-    ReclassifyDisposition,
+)
+from bot.command_types import (
+    BLOCKED_PAGE,
+    MAX_FILTER,
+    MAX_IDS,
+    MAX_PATTERN,
+    MAX_REASON,
+    SEARCH_DISPOSITIONS,
+    SEARCH_PAGE,
+    AllowCommand,
+    AllowlistCommand,
+    BlockCommand,
+    BlocklistCommand,
+    Command,
+    MessageCommand,
+    MoveCommand,
+    ReclassifyCommand,
+    ReleaseCommand,
+    SearchCommand,
+    SimpleCommand,
+    TrustCommand,
+    UsageError,
 )
 from bot.refang import refang
-from bot.report_commands import ArgsError, PhishGuardCommand, SubmissionsCommand, VipCommand
-from bot.roles import Role
+from bot.report_commands import ArgsError
+from bot.verbs import USAGE, VERBS, Verb, role_for
 
-SEARCH_PAGE = 10  # hits a search page asks the API for and shows
-MAX_REASON = 500  # characters, as in the modals
-MAX_FILTER = 200  # characters of `blocked <text>`
-MAX_PATTERN = 1024  # characters of a blocked-sender pattern, as the API takes
-BLOCKED_PAGE = 10  # blocked senders a page shows (with More), as a search page
-MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
-SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
-
-
-@dataclass(frozen=True)
-class Verb:
-    """One verb of the slash command: its usage, what it does, and the role it needs (None:
-    anyone). The parser, `help`, the services' role checks and the metrics read this table."""
-
-    usage: str
-    summary: str
-    role: Role | None
-
-
-VERBS: dict[str, Verb] = {
-    "lookup": Verb(
-        "lookup <id>",
-        "the message's card: verdict, evidence and actions (investigate or postfix id)",
-        Role.VIEWER,
-    ),
-    "search": Verb(
-        'search <terms> [from:… to:… subject:"…" disposition:… since:7d]',
-        "find messages, privately: how many match and each hit's id, recipient and state; "
-        "tick hits to release or move them at once; *Open* shows a card only you see",
-        Role.VIEWER,
-    ),
-    "preview": Verb(
-        "preview <id>", "a rendered image of the message, in the card's thread", Role.OPERATOR
-    ),
-    "raw": Verb("raw <id>", "the raw message (.eml), in the card's thread", Role.OPERATOR),
-    "trace": Verb("trace <id>", "the delivery trace", Role.VIEWER),
-    "release": Verb(
-        'release <id…> [reason:"…"]',
-        "deliver quarantined messages to their recipients",
-        Role.OPERATOR,
-    ),
-    "move": Verb(
-        'move <id…> <folder> [reason:"…"]',
-        f"move in the recipients' mailboxes: {', '.join(DESTINATIONS)}",
-        Role.OPERATOR,
-    ),
-    "reclassify": Verb(
-        "reclassify <id> <disposition>",
-        f"report a verdict: {', '.join(RECLASSIFY_DISPOSITIONS)}",
-        Role.OPERATOR,
-    ),
-    "block": Verb(
-        "block <sender|domain>",
-        "block future mail from an address or a whole domain",
-        Role.OPERATOR,
-    ),
-    "blocked": Verb(
-        "blocked [text]",
-        "the blocked senders (those matching `text`), each with an Unblock button",
-        Role.VIEWER,
-    ),
-    "unblock": Verb(
-        "unblock <pattern|id>", "remove a sender from the blocked senders", Role.OPERATOR
-    ),
-    "domains": Verb(
-        "domains",
-        "the protected domains: status, delivery mode and last activity (read-only)",
-        Role.VIEWER,
-    ),
-    "vip": Verb(
-        "vip [text]",
-        "the VIP list (impersonation registry): the people whose names impostors use",
-        Role.VIEWER,
-    ),
-    "vip add": Verb(
-        "vip add <email> <name…>",
-        "protect a person's name and address; *Remove* on an entry of `vip` takes one off",
-        Role.OPERATOR,
-    ),
-    "submissions": Verb(
-        "submissions [since:7d] [status:pending|escalated|completed]",
-        "reclassification requests: the verdict asked for, the original, status and outcome",
-        Role.VIEWER,
-    ),
-    "phishguard": Verb(
-        "phishguard [since:7d]",
-        "PhishGuard reports, each with the messages it names (*Open* shows one's card)",
-        Role.VIEWER,
-    ),
-    "allow": Verb(
-        'allow <sender|domain> [reason:"…"]',
-        "ask for an allow policy (trusted or acceptable sender, exempt recipient): an approver "
-        "approves it, with the mail it would have let through in 30 days",
-        Role.OPERATOR,
-    ),
-    "allowed": Verb(
-        "allowed [text]",
-        "the allow policies (those matching `text`), each with Remove",
-        Role.VIEWER,
-    ),
-    "disallow": Verb("disallow <pattern|id>", "remove an allow policy", Role.OPERATOR),
-    "trust": Verb(
-        'trust <domain> [recent|similarity] [reason:"…"]',
-        "ask for a trusted domain (both checks off unless you name one): an approver approves it",
-        Role.OPERATOR,
-    ),
-    "trusted": Verb(
-        "trusted [text]",
-        "the trusted domains (those matching `text`), each with Remove",
-        Role.VIEWER,
-    ),
-    "untrust": Verb("untrust <domain|id>", "remove a trusted domain", Role.OPERATOR),
-    "approvals": Verb("approvals", "requests waiting for your approval, and your own", Role.VIEWER),
-    "audit": Verb(
-        "audit [id|verify]",
-        "who did what, recently, to one message or in one request; `verify` checks that the "
-        "trail's hash chain is unbroken",
-        Role.VIEWER,
-    ),
-    "help": Verb("help", "this list", None),
-}
-USAGE = {name: verb.usage for name, verb in VERBS.items()}
-
-
-def role_for(verb: str) -> Role:
-    """The role `verb` needs (the services check it)."""
-    role = VERBS[verb].role
-    assert role is not None, f"{verb} needs no role"
-    return role
-
+__all__ = [
+    "BLOCKED_PAGE",
+    "MAX_FILTER",
+    "MAX_IDS",
+    "MAX_PATTERN",
+    "MAX_REASON",
+    "SEARCH_DISPOSITIONS",
+    "SEARCH_PAGE",
+    "USAGE",
+    "VERBS",
+    "AllowCommand",
+    "AllowlistCommand",
+    "BlockCommand",
+    "BlocklistCommand",
+    "Command",
+    "MessageCommand",
+    "MoveCommand",
+    "ReclassifyCommand",
+    "ReleaseCommand",
+    "SearchCommand",
+    "SimpleCommand",
+    "TrustCommand",
+    "UsageError",
+    "Verb",
+    "parse",
+    "role_for",
+]
 
 FOLDER_ALIASES: dict[str, Destination] = {
     **{d.lower(): d for d in DESTINATIONS},
@@ -172,129 +87,6 @@ EMAIL = re.compile(r"^[^@\s<>]{1,64}@(?P<domain>[^@\s<>]{1,253})$")
 # An approval request's id: `secrets.token_urlsafe(9)` (ApprovalStore.create), 12 characters of
 # letters, digits, `-` and `_`.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
-
-
-class UsageError(Exception):
-    """What was wrong with the input, and the usage of the verb (or of all verbs)."""
-
-    def __init__(self, problem: str, verb: str | None = None) -> None:
-        self.problem = problem
-        self.verb = verb
-        super().__init__(problem)
-
-
-@dataclass(frozen=True)
-class MessageCommand:
-    """lookup / preview / raw / trace of one message."""
-
-    verb: Literal["lookup", "preview", "raw", "trace"]
-    message_id: str
-
-
-@dataclass(frozen=True)
-class SearchCommand:
-    terms: str | None = None
-    sender: str | None = None
-    recipient: str | None = None
-    subject: str | None = None
-    disposition: SearchDisposition | None = None
-    since: timedelta | None = None
-    description: str = ""
-
-    def filters(self, now: datetime) -> dict[str, object]:
-        """Keyword filters for EmailSecurityClient.search."""
-        found: dict[str, object] = {"detections_only": False}
-        pairs = {
-            "query": self.terms,
-            "sender": self.sender,
-            "recipient": self.recipient,
-            "subject": self.subject,
-            "final_disposition": self.disposition,
-        }
-        found.update({k: v for k, v in pairs.items() if v})
-        if self.since:
-            found["start"] = now - self.since
-        return found
-
-
-@dataclass(frozen=True)
-class ReleaseCommand:
-    message_ids: tuple[str, ...]
-    reason: str = ""  # for the approver, when the release needs one
-
-
-@dataclass(frozen=True)
-class MoveCommand:
-    message_ids: tuple[str, ...]
-    folder: Destination
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ReclassifyCommand:
-    message_id: str
-    disposition: ReclassifyDisposition
-
-
-@dataclass(frozen=True)
-class BlockCommand:
-    pattern: str
-    pattern_type: PatternType
-
-
-@dataclass(frozen=True)
-class BlocklistCommand:
-    """blocked [text] / unblock <pattern|id> / domains: `arg` is the text, the pattern or id."""
-
-    verb: Literal["blocked", "unblock", "domains"]
-    arg: str = ""
-
-
-@dataclass(frozen=True)
-class AllowCommand:
-    pattern: str
-    pattern_type: PatternType
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class TrustCommand:
-    domain: str
-    recent: bool = True
-    similarity: bool = True
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class AllowlistCommand:
-    """allowed|trusted [text] / disallow|untrust <pattern|id>: `arg` is the text or target."""
-
-    verb: Literal["allowed", "trusted", "disallow", "untrust"]
-    arg: str = ""
-
-
-@dataclass(frozen=True)
-class SimpleCommand:
-    verb: Literal["help", "approvals", "audit"]
-    args: tuple[str, ...] = field(default_factory=tuple)
-
-
-Command = (
-    MessageCommand
-    | SearchCommand
-    | ReleaseCommand
-    | MoveCommand
-    | ReclassifyCommand
-    | BlockCommand
-    | BlocklistCommand
-    | VipCommand
-    | SubmissionsCommand
-    | PhishGuardCommand
-    | AllowCommand
-    | TrustCommand
-    | AllowlistCommand
-    | SimpleCommand
-)
 
 
 def parse(text: str) -> Command:

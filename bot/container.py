@@ -136,8 +136,11 @@ def build(
     once = Once(store)
     blocklist = BlocklistService(email=email, policy=policy, audit=audit, cards=cards)
     submissions = SubmissionService(
-        email=email, policy=policy, cards=cards, follows=FollowStore(store)
-    )
+        email=email, policy=policy, cards=cards, follows=FollowStore(store), once=once,
+        owner=instance,
+        # An outcome a dead replica was showing is taken over as late as a dead poller is.
+        show_seconds=settings.alert_lock_seconds,
+    )  # fmt: skip
     actions = ActionService(
         email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit, once=once,
         cards=cards, searches=searches, settings=settings,

@@ -164,3 +164,21 @@ def test_a_domain_block_needs_approval_when_the_trusted_list_cannot_be_read(
     text = text_of(approval_card(slack))
     assert "Block domain spam-outlet[.]example" in text and "could not be checked" in text
     assert calls_to(simulator, "/settings/block_senders") == [], "nothing before approval"
+
+
+def test_the_count_includes_clean_mail_from_the_sender(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    """The modal says how much mail the block would have stopped: the clean mail (which the
+    search leaves out by default, as the API does) as well as the detections."""
+    add(simulator, subject="detected", **{"from": "x@mixed-mail.example"})
+    add(
+        simulator,
+        subject="clean",
+        final_disposition="NONE",
+        is_quarantined=False,
+        **{"from": "y@mixed-mail.example"},
+    )
+    slack.command("block mixed-mail.example")
+    view = slack.view("block_modal", containing="mixed-mail")
+    assert "2 messages in the last 30 days" in text_of(view), text_of(view)

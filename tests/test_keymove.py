@@ -10,6 +10,7 @@ from bot.services.alerts.scripts import STATE_KEY, campaign_record_key, dirty_ke
 from bot.services.approvals import ApprovalStore
 from bot.services.approvals.models import ApprovalState
 from bot.services.approvals.scripts import PENDING_KEY, chunks_key, record_key
+from bot.store.follows import FollowStore
 from bot.store.keymove import move_old_keys
 from tests.kit.store import TEST_KEY
 
@@ -57,3 +58,10 @@ async def test_moving_twice_moves_nothing_and_never_overwrites(rdb: aioredis.Red
     assert await move_old_keys(rdb) == 0
     assert await rdb.hget(STATE_KEY, "watermark") == b"200"  # type: ignore[misc]
     assert await rdb.hget("alerts:state", "watermark") == b"1"  # type: ignore[misc]
+
+
+async def test_the_followed_submissions_carry_over(rdb: aioredis.Redis) -> None:
+    await rdb.hset("submissions:follow", "m|NONE|1.0", "{}")  # type: ignore[misc]
+    assert await move_old_keys(rdb) == 1
+    assert await FollowStore(rdb).all() == {"m|NONE|1.0": "{}"}
+    assert not await rdb.exists("submissions:follow")

@@ -74,9 +74,12 @@ class BlockRules:
 
     async def count(self, pattern: str) -> tuple[int, bool]:
         """Messages from `pattern` (an address, or any address at a domain) in the last
-        RECENT_DAYS days: one page, and whether there were more."""
+        RECENT_DAYS days: one page, and whether there were more. Every verdict counts (the
+        search keeps detections only unless told otherwise): a block stops clean mail too."""
         start = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
-        page = await self.email.search_page(sender=pattern, start=start, per_page=COUNT_PAGE)
+        page = await self.email.search_page(
+            sender=pattern, start=start, detections_only=False, per_page=COUNT_PAGE
+        )
         return len(page.messages), page.next_cursor is not None
 
     async def risk(self, pattern: str, pattern_type: PatternType) -> str | None:

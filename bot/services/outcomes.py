@@ -100,6 +100,19 @@ class Requested(_Record):
     pattern: str | None = None  # allow: the pattern it would allow
 
 
+class RequestEnded(_Record):
+    """An approval request on this message ended without running (`actor`: who rejected or
+    cancelled it, or "bot" for an expiry or a refusal), so the card that said it was asked
+    (`Requested`) does not keep saying so. `reason`: the rejection's, or the bot's refusal's."""
+
+    kind: Literal["request_ended"] = "request_ended"
+    request_id: str
+    action: str
+    how: Literal["rejected", "cancelled", "expired", "refused"]
+    pattern: str | None = None
+    reason: str | None = None
+
+
 CardOutcome = Annotated[
     Released
     | Moved
@@ -109,7 +122,8 @@ CardOutcome = Annotated[
     | NotQuarantined
     | Approved
     | SubmissionDecided
-    | Requested,
+    | Requested
+    | RequestEnded,
     Field(discriminator="kind"),
 ]
 _OUTCOME: TypeAdapter[CardOutcome] = TypeAdapter(CardOutcome)

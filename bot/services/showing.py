@@ -11,17 +11,18 @@ Where each message's cards are, and the outcomes of each card, are kept in Redis
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from bot.cloudflare import NotFoundError
 from bot.errors import StoreUnavailable
-from bot.services.approvals.models import ApprovalRequest, ChunkResult
+from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
 from bot.services.lookup import Investigation, LookupService
 from bot.services.outcomes import (
     Approved,
     CardOutcome,
     MessageOutcome,
+    RequestEnded,
     dump_outcome,
     load_outcomes,
 )
@@ -85,11 +86,34 @@ class CardKeeper:
             await self.follow(each.message_id, each.outcome, shown)
         return unshown
 
+    async def show_redoable(
+        self,
+        card: CardRef | None,
+        message_id: str,
+        outcome: CardOutcome,
+        first_telling: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Show `outcome` as `show_all` without new cards does (on `card`, a line and its
+        thread; on every other card of `message_id`), in a way that may be run again after a
+        replica died part way: each card's history gains the record once, and the thread is
+        told only when `first_telling()`, asked just before, says it was not yet."""
+        if card is not None:
+            history = await self._remember(card, outcome, once=True)
+            await self.board.update(card, await self._current(message_id), history, None)
+            if await first_telling():
+                await self.board.update(card, None, history, outcome)  # None: the thread only
+        await self.follow(message_id, outcome, card, once=True)
+
     async def follow(
-        self, message_id: str, outcome: CardOutcome, shown: CardRef | None = None
+        self,
+        message_id: str,
+        outcome: CardOutcome,
+        shown: CardRef | None = None,
+        *,
+        once: bool = False,
     ) -> None:
         """Redraw every other card of `message_id` with `outcome` added (no thread line: the
-        card it came from says it)."""
+        card it came from says it); with `once`, not added to a card that has it already."""
         try:
             places = (await self.store.places([message_id])).get(message_id, [])
         except StoreUnavailable:
@@ -100,7 +124,8 @@ class CardKeeper:
         found = await self._current(message_id)
         for channel, ts in others:
             card = CardRef(channel, ts, message_id)
-            await self.board.update(card, found, await self._remember(card, outcome), None)
+            history = await self._remember(card, outcome, once=once)
+            await self.board.update(card, found, history, None)
 
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """After an approval request ran: every card of each message it acted on follows."""
@@ -110,15 +135,33 @@ class CardKeeper:
             for result in results
             for message_id, status in _statuses(result).items()
         }
-        ids = sorted(statuses)
+        for message_id in await self._with_cards(sorted(statuses)):
+            await self.follow(message_id, _approved(request, approver, statuses[message_id]))
+
+    async def ended(self, request: ApprovalRequest, actor: str) -> None:
+        """A request ended without running: every card of each of its messages says so, so the
+        one that said it was asked for approval (`Requested`) does not keep saying it."""
+        how = _ENDED.get(request.state)
+        if how is None:
+            return
+        outcome = RequestEnded(
+            actor=actor, request_id=request.id, action=request.action, how=how,
+            pattern=request.params.get("pattern"),
+            reason=request.end_reason if how in ("rejected", "refused") else None,
+        )  # fmt: skip
+        for message_id in await self._with_cards(request.ids):
+            await self.follow(message_id, outcome)
+
+    async def _with_cards(self, ids: Sequence[str]) -> list[str]:
+        """The messages of `ids` with a card (a request has up to 10,000 messages: an outcome
+        is made only for those), looked up in batches; none when Redis is down."""
+        found: list[str] = []
         for start in range(0, len(ids), PLACES_BATCH):
             try:
-                with_cards = await self.store.places(ids[start : start + PLACES_BATCH])
+                found.extend(await self.store.places(list(ids[start : start + PLACES_BATCH])))
             except StoreUnavailable:
-                return
-            # An outcome is made only for a message with a card: a request has up to 10,000.
-            for message_id in with_cards:
-                await self.follow(message_id, _approved(request, approver, statuses[message_id]))
+                break
+        return found
 
     async def show(self, card: CardRef, outcome: CardOutcome) -> None:
         """Add `outcome` to `card`'s history and redraw it from the message's current state
@@ -134,10 +177,12 @@ class CardKeeper:
             return None
         return found if isinstance(found, Investigation) else None
 
-    async def _remember(self, card: CardRef, outcome: CardOutcome) -> list[CardOutcome]:
+    async def _remember(
+        self, card: CardRef, outcome: CardOutcome, *, once: bool = False
+    ) -> list[CardOutcome]:
+        add = self.store.add_once if once else self.store.add
         try:
-            stored = await self.store.add(card.channel, card.ts, card.message_id,
-                                          dump_outcome(outcome))  # fmt: skip
+            stored = await add(card.channel, card.ts, card.message_id, dump_outcome(outcome))
         except StoreUnavailable:
             log.warning("card history not stored (Redis unavailable); showing the newest only")
             return [outcome]
@@ -145,6 +190,12 @@ class CardKeeper:
 
 
 Status = Literal["done", "failed", "undelivered", "skipped"]
+_ENDED: dict[ApprovalState, Literal["rejected", "cancelled", "expired", "refused"]] = {
+    ApprovalState.REJECTED: "rejected",
+    ApprovalState.CANCELLED: "cancelled",
+    ApprovalState.EXPIRED: "expired",
+    ApprovalState.REFUSED: "refused",
+}
 
 
 def _statuses(result: ChunkResult) -> dict[str, Status]:

@@ -9,6 +9,12 @@ submissions since the oldest follow in one list, binds each follow to the submis
 message and verdict made just after it, and once that submission has an outcome, claims the
 follow (exactly one caller wins, whatever the replicas) and shows the outcome on the card it
 came from (a line, and in its thread) and on every other card of the message (CardKeeper).
+
+The claim keeps what to show under the replica's name with a lease until it is shown; a replica
+that dies part way leaves it, and the next `check` after the lease (on any replica) shows it
+again. Showing twice adds nothing: a card's history gains the record once, and the thread is
+told once (a Once mark on the submission id, taken just before the reply: a reply Slack may
+have taken as the bot died is not sent again).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from bot.cloudflare.models import MessageDetails, Submission
 from bot.commands import role_for
 from bot.errors import InvalidInput, StoreUnavailable
 from bot.report_commands import MAX_SINCE, SUBMISSION_STATUSES
-from bot.services.outcomes import MessageOutcome, SubmissionDecided
+from bot.services.outcomes import SubmissionDecided, dump_outcome, load_outcome
 from bot.services.policy import Policy
-from bot.services.ports import CardRef, Origin
+from bot.services.ports import CardRef
 from bot.services.showing import CardKeeper
+from bot.store import Once
 from bot.store.follows import FollowStore
 
 log = logging.getLogger("bot.services.submissions")
@@ -35,6 +42,7 @@ log = logging.getLogger("bot.services.submissions")
 SUBMISSIONS_PAGE = 10  # submissions a page shows (with More)
 FOLLOW_DAYS = 14  # a submission not decided by then is no longer followed
 SKEW = timedelta(minutes=10)  # clock difference allowed between the bot and Cloudflare
+SHOW_SECONDS = 10.0  # a claimed outcome is shown again when its replica has not said done by then
 
 
 def now_utc() -> datetime:
@@ -118,12 +126,18 @@ class SubmissionService:
         policy: Policy,
         cards: CardKeeper,
         follows: FollowStore,
+        once: Once,
+        owner: str,
+        show_seconds: float = SHOW_SECONDS,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.email = email
         self.policy = policy
         self.cards = cards
         self.follows = follows
+        self.once = once
+        self.owner = owner  # this replica, named on the outcomes it is showing
+        self.show_seconds = show_seconds
         self.clock = clock
 
     # -- the list ------------------------------------------------------------------------------
@@ -171,6 +185,7 @@ class SubmissionService:
 
     async def check(self) -> int:
         """One look at the followed submissions; returns how many outcomes were shown."""
+        told = await self._show_overdue()
         stored = await self.follows.all()
         follows: dict[str, Follow] = {}
         for key, text in stored.items():
@@ -179,16 +194,15 @@ class SubmissionService:
                 log.info(
                     "submission follow %s dropped: unreadable or past %d days", key, FOLLOW_DAYS
                 )
-                await self.follows.claim(key)
+                await self.follows.drop(key)
                 continue
             follows[key] = follow
         if not follows:
-            return 0
+            return told
         oldest = min(f.at for f in follows.values()) - SKEW
         found = await self.email.list_submissions(start=oldest, type="TEAM", per_page=1000)
         by_id = {s.submission_id: s for s in found}
         bound = {f.submission_id for f in follows.values() if f.submission_id}
-        told = 0
         for key, follow in sorted(follows.items(), key=lambda kv: kv[1].at):
             submission = by_id.get(follow.submission_id or "") or self._bind(follow, found, bound)
             if submission is None:
@@ -199,9 +213,30 @@ class SubmissionService:
                 await self.follows.update(key, follow.dump())
             if submission.outcome is None and submission.outcome_disposition is None:
                 continue
-            if await self.follows.claim(key):
-                await self._tell(follow, submission)
+            decided = _decided(follow, submission)
+            showing = json.dumps({"follow": follow.dump(), "decided": dump_outcome(decided)})
+            if await self.follows.claim(key, showing, self.owner, self.show_seconds):
+                await self._tell(key, follow, decided)
                 told += 1
+        return told
+
+    async def _show_overdue(self) -> int:
+        """Show again what a replica claimed and did not finish showing (it died)."""
+        told = 0
+        for key, text in (await self.follows.overdue(self.owner, self.show_seconds)).items():
+            try:
+                showing = json.loads(text)
+                follow = Follow.load(showing["follow"])
+                decided = load_outcome(showing["decided"])
+            except (ValueError, KeyError, TypeError):
+                follow = decided = None
+            if follow is None or not isinstance(decided, SubmissionDecided):
+                log.warning("submission outcome %s dropped: unreadable", key)
+                await self.follows.shown(key)
+                continue
+            log.info("submission outcome %s shown again: its replica did not finish", key)
+            await self._tell(key, follow, decided)
+            told += 1
         return told
 
     @staticmethod
@@ -217,16 +252,24 @@ class SubmissionService:
         ]  # fmt: skip
         return min(candidates, key=lambda s: s.requested_at, default=None)
 
-    async def _tell(self, follow: Follow, submission: Submission) -> None:
-        decided = SubmissionDecided(
-            actor=follow.actor, at=follow.at, submission_id=submission.submission_id,
-            requested=follow.requested, outcome=submission.outcome,
-            verdict=submission.outcome_disposition,
-        )  # fmt: skip
-        if follow.card is not None:
-            origin = Origin(channel=follow.card.channel, card=follow.card)
-            await self.cards.show_all(
-                origin, [MessageOutcome(follow.message_id, decided)], new_cards=False
+    async def _tell(self, key: str, follow: Follow, decided: SubmissionDecided) -> None:
+        """Show `decided` on the card the reclassify came from (a line, and in its thread) and
+        on every other card of the message, then say it is done. Safe to redo (module
+        docstring)."""
+
+        async def first_telling() -> bool:
+            return await self.once.first(
+                f"submission-told:{decided.submission_id}", FOLLOW_DAYS * 86400
             )
-        else:
-            await self.cards.follow(follow.message_id, decided)
+
+        card = follow.card if follow.card and follow.card.message_id == follow.message_id else None
+        await self.cards.show_redoable(card, follow.message_id, decided, first_telling)
+        await self.follows.shown(key)
+
+
+def _decided(follow: Follow, submission: Submission) -> SubmissionDecided:
+    return SubmissionDecided(
+        actor=follow.actor, at=follow.at, submission_id=submission.submission_id,
+        requested=follow.requested, outcome=submission.outcome,
+        verdict=submission.outcome_disposition,
+    )  # fmt: skip

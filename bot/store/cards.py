@@ -19,6 +19,14 @@ KEEP = 20  # outcomes a card shows at most (the thread has every one)
 PLACES_TTL_SECONDS = 14 * 24 * 3600  # as long as posts are kept (bot.store.posts)
 PLACES_KEPT = 50
 
+# KEYS: the card's outcomes. ARGV: record, ttl s, keep. The newest `keep` records, `record`
+# appended unless the card has it already.
+_ADD_ONCE = """
+if not redis.call('LPOS', KEYS[1], ARGV[1]) then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return redis.call('LRANGE', KEYS[1], -tonumber(ARGV[3]), -1)
+"""
+
 
 def _key(channel: str, ts: str, message_id: str) -> str:
     return f"card:{channel}:{ts}:{message_id}:outcomes"
@@ -31,6 +39,7 @@ def _places(message_id: str) -> str:
 class CardStore:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self._add_once = client.register_script(_ADD_ONCE)
 
     async def register(self, message_id: str, channel: str, ts: str) -> None:
         """Remember that a card of `message_id` is at (`channel`, `ts`)."""
@@ -67,6 +76,14 @@ class CardStore:
                 pipe.expire(key, TTL_SECONDS)
                 pipe.lrange(key, -KEEP, -1)
                 *_, records = await pipe.execute()
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in records]
+
+    async def add_once(self, channel: str, ts: str, message_id: str, record: str) -> list[str]:
+        """Like `add`, but a record the card has already (the very same text) is not added
+        again: for work a replica may redo after another died part way."""
+        key = _key(channel, ts, message_id)
+        with redis_errors():
+            records = await self._add_once(keys=[key], args=[record, TTL_SECONDS, KEEP])
         return [x.decode() if isinstance(x, bytes) else str(x) for x in records]
 
 

@@ -2,10 +2,11 @@
 
 On a Redis Cluster, the keys a script touches together must live in one slot, so the approvals'
 and the alerts' keys took a hash tag: `approval:<id>…` became `{approvals}:request:<id>…`,
-`approvals:<index>` became `{approvals}:<index>`, `alerts:<name>` became `{alerts}:<name>`
-(the audit stream kept its name). A bot started on a single Redis moves what an earlier version
-left under the old names before it serves (`move_old_keys`), so pending and executing requests,
-the alert watermark and the seen sets carry over. The old names never existed on a cluster: the
+`approvals:<index>` became `{approvals}:<index>`, `alerts:<name>` became `{alerts}:<name>`,
+`submissions:follow` became `{submissions}:follow` (the audit stream kept its name). A bot
+started on a single Redis moves what an earlier version left under the old names before it
+serves (`move_old_keys`), so pending and executing requests, the alert watermark, the seen sets
+and the followed submissions carry over. The old names never existed on a cluster: the
 versions that wrote them could not run there.
 
 Each key moves in one script: renamed unless the new name already exists (then the old one is
@@ -28,6 +29,7 @@ MOVES: tuple[tuple[str, str], ...] = (
     ("approvals:", "{approvals}:"),
     ("approval:", "{approvals}:request:"),
     ("alerts:", "{alerts}:"),
+    ("submissions:follow", "{submissions}:follow"),
 )
 DIRTY = "alerts:dirty:"  # sets whose members are campaign record keys (renamed with them)
 SCAN_COUNT = 500

@@ -20,6 +20,10 @@ class MessageCards(Protocol):
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """A request ran: every card of each message it acted on shows what happened."""
 
+    async def ended(self, request: ApprovalRequest, actor: str) -> None:
+        """A request ended without running anything (rejected, cancelled, expired, refused by
+        the bot): every card of each of its messages says so."""
+
 
 class ApprovalBoard(Protocol):
     async def reserve(self, channel: str) -> tuple[str, str]:

@@ -40,8 +40,10 @@ from typing import TypeVar
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError
-from bot.cloudflare.models import Destination, MoveResult, ReleaseResult
+from bot.cloudflare.models import Destination
+from bot.services.approvals.answers import read_moved, read_released
 from bot.services.approvals.apply import apply_change
+from bot.services.approvals.block_step import apply_block
 from bot.services.approvals.changes import SETTINGS_CHANGES
 from bot.services.approvals.eligible import Check, Eligibility, Snapshot
 from bot.services.approvals.models import (
@@ -240,7 +242,10 @@ class Executor:
     ) -> ChunkResult | None:
         """Re-check and act on one chunk; None when told to stop before anything was sent."""
         if made.action == "block":
-            return await self._block(run, made, index, ids)
+            return await apply_block(
+                self.client, made, index, ids, self._unless_stopped,
+                posting=lambda: setattr(run, "posting", True),
+            )  # fmt: skip
         if made.action in SETTINGS_CHANGES:
             return await apply_change(
                 self.client, made, index, ids, self._unless_stopped,
@@ -264,10 +269,10 @@ class Executor:
             run.posting = True  # until this chunk's result is stored
             try:
                 if made.action == "release":
-                    self._released(result, await self.client.release(to_act))
+                    read_released(result, await self.client.release(to_act))
                 else:
                     folder: Destination = made.params["folder"]  # type: ignore[assignment]
-                    errors += self._moved(result, await self.client.move(to_act, folder))
+                    errors += read_moved(result, await self.client.move(to_act, folder))
             except (ApiError, ValueError) as exc:
                 log.warning("approval request %s chunk %d failed: %s", made.id, index, exc)
                 result.delivered, result.undelivered = [], []
@@ -275,64 +280,6 @@ class Executor:
                 errors.insert(0, str(exc))
         result.error = "; ".join(errors) or None
         return result
-
-    async def _block(
-        self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
-    ) -> ChunkResult | None:
-        """A block's one step: re-check the block list (a POST whose result a crash lost is
-        not sent twice), then one block_sender call."""
-        pattern, kind = made.params["pattern"], made.params["pattern_type"]
-        result = ChunkResult(index=index, acted=[], skipped=[])
-        try:
-            listed = await self._unless_stopped(
-                self.client.list_blocked_senders(pattern=pattern, pattern_type=kind)
-            )
-            if listed is None:
-                return None
-            if any(b.pattern.lower() == pattern.lower() for b in listed):
-                result.skipped, result.note = list(ids), "already on the block list"
-                return result
-            run.posting = True  # until this step's result is stored
-            note = (
-                f"Blocked from Slack through approval request {made.id}, asked by "
-                f"{made.requester}" + (f": {made.reason}" if made.reason else "")
-            )
-            await self.client.block_sender(pattern, kind, comments=note)  # type: ignore[arg-type]
-        except (ApiError, ValueError) as exc:
-            log.warning("approval request %s: block failed: %s", made.id, exc)
-            result.failed, result.error = list(ids), str(exc)
-            return result
-        result.acted, result.note = list(ids), "blocked"
-        return result
-
-    @staticmethod
-    def _released(result: ChunkResult, answers: list[ReleaseResult]) -> None:
-        for answer in answers:
-            if answer.outcome == "delivered":
-                result.delivered.append(answer.id)
-            elif answer.failed:
-                result.failed.append(answer.id)
-            else:  # undelivered recipients, or no outcome at all
-                result.undelivered.append(answer.id)
-
-    @staticmethod
-    def _moved(result: ChunkResult, answers: list[MoveResult]) -> list[str]:
-        sent = set(result.acted)
-        failed: set[str] = set()
-        unmatched = 0
-        for answer in answers:
-            if answer.success:
-                continue
-            if answer.message_id in sent:
-                failed.add(answer.message_id)
-            elif len(result.acted) == 1:
-                failed.add(result.acted[0])
-            else:
-                unmatched += 1
-        result.failed += sorted(failed)
-        if unmatched:
-            return [f"{unmatched} move results reported a failure for an unknown message"]
-        return []
 
     # -- re-check ------------------------------------------------------------------------------
 

@@ -230,6 +230,12 @@ class ApprovalService:
         )  # fmt: skip
         await self.board.show(ended, None)
         await self.board.say(ended, "refused", "bot")
+        await self._cards_ended(ended, "bot")
+
+    async def _cards_ended(self, made: ApprovalRequest, actor: str) -> None:
+        """The cards of the request's messages say it ended unrun (one may say it was asked)."""
+        if self.cards is not None:
+            await self.cards.ended(made, actor)
 
     async def reject(self, actor: str, request_id: str, reason: str) -> Decision:
         await self.policy.require(actor, Role.APPROVER, "reject requests")
@@ -256,6 +262,8 @@ class ApprovalService:
             )  # fmt: skip
             await self.board.show(made, None)
             await self.board.say(made, event, actor)
+            if outcome in (Outcome.REJECTED, Outcome.CANCELLED):
+                await self._cards_ended(made, actor)
             return
         if outcome == Outcome.TAMPERED and made is not None:
             # Someone changed the record in Redis (or the key's source secret changed): the
@@ -318,6 +326,8 @@ class ApprovalService:
         # The executor's last progress call drew the finished (or refused) card.
         if done is not None and done.state == ApprovalState.REFUSED:
             await self.board.say(done, "refused", "bot")
+            if not done.chunks_done:  # else some ran: "not done" would not be true
+                await self._cards_ended(done, "bot")
         elif done is not None:
             results = await self.store.chunks(done.id)
             await self.board.say(done, "finished", "bot", report(results))
@@ -353,6 +363,7 @@ class ApprovalService:
             )  # fmt: skip
             await self.board.show(made, None)
             await self.board.say(made, "expired", "bot")
+            await self._cards_ended(made, "bot")
         # The approving process claims its request within moments; a replica's sweep leaves it
         # that long (a lease's worth), so the run stays where it was approved.
         for request_id in await self.store.stalled(settled_for=self.lease_seconds):
