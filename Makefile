@@ -69,4 +69,4 @@ test: install redis-server
 suite: install
 	@$(BIN)/python -m compileall -q bot blocks handlers tests >/dev/null
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/pytest --collect-only -q >/dev/null
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 5 --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 8 --dist worksteal

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
 
 from tests.kit import logcheck
+from tests.kit.ordering import long_ones_first
 from tests.kit.servers import (
     API_EMAIL,
     API_KEY,
@@ -27,8 +29,14 @@ from tests.kit.store import service_db
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `starts_first` go first (pytest-xdist hands the first ones out at once)."""
-    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)
+    """Tests marked `starts_first(seconds)` go to the heads of the workers' first shares."""
+    seconds = {
+        index: float(marker.args[0])
+        for index, item in enumerate(items)
+        if (marker := item.get_closest_marker("starts_first"))
+    }
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = long_ones_first(items, seconds, workers)
 
 
 @pytest.fixture(scope="session", autouse=True)

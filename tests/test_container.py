@@ -447,6 +447,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Image:
         return built
 
 
+@pytest.mark.starts_first(40)
 def test_the_wheel_holds_every_file_of_the_copied_packages(image: Image) -> None:
     installed = image.site_packages
     packages = []

@@ -104,6 +104,7 @@ def test_campaign_goes_into_one_thread_with_a_counter(
     assert len(roots(clean)) == 1
 
 
+@pytest.mark.starts_first(20)
 def test_two_processes_one_poller_and_failover(
     clean: StandinProcess,
     shared_simulator: SimulatorProcess,
@@ -139,6 +140,7 @@ def test_two_processes_one_poller_and_failover(
         second.stop()
 
 
+@pytest.mark.starts_first(12)
 def test_restart_does_not_repost(
     clean: StandinProcess,
     shared_simulator: SimulatorProcess,
@@ -163,8 +165,8 @@ def test_restart_does_not_repost(
         again.stop()
 
 
-@pytest.mark.starts_first
 @pytest.mark.timeout(400)  # ~80 posts paced at one per second per channel
+@pytest.mark.starts_first(96)
 def test_burst_of_500_in_20_campaigns(
     bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess
 ) -> None:
@@ -221,6 +223,7 @@ def test_routing_rule_sends_a_disposition_to_its_channel(
         process.stop()
 
 
+@pytest.mark.starts_first(15)
 def test_api_outage_is_retried_and_loses_nothing(
     bot: BotProcess, clean: StandinProcess, simulator: SimulatorProcess, redis_server: RedisProcess
 ) -> None:

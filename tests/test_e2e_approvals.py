@@ -7,6 +7,7 @@ import signal
 import subprocess
 from typing import Any
 
+import pytest
 import redis
 
 from bot.services.approvals.scripts import record_key
@@ -232,6 +233,7 @@ def _pong(port: int) -> bool:
         return False
 
 
+@pytest.mark.starts_first(16)
 def test_killed_executor_resumes_without_repeating(
     store_slack: Slack, store_second_bot: BotProcess, simulator: SimulatorProcess,
     shared_simulator: SimulatorProcess, standin: StandinProcess, store: AnyRedis,

@@ -131,6 +131,7 @@ def test_a_job_that_finds_more_than_the_ceiling_is_cancelled(
     assert quarantined(simulator, "Qceil") >= 22, "the job stopped before acting on most"
 
 
+@pytest.mark.starts_first(15)
 def test_cancel_is_for_the_requester_or_an_approver(
     jobs: Slack, simulator: SimulatorProcess
 ) -> None:
@@ -164,6 +165,7 @@ def test_a_refused_bulk_job_falls_back_to_chunks_of_the_first_matches(
     assert [c["status"] for c in jobs_created(simulator)] == [403]
 
 
+@pytest.mark.starts_first(23)
 def test_a_restarted_bot_follows_the_job_it_made(
     jobs: Slack,
     query_bot: BotProcess,

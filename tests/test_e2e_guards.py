@@ -209,6 +209,7 @@ def test_a_requester_who_lost_the_operator_role_is_refused_at_approval(
     assert "refused" in text_of(strict.private(OPERATOR, "Audit trail"))
 
 
+@pytest.mark.starts_first(13)
 def test_a_resumed_execution_is_refused_when_an_approver_lost_the_role(
     shared_simulator: SimulatorProcess,
     simulator: SimulatorProcess,

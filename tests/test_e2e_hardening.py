@@ -16,6 +16,7 @@ import tempfile
 import time
 from typing import Any
 
+import pytest
 import redis
 
 from bot.local import payloads
@@ -206,6 +207,7 @@ def test_sigterm_refuses_new_requests_and_finishes_those_in_progress(
     assert "still running after" not in second_bot.log(), "nothing had to be cancelled"
 
 
+@pytest.mark.starts_first(12)
 def test_sigterm_mid_execution_hands_the_lease_back(
     slack: Slack,
     second_bot: BotProcess,

@@ -21,6 +21,7 @@ from bot.local.stack import Children, ensure_redis, redis_answers
 from tests.kit.servers import ROOT, RedisProcess, free_port, wait_until
 
 
+@pytest.mark.starts_first(18)
 def test_make_run_stack_serves_a_console_user_end_to_end() -> None:
     """What `make run` starts with no credentials: Redis, simulator, Slack stand-in, bot and
     the console in the foreground; a typed command comes back as a rendered card. Every
