@@ -40,9 +40,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def bot_logs_are_clean() -> Iterator[None]:
+def bot_logs_are_clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """After the session (set up first, so torn down last, once every bot has stopped): no
-    bot's log holds a secret it was given or a message body, and its JSON lines parse."""
+    bot's log holds a secret it was given or a message body, and its JSON lines parse. The
+    child processes' logs go under pytest's temporary directory, which keeps the last three
+    runs' (a run leaves about 20 MB of DEBUG logs)."""
+    os.environ["E2E_LOG_DIR"] = str(tmp_path_factory.mktemp("logs"))
     yield
     found = logcheck.problems(
         (f"bot log {bot._log.name}", bot.log(), bot.secrets) for bot in STARTED_BOTS

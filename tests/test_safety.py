@@ -43,7 +43,7 @@ def unescape(text: str) -> str:
 
 # Every place a dot sits between two word characters (overlapping: `1.2.3` has two). The
 # backtick's stand-in (a modifier letter, so `\w`) stands for a backtick, which no host name
-# holds: `0.`` is shown `0.ˋ`, a number and a backtick, not a host.
+# holds: "0." and a backtick is shown as 0, a dot and the stand-in: a number, not a host.
 _LABEL = r"(?:(?!\u02cb)\w)"
 DOT_BETWEEN = re.compile(rf"(?=({_LABEL}[.\u3002\uff0e\uff61]{_LABEL}))")
 DOTTED_QUAD = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")

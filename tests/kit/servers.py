@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import httpx
 import redis
@@ -35,6 +35,14 @@ ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 API_TOKEN = "sim-test-token"
 API_EMAIL = "secops@example.com"
 API_KEY = "sim-legacy-key"
+
+
+def log_file(prefix: str) -> IO[bytes]:
+    """A new log file for a child process: in the session's log directory when conftest set
+    one (`E2E_LOG_DIR`, under pytest's temporary directories, which keep the last three runs),
+    else in the system's temporary directory."""
+    where = os.environ.get("E2E_LOG_DIR") or None
+    return tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False, dir=where)
 
 
 def free_port() -> int:
@@ -120,7 +128,7 @@ class SimulatorProcess:
         self.root = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root}/client/v4"
         self.changes = Changes(f"{self.root}/__simulator/changes")
-        self._log = tempfile.NamedTemporaryFile(prefix="simulator-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = log_file("simulator-")
         cmd = [sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), *args]
         self.process = subprocess.Popen(

@@ -9,7 +9,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from functools import partial
@@ -29,6 +28,7 @@ from tests.kit.servers import (
     SimulatorProcess,
     flush_redis,
     free_port,
+    log_file,
     wait_until,
 )
 
@@ -65,7 +65,7 @@ class ChildProcess:
         what: str,
         open_files: int | None = None,
     ) -> None:
-        self._log = tempfile.NamedTemporaryFile(prefix="e2e-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = log_file("e2e-")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
             stdout=self._log, stderr=subprocess.STDOUT,
