@@ -9,7 +9,7 @@ import pytest
 
 from handlers.replies import BUSY
 from tests.kit.factories import add
-from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.servers import RedisProcess, SimulatorProcess, wait_until
 from tests.kit.slack import OPERATOR, BotProcess, Slack, StandinProcess, text_of
 
 LIMIT = 2
@@ -33,6 +33,7 @@ def test_a_full_bot_says_busy_in_the_ack_and_recovers(
     standin.hook("POST", "reset")
     ids = [add(simulator, subject=f"Gate {n}") for n in range(LIMIT + 1)]
     simulator.faults(latency_ms=1500)
+    mark = small_bot.log_size()
     for message_id in ids[:LIMIT]:  # each waits 1.5 s on Cloudflare, holding a slot
         assert slack.command(f"lookup {message_id}").status_code == 200
     busy = slack.command(f"lookup {ids[LIMIT]}")
@@ -44,6 +45,11 @@ def test_a_full_bot_says_busy_in_the_ack_and_recovers(
     requests = simulator.requests()
     assert any(ids[0] in str(r) for r in requests), "admitted lookups reach the API"
     assert not any(ids[LIMIT] in str(r) for r in requests), "the refused lookup did nothing"
+    # A card is posted a moment before its request gives its slot back.
+    wait_until(
+        lambda: small_bot.log(mark).count('"kind": "command:lookup", "outcome": "ok"') == LIMIT,
+        10, "the admitted lookups to finish",
+    )  # fmt: skip
     simulator.faults(latency_ms=0)
     slack.command(f"lookup {ids[LIMIT]}")
     slack.card(lambda m: f"Gate {LIMIT}" in str(m))
