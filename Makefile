@@ -21,7 +21,6 @@ $(STAMP): pyproject.toml requirements.lock
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) python3-venv && $(PYTHON) -m venv $(VENV); \
 	  else echo "python3 -m venv failed: install Debian's python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; \
 	fi
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	@# The runtime packages exactly as the image has them (same lock, same hashes), then the
 	@# bot itself (editable) and the development tools around them.
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
