@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall whenever the dependency list changes.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock requirements-dev.lock | cksum | cut -d' ' -f1)
+UV_VERSION := 0.13.8
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 .PHONY: run test suite bench lint format install redis-server help
@@ -14,18 +15,22 @@ help:
 	@echo "make test   lint, type-check and run the test suite"
 	@echo "make bench  run the benchmarks (bench/README.md); results in bench/results/"
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	  || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) python3-venv && $(PYTHON) -m venv $(VENV); \
 	  else echo "python3 -m venv failed: install Debian's python3-venv (sudo apt-get install python3-venv)"; exit 1; fi; \
 	fi
-	@# The runtime packages exactly as the image has them (same lock, same hashes), then the
-	@# bot itself (editable) and the development tools around them.
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/pip check
+	@# The runtime packages exactly as the image has them (same lock, same hashes), the
+	@# development tools (their lock, held to the same versions), then the bot itself
+	@# (editable). uv installs the same files pip would, in about half the time: it fetches,
+	@# unpacks and compiles them in parallel (scripts/lock.sh writes both locks with it too).
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps \
+	  --compile-bytecode -r requirements.lock -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(BIN)/uv pip check --quiet --python $(BIN)/python
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Writes requirements.lock: the exact version of every package the bot runs on (the
 # dependencies in pyproject.toml and theirs) and of its build backend, each with the hashes of
-# all its files on PyPI, so that the image installs exactly these bytes on any platform.
+# all its files on PyPI, so that the image installs exactly these bytes on any platform; and
+# requirements-dev.lock: the same for the development tools (the `dev` extra), held to the
+# runtime lock's versions, which `make install` installs beside it.
 #
 # Run it after changing [project.dependencies] or [build-system] in pyproject.toml, and review
 # the diff like code. Versions already in the lock are kept when they still fit; pass
@@ -22,3 +24,10 @@ python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", 
       --universal --python-version 3.11 --generate-hashes \
       --custom-compile-command "scripts/lock.sh" \
       --output-file requirements.lock --quiet "$@"
+
+# The development tools, at the runtime lock's versions of what they share with the bot.
+"$tools/venv/bin/uv" pip compile pyproject.toml --extra dev \
+    --constraint requirements.lock \
+    --universal --python-version 3.11 --generate-hashes \
+    --custom-compile-command "scripts/lock.sh" \
+    --output-file requirements-dev.lock --quiet "$@"

@@ -318,8 +318,8 @@ def _name(project: str) -> str:
     return re.sub(r"[-_.]+", "-", project).lower()
 
 
-def locked() -> dict[str, str]:
-    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", LOCK.read_text(), re.M)
+def locked(lock: Path = LOCK) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", lock.read_text(), re.M)
     return {_name(name): version for name, version in pins}
 
 
@@ -337,6 +337,22 @@ def test_lock_pins_every_dependency_with_hashes() -> None:
         assert tuple(map(int, have.split(".")[:3])) >= tuple(map(int, minimum.split(".")))
     # An entry is a requirement line and the indented lines under it.
     entries = re.findall(r"^[A-Za-z0-9].*(?:\n[ \t]+.*)*", LOCK.read_text(), re.M)
+    assert len(entries) == len(pins)
+    assert all("--hash=sha256:" in entry for entry in entries), "every pin has its hashes"
+
+
+def test_the_dev_lock_pins_the_tools_at_the_runtime_locks_versions() -> None:
+    """`make install` installs requirements-dev.lock beside requirements.lock: every tool of
+    the `dev` extra at its pin, with hashes, and nothing the bot runs on at another version."""
+    dev_lock = ROOT / "requirements-dev.lock"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins, runtime = locked(dev_lock), locked()
+    for requirement in project["project"]["optional-dependencies"]["dev"]:
+        name, equals, version = requirement.partition("==")
+        assert equals and pins.get(_name(name)) == version, f"{requirement}: run scripts/lock.sh"
+    shared = pins.keys() & runtime.keys()
+    assert {name: pins[name] for name in shared} == {name: runtime[name] for name in shared}
+    entries = re.findall(r"^[A-Za-z0-9].*(?:\n[ \t]+.*)*", dev_lock.read_text(), re.M)
     assert len(entries) == len(pins)
     assert all("--hash=sha256:" in entry for entry in entries), "every pin has its hashes"
 
