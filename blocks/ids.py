@@ -53,6 +53,8 @@ class ActionId(StrEnum):
     VIP_ADD = "vip_add"
     # The submissions list's next page: value = `bot.services.submissions.page_key`.
     SUBMISSIONS_MORE = "submissions_more"
+    # The PhishGuard reports' next page: value = `bot.services.phishguard.page_key`.
+    PHISHGUARD_MORE = "phishguard_more"
     # A card's "Allow sender…" and "False positive…" (value = the investigate id); the allow
     # policies and trusted domains lists: Remove (value = "<entry id> <page key>", the page it
     # redraws), More (value = the page key, `bot.services.allowlist.page_key`).

@@ -1,20 +1,22 @@
 """End to end: PhishGuard reports in Slack (issue 16, item 4). `/email phishguard [since:7d]`
 shows the newest reports as cards (title, priority, disposition, tags, the message named) with
 **Open**, which shows that message's card to the one who clicked only; the alert posted for a
-new report carries the same button; email-derived text is made safe; bad input gets the
-usage."""
+new report carries the same button; a window of more than a page pages with **More** (the
+window kept as first asked); email-derived text is made safe; bad input gets the usage."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.services.phishguard import REPORTS_SHOWN
 from tests.kit.factories import add
 from tests.kit.flows import settle
-from tests.kit.servers import RedisProcess, SimulatorProcess
+from tests.kit.servers import RedisProcess, SimulatorProcess, wait_until
 from tests.kit.slack import (
     OPERATOR,
     VIEWER,
@@ -64,6 +66,54 @@ def test_the_command_shows_report_cards_with_open(
     slack.command("phishguard", user=VIEWER)
     week = text_of(slack.private(VIEWER, "in the last 7 days"))
     assert "Report 9001" in week and "Older report" in week
+
+
+def values(message: dict[str, Any], action_id: str) -> list[str]:
+    return [
+        element["value"] for block in message.get("blocks") or []
+        for element in [*(block.get("elements") or []), block.get("accessory") or {}]
+        if element.get("action_id") == action_id
+    ]  # fmt: skip
+
+
+def test_a_window_of_more_than_a_page_pages_with_more(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    ours = [f"PGPAGE{n:05d}x" for n in range(2 * REPORTS_SHOWN + 3)]
+    for n, postfix_id in enumerate(ours):
+        report(simulator, 9200 + n, postfix_id, title=f"Paged report {n}")
+    slack.command("phishguard since:1d", user=VIEWER)
+    page = slack.private(VIEWER, "in the last 1 day · showing 1-")
+    head = text_of(page)
+    counted = re.search(r"\*(\d+) PhishGuard reports\*", head)
+    assert counted is not None, head[:300]
+    total = int(counted.group(1))
+    assert total >= len(ours), head[:300]
+    # A report made after the question (a later second than the window's end) is not in
+    # this answer's pages, and shifts none of them.
+    asked = int(datetime.now(UTC).timestamp())
+    wait_until(lambda: int(datetime.now(UTC).timestamp()) > asked, 3, "the next second")
+    report(simulator, 9299, "PGLATE00001x", title="Late report")
+    seen: list[str] = []
+    while True:
+        opens = values(page, "search_open")
+        assert len(opens) == text_of(page).count("PhishGuard report* ·"), "Open on every card"
+        first = len(seen) + 1
+        assert f"showing {first}-{len(seen) + len(opens)}" in text_of(page)
+        assert len(opens) == min(REPORTS_SHOWN, total - len(seen)), "a full page but the last"
+        seen += opens
+        more = values(page, "phishguard_more")
+        if not more:
+            break
+        assert len(more) == 1 and len(seen) < total
+        slack.click(page, "phishguard_more", user=VIEWER)
+        page = slack.private(VIEWER, f"showing {len(seen) + 1}-")
+        assert f"*{total} PhishGuard reports*" in text_of(page), "the same window"
+    assert len(seen) == total and len(set(seen)) == total, "every report exactly once"
+    assert set(ours) <= set(seen) and "PGLATE00001x" not in seen
+    slack.command("phishguard since:1d", user=VIEWER)
+    again = slack.private(VIEWER, f"*{total + 1} PhishGuard reports*")
+    assert values(again, "search_open")[0] == "PGLATE00001x", "a new question sees it first"
 
 
 def test_bad_input_gets_the_usage(slack: Slack) -> None:
