@@ -16,6 +16,7 @@ from bot.cloudflare.settings_models import ImpersonationEntry
 from bot.commands import UsageError, parse
 from bot.report_commands import PhishGuardCommand, SubmissionsCommand, VipCommand
 from bot.services.phishguard import REPORTS_SHOWN
+from bot.services.phishguard import page_key as reports_key
 from bot.services.submissions import SUBMISSIONS_PAGE
 from bot.services.submissions import page_key as submissions_key
 from bot.services.vip import VIP_PAGE
@@ -92,13 +93,18 @@ def report(n: int, text: str = WORST) -> PhishGuardReport:
     })  # fmt: skip
 
 
-def test_the_largest_reports_answer_fits_with_open_on_each() -> None:
+def test_the_largest_reports_page_fits_with_open_on_each_and_more() -> None:
     reports = [report(n) for n in range(REPORTS_SHOWN)]
-    blocks = reports_list(reports, 10**6, timedelta(days=90))
+    more = reports_key(1000, datetime(9999, 12, 31, tzinfo=UTC), timedelta(days=90))
+    blocks = reports_list(reports, 10**6, timedelta(days=90), shown_before=10**6 - 9, more=more)
     assert_clean(blocks)
     assert [e["value"] for e in by_action(blocks, "search_open")] == [
         r.fields.postfix_id for r in reports
     ]
+    assert [e["value"] for e in by_action(blocks, "phishguard_more")] == [more]
+    assert "showing 999992-999999" in all_text(blocks)
+    last = reports_list(reports[:1], 9, timedelta(days=1), shown_before=8)
+    assert not by_action(last, "phishguard_more") and "showing 9-9" in all_text(last)
     hostile = reports_list([report(1, HOSTILE_TEXT)], 1, timedelta(hours=6))
     assert_no_injection(hostile)
     assert "in the last 6 hours" in all_text(hostile)

@@ -114,6 +114,11 @@ def test_a_window_of_more_than_a_page_pages_with_more(
     slack.command("phishguard since:1d", user=VIEWER)
     again = slack.private(VIEWER, f"*{total + 1} PhishGuard reports*")
     assert values(again, "search_open")[0] == "PGLATE00001x", "a new question sees it first"
+    # A More whose value is not a page key we gave (a window longer than `since:` allows).
+    _, button = find_element(again, "phishguard_more")
+    button["value"] = f"2:{asked}:{91 * 86400}"
+    slack.click(again, "phishguard_more", user=VIEWER)
+    slack.private(VIEWER, "That page of PhishGuard reports cannot be shown; run `phishguard`")
 
 
 def test_bad_input_gets_the_usage(slack: Slack) -> None:
