@@ -19,6 +19,7 @@ from bot.commands import VERBS
 from bot.config import Settings
 from bot.local.columns import SCREEN_COLUMNS, columns
 from bot.local.console import HELP
+from bot.roles import Role
 from tests.kit.servers import DOCKERFILE, ROOT
 
 README = ROOT / "README.md"
@@ -237,3 +238,11 @@ def test_the_readme_session_says_what_the_code_says() -> None:
             assert any(form in said or any(form in p for p in pieces) for form in forms), (
                 f"the README's session shows {phrase!r} ({line.strip()!r}), which no code says"
             )
+
+
+def test_the_readme_lists_every_verb_with_its_role() -> None:
+    """The README's command table names each verb of the verb table in its role's row."""
+    rows = dict(re.findall(r"^\| (viewer|operator|approver) \| (.+) \|$", README.read_text(), re.M))
+    for verb, spec in VERBS.items():
+        role = spec.role or Role.VIEWER  # help: anyone
+        assert f"`{verb}`" in rows[role.value], f"the README lists `{verb}` for {role.value}s"
