@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from publicsuffixlist import PublicSuffixList
-
 from bot.cloudflare import ApiError, EmailSecurityClient
 from bot.cloudflare.models import MessageDetails, PatternType
 from bot.services.outcomes import RECENT_DAYS, BlockChoice, BlockPreview
+from bot.services.suffixes import public_suffixes
 
 COUNT_PAGE = 1000  # one search page: enough to say "N", else "more than 1,000"
 
@@ -58,10 +57,6 @@ class BlockRules:
 
     def __init__(self, email: EmailSecurityClient) -> None:
         self.email = email
-        # The Public Suffix List as the package ships it (ICANN and private sections): a
-        # suffix under which anyone registers a domain (co.uk, github.io); blocking one blocks
-        # every sender registered under it.
-        self.suffixes = PublicSuffixList()
 
     async def preview(
         self, patterns: list[tuple[PatternType, str]], header_from: str | None = None
@@ -93,7 +88,9 @@ class BlockRules:
         domain = pattern.strip().strip(".").lower()
         if domain in PUBLIC_PROVIDERS:
             return "it blocks a public email provider: every one of its users"
-        if self.suffixes.is_public(domain):
+        # A public suffix is one under which anyone registers a domain (co.uk, github.io):
+        # blocking one blocks every sender registered under it.
+        if public_suffixes().is_public(domain):
             return "it blocks a public suffix: every domain registered under it"
         return await self._trusted(domain) or await self._own_domain(domain)
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from functools import cache
 from urllib.parse import urlsplit
-
-from publicsuffixlist import PublicSuffixList
 
 from bot.cloudflare import ApiError, EmailSecurityClient
 from bot.cloudflare.models import Detections, MessageDetails
 from bot.services.alerts.models import Evidence
 from bot.services.blocking import PUBLIC_PROVIDERS
+from bot.services.suffixes import public_suffixes
 
 log = logging.getLogger("bot.alerts")
 
@@ -36,11 +34,6 @@ COMMON_LINK_DOMAINS = frozenset(
 )  # fmt: skip
 
 
-@cache
-def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
-
-
 def registered_domain(url: str) -> str | None:
     """The domain a link's host is registered under (`login.evil.co.uk` -> `evil.co.uk`)."""
     try:
@@ -49,7 +42,7 @@ def registered_domain(url: str) -> str | None:
         return None
     if not host or "." not in host:
         return None
-    return _suffixes().privatesuffix(host.rstrip(".").lower())
+    return public_suffixes().privatesuffix(host.rstrip(".").lower())
 
 
 def evidence_of(detections: Detections, recipients: Iterable[str]) -> Evidence:
