@@ -27,7 +27,7 @@ from slack_sdk.models.views import View
 from blocks import parts
 from blocks.ids import ActionId, CallbackId, InputId
 from blocks.modals import ModalContext
-from blocks.parts import mrkdwn, plain, safe_or, when
+from blocks.parts import mrkdwn, page_heading, plain, safe_or, when
 from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.settings_models import AllowPolicy, TrustedDomain
 from bot.services.approvals.changes import ALLOW_KINDS, allow_kind, exposure, flag
@@ -229,9 +229,9 @@ def settings_list(
     what = f" matching {safe_or(text, 100)}" if text else ""
     if not entries:
         return [SectionBlock(text=mrkdwn(f"No {noun}{what}."))]
-    first, last = shown_before + 1, shown_before + len(entries)
-    count = f"{total:,} {noun}" if total is not None else noun.capitalize()
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{count}*{what} · showing {first}-{last}"))]
+    blocks: list[Block] = [
+        page_heading(noun, noun.capitalize(), total, what, shown_before, len(entries))
+    ]
     for entry in entries:
         if isinstance(entry, AllowPolicy):
             line, button = (

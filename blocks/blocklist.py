@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from blocks import parts
 from blocks.ids import ActionId, BlockPrefix, card_block
-from blocks.parts import mrkdwn, plain, safe_or, when
+from blocks.parts import mrkdwn, page_heading, plain, safe_or, when
 from blocks.safety import Kind, safe
 from bot.cloudflare.settings_models import BlockedSender, ProtectedDomain
 
@@ -78,9 +78,9 @@ def blocked_list(
     what = f" matching {safe_or(text, 100)}" if text else ""
     if not entries:
         return [SectionBlock(text=mrkdwn(f"No blocked senders{what}."))]
-    first, last = shown_before + 1, shown_before + len(entries)
-    count = f"{total:,} blocked senders" if total is not None else "Blocked senders"
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{count}*{what} · showing {first}-{last}"))]
+    blocks: list[Block] = [
+        page_heading("blocked senders", "Blocked senders", total, what, shown_before, len(entries))
+    ]
     for entry in entries:
         blocks.append(
             SectionBlock(text=mrkdwn(_entry_text(entry)), accessory=unblock_button(entry))

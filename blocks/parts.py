@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextObject,
+    SectionBlock,
 )
 
 from blocks.safety import Kind, safe
@@ -64,6 +65,16 @@ def safe_or(
 ) -> str:
     """`safe(text, limit, kind=kind)`, or `missing` when nothing is left of it."""
     return safe(text, limit, kind=kind) or missing
+
+
+def page_heading(
+    counted: str, uncounted: str, total: int | None, what: str, shown_before: int, shown: int
+) -> SectionBlock:
+    """The first block of one page of a listing: how many there are (`counted` after the number,
+    `uncounted` when the API gave no total), what was asked (`what`), which ones it shows."""
+    count = f"{total:,} {counted}" if total is not None else uncounted
+    span = f"showing {shown_before + 1}-{shown_before + shown}"
+    return SectionBlock(text=mrkdwn(f"*{count}*{what} · {span}"))
 
 
 def when(moment: datetime | None) -> str:

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, SectionBlock
 
 from blocks import parts
 from blocks.ids import ActionId
-from blocks.parts import mrkdwn, safe_or, when
+from blocks.parts import mrkdwn, page_heading, safe_or, when
 from blocks.safety import Kind, safe
 from bot.cloudflare.models import Submission
 
@@ -56,9 +56,10 @@ def submissions_list(
     what = f"in the last {_since(since_days)}" + (f", {safe(status, 20)}" if status else "")
     if not submissions:
         return [SectionBlock(text=mrkdwn(f"No submissions {what}."))]
-    first, last = shown_before + 1, shown_before + len(submissions)
-    count = f"{total:,} submissions" if total is not None else "Submissions"
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{count}* {what} · showing {first}-{last}"))]
+    heading = page_heading(
+        "submissions", "Submissions", total, f" {what}", shown_before, len(submissions)
+    )
+    blocks: list[Block] = [heading]
     lines = [_line(s) for s in submissions]
     for start in range(0, len(lines), PER_SECTION):
         blocks.append(SectionBlock(text=mrkdwn("\n\n".join(lines[start : start + PER_SECTION]))))

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 
 from blocks import parts
 from blocks.ids import ActionId
-from blocks.parts import mrkdwn, plain, safe_or, when
+from blocks.parts import mrkdwn, page_heading, plain, safe_or, when
 from blocks.safety import Kind, safe
 from bot.cloudflare.settings_models import ImpersonationEntry
 
@@ -77,9 +77,10 @@ def vip_list(
     what = f" matching {safe_or(text, 100)}" if text else ""
     if not entries:
         return [SectionBlock(text=mrkdwn(f"No one on the VIP list{what}."))]
-    first, last = shown_before + 1, shown_before + len(entries)
-    count = f"{total:,} people on the VIP list" if total is not None else "The VIP list"
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(f"*{count}*{what} · showing {first}-{last}"))]
+    heading = page_heading(
+        "people on the VIP list", "The VIP list", total, what, shown_before, len(entries)
+    )
+    blocks: list[Block] = [heading]
     for entry in entries:
         manual = entry.synced_from is None
         blocks.append(
