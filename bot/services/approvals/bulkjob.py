@@ -101,9 +101,9 @@ class BulkJobRunner:
             answer = await self._run(request_id)
             # A POST whose answer was lost (None while creating) may still land: let the
             # lease lapse rather than let another run look for the job too early.
-            release = answer is not None or (await self.jobs.load(request_id) or _NONE).phase != (
-                "creating"
-            )
+            if answer is None:
+                state = await self.jobs.load(request_id)
+                release = state is None or state.phase != "creating"
             return answer
         finally:
             renewer.cancel()
@@ -289,9 +289,6 @@ class BulkJobRunner:
             actor="bot", action=f"bulk job {made.action}", ids=[], outcome=outcome,
             request_id=made.id, digest=made.digest, detail=detail,
         )  # fmt: skip
-
-
-_NONE = JobState(phase="running", ceiling=0)
 
 
 def _seen(state: JobState, job: BulkJob) -> JobState:

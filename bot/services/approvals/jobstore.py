@@ -2,11 +2,12 @@
 the request's execution lease, checked atomically with the write) and the Cancel mark anyone
 allowed may set while it runs.
 
-    approval:<id>:job         string: JobState JSON (bot.services.approvals.jobstate)
-    approval:<id>:job:cancel  string: who asked to cancel the job (set once)
+    {approvals}:request:<id>:job         string: JobState JSON (bot.services.approvals.jobstate)
+    {approvals}:request:<id>:job:cancel  string: who asked to cancel the job (set once)
 
-Both keys are named after the request's record key, so they share its hash tag wherever the
-record key has one. They live as long as the request's record (ENDED_TTL_SECONDS after it ends).
+Both keys are named after the request's record key (scripts.record_key), so they share its
+`{approvals}` hash tag: `save` checks the lease and writes the state in one slot. They live as
+long as the request's record (ENDED_TTL_SECONDS after it ends).
 """
 
 from __future__ import annotations

@@ -312,14 +312,11 @@ class ApprovalService:
             totals = await self._totals(made)
             await self.board.show(made, totals if job is None else JobReport.beside(job, totals))
 
-        async def roles(made: ApprovalRequest) -> str | None:
-            return (await recheck(self.policy, made, "execution")).refusal
-
         executor = Executor(
             self.store, self.email, lease_seconds=self.lease_seconds,
             # One owner per run: the sweeper and a click in this process must not share a lease.
             owner=f"{self.owner}:{secrets.token_hex(4)}",
-            on_progress=progress, audit=self.audit, stop=self.stopping, roles=roles,
+            on_progress=progress, audit=self.audit, stop=self.stopping, roles=self._roles,
             by_search=self.settings.bot_recheck_by_search,
         )  # fmt: skip
         done = await executor.run(request_id)
@@ -335,14 +332,15 @@ class ApprovalService:
                 await self.cards.settled(done, results)
         return done
 
-    def _job_runner(self) -> BulkJobRunner:
-        async def roles(made: ApprovalRequest) -> str | None:
-            return (await recheck(self.policy, made, "execution")).refusal
+    async def _roles(self, made: ApprovalRequest) -> str | None:
+        """Why `made` may not run now (None: it may), groups fresh: the runs' RoleCheck."""
+        return (await recheck(self.policy, made, "execution")).refusal
 
+    def _job_runner(self) -> BulkJobRunner:
         return BulkJobRunner(
             self.store, self.jobs, self.email, f"{self.owner}:{secrets.token_hex(4)}",
             show=self.board.show, audit=self.audit, lease_seconds=self.lease_seconds,
-            stop=self.stopping, roles=roles, poll_max=self.job_poll_max,
+            stop=self.stopping, roles=self._roles, poll_max=self.job_poll_max,
         )  # fmt: skip
 
     async def cancel_job(self, actor: str, request_id: str) -> None:
