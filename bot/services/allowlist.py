@@ -11,7 +11,6 @@ change is `approvals/apply.py`.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from bot.services.approvals.changes import (
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
 from bot.services.blocking import block_pattern, forged_from
+from bot.services.blocklist import ENTRY_ID, quoted
 from bot.services.lookup import LookupService
 from bot.services.outcomes import RECENT_DAYS, ActionResult, MessageOutcome, Requested
 from bot.services.policy import Policy
@@ -40,7 +40,6 @@ from bot.services.ports import Origin
 from bot.services.showing import CardKeeper
 
 log = logging.getLogger("bot.services.allowlist")
-ENTRY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 COUNT_PAGE = 1000  # one search page: enough to say "N", else "more than 1,000"
 PAGE = BLOCKED_PAGE  # entries a page shows (with More), as the blocked senders
 ALLOW_RULE = (
@@ -97,10 +96,6 @@ def read_key(key: str, listing: Listing) -> tuple[int, str]:
     if not number.isdigit() or not 1 <= int(number) <= 1000 or len(text) > MAX_FILTER:
         raise InvalidInput(f"That page cannot be shown; run `{listing}` again.")
     return int(number), text
-
-
-def _quoted(text: str) -> str:
-    return "`" + text.replace("`", "'")[:80] + "`"
 
 
 class AllowlistService:
@@ -164,11 +159,10 @@ class AllowlistService:
         await self.may_allow(actor)
         if kind not in ALLOW_KINDS:
             raise InvalidInput("Choose the kind of allow policy.")
-        pattern = pattern.strip().lower()
         message = await self._card_message(origin)
-        counted = await self.exposure(pattern, recipient=kind == "exempt")
-        params = allow_params(pattern, pattern_type, kind, verify_sender, counted)
-        return await self._request(actor, "allow", params, ALLOW_RULE, comment, origin, message)
+        return await self._ask_allow(
+            actor, pattern, pattern_type, kind, verify_sender, comment, origin, message
+        )
 
     async def request_allow_for(
         self,
@@ -187,9 +181,31 @@ class AllowlistService:
         pattern = block_pattern(message, pattern_type)
         if pattern is None:
             raise InvalidInput("This message has no sender address to allow.")
-        return await self.request_allow(
-            actor, pattern, pattern_type, kind, verify_sender, comment, origin
+        if kind not in ALLOW_KINDS:
+            raise InvalidInput("Choose the kind of allow policy.")
+        # From its own card, the message is the one just looked up: not looked up again.
+        card = origin.card
+        shown = message if card is not None and card.message_id == message.id else None
+        shown = shown or await self._card_message(origin)
+        return await self._ask_allow(
+            actor, pattern, pattern_type, kind, verify_sender, comment, origin, shown
         )
+
+    async def _ask_allow(
+        self,
+        actor: str,
+        pattern: str,
+        pattern_type: PatternType,
+        kind: AllowKind,
+        verify_sender: bool,
+        comment: str,
+        origin: Origin,
+        message: MessageDetails | None,
+    ) -> ActionResult:
+        pattern = pattern.strip().lower()
+        counted = await self.exposure(pattern, recipient=kind == "exempt")
+        params = allow_params(pattern, pattern_type, kind, verify_sender, counted)
+        return await self._request(actor, "allow", params, ALLOW_RULE, comment, origin, message)
 
     async def request_trust(
         self, actor: str, domain: str, recent: bool, similarity: bool, reason: str, origin: Origin
@@ -268,13 +284,13 @@ class AllowlistService:
             try:
                 entry = await self.email.trusted_domains.get(target)
             except NotFoundError:
-                raise NotFound(target, f"No trusted domain has id {_quoted(target)}.") from None
+                raise NotFound(target, f"No trusted domain has id {quoted(target)}.") from None
         else:
             found = await self.email.list_trusted_domains(pattern=target)
             exact = [e for e in found if e.pattern.lower() == target.lower()]
             if not exact:
                 raise NotFound(
-                    target, f"No trusted domain is {_quoted(target)}; `trusted` lists them."
+                    target, f"No trusted domain is {quoted(target)}; `trusted` lists them."
                 )
             entry = exact[0]
         try:
@@ -289,15 +305,15 @@ class AllowlistService:
             try:
                 return await self.email.allow_policies.get(target)
             except NotFoundError:
-                raise NotFound(target, f"No allow policy has id {_quoted(target)}.") from None
+                raise NotFound(target, f"No allow policy has id {quoted(target)}.") from None
         found = await self.email.list_allow_policies(pattern=target)
         exact = [e for e in found if e.pattern.lower() == target.lower()]
         if not exact:
             raise NotFound(
-                target, f"No allow policy has the pattern {_quoted(target)}; `allowed` lists them."
+                target, f"No allow policy has the pattern {quoted(target)}; `allowed` lists them."
             )
         if len(exact) > 1:
-            ids = ", ".join(_quoted(e.id) for e in exact[:5])
+            ids = ", ".join(quoted(e.id) for e in exact[:5])
             raise InvalidInput(
                 f"{len(exact)} allow policies have that pattern; remove one by its id: {ids}."
             )

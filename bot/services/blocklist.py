@@ -61,7 +61,7 @@ def _read_key(key: str) -> tuple[int, str]:
     return int(number), text
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """A person's input in our sentence: a code span it cannot close, shortened."""
     return "`" + text.replace("`", "'")[:80] + "`"
 
@@ -108,7 +108,7 @@ class BlocklistService:
             await self.email.delete_blocked_sender(entry.id)
         except NotFoundError:
             raise NotFound(
-                entry.id, f"That blocked sender ({_quoted(entry.id)}) was already removed."
+                entry.id, f"That blocked sender ({quoted(entry.id)}) was already removed."
             ) from None
         action = f"unblock {entry.pattern_type.lower()} {entry.pattern}"
         try:
@@ -132,18 +132,18 @@ class BlocklistService:
                 return await self.email.block_senders.get(target)
             except NotFoundError:
                 raise NotFound(
-                    target, f"No blocked sender has id {_quoted(target)}; `blocked` lists them."
+                    target, f"No blocked sender has id {quoted(target)}; `blocked` lists them."
                 ) from None
         found = await self.email.list_blocked_senders(pattern=target)
         exact = [e for e in found if e.pattern.lower() == target.lower()]
         if not exact:
             raise NotFound(
                 target,
-                f"No blocked sender has the pattern {_quoted(target)}; `blocked {target[:40]}` "
+                f"No blocked sender has the pattern {quoted(target)}; `blocked {target[:40]}` "
                 "finds those that contain it.",
             )
         if len(exact) > 1:
-            ids = ", ".join(_quoted(e.id) for e in exact[:5])
+            ids = ", ".join(quoted(e.id) for e in exact[:5])
             raise InvalidInput(
                 f"{len(exact)} blocked senders have that pattern; unblock one by its id: {ids}."
             )
