@@ -68,15 +68,12 @@ def what(request: ApprovalRequest) -> str:
     ceiling = ceiling_of(request)
     count = len(request.ids) if ceiling is None else ceiling
     noun = "message" if count == 1 else "messages"
+    amount = f"{count}"
     if ceiling is not None:  # approved as a query
-        noun = f"{noun} matching a search"
-        count_text = f"at most {count:,}"
-        if request.action == "move":
-            return f"Move {count_text} {noun} to {request.params.get('folder', '?')}"
-        return f"Release {count_text} {noun} from quarantine"
+        amount, noun = f"at most {count:,}", f"{noun} matching a search"
     if request.action == "move":
-        return f"Move {count} {noun} to {request.params.get('folder', '?')}"
-    return f"Release {count} {noun} from quarantine"
+        return f"Move {amount} {noun} to {request.params.get('folder', '?')}"
+    return f"Release {amount} {noun} from quarantine"
 
 
 def approval_card(

@@ -64,7 +64,7 @@ def job_lines(request: ApprovalRequest, totals: JobReport) -> list[Block]:
         )
         return [SectionBlock(text=mrkdwn(clamp(text, 3000)))]
     status = safe(job.status or "creating", 30).lower()
-    ident = f" `{safe(job.job_id, 64, kind=Kind.LITERAL)}`" if job.job_id else ""
+    ident = f" {safe(job.job_id, 64, kind=Kind.LITERAL)}" if job.job_id else ""  # a code span
     lines = [f"*Bulk job*{ident}: {status} · {job_counts(job)}"]
     if job.over_ceiling:
         lines.append(

@@ -15,33 +15,16 @@ from typing import Any, Literal
 from pydantic import Field, TypeAdapter, field_serializer
 
 from bot.cloudflare.core import ClientCore, Endpoint, ListPage, check_id, endpoint, marked
-from bot.cloudflare.filters import DeliveryStatus, MessageAction, rfc3339
+from bot.cloudflare.filters import SearchFields, rfc3339
 from bot.cloudflare.models import DESTINATIONS, ApiModel, Destination
 from bot.cloudflare.queries import BulkJobFilters, BulkJobMessageFilters, filters_of
-from bot.cloudflare.settings_models import Deleted, DispositionLabel, InputModel
+from bot.cloudflare.settings_models import Deleted
 
 BulkAction = Literal["MOVE", "RELEASE"]
 
 
-class BulkSearch(InputModel):
+class BulkSearch(SearchFields):
     """Which messages a bulk job acts on (the search filters, without paging)."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-    query: str | None = None
-    detections_only: bool | None = None
-    final_disposition: DispositionLabel | None = None
-    metric: str | None = None
-    message_action: MessageAction | None = None
-    recipient: str | None = None
-    sender: str | None = None
-    alert_id: str | None = None
-    domain: str | None = None
-    message_id: str | None = None
-    subject: str | None = None
-    exact_subject: str | None = None
-    submissions: bool | None = None
-    delivery_status: DeliveryStatus | None = None
 
     @field_serializer("start", "end")
     def _when(self, value: datetime | None) -> str | None:

@@ -13,6 +13,8 @@ from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.cloudflare.settings_models import DispositionLabel
+
 SearchDisposition = Literal["MALICIOUS", "SUSPICIOUS", "SPOOF", "SPAM", "BULK", "NONE"]
 MessageAction = Literal["PREVIEW", "QUARANTINE_RELEASED", "MOVED"]
 DeliveryStatus = Literal[
@@ -57,8 +59,10 @@ def query_value(value: object) -> str:
     return str(value)
 
 
-class SearchFilters(BaseModel):
-    """Validated search filters; unknown names (including the EOL `page`) are errors."""
+class SearchFields(BaseModel):
+    """The search's filters, shared by `GET /investigate` (`SearchFilters`) and a bulk job's
+    `search_params` (`bulkjobs.BulkSearch`); unknown names (including the EOL `page`) are errors.
+    `final_disposition` takes the full label set here; the search narrows it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,7 +70,7 @@ class SearchFilters(BaseModel):
     end: datetime | None = None
     query: str | None = None
     detections_only: bool | None = None
-    final_disposition: SearchDisposition | None = None
+    final_disposition: DispositionLabel | None = None
     metric: str | None = None
     message_action: MessageAction | None = None
     recipient: str | None = None
@@ -78,6 +82,12 @@ class SearchFilters(BaseModel):
     exact_subject: str | None = None
     submissions: bool | None = None
     delivery_status: DeliveryStatus | None = None
+
+
+class SearchFilters(SearchFields):
+    """Validated search filters (`GET /investigate`), with its page size."""
+
+    final_disposition: SearchDisposition | None = None
     per_page: int | None = Field(default=None, ge=1, le=1000)
 
     @field_validator("start", "end")
