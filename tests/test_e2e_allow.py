@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, thread_reply, updated_card, wait_card
-from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+from tests.kit.flows import (
+    accessory_values,
+    approval_card,
+    calls_to,
+    settings_api,
+    settings_entries,
+    thread_reply,
+    updated_card,
+    views,
+    wait_card,
+)
+from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import (
     APPROVER,
     BOTH,
@@ -27,39 +35,14 @@ from tests.kit.slack import (
 )
 
 
-def settings(simulator: SimulatorProcess) -> httpx.Client:
-    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_TOKEN}"})
-
-
 def policies(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:
-    """The simulator's allow policies, by pattern (read through its API)."""
-    with settings(simulator) as http:
-        answer = http.get("/allow_policies", params={"per_page": 100})
-    answer.raise_for_status()
-    return {entry["pattern"]: entry for entry in answer.json()["result"]}
-
-
-def views(slack: Slack, callback_id: str) -> list[dict[str, Any]]:
-    return [
-        e["view"]
-        for e in slack.standin.hook("GET", "views")
-        if e["view"].get("callback_id") == callback_id
-    ]
+    return settings_entries(simulator, "allow_policies")
 
 
 def options_of(view: dict[str, Any], block_id: str) -> dict[str, str]:
     block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
     element = block["element"]
     return {o["value"]: (o.get("description") or o["text"])["text"] for o in element["options"]}
-
-
-def remove_values(message: dict[str, Any], action_id: str = "allowlist_remove") -> list[str]:
-    return [
-        block["accessory"]["value"]
-        for block in message["blocks"]
-        if (block.get("accessory") or {}).get("action_id") == action_id
-    ]
 
 
 def test_allow_from_a_card_is_approved_then_created_once(
@@ -174,7 +157,7 @@ def test_a_failed_create_says_what_happened(slack: Slack, simulator: SimulatorPr
 
 
 def test_allowed_lists_pages_and_remove_redraws(slack: Slack, simulator: SimulatorProcess) -> None:
-    with settings(simulator) as http:
+    with settings_api(simulator) as http:
         for n in range(9):
             made = {"pattern": f"ok{n}@fine.example", "pattern_type": "EMAIL", "is_regex": False,
                     "is_trusted_sender": True, "is_acceptable_sender": False,
@@ -182,12 +165,13 @@ def test_allowed_lists_pages_and_remove_redraws(slack: Slack, simulator: Simulat
             http.post("/allow_policies", json=made).raise_for_status()
     slack.command("allowed", user=VIEWER)
     first = slack.private(VIEWER, "12 allow policies")
-    assert "showing 1-10" in text_of(first) and len(remove_values(first)) == 10
+    assert "showing 1-10" in text_of(first)
+    assert len(accessory_values(first, "allowlist_remove")) == 10
     _, button = find_element(first, "allowlist_remove")
     assert button["confirm"]["title"]["text"] == "Remove this allow policy?"
     slack.click(first, "allowlist_more", user=VIEWER)
     second = slack.private(VIEWER, "showing 11-12")
-    assert len(remove_values(second)) == 2
+    assert len(accessory_values(second, "allowlist_remove")) == 2
     slack.click(second, "allowlist_remove", user=VIEWER)
     slack.private(VIEWER, "remove allow policies")
     assert len(policies(simulator)) == 12, "a viewer removes nothing"
@@ -197,7 +181,7 @@ def test_allowed_lists_pages_and_remove_redraws(slack: Slack, simulator: Simulat
     text = text_of(page)
     assert "partner-firm[.]example* (domain) · acceptable sender · verify sender" in text
     entry = policies(simulator)["partner-firm.example"]
-    slack.click(page, "allowlist_remove", value=remove_values(page)[0])
+    slack.click(page, "allowlist_remove", value=accessory_values(page, "allowlist_remove")[0])
     redrawn = slack.wait(
         lambda: next((m for m in slack.standin.messages(None) if m["ephemeral"]
                       and "Removed the allow policy partner-firm" in text_of(m)), None),

@@ -10,17 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, updated_card, wait_card
+from tests.kit.flows import approval_card, calls_to, updated_card, views, wait_card
 from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import APPROVER, OPERATOR, VIEWER, Slack, has_action, text_of
-
-
-def views(slack: Slack, callback_id: str) -> list[dict[str, Any]]:
-    return [
-        e["view"]
-        for e in slack.standin.hook("GET", "views")
-        if e["view"].get("callback_id") == callback_id
-    ]
 
 
 def options_of(view: dict[str, Any]) -> dict[str, str]:

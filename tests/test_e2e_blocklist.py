@@ -8,40 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.kit.factories import add
-from tests.kit.flows import updated_card
-from tests.kit.http import TLS
-from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+from tests.kit.flows import accessory_values, settings_api, settings_entries, updated_card
+from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import OPERATOR, VIEWER, Slack, find_element, text_of
 
 
-def settings(simulator: SimulatorProcess) -> httpx.Client:
-    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    return httpx.Client(base_url=base, verify=TLS, headers={"Authorization": f"Bearer {API_TOKEN}"})
-
-
 def blocked(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:
-    """The simulator's blocked senders, by pattern (read through its API)."""
-    with settings(simulator) as http:
-        answer = http.get("/block_senders", params={"per_page": 100})
-    answer.raise_for_status()
-    return {entry["pattern"]: entry for entry in answer.json()["result"]}
-
-
-def unblock_values(message: dict[str, Any]) -> list[str]:
-    return [
-        block["accessory"]["value"]
-        for block in message["blocks"]
-        if (block.get("accessory") or {}).get("action_id") == "blocklist_unblock"
-    ]
+    return settings_entries(simulator, "block_senders")
 
 
 def test_the_list_pages_ten_at_a_time_each_with_unblock(
     slack: Slack, simulator: SimulatorProcess
 ) -> None:
-    with settings(simulator) as http:
+    with settings_api(simulator) as http:
         for n in range(9):
             made = {"pattern": f"spam{n}@junk.example", "pattern_type": "EMAIL"}
             http.post("/block_senders", json={**made, "is_regex": False}).raise_for_status()
@@ -50,13 +30,14 @@ def test_the_list_pages_ten_at_a_time_each_with_unblock(
     slack.command("blocked")
     first = slack.private(OPERATOR, "13 blocked senders")
     assert "showing 1-10" in text_of(first)
-    assert len(unblock_values(first)) == 10
+    assert len(accessory_values(first, "blocklist_unblock")) == 10
     _, button = find_element(first, "blocklist_unblock")
     assert button["confirm"]["title"]["text"] == "Unblock this sender?", "a confirm dialog first"
     slack.click(first, "blocklist_more")
     second = slack.private(OPERATOR, "showing 11-13")
-    assert len(unblock_values(second)) == 3
-    shown = set(unblock_values(first)) | set(unblock_values(second))
+    assert len(accessory_values(second, "blocklist_unblock")) == 3
+    shown = {*accessory_values(first, "blocklist_unblock")}
+    shown |= {*accessory_values(second, "blocklist_unblock")}
     assert shown == {entry["id"] for entry in every.values()}, "every entry once, by its id"
     text = text_of(first) + text_of(second)
     assert "m365-account-security[.]example" in text, "a pattern is defanged"
@@ -66,7 +47,8 @@ def test_the_list_pages_ten_at_a_time_each_with_unblock(
 def test_the_list_filters_by_text(slack: Slack, simulator: SimulatorProcess) -> None:
     slack.command("blocked prize-center")
     page = slack.private(OPERATOR, "matching prize-center")
-    assert unblock_values(page) == [blocked(simulator)["winner@prize-center.test"]["id"]]
+    winner = blocked(simulator)["winner@prize-center.test"]
+    assert accessory_values(page, "blocklist_unblock") == [winner["id"]]
     slack.command("blocked nothing-like-this")
     slack.private(OPERATOR, "No blocked senders matching")
 

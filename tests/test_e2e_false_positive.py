@@ -5,20 +5,10 @@ sender is asked for (an approval request); the card shows one line per step."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, updated_card
+from tests.kit.flows import approval_card, calls_to, updated_card, views
 from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import APPROVER, OPERATOR, VIEWER, Slack, text_of
-
-
-def views(slack: Slack, callback_id: str) -> list[dict[str, Any]]:
-    return [
-        e["view"]
-        for e in slack.standin.hook("GET", "views")
-        if e["view"].get("callback_id") == callback_id
-    ]
 
 
 def test_a_spam_verdict_is_released_reclassified_and_its_sender_asked_for(

@@ -8,28 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, thread_reply, wait_card
-from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+from tests.kit.flows import (
+    accessory_values,
+    approval_card,
+    calls_to,
+    settings_entries,
+    thread_reply,
+    wait_card,
+)
+from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import APPROVER, OPERATOR, VIEWER, Slack, text_of
 
 
 def trusted(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:
-    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
-        answer = http.get("/trusted_domains", params={"per_page": 100})
-    answer.raise_for_status()
-    return {entry["pattern"]: entry for entry in answer.json()["result"]}
-
-
-def remove_values(message: dict[str, Any]) -> list[str]:
-    return [
-        block["accessory"]["value"]
-        for block in message["blocks"]
-        if (block.get("accessory") or {}).get("action_id") == "trusted_remove"
-    ]
+    return settings_entries(simulator, "trusted_domains")
 
 
 def test_trust_is_approved_then_added_once(slack: Slack, simulator: SimulatorProcess) -> None:
@@ -88,7 +81,7 @@ def test_trusted_lists_and_remove_redraws(slack: Slack, simulator: SimulatorProc
     assert "lawfirm[.]test* · new-domain and lookalike checks off" in text
     assert "acme[.]example* · lookalike checks off" in text
     entry = trusted(simulator)["acme.example"]
-    value = next(v for v in remove_values(page) if v.startswith(entry["id"]))
+    value = next(v for v in accessory_values(page, "trusted_remove") if v.startswith(entry["id"]))
     slack.click(page, "trusted_remove", value=value, user=VIEWER)
     slack.private(VIEWER, "remove trusted domains")
     assert "acme.example" in trusted(simulator), "a viewer's Remove is refused"

@@ -8,37 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
+from tests.kit.flows import accessory_values, settings_api, settings_entries
+from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import OPERATOR, VIEWER, Slack, find_element, text_of
 
 
-def registry_api(simulator: SimulatorProcess) -> httpx.Client:
-    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_TOKEN}"})
-
-
 def registry(simulator: SimulatorProcess) -> dict[str, dict[str, Any]]:
-    """The simulator's VIP entries, by email (read through its API)."""
-    with registry_api(simulator) as http:
-        answer = http.get("/impersonation_registry", params={"per_page": 100})
-    answer.raise_for_status()
-    return {entry["email"]: entry for entry in answer.json()["result"]}
-
-
-def remove_values(message: dict[str, Any]) -> list[str]:
-    return [
-        block["accessory"]["value"]
-        for block in message["blocks"]
-        if (block.get("accessory") or {}).get("action_id") == "vip_remove"
-    ]
+    return settings_entries(simulator, "impersonation_registry", key="email")
 
 
 def test_the_list_pages_ten_at_a_time_synced_entries_without_remove(
     slack: Slack, simulator: SimulatorProcess
 ) -> None:
-    with registry_api(simulator) as http:
+    with settings_api(simulator) as http:
         for n in range(8):
             made = {
                 "name": f"Person {n:02d}",
@@ -60,7 +42,7 @@ def test_the_list_pages_ten_at_a_time_synced_entries_without_remove(
     assert "(regex)" in text
     assert text.count("synced from Microsoft 365: change it there") == 2
     synced = {e["id"] for e in every.values() if e["provenance"] != "A1S_INTERNAL"}
-    removable = set(remove_values(first)) | set(remove_values(second))
+    removable = {*accessory_values(first, "vip_remove"), *accessory_values(second, "vip_remove")}
     assert removable == {e["id"] for e in every.values()} - synced, "Remove on manual entries"
     _, button = find_element(first, "vip_remove")
     assert button["confirm"]["title"]["text"] == "Remove from the VIP list?"

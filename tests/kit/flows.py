@@ -1,13 +1,17 @@
 """Multi-step end-to-end helpers over the Slack stand-in and the simulator: waiting for a card
 to change or a thread reply, what the simulator was asked to do, approval cards and the bulk
-"Release all matching" flow, and the roots the alert poller posts."""
+"Release all matching" flow, the roots the alert poller posts, and the simulator's
+email-security settings (allow policies, blocked senders, trusted domains, the VIP list)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.kit.factories import quarantined_messages
-from tests.kit.servers import SimulatorProcess
+from tests.kit.http import TLS
+from tests.kit.servers import ACCOUNT_ID, API_TOKEN, SimulatorProcess
 from tests.kit.slack import OPERATOR, Slack, StandinProcess, has_action, text_of
 
 ALERTS = "C0ALERTS"  # the alert channel of the alert tests' bots (ALERT_CHANNEL)
@@ -17,6 +21,24 @@ ALERTS = "C0ALERTS"  # the alert channel of the alert tests' bots (ALERT_CHANNEL
 
 def calls_to(simulator: SimulatorProcess, path_end: str) -> list[dict[str, Any]]:
     return [c for c in simulator.calls() if c["path"].endswith(path_end)]
+
+
+def views(slack: Slack, callback_id: str) -> list[dict[str, Any]]:
+    """Every modal the bot opened with `callback_id`, in order."""
+    return [
+        e["view"]
+        for e in slack.standin.hook("GET", "views")
+        if e["view"].get("callback_id") == callback_id
+    ]
+
+
+def accessory_values(message: dict[str, Any], action_id: str) -> list[str]:
+    """The values of the `action_id` buttons beside a listing's entries (Remove, Unblock)."""
+    return [
+        block["accessory"]["value"]
+        for block in message["blocks"]
+        if (block.get("accessory") or {}).get("action_id") == action_id
+    ]
 
 
 def updated_card(slack: Slack, ts: str, containing: str) -> dict[str, Any]:
@@ -137,3 +159,23 @@ def settle(slack: Slack, simulator: SimulatorProcess, polls: int = 3) -> None:
     """Let the poller run `polls` more complete searches."""
     start = searches(simulator)
     slack.wait(lambda: searches(simulator) >= start + polls, f"{polls} more polls", timeout=30)
+
+
+# -- the simulator's email-security settings ---------------------------------------------------
+
+
+def settings_api(simulator: SimulatorProcess) -> httpx.Client:
+    """A client of the simulator's settings API, as the bot's token calls it."""
+    base = f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/settings"
+    return httpx.Client(base_url=base, verify=TLS, headers={"Authorization": f"Bearer {API_TOKEN}"})
+
+
+def settings_entries(
+    simulator: SimulatorProcess, path: str, key: str = "pattern"
+) -> dict[str, dict[str, Any]]:
+    """The entries of one settings listing (`allow_policies`, `block_senders`, ...), by `key`
+    (read through the simulator's API, as the bot reads them)."""
+    with settings_api(simulator) as http:
+        answer = http.get(f"/{path}", params={"per_page": 100})
+    answer.raise_for_status()
+    return {entry[key]: entry for entry in answer.json()["result"]}
