@@ -391,12 +391,7 @@ class ActionService:
     async def _audit(self, actor: str, action: str, ids: Sequence[str], outcome: str) -> bool:
         """Record a direct action. It is done already, so a Redis failure is reported (True:
         not recorded), not raised."""
-        try:
-            await self.audit.record(actor=actor, action=action, ids=ids, outcome=outcome)
-        except StoreUnavailable:
-            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
-            return True
-        return False
+        return await self.audit.record_done(actor=actor, action=action, ids=ids, outcome=outcome)
 
 
 def _ran(

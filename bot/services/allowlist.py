@@ -20,7 +20,7 @@ from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.models import MessageDetails, PatternType
 from bot.cloudflare.settings_models import AllowPolicy, TrustedDomain
 from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
-from bot.errors import InvalidInput, NotFound, StoreUnavailable
+from bot.errors import InvalidInput, NotFound
 from bot.roles import Role
 from bot.services.approvals.changes import (
     ALLOW_KINDS,
@@ -321,14 +321,9 @@ class AllowlistService:
 
     async def _audit(self, actor: str, action: str, entry_id: str) -> bool:
         """Record a removal (done already: a Redis failure is reported, True, not raised)."""
-        try:
-            await self.audit.record(
-                actor=actor, action=action, outcome="removed", detail={"id": entry_id}
-            )
-        except StoreUnavailable:
-            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
-            return True
-        return False
+        return await self.audit.record_done(
+            actor=actor, action=action, outcome="removed", detail={"id": entry_id}
+        )
 
 
 def _page(entries: list[E], total: int | None, number: int, text: str) -> Page[E]:

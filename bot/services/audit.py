@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import secrets
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.errors import StoreUnavailable
 from bot.integrity import IntegrityKey
 from bot.services.audit_chain import ChainWalk, TrailCheck, seal
 from bot.services.audit_entry import AuditEntry
@@ -63,6 +65,9 @@ return {1, redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV,
 """
 
 Detail = str | Mapping[str, Any] | None
+
+
+log = logging.getLogger("bot.audit")
 
 
 def _text(value: bytes | str) -> str:
@@ -143,6 +148,24 @@ class AuditLog:
         }
         async with self._appending:
             return await self._append_chained(fields)
+
+    async def record_done(
+        self,
+        *,
+        actor: str,
+        action: str,
+        ids: Iterable[str] = (),
+        outcome: str,
+        detail: Detail = None,
+    ) -> bool:
+        """Record an act already done: it cannot be undone, so Redis being down is logged and
+        answered True (not recorded, for the person to be told), never raised."""
+        try:
+            await self.record(actor=actor, action=action, ids=ids, outcome=outcome, detail=detail)
+        except StoreUnavailable:
+            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
+            return True
+        return False
 
     async def _append_chained(self, fields: dict[str, str]) -> str:
         deadline = time.monotonic() + APPEND_SECONDS

@@ -13,7 +13,7 @@ from bot.cloudflare import ApiError, EmailSecurityClient, NotFoundError
 from bot.cloudflare.models import MessageDetails
 from bot.cloudflare.settings_models import BlockedSender, ProtectedDomain
 from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
-from bot.errors import InvalidInput, NotFound, StoreUnavailable
+from bot.errors import InvalidInput, NotFound
 from bot.services.audit import AuditLog
 from bot.services.blocking import envelope_sender
 from bot.services.outcomes import MessageOutcome, Unblocked
@@ -111,15 +111,9 @@ class BlocklistService:
                 entry.id, f"That blocked sender ({quoted(entry.id)}) was already removed."
             ) from None
         action = f"unblock {entry.pattern_type.lower()} {entry.pattern}"
-        try:
-            await self.audit.record(
-                actor=actor, action=action, outcome="unblocked", detail={"id": entry.id}
-            )
-        except StoreUnavailable:
-            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
-            unaudited = True
-        else:
-            unaudited = False
+        unaudited = await self.audit.record_done(
+            actor=actor, action=action, outcome="unblocked", detail={"id": entry.id}
+        )
         if card is not None:
             shown = Unblocked(actor=actor, pattern=entry.pattern, pattern_type=entry.pattern_type)
             origin = Origin(channel=card.channel, card=card)

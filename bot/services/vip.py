@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.settings_models import ImpersonationEntry, NewImpersonationEntry
 from bot.commands import role_for
-from bot.errors import InvalidInput, NotFound, Refused, StoreUnavailable
+from bot.errors import InvalidInput, NotFound, Refused
 from bot.report_commands import MAX_VIP_FILTER
 from bot.services.audit import AuditLog
 from bot.services.policy import Policy
@@ -126,12 +126,7 @@ class VipService:
     async def _audit(
         self, actor: str, action: str, outcome: str, entry: ImpersonationEntry
     ) -> bool:
-        try:
-            await self.audit.record(
-                actor=actor, action=action, outcome=outcome,
-                detail={"id": entry.id, "name": entry.name[:200]},
-            )  # fmt: skip
-        except StoreUnavailable:
-            log.warning("%s by %s done but not audited: Redis unavailable", action, actor)
-            return True
-        return False
+        return await self.audit.record_done(
+            actor=actor, action=action, outcome=outcome,
+            detail={"id": entry.id, "name": entry.name[:200]},
+        )  # fmt: skip
