@@ -18,7 +18,6 @@ import redis
 
 from tests.kit.factories import add
 from tests.kit.flows import release_all_card
-from tests.kit.http import LOCAL
 from tests.kit.servers import RedisProcess, SimulatorProcess, free_port, wait_until
 from tests.kit.slack import APPROVER, BotProcess, Slack, StandinProcess, text_of
 
@@ -39,11 +38,6 @@ def most_in_any_window(requests: list[dict[str, Any]], seconds: float) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
-
-
-def ready(bot: BotProcess) -> bool:
-    """Its start-up checks (Redis, Slack, the API) have passed: /readyz says 200."""
-    return LOCAL.get(f"http://127.0.0.1:{bot.port}/readyz", timeout=5).status_code == 200
 
 
 def database(redis_server: RedisProcess, number: int) -> str:
@@ -68,7 +62,7 @@ def pair(
         # counted in the budget before a test empties it, and reaching the simulator after
         # the test's reset, would be one more request than the budget knows of.
         for bot in (first, second):
-            wait_until(lambda bot=bot: ready(bot), 20, "the replica's start-up checks")
+            bot.wait_ready()
         yield first, second
 
 

@@ -203,6 +203,12 @@ class BotProcess(ChildProcess):
         super().__init__([], environ, health, "the bot", open_files)
         STARTED_BOTS.append(self)
 
+    def wait_ready(self) -> None:
+        """Until its start-up checks (Redis, Slack, the API) have passed: they run in the
+        background once /healthz answers, and their API call would land in a test's counts."""
+        url = f"http://127.0.0.1:{self.port}/readyz"
+        wait_until(lambda: LOCAL.get(url, timeout=5).status_code == 200, 20, "start-up checks")
+
 
 STARTED_BOTS: list[BotProcess] = []  # every bot of this session, for tests.kit.logcheck
 
