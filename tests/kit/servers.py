@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -129,11 +128,10 @@ class SimulatorProcess:
         self.base_url = f"{self.root}/client/v4"
         self.changes = Changes(f"{self.root}/__simulator/changes")
         self._log = log_file("simulator-")
-        cmd = [sys.executable, "-m", "bot", "simulator", "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), *args]
-        self.process = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ)
-        )
+        cmd = ["simulator", "--host", "127.0.0.1", "--port", str(self.port), *args]
+        from tests.kit import forkserver  # it imports this module
+
+        self.process = forkserver.start(cmd, dict(os.environ), self._log)
         try:
             wait_until(self._healthy, 20, f"simulator on port {self.port}")
         except TimeoutError:

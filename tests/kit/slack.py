@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Collection
-from functools import partial
 from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, parse_qsl
@@ -19,11 +16,11 @@ from urllib.parse import parse_qs, parse_qsl
 import httpx
 
 from bot.local import payloads
+from tests.kit import forkserver
 from tests.kit.http import LOCAL, TLS, async_local
 from tests.kit.servers import (
     ACCOUNT_ID,
     API_TOKEN,
-    ROOT,
     Changes,
     SimulatorProcess,
     flush_redis,
@@ -66,11 +63,7 @@ class ChildProcess:
         open_files: int | None = None,
     ) -> None:
         self._log = log_file("e2e-")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
-            stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=None if open_files is None else partial(limit_open_files, open_files),
-        )  # fmt: skip
+        self.process = forkserver.start(args, env, self._log, open_files)
         self.health_url = health_url
         try:
             wait_until(self._healthy, 20, what)
@@ -111,11 +104,6 @@ class ChildProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
-
-
-def limit_open_files(count: int) -> None:
-    """In the child before it runs: at most `count` open files (`ulimit -n`)."""
-    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 class StandinProcess(ChildProcess):
