@@ -73,7 +73,7 @@ def blocked_list(
     total: int | None,
     more: str | None,
 ) -> list[Block]:
-    """One page of blocked senders (at most `bot.commands.BLOCKED_PAGE`); `text` is what the
+    """One page of blocked senders (at most `bot.services.paging.PAGE`); `text` is what the
     person filtered by; `more` the next page's button value, if any."""
     what = f" matching {safe_or(text, 100)}" if text else ""
     if not entries:

@@ -42,11 +42,11 @@ class ActionId(StrEnum):
     # A page of an approvals list (command answer or App Home); value = a `ListPage`.
     APPROVALS_PAGE = "approvals_page"
     # The blocked senders list (and a card's "Sender blocked" line): value = the entry's id;
-    # its next page: value = `bot.services.blocklist.page_key`.
+    # its next page: value = `bot.services.paging.page_key`.
     UNBLOCK = "blocklist_unblock"
     BLOCKED_MORE = "blocklist_more"
     # The VIP list: Remove (value = the entry's id), its next page (value =
-    # `bot.services.vip.page_key`), and Add on the confirmation of `vip add` (value = JSON of
+    # `bot.services.paging.page_key`), and Add on the confirmation of `vip add` (value = JSON of
     # the email and the name).
     VIP_REMOVE = "vip_remove"
     VIP_MORE = "vip_more"
@@ -57,7 +57,7 @@ class ActionId(StrEnum):
     PHISHGUARD_MORE = "phishguard_more"
     # A card's "Allow sender…" and "False positive…" (value = the investigate id); the allow
     # policies and trusted domains lists: Remove (value = "<entry id> <page key>", the page it
-    # redraws), More (value = the page key, `bot.services.allowlist.page_key`).
+    # redraws), More (value = the page key, `bot.services.paging.page_key`).
     ALLOW = "msg_allow"
     FALSE_POSITIVE = "msg_false_positive"
     DISALLOW = "allowlist_remove"

@@ -52,7 +52,7 @@ def submissions_list(
     total: int | None,
     more: str | None,
 ) -> list[Block]:
-    """One page of submissions (at most SUBMISSIONS_PAGE, bot/services/submissions.py)."""
+    """One page of submissions (at most PAGE, bot/services/paging.py)."""
     what = f"in the last {_since(since_days)}" + (f", {safe(status, 20)}" if status else "")
     if not submissions:
         return [SectionBlock(text=mrkdwn(f"No submissions {what}."))]

@@ -73,7 +73,7 @@ def vip_list(
     total: int | None,
     more: str | None,
 ) -> list[Block]:
-    """One page of the VIP list (at most VIP_PAGE entries, bot/services/vip.py)."""
+    """One page of the VIP list (at most PAGE entries, bot/services/paging.py)."""
     what = f" matching {safe_or(text, 100)}" if text else ""
     if not entries:
         return [SectionBlock(text=mrkdwn(f"No one on the VIP list{what}."))]

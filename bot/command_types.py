@@ -17,7 +17,6 @@ SEARCH_PAGE = 10  # hits a search page asks the API for and shows
 MAX_REASON = 500  # characters, as in the modals
 MAX_FILTER = 200  # characters of `blocked <text>`
 MAX_PATTERN = 1024  # characters of a blocked-sender pattern, as the API takes
-BLOCKED_PAGE = 10  # blocked senders a page shows (with More), as a search page
 MAX_IDS = 100  # per command; more than that goes through search ("Release all N matching")
 SEARCH_DISPOSITIONS = tuple(d.value for d in SEARCHABLE)
 

@@ -19,7 +19,6 @@ from bot.cloudflare.models import (
     PatternType,
 )
 from bot.command_types import (
-    BLOCKED_PAGE,
     MAX_FILTER,
     MAX_IDS,
     MAX_PATTERN,
@@ -45,7 +44,6 @@ from bot.report_commands import ArgsError
 from bot.verbs import USAGE, VERBS, Verb, role_for
 
 __all__ = [
-    "BLOCKED_PAGE",
     "MAX_FILTER",
     "MAX_IDS",
     "MAX_PATTERN",

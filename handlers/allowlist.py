@@ -12,7 +12,8 @@ from blocks.allowlist import allow_modal, removed_text, settings_list
 from blocks.modals import ModalContext
 from bot.cloudflare.models import PatternType
 from bot.errors import InvalidInput
-from bot.services.allowlist import AllowlistService, Listing, Page, RemovedEntry, page_key
+from bot.services.allowlist import AllowlistService, Listing, RemovedEntry
+from bot.services.paging import Page, page_key
 from handlers.context import Request, Work
 
 

@@ -9,11 +9,12 @@ from handlers.replies import Reply
 
 
 async def show_submissions(reply: Reply, page: SubmissionsPage) -> None:
+    listed = page.listed
     blocks = submissions_list(
-        page.submissions, since_days=page.since_days, status=page.status,
-        shown_before=page.shown_before, total=page.total, more=page.more,
+        listed.entries, since_days=page.since_days, status=page.status,
+        shown_before=listed.shown_before, total=listed.total, more=listed.more,
     )  # fmt: skip
-    await reply.private_blocks(blocks, f"Submissions: {len(page.submissions)} shown")
+    await reply.private_blocks(blocks, f"Submissions: {len(listed.entries)} shown")
 
 
 async def on_more(request: Request) -> None:

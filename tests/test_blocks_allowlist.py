@@ -16,16 +16,15 @@ from blocks.limits import problems
 from blocks.modals import ModalContext
 from bot.cloudflare.settings_models import AllowPolicy, TrustedDomain
 from bot.commands import (
-    BLOCKED_PAGE,
     AllowCommand,
     AllowlistCommand,
     TrustCommand,
     UsageError,
     parse,
 )
-from bot.services.allowlist import page_key
 from bot.services.approvals.changes import Exposure, allow_params, trust_params
 from bot.services.approvals.models import ApprovalRequest, MessageSummary
+from bot.services.paging import PAGE, page_key
 from tests.kit.factories import HOSTILE, make_message
 from tests.test_blocks import WORST, all_text, assert_clean, assert_no_injection, by_action, texts
 
@@ -58,7 +57,7 @@ def request(action: str, params: dict[str, str], summary: list[MessageSummary]) 
 
 @pytest.mark.parametrize("listing", ["allowed", "trusted"])
 def test_the_largest_page_fits_and_every_entry_has_remove(listing: str) -> None:
-    made = [policy(n) if listing == "allowed" else domain(n) for n in range(BLOCKED_PAGE)]
+    made = [policy(n) if listing == "allowed" else domain(n) for n in range(PAGE)]
     key, more = page_key(3, WORST[:200]), page_key(4, WORST[:200])
     blocks = settings_list(
         listing,

@@ -9,8 +9,7 @@ from blocks import fallback_text, message_card
 from blocks.blocklist import blocked_list, domains_list, unblocked_text
 from blocks.limits import problems
 from bot.cloudflare.settings_models import BlockedSender, EmailsProcessed, ProtectedDomain
-from bot.commands import BLOCKED_PAGE
-from bot.services.blocklist import page_key
+from bot.services.paging import PAGE, page_key
 from tests.kit.factories import HOSTILE
 from tests.test_blocks import (
     WORST,
@@ -35,7 +34,7 @@ def entry(n: int, pattern: str = WORST, comments: str | None = WORST) -> Blocked
 
 
 def test_the_largest_page_fits_and_every_entry_has_unblock() -> None:
-    entries = [entry(n) for n in range(BLOCKED_PAGE)]
+    entries = [entry(n) for n in range(PAGE)]
     more = page_key(2, WORST[:200])
     blocks = blocked_list(entries, text=WORST, shown_before=0, total=10**9, more=more)
     assert_clean(blocks)

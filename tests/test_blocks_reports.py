@@ -15,12 +15,11 @@ from bot.cloudflare.models import PhishGuardReport, Submission
 from bot.cloudflare.settings_models import ImpersonationEntry
 from bot.commands import UsageError, parse
 from bot.report_commands import PhishGuardCommand, SubmissionsCommand, VipCommand
+from bot.services.paging import PAGE
+from bot.services.paging import page_key as vip_key
 from bot.services.phishguard import REPORTS_SHOWN
 from bot.services.phishguard import page_key as reports_key
-from bot.services.submissions import SUBMISSIONS_PAGE
 from bot.services.submissions import page_key as submissions_key
-from bot.services.vip import VIP_PAGE
-from bot.services.vip import page_key as vip_key
 from tests.kit.factories import HOSTILE
 from tests.test_blocks import WORST, all_text, assert_clean, assert_no_injection, by_action
 
@@ -37,7 +36,7 @@ def vip(n: int, text: str = WORST, provenance: str = "A1S_INTERNAL") -> Imperson
 
 def test_the_largest_vip_page_fits_and_only_manual_entries_have_remove() -> None:
     entries = [vip(n, provenance="SNOOPY-OFFICE_365" if n < 2 else "A1S_INTERNAL")
-               for n in range(VIP_PAGE)]  # fmt: skip
+               for n in range(PAGE)]  # fmt: skip
     more = vip_key(2, WORST[:200])
     blocks = vip_list(entries, text=WORST, shown_before=0, total=10**9, more=more)
     assert_clean(blocks)
@@ -71,7 +70,7 @@ def submission(n: int, text: str = WORST) -> Submission:
 
 
 def test_the_largest_submissions_page_fits() -> None:
-    page = [submission(n) for n in range(SUBMISSIONS_PAGE)]
+    page = [submission(n) for n in range(PAGE)]
     more = submissions_key(2, timedelta(days=90), "completed")
     blocks = submissions_list(page, since_days=90, status="completed", shown_before=0,
                               total=10**9, more=more)  # fmt: skip

@@ -84,6 +84,18 @@ def test_unblock_by_pattern_and_by_id(slack: Slack, simulator: SimulatorProcess)
     assert len(blocked(simulator)) == 2
 
 
+def test_unblock_of_a_pattern_two_entries_have_removes_neither(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    with settings_api(simulator) as http:
+        made = {"pattern": "winner@prize-center.test", "pattern_type": "EMAIL", "is_regex": True}
+        regex = http.post("/block_senders", json=made).json()["result"]
+    slack.command("unblock winner@prize-center.test")
+    said = text_of(slack.private(OPERATOR, "2 blocked senders have that pattern"))
+    assert "nothing was removed" in said and f"{regex['id']}` (email, regex)" in said
+    assert len(settings_entries(simulator, "block_senders", key="id")) == 5
+
+
 def test_a_viewer_may_list_but_not_unblock(slack: Slack, simulator: SimulatorProcess) -> None:
     slack.command("blocked", user=VIEWER)
     page = slack.private(VIEWER, "4 blocked senders")

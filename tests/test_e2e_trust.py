@@ -13,6 +13,7 @@ from tests.kit.flows import (
     accessory_values,
     approval_card,
     calls_to,
+    settings_api,
     settings_entries,
     thread_reply,
     wait_card,
@@ -104,3 +105,32 @@ def test_trusted_lists_and_remove_redraws(slack: Slack, simulator: SimulatorProc
     slack.command("audit")
     trail = text_of(slack.private(OPERATOR, "untrust domain"))
     assert "untrust domain acme[.]example" in trail
+
+
+def test_untrust_of_a_pattern_several_entries_have_removes_none_and_names_them(
+    slack: Slack, simulator: SimulatorProcess
+) -> None:
+    # The dashboard keeps a regex and a literal of the same text as two entries: `untrust`
+    # by that text cannot know which one the person means, so it removes neither and asks.
+    with settings_api(simulator) as http:
+        made = http.post("/trusted_domains", json={
+            "pattern": "acme.example", "is_regex": True, "is_recent": True,
+            "is_similarity": False,
+        })  # fmt: skip
+    made.raise_for_status()
+    regex = made.json()["result"]
+    literal = trusted(simulator)["acme.example"]
+    assert literal["id"] != regex["id"] and literal["is_regex"] is False
+    slack.command("untrust ACME.example")
+    said = text_of(slack.private(OPERATOR, "2 trusted domains have that pattern"))
+    assert "nothing was removed" in said
+    assert literal["id"] in said and regex["id"] in said
+    assert "(regex)" in said, "the two are told apart"
+    left = settings_entries(simulator, "trusted_domains", key="id")
+    assert literal["id"] in left and regex["id"] in left
+    assert [c for c in calls_to(simulator, regex["id"]) if c["method"] == "DELETE"] == []
+    assert [c for c in calls_to(simulator, literal["id"]) if c["method"] == "DELETE"] == []
+    slack.command(f"untrust {regex['id']}")
+    slack.private(OPERATOR, "Removed the trusted domain acme[.]example")
+    left = settings_entries(simulator, "trusted_domains", key="id")
+    assert regex["id"] not in left and literal["id"] in left

@@ -14,12 +14,12 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient, NotFoundError
 from bot.cloudflare.models import MessageDetails, PatternType
 from bot.cloudflare.settings_models import AllowPolicy, TrustedDomain
-from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
+from bot.commands import MAX_FILTER, role_for
 from bot.errors import InvalidInput, NotFound
 from bot.roles import Role
 from bot.services.approvals.changes import (
@@ -32,16 +32,16 @@ from bot.services.approvals.changes import (
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
 from bot.services.blocking import block_pattern, forged_from
-from bot.services.blocklist import ENTRY_ID, quoted
+from bot.services.entries import EntryWords, named_entry
 from bot.services.lookup import LookupService
 from bot.services.outcomes import RECENT_DAYS, ActionResult, MessageOutcome, Requested
+from bot.services.paging import Page, read_key, searched_page
 from bot.services.policy import Policy
 from bot.services.ports import Origin
 from bot.services.showing import CardKeeper
 
 log = logging.getLogger("bot.services.allowlist")
 COUNT_PAGE = 1000  # one search page: enough to say "N", else "more than 1,000"
-PAGE = BLOCKED_PAGE  # entries a page shows (with More), as the blocked senders
 ALLOW_RULE = (
     "an allow policy switches protection off for what it matches: every one is approved by a "
     "second person"
@@ -51,20 +51,13 @@ TRUST_RULE = (
     "approved by a second person"
 )
 Listing = Literal["allowed", "trusted"]
-E = TypeVar("E", AllowPolicy, TrustedDomain)
+ALLOW_POLICY = EntryWords("allow policy", "allow policies", "allowed", "remove")
+TRUSTED_DOMAIN = EntryWords("trusted domain", "trusted domains", "trusted", "remove")
 
 
-@dataclass(frozen=True)
-class Page(Generic[E]):
-    """One page of allow policies or trusted domains: `text` is what they were filtered by;
-    `key` names this page (a Remove redraws it), `more` the next one (None on the last)."""
-
-    entries: list[E]
-    text: str
-    shown_before: int
-    total: int | None
-    key: str
-    more: str | None
+def unreadable(listing: Listing) -> str:
+    """What a person reads for a More or Remove whose page key names no page."""
+    return f"That page cannot be shown; run `{listing}` again."
 
 
 @dataclass(frozen=True)
@@ -85,17 +78,6 @@ class RemovedEntry:
     what: str  # "allow policy" or "trusted domain"
     entry_id: str
     unaudited: bool = False
-
-
-def page_key(page: int, text: str) -> str:
-    return f"{page}:{text}"
-
-
-def read_key(key: str, listing: Listing) -> tuple[int, str]:
-    number, _, text = key.partition(":")
-    if not number.isdigit() or not 1 <= int(number) <= 1000 or len(text) > MAX_FILTER:
-        raise InvalidInput(f"That page cannot be shown; run `{listing}` again.")
-    return int(number), text
 
 
 class AllowlistService:
@@ -244,30 +226,29 @@ class AllowlistService:
     # -- listing -------------------------------------------------------------------------------
 
     async def allowed(self, actor: str, key: str) -> Page[AllowPolicy]:
-        """The page of allow policies `key` names (`page_key(1, text)`: the first)."""
+        """The page of allow policies `key` names (`paging.page_key(1, text)`: the first)."""
         await self.policy.require(actor, role_for("allowed"), "see the allow policies")
-        number, text = read_key(key, "allowed")
-        filters = {"search": text} if text else {}
-        found = await self.email.allow_policies.page(
-            number, PAGE, order="created_at", direction="desc", **filters
-        )
-        return _page(list(found.items), found.total_count, number, text)
+        return await searched_page(
+            self.email.allow_policies.page, *read_key(key, MAX_FILTER, unreadable("allowed")),
+            order="created_at", direction="desc",
+        )  # fmt: skip
 
     async def trusted(self, actor: str, key: str) -> Page[TrustedDomain]:
         await self.policy.require(actor, role_for("trusted"), "see the trusted domains")
-        number, text = read_key(key, "trusted")
-        filters = {"search": text} if text else {}
-        found = await self.email.trusted_domains.page(
-            number, PAGE, order="created_at", direction="desc", **filters
-        )
-        return _page(list(found.items), found.total_count, number, text)
+        return await searched_page(
+            self.email.trusted_domains.page, *read_key(key, MAX_FILTER, unreadable("trusted")),
+            order="created_at", direction="desc",
+        )  # fmt: skip
 
     # -- removing ------------------------------------------------------------------------------
 
     async def remove_allowed(self, actor: str, target: str) -> RemovedEntry:
         """Remove one allow policy, by its id or its exact pattern; audited."""
         await self.policy.require(actor, role_for("disallow"), "remove allow policies")
-        entry = await self._allow_entry(target.strip())
+        entry = await named_entry(
+            target.strip(), ALLOW_POLICY, by_id=self.email.allow_policies.get,
+            by_pattern=lambda pattern: self.email.list_allow_policies(pattern=pattern),
+        )  # fmt: skip
         try:
             await self.email.allow_policies.delete(entry.id)
         except NotFoundError:
@@ -277,22 +258,13 @@ class AllowlistService:
         return RemovedEntry(entry.pattern, "allow policy", entry.id, unaudited)
 
     async def remove_trusted(self, actor: str, target: str) -> RemovedEntry:
-        """Remove one trusted domain, by its id or its exact pattern; audited."""
+        """Remove one trusted domain, by its id or its exact pattern (a pattern several
+        entries have removes none: entries.py); audited."""
         await self.policy.require(actor, role_for("untrust"), "remove trusted domains")
-        target = target.strip()
-        if ENTRY_ID.match(target):
-            try:
-                entry = await self.email.trusted_domains.get(target)
-            except NotFoundError:
-                raise NotFound(target, f"No trusted domain has id {quoted(target)}.") from None
-        else:
-            found = await self.email.list_trusted_domains(pattern=target)
-            exact = [e for e in found if e.pattern.lower() == target.lower()]
-            if not exact:
-                raise NotFound(
-                    target, f"No trusted domain is {quoted(target)}; `trusted` lists them."
-                )
-            entry = exact[0]
+        entry = await named_entry(
+            target.strip(), TRUSTED_DOMAIN, by_id=self.email.trusted_domains.get,
+            by_pattern=lambda pattern: self.email.list_trusted_domains(pattern=pattern),
+        )  # fmt: skip
         try:
             await self.email.trusted_domains.delete(entry.id)
         except NotFoundError:
@@ -300,36 +272,8 @@ class AllowlistService:
         unaudited = await self._audit(actor, f"untrust domain {entry.pattern}", entry.id)
         return RemovedEntry(entry.pattern, "trusted domain", entry.id, unaudited)
 
-    async def _allow_entry(self, target: str) -> AllowPolicy:
-        if ENTRY_ID.match(target):
-            try:
-                return await self.email.allow_policies.get(target)
-            except NotFoundError:
-                raise NotFound(target, f"No allow policy has id {quoted(target)}.") from None
-        found = await self.email.list_allow_policies(pattern=target)
-        exact = [e for e in found if e.pattern.lower() == target.lower()]
-        if not exact:
-            raise NotFound(
-                target, f"No allow policy has the pattern {quoted(target)}; `allowed` lists them."
-            )
-        if len(exact) > 1:
-            ids = ", ".join(quoted(e.id) for e in exact[:5])
-            raise InvalidInput(
-                f"{len(exact)} allow policies have that pattern; remove one by its id: {ids}."
-            )
-        return exact[0]
-
     async def _audit(self, actor: str, action: str, entry_id: str) -> bool:
         """Record a removal (done already: a Redis failure is reported, True, not raised)."""
         return await self.audit.record_done(
             actor=actor, action=action, outcome="removed", detail={"id": entry_id}
         )
-
-
-def _page(entries: list[E], total: int | None, number: int, text: str) -> Page[E]:
-    shown = (number - 1) * PAGE + len(entries)
-    more = len(entries) == PAGE and (total is None or shown < total)
-    return Page(
-        entries=entries, text=text, shown_before=(number - 1) * PAGE, total=total,
-        key=page_key(number, text), more=page_key(number + 1, text) if more else None,
-    )  # fmt: skip

@@ -6,39 +6,31 @@ Cloudflare dashboard: a wrong change there stops the tenant's own mail)."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from bot.cloudflare import ApiError, EmailSecurityClient, NotFoundError
 from bot.cloudflare.models import MessageDetails
 from bot.cloudflare.settings_models import BlockedSender, ProtectedDomain
-from bot.commands import BLOCKED_PAGE, MAX_FILTER, role_for
-from bot.errors import InvalidInput, NotFound
+from bot.commands import MAX_FILTER, role_for
+from bot.errors import NotFound
 from bot.services.audit import AuditLog
 from bot.services.blocking import envelope_sender
+from bot.services.entries import EntryWords, named_entry, quoted
 from bot.services.outcomes import MessageOutcome, Unblocked
+from bot.services.paging import Page, read_key, searched_page
 from bot.services.policy import Policy
 from bot.services.ports import CardRef, Origin
 from bot.services.showing import CardKeeper
 
 log = logging.getLogger("bot.services.blocklist")
 
-# The API's ids of settings entries are UUIDs; anything else given to `unblock` is a pattern.
-ENTRY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 LOOKUP_PAGE = 50  # entries one card's check reads: one call, the address's domain searched
 DOMAINS_READ = 30  # protected domains a list reads, as it shows them (a tenant has a handful)
+UNREADABLE = "That page of blocked senders cannot be shown; run `blocked` again."
+BLOCKED = EntryWords("blocked sender", "blocked senders", "blocked", "unblock")
 
 
-@dataclass(frozen=True)
-class BlockedPage:
-    """One page of blocked senders: `text` is what they were filtered by ("" for all);
-    `more` the value of the next page's button (None on the last page)."""
-
-    entries: list[BlockedSender]
-    text: str
-    shown_before: int
-    total: int | None
-    more: str | None
+BlockedPage = Page[BlockedSender]  # one page of blocked senders (paging.py)
 
 
 @dataclass(frozen=True)
@@ -47,23 +39,6 @@ class Removed:
 
     entry: BlockedSender
     unaudited: bool = False
-
-
-def page_key(page: int, text: str) -> str:
-    """The value of a "More" button: the page to show and the filter (no Redis needed)."""
-    return f"{page}:{text}"
-
-
-def _read_key(key: str) -> tuple[int, str]:
-    number, _, text = key.partition(":")
-    if not number.isdigit() or not 1 <= int(number) <= 1000 or len(text) > MAX_FILTER:
-        raise InvalidInput("That page of blocked senders cannot be shown; run `blocked` again.")
-    return int(number), text
-
-
-def quoted(text: str) -> str:
-    """A person's input in our sentence: a code span it cannot close, shortened."""
-    return "`" + text.replace("`", "'")[:80] + "`"
 
 
 class BlocklistService:
@@ -83,20 +58,12 @@ class BlocklistService:
     async def more(self, actor: str, key: str) -> BlockedPage:
         """The page a "More" button names."""
         await self.policy.require(actor, role_for("blocked"), "see the blocked senders")
-        return await self._page(*_read_key(key))
+        return await self._page(*read_key(key, MAX_FILTER, UNREADABLE))
 
     async def _page(self, number: int, text: str) -> BlockedPage:
-        filters = {"search": text} if text else {}
-        page = await self.email.block_senders.page(
-            number, BLOCKED_PAGE, order="created_at", direction="desc", **filters
+        return await searched_page(
+            self.email.block_senders.page, number, text, order="created_at", direction="desc"
         )
-        shown = (number - 1) * BLOCKED_PAGE + len(page.items)
-        full = len(page.items) == BLOCKED_PAGE
-        more = full and (page.total_count is None or shown < page.total_count)
-        return BlockedPage(
-            entries=list(page.items), text=text, shown_before=(number - 1) * BLOCKED_PAGE,
-            total=page.total_count, more=page_key(number + 1, text) if more else None,
-        )  # fmt: skip
 
     async def unblock(self, actor: str, target: str, card: CardRef | None = None) -> Removed:
         """Remove one blocked sender, named by its id or its exact pattern; audited. From a
@@ -121,27 +88,10 @@ class BlocklistService:
         return Removed(entry, unaudited=unaudited)
 
     async def _entry(self, target: str) -> BlockedSender:
-        if ENTRY_ID.match(target):
-            try:
-                return await self.email.block_senders.get(target)
-            except NotFoundError:
-                raise NotFound(
-                    target, f"No blocked sender has id {quoted(target)}; `blocked` lists them."
-                ) from None
-        found = await self.email.list_blocked_senders(pattern=target)
-        exact = [e for e in found if e.pattern.lower() == target.lower()]
-        if not exact:
-            raise NotFound(
-                target,
-                f"No blocked sender has the pattern {quoted(target)}; `blocked {target[:40]}` "
-                "finds those that contain it.",
-            )
-        if len(exact) > 1:
-            ids = ", ".join(quoted(e.id) for e in exact[:5])
-            raise InvalidInput(
-                f"{len(exact)} blocked senders have that pattern; unblock one by its id: {ids}."
-            )
-        return exact[0]
+        return await named_entry(
+            target, BLOCKED, by_id=self.email.block_senders.get,
+            by_pattern=lambda pattern: self.email.list_blocked_senders(pattern=pattern),
+        )  # fmt: skip
 
     async def sender_block(self, message: MessageDetails) -> BlockedSender | None:
         """The block list entry that names this message's envelope sender (its address, or its

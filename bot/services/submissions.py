@@ -30,7 +30,9 @@ from bot.cloudflare.models import MessageDetails, Submission
 from bot.commands import role_for
 from bot.errors import InvalidInput, StoreUnavailable
 from bot.report_commands import MAX_SINCE, SUBMISSION_STATUSES
+from bot.services import paging
 from bot.services.outcomes import SubmissionDecided, dump_outcome, load_outcome
+from bot.services.paging import DIGITS, Page
 from bot.services.policy import Policy
 from bot.services.ports import CardRef
 from bot.services.showing import CardKeeper
@@ -39,7 +41,8 @@ from bot.store.follows import FollowStore
 
 log = logging.getLogger("bot.services.submissions")
 
-SUBMISSIONS_PAGE = 10  # submissions a page shows (with More)
+UNREADABLE = "That page of submissions cannot be shown; run `submissions` again."
+MAX_FILTER = 40  # characters of a page key's window and status (seconds, then a status)
 FOLLOW_DAYS = 14  # a submission not decided by then is no longer followed
 SKEW = timedelta(minutes=10)  # clock difference allowed between the bot and Cloudflare
 SHOW_SECONDS = 10.0  # a claimed outcome is shown again when its replica has not said done by then
@@ -51,31 +54,33 @@ def now_utc() -> datetime:
 
 @dataclass(frozen=True)
 class SubmissionsPage:
-    submissions: list[Submission]
+    """One page of submissions (`listed`), and the window and status they were read with."""
+
+    listed: Page[Submission]
     since_days: float
     status: str | None
-    shown_before: int
-    total: int | None
-    more: str | None
 
 
 def page_key(page: int, since: timedelta, status: str | None) -> str:
     """The value of a "More" button: the page, the window in seconds and the status."""
-    return f"{page}:{int(since.total_seconds())}:{status or ''}"
+    return paging.page_key(page, _filter(since, status))
+
+
+def _filter(since: timedelta, status: str | None) -> str:
+    return f"{int(since.total_seconds())}:{status or ''}"
 
 
 def _read_key(key: str) -> tuple[int, timedelta, str | None]:
-    parts = key.split(":")
+    number, text = paging.read_key(key, MAX_FILTER, UNREADABLE)
+    seconds, colon, status = text.partition(":")
     if (
-        len(parts) != 3
-        or not parts[0].isdigit()
-        or not parts[1].isdigit()
-        or not 1 <= int(parts[0]) <= 1000
-        or not 0 < int(parts[1]) <= MAX_SINCE.total_seconds()
-        or parts[2] not in ("", *SUBMISSION_STATUSES)
+        not colon
+        or not DIGITS.fullmatch(seconds)
+        or not 0 < int(seconds) <= MAX_SINCE.total_seconds()
+        or status not in ("", *SUBMISSION_STATUSES)
     ):
-        raise InvalidInput("That page of submissions cannot be shown; run `submissions` again.")
-    return int(parts[0]), timedelta(seconds=int(parts[1])), parts[2] or None
+        raise InvalidInput(UNREADABLE)
+    return number, timedelta(seconds=int(seconds)), status or None
 
 
 @dataclass(frozen=True)
@@ -156,15 +161,9 @@ class SubmissionService:
         filters: dict[str, object] = {"start": self.clock() - since}
         if status:
             filters["status"] = status
-        page = await self.email.submissions_page(number, SUBMISSIONS_PAGE, **filters)
-        shown = (number - 1) * SUBMISSIONS_PAGE + len(page.items)
-        full = len(page.items) == SUBMISSIONS_PAGE
-        more = full and (page.total_count is None or shown < page.total_count)
-        return SubmissionsPage(
-            submissions=list(page.items), since_days=since.total_seconds() / 86400,
-            status=status, shown_before=(number - 1) * SUBMISSIONS_PAGE,
-            total=page.total_count, more=page_key(number + 1, since, status) if more else None,
-        )  # fmt: skip
+        found = await self.email.submissions_page(number, paging.PAGE, **filters)
+        listed = paging.page_of(found, number, _filter(since, status))
+        return SubmissionsPage(listed, since_days=since.total_seconds() / 86400, status=status)
 
     # -- following -----------------------------------------------------------------------------
 

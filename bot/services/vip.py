@@ -14,23 +14,13 @@ from bot.commands import role_for
 from bot.errors import InvalidInput, NotFound, Refused
 from bot.report_commands import MAX_VIP_FILTER
 from bot.services.audit import AuditLog
+from bot.services.paging import Page, read_key, searched_page
 from bot.services.policy import Policy
 
 log = logging.getLogger("bot.services.vip")
 
-VIP_PAGE = 10  # entries a page shows (with More), as the blocked senders
-
-
-@dataclass(frozen=True)
-class VipPage:
-    """One page of the VIP list: `text` what it was filtered by; `more` the next page's
-    button value (None on the last page)."""
-
-    entries: list[ImpersonationEntry]
-    text: str
-    shown_before: int
-    total: int | None
-    more: str | None
+UNREADABLE = "That page of the VIP list cannot be shown; run `vip` again."
+VipPage = Page[ImpersonationEntry]  # one page of the VIP list (paging.py)
 
 
 @dataclass(frozen=True)
@@ -39,17 +29,6 @@ class VipChange:
 
     entry: ImpersonationEntry
     unaudited: bool = False
-
-
-def page_key(page: int, text: str) -> str:
-    return f"{page}:{text}"
-
-
-def _read_key(key: str) -> tuple[int, str]:
-    number, _, text = key.partition(":")
-    if not number.isdigit() or not 1 <= int(number) <= 1000 or len(text) > MAX_VIP_FILTER:
-        raise InvalidInput("That page of the VIP list cannot be shown; run `vip` again.")
-    return int(number), text
 
 
 class VipService:
@@ -65,20 +44,12 @@ class VipService:
 
     async def more(self, actor: str, key: str) -> VipPage:
         await self.policy.require(actor, role_for("vip"), "see the VIP list")
-        return await self._page(*_read_key(key))
+        return await self._page(*read_key(key, MAX_VIP_FILTER, UNREADABLE))
 
     async def _page(self, number: int, text: str) -> VipPage:
-        filters = {"search": text} if text else {}
-        page = await self.email.impersonation_registry.page(
-            number, VIP_PAGE, order="name", direction="asc", **filters
+        return await searched_page(
+            self.email.impersonation_registry.page, number, text, order="name", direction="asc"
         )
-        shown = (number - 1) * VIP_PAGE + len(page.items)
-        full = len(page.items) == VIP_PAGE
-        more = full and (page.total_count is None or shown < page.total_count)
-        return VipPage(
-            entries=list(page.items), text=text, shown_before=(number - 1) * VIP_PAGE,
-            total=page.total_count, more=page_key(number + 1, text) if more else None,
-        )  # fmt: skip
 
     async def may_add(self, actor: str) -> None:
         """Refused unless `actor` may edit the VIP list: checked before the confirmation."""

@@ -4,6 +4,8 @@ A batch runs deletes, patches, puts and posts in that order, atomically: the fir
 leaves the collection as it was. A full batch needs all four arrays (the file's `required`);
 each holds at most 1000 operations. A collection whose batch only deletes takes `deletes` alone.
 The `pattern` list filter (for content policies `name`) matches one value, case-insensitively.
+An entry is unique by its key, pattern type and `is_regex`: the same text as a regex and as a
+literal are two entries (so a pattern can name several).
 """
 
 from __future__ import annotations
@@ -112,9 +114,11 @@ class Settings:
         kind = KINDS[name]
         kind.validate(record)
         for other in self._records[name]:
+            # A regex and a literal of the same text match different mail: two entries.
             same_type = other.get("pattern_type") == record.get("pattern_type")
+            same_regex = other.get("is_regex") == record.get("is_regex")
             same_key = str(other[kind.key]).lower() == str(record[kind.key]).lower()
-            if other["id"] != record["id"] and same_type and same_key:
+            if other["id"] != record["id"] and same_type and same_regex and same_key:
                 raise invalid(f"{kind.label} '{record[kind.key]}' already exists")
 
 

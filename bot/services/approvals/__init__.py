@@ -6,10 +6,14 @@ execution that resumes after a crash, expiry (DESIGN.md "Policy and approvals").
     records.py   the request's Redis hash form (fields written, record read back)
     scripts.py   each transition as one Lua script behind a typed method; the Redis layout
     store.py     ApprovalStore: requests, decisions, lists, execution bookkeeping
+    service.py   ApprovalService, the use cases' one face, made of base.py (what they are
+                 given), asking.py, deciding.py, running.py and reading.py
     executor.py  Executor: runs an approved request chunk by chunk, exactly once
     eligible.py  what still needs doing just before acting: by the request's frozen search,
                  else one GET per id
     rechecks.py  the roles a request needs, checked again at each approval and run
+    step.py      the one step of an approved settings change, run once (apply.py: allow
+                 policies and trusted domains; block_step.py: blocks)
 
 The names other modules use are re-exported here.
 """

@@ -1,32 +1,18 @@
 """The one step of an approved settings change (changes.py): create the allow policy or the
-trusted domain, exactly once.
-
-The executor calls `apply_change` as a request's only chunk, holding its lease. The list is read
-again first: an entry for the pattern already there (made by someone else meanwhile, or by a run
-whose result a crash lost) is not created twice; the step says which one it found. The note of
-the result names the new entry's id, for the request's card, its thread and the audit trail.
+trusted domain, exactly once (step.py: read again first, an entry for the pattern already there
+is not created twice, and the step says which one it found). The note of the result names the
+new entry's id, for the request's card, its thread and the audit trail.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.cloudflare import EmailSecurityClient
-from bot.cloudflare.errors import ApiError
-from bot.cloudflare.settings_models import NewTrustedDomain
+from bot.cloudflare.settings_models import AllowPolicy, NewTrustedDomain, TrustedDomain
 from bot.services.approvals.changes import ALLOW_FLAGS, allow_kind, flag
 from bot.services.approvals.models import ApprovalRequest, ChunkResult
-
-log = logging.getLogger("bot.executor")
-T = TypeVar("T")
-
-
-class Stoppable(Protocol):
-    """The executor's `_unless_stopped`: the work's result, or None when told to stop."""
-
-    async def __call__(self, work: Awaitable[T]) -> T | None: ...
+from bot.services.approvals.step import Stoppable, add_once
 
 
 def _note(made: ApprovalRequest, verb: str) -> str:
@@ -51,44 +37,30 @@ async def apply_change(
     `posting` is called just before the one write (the executor keeps the lease until the
     result is stored)."""
     pattern = made.params["pattern"]
-    result = ChunkResult(index=index, acted=[], skipped=[])
-    try:
-        if made.action == "allow":
-            kind = made.params["pattern_type"]
-            found = await unless_stopped(client.list_allow_policies(pattern=pattern))
-            if found is None:
-                return None
-            same = [p for p in found if p.pattern.lower() == pattern.lower()]
-            if same:
-                result.skipped = list(ids)
-                result.note = f"an allow policy for it exists already: id {same[0].id}"
-                return result
-            posting()
-            policy_flag = ALLOW_FLAGS[allow_kind(made.params)]
-            made_policy = await client.create_allow_policy(
-                pattern, kind,  # type: ignore[arg-type]
-                verify_sender=flag(made.params, "verify_sender"),
-                comments=_note(made, "Allowed"), **{policy_flag: True},
-            )  # fmt: skip
-            result.acted, result.note = list(ids), f"allow policy {made_policy.id} created"
-            return result
-        found_domains = await unless_stopped(client.list_trusted_domains(pattern=pattern))
-        if found_domains is None:
-            return None
-        same_domain = [d for d in found_domains if d.pattern.lower() == pattern.lower()]
-        if same_domain:
-            result.skipped = list(ids)
-            result.note = f"the domain is trusted already: id {same_domain[0].id}"
-            return result
-        posting()
+
+    async def allow() -> str:
+        created = await client.create_allow_policy(
+            pattern, made.params["pattern_type"],  # type: ignore[arg-type]
+            verify_sender=flag(made.params, "verify_sender"),
+            comments=_note(made, "Allowed"), **{ALLOW_FLAGS[allow_kind(made.params)]: True},
+        )  # fmt: skip
+        return f"allow policy {created.id} created"
+
+    async def trust() -> str:
         new = NewTrustedDomain(
             pattern=pattern, is_recent=flag(made.params, "recent"),
             is_similarity=flag(made.params, "similarity"), comments=_note(made, "Trusted")[:1024],
         )  # fmt: skip
-        entry = await client.trusted_domains.create(new)
-    except (ApiError, ValueError) as exc:
-        log.warning("approval request %s: %s failed: %s", made.id, made.action, exc)
-        result.failed, result.error = list(ids), str(exc)
-        return result
-    result.acted, result.note = list(ids), f"trusted domain {entry.id} added"
-    return result
+        return f"trusted domain {(await client.trusted_domains.create(new)).id} added"
+
+    listed: Awaitable[Sequence[AllowPolicy | TrustedDomain]]
+    if made.action == "allow":
+        listed = client.list_allow_policies(pattern=pattern)
+        there, add = "an allow policy for it exists already", allow
+    else:
+        listed = client.list_trusted_domains(pattern=pattern)
+        there, add = "the domain is trusted already", trust
+    return await add_once(
+        made, index, ids, unless_stopped, posting, listed=listed, add=add,
+        there=lambda entry: f"{there}: id {entry.id}",
+    )  # fmt: skip

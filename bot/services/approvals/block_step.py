@@ -1,22 +1,16 @@
 """The one step of an approved block (a domain or address the usual rules say needs an
-approver: bot/services/blocking.py): add it to the tenant's block list, exactly once.
-
-The executor calls `apply_block` as the request's only chunk, holding its lease. The block list
-is read again first: a pattern already listed (blocked by someone else meanwhile, or by a run
-whose result a crash lost) is not posted twice; the step says it was there already.
+approver: bot/services/blocking.py): add it to the tenant's block list, exactly once (step.py:
+the block list is read again first, and a pattern already listed is not posted twice).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from bot.cloudflare import EmailSecurityClient
-from bot.cloudflare.errors import ApiError
-from bot.services.approvals.apply import Stoppable
+from bot.cloudflare.settings_models import BlockedSender
 from bot.services.approvals.models import ApprovalRequest, ChunkResult
-
-log = logging.getLogger("bot.executor")
+from bot.services.approvals.step import Stoppable, add_once
 
 
 async def apply_block(
@@ -28,28 +22,21 @@ async def apply_block(
     posting: Callable[[], None],
 ) -> ChunkResult | None:
     """Re-check the block list, then one block_sender call; None when told to stop before
-    anything was sent. `posting` is called just before the POST (the run then leaves its lease
-    to lapse rather than release it, should it stop before the result is stored)."""
+    anything was sent."""
     pattern, kind = made.params["pattern"], made.params["pattern_type"]
-    result = ChunkResult(index=index, acted=[], skipped=[])
-    try:
-        listed = await unless_stopped(
-            client.list_blocked_senders(pattern=pattern, pattern_type=kind)
-        )
-        if listed is None:
-            return None
-        if any(b.pattern.lower() == pattern.lower() for b in listed):
-            result.skipped, result.note = list(ids), "already on the block list"
-            return result
-        posting()  # until this step's result is stored
+
+    async def block() -> str:
         note = (
             f"Blocked from Slack through approval request {made.id}, asked by "
             f"{made.requester}" + (f": {made.reason}" if made.reason else "")
         )
         await client.block_sender(pattern, kind, comments=note)  # type: ignore[arg-type]
-    except (ApiError, ValueError) as exc:
-        log.warning("approval request %s: block failed: %s", made.id, exc)
-        result.failed, result.error = list(ids), str(exc)
-        return result
-    result.acted, result.note = list(ids), "blocked"
-    return result
+        return "blocked"
+
+    def listed_already(_: BlockedSender) -> str:
+        return "already on the block list"
+
+    return await add_once(
+        made, index, ids, unless_stopped, posting, there=listed_already, add=block,
+        listed=client.list_blocked_senders(pattern=pattern, pattern_type=kind),
+    )  # fmt: skip

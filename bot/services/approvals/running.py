@@ -1,0 +1,95 @@
+"""Running approved requests: the execution (as chunks by the `Executor`, or as one bulk job
+for a request approved as a query), its progress and its end shown on the request's card and
+thread, cancelling a running bulk job, and the sweep every replica runs (expiry, and resuming
+executions nobody holds)."""
+
+from __future__ import annotations
+
+import secrets
+
+from bot.services.approvals.base import ApprovalBase
+from bot.services.approvals.bulkjob import FALLBACK, BulkJobRunner
+from bot.services.approvals.executor import Executor
+from bot.services.approvals.jobcontrol import cancel_job
+from bot.services.approvals.jobstate import JobReport, JobState, is_query
+from bot.services.approvals.models import ApprovalRequest, ApprovalState, report
+from bot.services.approvals.rechecks import recheck
+
+
+class Running(ApprovalBase):
+    async def execute(self, request_id: str) -> ApprovalRequest | None:
+        """Run (or resume) an approved request, its progress shown on its card; None when
+        another run holds it (or it was handed back at shutdown). A request approved as a
+        query runs as one bulk job (bulkjob.py), or as chunks if the API refuses bulk jobs."""
+        made = await self.store.get(request_id)
+        job: JobState | None = None
+        if made is not None and is_query(made):
+            ran = await self._job_runner().run(request_id)
+            if isinstance(ran, ApprovalRequest) and ran.state == ApprovalState.REFUSED:
+                await self.board.say(ran, "refused", "bot")
+            elif isinstance(ran, ApprovalRequest):
+                state = await self.jobs.load(ran.id)
+                if state is not None:
+                    await self.board.say(ran, "finished", "bot", JobReport.of(state))
+            if ran != FALLBACK:
+                return ran if isinstance(ran, ApprovalRequest) else None
+            job = await self.jobs.load(request_id)
+
+        async def progress(made: ApprovalRequest) -> None:
+            totals = await self._totals(made)
+            await self.board.show(made, totals if job is None else JobReport.beside(job, totals))
+
+        executor = Executor(
+            self.store, self.email, lease_seconds=self.lease_seconds,
+            # One owner per run: the sweeper and a click in this process must not share a lease.
+            owner=f"{self.owner}:{secrets.token_hex(4)}",
+            on_progress=progress, audit=self.audit, stop=self.stopping, roles=self._roles,
+            by_search=self.settings.bot_recheck_by_search,
+        )  # fmt: skip
+        done = await executor.run(request_id)
+        # The executor's last progress call drew the finished (or refused) card.
+        if done is not None and done.state == ApprovalState.REFUSED:
+            await self.board.say(done, "refused", "bot")
+            if not done.chunks_done:  # else some ran: "not done" would not be true
+                await self._cards_ended(done, "bot")
+        elif done is not None:
+            results = await self.store.chunks(done.id)
+            await self.board.say(done, "finished", "bot", report(results))
+            if self.cards is not None:
+                await self.cards.settled(done, results)
+        return done
+
+    async def _roles(self, made: ApprovalRequest) -> str | None:
+        """Why `made` may not run now (None: it may), groups fresh: the runs' RoleCheck."""
+        return (await recheck(self.policy, made, "execution")).refusal
+
+    def _job_runner(self) -> BulkJobRunner:
+        return BulkJobRunner(
+            self.store, self.jobs, self.email, f"{self.owner}:{secrets.token_hex(4)}",
+            show=self.board.show, audit=self.audit, lease_seconds=self.lease_seconds,
+            stop=self.stopping, roles=self._roles, poll_max=self.job_poll_max,
+        )  # fmt: skip
+
+    async def cancel_job(self, actor: str, request_id: str) -> None:
+        """Cancel the running bulk job of a request approved as a query: its requester or an
+        approver may (jobcontrol.py)."""
+        await cancel_job(
+            actor, request_id, store=self.store, jobs=self.jobs, policy=self.policy,
+            email=self.email, audit=self.audit,
+        )  # fmt: skip
+
+    async def sweep(self) -> None:
+        """Expire what is overdue and resume executions nobody holds (every replica runs this;
+        the store makes each step happen once)."""
+        for made in await self.store.expire_due():
+            await self.audit.record(
+                actor="bot", action=f"expire {made.action}", ids=made.ids, outcome="expired",
+                request_id=made.id, digest=made.digest,
+            )  # fmt: skip
+            await self.board.show(made, None)
+            await self.board.say(made, "expired", "bot")
+            await self._cards_ended(made, "bot")
+        # The approving process claims its request within moments; a replica's sweep leaves it
+        # that long (a lease's worth), so the run stays where it was approved.
+        for request_id in await self.store.stalled(settled_for=self.lease_seconds):
+            await self.execute(request_id)
