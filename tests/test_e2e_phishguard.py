@@ -120,6 +120,18 @@ def test_a_window_of_more_than_a_page_pages_with_more(
     slack.click(again, "phishguard_more", user=VIEWER)
     slack.private(VIEWER, "That page of PhishGuard reports cannot be shown; run `phishguard`")
 
+    # Digits str.isdigit() takes and int() refuses: the same answer, not "something went wrong".
+    def refusals() -> int:
+        return sum(
+            m["ephemeral"] and m.get("user") == VIEWER and "page of PhishGuard reports cannot"
+            in text_of(m) for m in slack.standin.messages(None)
+        )  # fmt: skip
+
+    before = refusals()
+    button["value"] = f"\u00b2:{asked}:86400"
+    slack.click(again, "phishguard_more", user=VIEWER)
+    slack.wait(lambda: refusals() > before, "the refusal of a key with a superscript digit")
+
 
 def test_bad_input_gets_the_usage(slack: Slack) -> None:
     slack.command("phishguard since:1y")

@@ -16,10 +16,10 @@ from bot.cloudflare.models import PhishGuardReport
 from bot.commands import role_for
 from bot.errors import InvalidInput
 from bot.report_commands import MAX_SINCE
+from bot.services.paging import DIGITS, MAX_PAGE
 from bot.services.policy import Policy
 
 REPORTS_SHOWN = 8  # report cards a page holds (5 blocks each with a divider: Slack allows 50)
-MAX_PAGE = 1000
 SKEW = timedelta(minutes=10)  # a window's end this far past our clock is not one we gave
 
 
@@ -48,7 +48,7 @@ def _read_key(key: str, now: datetime) -> tuple[int, datetime, timedelta]:
     parts = key.split(":")
     if (
         len(parts) != 3
-        or not all(p.isdigit() and len(p) <= 12 for p in parts)
+        or not all(DIGITS.fullmatch(p) for p in parts)
         or not 1 <= int(parts[0]) <= MAX_PAGE
         or not 0 < int(parts[2]) <= MAX_SINCE.total_seconds()
         or int(parts[1]) > (now + SKEW).timestamp()
