@@ -22,12 +22,11 @@ from bot.errors import Gone, InvalidInput, StoreUnavailable
 from bot.services.blocklist import BlocklistService
 from bot.services.lookup import Investigation, LookupService
 from bot.services.policy import Policy
-from bot.services.ports import CardRef, Evidence, NotShown
+from bot.services.ports import NO_CHANNEL, CardRef, Evidence, NotShown
 from bot.services.showing import CardKeeper
 from bot.store import SavedSearch, SearchStore
 
 EvidenceKind = Literal["preview", "raw", "trace"]
-NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
 
 
 def _postable(channel: str | None) -> str:

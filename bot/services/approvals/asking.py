@@ -12,9 +12,9 @@ from bot.services.approvals.base import ApprovalBase
 from bot.services.approvals.models import ActionName, ApprovalRequest, FrozenSearch
 from bot.services.approvals.summaries import guarded_counts, summarise
 from bot.services.briefs import Described
+from bot.services.ports import NO_CHANNEL
 
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
-NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
 
 
 class Asking(ApprovalBase):
