@@ -75,3 +75,7 @@ class Gone(BotError):
 
 class StoreUnavailable(BotError):
     """Redis could not be reached; the message says what to do."""
+
+
+# Said when an answer needs a card and the place it was asked from holds none (a group DM).
+NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."

@@ -18,11 +18,11 @@ from bot.cloudflare import EmailSecurityClient, TooLargeError
 from bot.cloudflare.dispositions import DETECTIONS
 from bot.cloudflare.models import MessageDetails
 from bot.commands import SEARCH_PAGE, SearchCommand, role_for
-from bot.errors import Gone, InvalidInput, StoreUnavailable
+from bot.errors import NO_CHANNEL, Gone, InvalidInput, StoreUnavailable
 from bot.services.blocklist import BlocklistService
 from bot.services.lookup import Investigation, LookupService
 from bot.services.policy import Policy
-from bot.services.ports import NO_CHANNEL, CardRef, Evidence, NotShown
+from bot.services.ports import CardRef, Evidence, NotShown
 from bot.services.showing import CardKeeper
 from bot.store import SavedSearch, SearchStore
 

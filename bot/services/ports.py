@@ -38,10 +38,6 @@ class Origin:
     card: CardRef | None = None
 
 
-# Said when an answer needs a card and the place it was asked from holds none (a group DM).
-NO_CHANNEL = "I can only post cards in a channel or a DM; try again from one."
-
-
 class NotShown(Exception):  # noqa: N818 - a verdict of the surface, like the API's errors
     """The surface would not show something where it was asked: the bot is not in that
     conversation, or cannot see it (Slack's not_in_channel, channel_not_found). `where` names

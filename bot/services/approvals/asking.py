@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.cloudflare.dispositions import Disposition
-from bot.errors import InvalidInput
+from bot.errors import NO_CHANNEL, InvalidInput
 from bot.services.approvals.base import ApprovalBase
 from bot.services.approvals.models import ActionName, ApprovalRequest, FrozenSearch
 from bot.services.approvals.summaries import guarded_counts, summarise
 from bot.services.briefs import Described
-from bot.services.ports import NO_CHANNEL
 
 SUMMARY_KEPT = 20  # messages whose subject, sender and disposition the record keeps
 
