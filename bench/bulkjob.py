@@ -4,9 +4,12 @@ the bot runs it as one Cloudflare bulk job. The simulator enforces Cloudflare's 
 requests / 5 min, 429 past it) and, from the approval on, a latency of 200 ms; its job runs at
 BULK_RATE messages a second (discovery ten times faster).
 
-Measured: approve click -> the card's chat.update showing Done (stand-in `at`); the API calls
-the bot made in between (GET /__simulator/requests), by kind; the final card's lag behind the
-job's `completed_at`; the job created once; no message left quarantined."""
+Measured: the API calls the bot made (GET /__simulator/requests), by kind, from the search
+command to the card's chat.update showing Done: asking (the search page, and reading the search
+as far as BOT_BULK_SEARCH_LIMIT + 1 matches: Cloudflare gives no total, so the ceiling is
+BOT_BULK_JOB_CEILING, 100,000, not a count) and running (approve click -> Done); the final
+card's lag behind the job's `completed_at`; the job created once; no message left
+quarantined."""
 
 from __future__ import annotations
 
@@ -50,7 +53,8 @@ def run(options: Options) -> Result:
     setup = {
         "messages": count, "simulator": f"--rate-limit {limit}, latency {LATENCY_MS} ms from "
         f"the approval on, bulk_rate {BULK_RATE}/s", "bot": f"CLOUDFLARE_RATE_LIMIT={limit}",
-        "measured": "approve click -> the card's chat.update showing Done",
+        "measured": "API calls from the search command to the card's chat.update showing Done",
+        "ceiling": "BOT_BULK_SEARCH_LIMIT 10000 read and one more, BOT_BULK_JOB_CEILING 100000",
     }  # fmt: skip
     result = Result("bulkjob", setup)
     with stack(["--rate-limit", limit], CLOUDFLARE_RATE_LIMIT=limit) as s:
@@ -59,15 +63,17 @@ def run(options: Options) -> Result:
             message["subject"] = f"{TAG} batch"
         for start in range(0, count, 2000):
             s.simulator.add_messages(messages[start : start + 2000])
+        start = len(s.simulator.requests())
         asked = time.time()
         s.slack.command(f'search subject:"{TAG} batch"')
         s.slack.click(s.slack.private(OPERATOR, f"{TAG} batch"), "search_release_all")
         s.slack.submit(s.slack.view("search_bulk_modal"), {"reason": "campaign clean-up"})
-        # Counting the ceiling reads every match (100 search pages for 100,000).
-        card = s.slack.wait(lambda: _card(s.slack, f"at most {count:,}"), "the card", 600)
+        # The search read to BOT_BULK_SEARCH_LIMIT + 1 (11 pages), not to its end (100 pages).
+        card = s.slack.wait(lambda: _card(s.slack, f"{TAG} batch"), "the card", 600)
         request_s = time.time() - asked
         s.simulator.faults(latency_ms=LATENCY_MS, bulk_rate=BULK_RATE)
         mark = len(s.simulator.requests())
+        asking = s.simulator.requests()[start:mark]
         approved = time.time()
         s.slack.click(card, "approval_approve", user=APPROVER)
         wait_card(s.slack, card["ts"], "Done", timeout=600)
@@ -80,14 +86,16 @@ def run(options: Options) -> Result:
     result.figures.update(
         request_s=round(request_s, 1), seconds_to_done=round(done_at - approved, 1),
         job_seconds=round(completed - approved, 1), final_card_lag_s=round(done_at - completed, 2),
-        api_calls=len(requests), api_calls_by_kind=_kinds(requests),
+        api_calls=len(asking) + len(requests), asking_calls=len(asking),
+        asking_calls_by_kind=_kinds(asking), running_calls=len(requests),
+        running_calls_by_kind=_kinds(requests),
         job={k: job[k] for k in ("status", "total_messages_discovered",
                                  "messages_successful", "messages_failed")},
         final_card_text=final[:400],
     )  # fmt: skip
     say(f"[bulkjob] {result.figures}")
     result.targets += [
-        Target("API calls, approve -> Done", len(requests), CALLS_MAX, "calls"),
+        Target("API calls, search -> Done", len(asking) + len(requests), CALLS_MAX, "calls"),
         Target("final card after the job completed", done_at - completed, LAG_MAX, "s"),
         Target("messages not released", count - job["messages_successful"], 0, "messages"),
     ]

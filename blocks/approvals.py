@@ -34,7 +34,7 @@ from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or, when
 from blocks.safety import Kind, clamp, safe, text_width
 from bot.services.approvals.changes import SETTINGS_CHANGES
-from bot.services.approvals.jobstate import JobReport, ceiling_of
+from bot.services.approvals.jobstate import JobReport, ceiling_is_setting, ceiling_of
 from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
@@ -67,13 +67,15 @@ def what(request: ApprovalRequest) -> str:
         return f"Block {safe(kind, 10)} {safe_or(request.params.get('pattern'), 200)}"
     ceiling = ceiling_of(request)
     count = len(request.ids) if ceiling is None else ceiling
-    noun = "message" if count == 1 else "messages"
-    amount = f"{count}"
-    if ceiling is not None:  # approved as a query
-        amount, noun = f"at most {count:,}", f"{noun} matching a search"
+    amount = f"{count} {'message' if count == 1 else 'messages'}"
+    if ceiling is not None and ceiling_is_setting(request):  # its matches were not counted
+        read = request.search.matches if request.search else len(request.ids)
+        amount = f"the messages matching a search (more than {read:,} match; at most {count:,})"
+    elif ceiling is not None:  # approved as a query, its matches counted
+        amount = f"at most {count:,} {'message' if count == 1 else 'messages'} matching a search"
     if request.action == "move":
-        return f"Move {amount} {noun} to {request.params.get('folder', '?')}"
-    return f"Release {amount} {noun} from quarantine"
+        return f"Move {amount} to {request.params.get('folder', '?')}"
+    return f"Release {amount} from quarantine"
 
 
 def approval_card(
@@ -113,7 +115,7 @@ def _facts(request: ApprovalRequest) -> list[MarkdownTextObject]:
     return [
         parts.field("Requested by", f"<@{request.requester}>"),
         parts.field("Reason", safe_or(request.reason, 500, "(none given)")),
-        parts.field("Why approval", clamp(request.rule, 300)),
+        parts.field("Why approval", clamp(request.rule, 600)),  # a query's says its ceiling
         parts.field("Expires", when(request.expires_at)),
         parts.field("Approvals", f"{len(request.approvals)} of {request.required}: {approvals}"),
     ]
@@ -128,6 +130,8 @@ def _summary(request: ApprovalRequest) -> list[Block]:
     if request.action == "block" and not total:
         return []  # nothing but the pattern, which the header names
     head = f"*Messages* ({total})"
+    if ceiling_is_setting(request):  # not all it acts on: the matches were not counted
+        head = f"*Its first matches* ({total}; the bulk job acts on every match)"
     if request.guarded:
         named = ", ".join(f"{n} {safe(d, 30)}" for d, n in sorted(request.guarded.items()))
         head += f" · ⚠️ *includes {named}*"

@@ -13,7 +13,14 @@ from blocks import parts
 from blocks.ids import ActionId, BlockPrefix
 from blocks.parts import mrkdwn, plain
 from blocks.safety import Kind, clamp, safe
-from bot.services.approvals.jobstate import JobReport, JobState, ceiling_of
+from bot.services.approvals.jobstate import (
+    JOB_CEILING,
+    JobReport,
+    JobState,
+    ceiling_is_setting,
+    ceiling_of,
+    uncounted,
+)
 from bot.services.approvals.models import ApprovalRequest, ApprovalState
 
 FAILURES_SHOWN = 20
@@ -31,12 +38,26 @@ def query_section(request: ApprovalRequest) -> list[Block]:
         if name not in WINDOW
     )
     start, end = search.filters.get("start", "?"), search.filters.get("end", "?")
+    bound = f"at most {ceiling:,} messages; the job is cancelled if it finds more"
+    if ceiling_is_setting(request):
+        bound = uncounted(search.matches, ceiling, request.action) + "."
     text = (
         f"*Approved as a query* (one Cloudflare bulk job)\n*Filters*: {filters or 'none'}\n"
         f"*Window*: {safe(start, 30)} to {safe(end, 30)} (fixed when it was asked)\n"
-        f"*Ceiling*: at most {ceiling:,} messages; the job is cancelled if it finds more"
+        f"*Ceiling*: {bound}"
     )
     return [SectionBlock(text=mrkdwn(clamp(text, 3000)))]
+
+
+def message_list_comment(request: ApprovalRequest) -> str:
+    """What the thread's file of a request's messages is: an uncounted query's are not all
+    it acts on."""
+    if not ceiling_is_setting(request):  # its matches were counted: they are all here
+        return "Every message of this request, guarded ones first."
+    return (
+        f"The {len(request.ids):,} messages this query holds (its first matches), guarded ones "
+        "first: sent in chunks if the API refuses bulk jobs. The bulk job acts on every match."
+    )
 
 
 def job_title(totals: JobReport) -> str | None:
@@ -66,7 +87,12 @@ def job_lines(request: ApprovalRequest, totals: JobReport) -> list[Block]:
     status = safe(job.status or "creating", 30).lower()
     ident = f" {safe(job.job_id, 64, kind=Kind.LITERAL)}" if job.job_id else ""  # a code span
     lines = [f"*Bulk job*{ident}: {status} · {job_counts(job)}"]
-    if job.over_ceiling:
+    if job.over_ceiling and ceiling_is_setting(request):  # the admin's to raise
+        lines.append(
+            f"⛔ Cancelled by the bot: the job found more than the ceiling of {job.ceiling:,} "
+            f"messages ({JOB_CEILING}). To act on them all, raise {JOB_CEILING} and ask again."
+        )
+    elif job.over_ceiling:
         lines.append(
             f"⛔ Cancelled by the bot: the job found more than the ceiling of {job.ceiling:,} "
             "messages approved."

@@ -14,7 +14,7 @@ from blocks.approvals import refusal_line, what
 from blocks.safety import Kind, clamp, safe
 from bot.cloudflare.models import ReleaseResult
 from bot.roles import SETTING, Role
-from bot.services.approvals.jobstate import JobReport
+from bot.services.approvals.jobstate import JOB_CEILING, JobReport, ceiling_is_setting
 from bot.services.approvals.models import ApprovalEvent, ApprovalRequest, ExecutionReport
 from bot.services.outcomes import (
     ActionResult,
@@ -257,8 +257,11 @@ def decision_line(request: ApprovalRequest, event: ApprovalEvent, actor: str) ->
 def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
     if isinstance(totals, JobReport) and totals.job.phase != "refused":
         job = totals.job
+        over = (  # BOT_BULK_JOB_CEILING named: it is the admin's to raise
+            f" of {job.ceiling:,} ({JOB_CEILING})" if ceiling_is_setting(request) else ""
+        )
         stopped = (
-            " Cancelled by the bot: it found more than the ceiling." if job.over_ceiling
+            f" Cancelled by the bot: it found more than the ceiling{over}." if job.over_ceiling
             else f" Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else ""
         )  # fmt: skip
         return (

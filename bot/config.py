@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # Every "Release/Move all matching" approved as a query and run as a server-side bulk job
     # (bot.services.approvals.bulkjob); false: only a search past BOT_BULK_SEARCH_LIMIT.
     bot_bulk_all_as_query: bool = False
+    # The ceiling of a "Release/Move all matching" whose search has more matches than
+    # BOT_BULK_SEARCH_LIMIT: Cloudflare gives no total, so the bot counts no further and the
+    # bulk job is cancelled if it finds more than this (bot.services.querying).
+    bot_bulk_job_ceiling: int = Field(default=100_000, ge=1)
     # People's requests in progress per replica (bot.services.gate); past it, "busy".
     bot_max_in_progress: int = Field(default=100, ge=1)
     # Largest raw EML (MB) the bot attaches; it is spooled to a temporary file, never held whole.
@@ -282,6 +286,15 @@ class Settings(BaseSettings):
             )
         if self.uses_cloudflare and not self.cloudflare_account_id:
             raise ValueError("CLOUDFLARE_ACCOUNT_ID is required with Cloudflare credentials")
+        return self
+
+    @model_validator(mode="after")
+    def _job_ceiling(self) -> Settings:
+        if self.bot_bulk_job_ceiling < self.bot_bulk_search_limit:
+            raise ValueError(
+                "BOT_BULK_JOB_CEILING must be at least BOT_BULK_SEARCH_LIMIT: it bounds a bulk "
+                "job only when the search has more matches than BOT_BULK_SEARCH_LIMIT"
+            )
         return self
 
     @property

@@ -59,6 +59,7 @@ from bot.services.lookup import LookupService
 from bot.services.messages import MessageService
 from bot.services.phishguard import PhishGuardService
 from bot.services.policy import GroupLookupError, Policy
+from bot.services.querying import QueryService
 from bot.services.registry import Services
 from bot.services.routes import load_routes
 from bot.services.showing import CardKeeper
@@ -143,7 +144,7 @@ def build(
     )  # fmt: skip
     actions = ActionService(
         email=email, lookup=lookup, policy=policy, approvals=approvals, audit=audit, once=once,
-        cards=cards, searches=searches, settings=settings,
+        cards=cards, settings=settings,
     )  # fmt: skip
     allowlist = AllowlistService(
         email=email, policy=policy, audit=audit, approvals=approvals, lookup=lookup, cards=cards
@@ -155,6 +156,10 @@ def build(
             raw_max_mb=settings.bot_raw_max_mb, blocklist=blocklist,
         ),
         approvals=approvals,
+        queries=QueryService(
+            email=email, actions=actions, approvals=approvals, policy=policy, searches=searches,
+            settings=settings,
+        ),
         policy=policy,
         digests=DigestService(Outbox(store), policy),
         blocklist=blocklist,

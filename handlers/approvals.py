@@ -92,13 +92,13 @@ async def on_all_matching_submit(request: Request) -> None:
     reason = field(values, InputId.REASON).get("value") or ""
     reply = dataclasses.replace(request.reply, channel_id=ctx.channel_id or None)
     origin = Origin(channel=ctx.channel_id or None)
-    actions = request.services.actions
+    queries = request.services.queries
     if ctx.action == "move":
-        result = await actions.all_matching(
+        result = await queries.all_matching(
             request.actor, ctx.search_key, "move", origin, folder, reason
         )
     else:
-        result = await actions.all_matching(
+        result = await queries.all_matching(
             request.actor, ctx.search_key, "release", origin, None, reason
         )
     await tell(reply, result)

@@ -1111,6 +1111,62 @@ def test_approval_card_lists_failed_and_undelivered_ids() -> None:
     assert problems(blocks, surface="message") == []
 
 
+@pytest.mark.parametrize("source", ["count", "setting"])
+def test_a_query_says_whether_its_ceiling_was_counted_or_is_the_setting(source: str) -> None:
+    """Counted: "at most 4,210 messages". BOT_BULK_JOB_CEILING: that nobody counted, and the
+    setting named wherever the ceiling is (card, job cancelled past it, thread, file comment)."""
+    from datetime import UTC, datetime, timedelta
+
+    from blocks.approvals import approval_card, what
+    from blocks.bulkjob import message_list_comment
+    from blocks.limits import problems
+    from blocks.outcomes import finished_line
+    from bot.services.approvals import ApprovalRequest, ApprovalState, FrozenSearch, digest
+    from bot.services.approvals.jobstate import JobReport, JobState
+    from tests.kit.store import TEST_KEY
+
+    ids = [f"id{i:04d}-2026-01-01T00:00:00-0000abcd" for i in range(12)]
+    ceiling = "4210" if source == "count" else "100000"
+    params = {"folder": "JunkEmail", "ceiling": ceiling, "ceiling_from": source}
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    search = FrozenSearch(filters={"subject": "Invoice", "start": "a", "end": "b"}, matches=12)
+    request = ApprovalRequest(
+        id="req123", action="move", params=params, ids=ids,
+        digest=digest(TEST_KEY, "move", params, ids), requester="U1", reason="", rule="r",
+        summary=[], created_at=now, expires_at=now + timedelta(hours=1), required=1,
+        state=ApprovalState.DONE, chunks_total=0, chunks_done=0, search=search,
+    )  # fmt: skip
+    job = JobState(phase="finished", ceiling=int(ceiling), status="CANCELLED", discovered=100_001,
+                   over_ceiling=True)  # fmt: skip
+    card = approval_card(request, approvers="", totals=JobReport.of(job))
+    text = str([b.to_dict() for b in card])
+    assert problems(card, surface="message") == []
+    if source == "count":
+        assert what(request) == "Move at most 4,210 messages matching a search to JunkEmail"
+        assert "*Ceiling*: at most 4,210 messages" in text and "BOT_BULK_JOB_CEILING" not in text
+        assert "found more than the ceiling of 4,210 messages approved" in text
+        assert finished_line(request, JobReport.of(job)).endswith(
+            "Cancelled by the bot: it found more than the ceiling."
+        )
+        assert message_list_comment(request).startswith("Every message of this request")
+        return
+    assert what(request) == (
+        "Move the messages matching a search (more than 12 match; at most 100,000) to JunkEmail"
+    )
+    assert (
+        "*Ceiling*: More than 12 messages match (Cloudflare gives no total, so the bot counted "
+        "no further). The bulk job acts on every match, at most 100,000 (BOT_BULK_JOB_CEILING)"
+    ) in text
+    assert "*Its first matches* (12; the bulk job acts on every match)" in text
+    assert (
+        "the ceiling of 100,000 messages (BOT_BULK_JOB_CEILING). To act on them all, raise" in text
+    )
+    assert finished_line(request, JobReport.of(job)).endswith(
+        "it found more than the ceiling of 100,000 (BOT_BULK_JOB_CEILING)."
+    )
+    assert "The bulk job acts on every match." in message_list_comment(request)
+
+
 # --- alert digests ----------------------------------------------------------------------------
 
 

@@ -18,7 +18,8 @@ ENV_NAMES = [
     "CLOUDFLARE_API_URL", "REDIS_URL", "HOST", "PORT", "BOT_COMMAND", "BOT_VIEWERS",
     "BOT_OPERATORS", "BOT_APPROVERS", "BOT_APPROVAL_TTL", "BOT_BULK_THRESHOLD",
     "BOT_GUARDED_DISPOSITIONS", "ALERT_CHANNEL", "ALERT_DISPOSITIONS", "ALERT_POLL_SECONDS",
-    "ALERT_BACKFILL_HOURS", "ALERT_ROUTES", "BOT_INTEGRITY_KEY",
+    "ALERT_BACKFILL_HOURS", "ALERT_ROUTES", "BOT_INTEGRITY_KEY", "BOT_BULK_SEARCH_LIMIT",
+    "BOT_BULK_JOB_CEILING",
 ]  # fmt: skip
 
 
@@ -82,6 +83,21 @@ def test_executor_share_is_a_fraction_of_the_budget(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv("CLOUDFLARE_EXECUTOR_SHARE", bad)
         with pytest.raises(ConfigError, match="- CLOUDFLARE_EXECUTOR_SHARE:"):
             load_settings()
+
+
+def test_the_job_ceiling_is_at_least_the_search_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BOT_BULK_JOB_CEILING bounds a job only past BOT_BULK_SEARCH_LIMIT matches: below it, a
+    search the bot counted could have more matches than the ceiling it would get."""
+    assert load_settings().bot_bulk_job_ceiling == 100_000
+    monkeypatch.setenv("BOT_BULK_SEARCH_LIMIT", "500")
+    monkeypatch.setenv("BOT_BULK_JOB_CEILING", "500")
+    assert load_settings().bot_bulk_job_ceiling == 500
+    monkeypatch.setenv("BOT_BULK_JOB_CEILING", "499")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    text = str(error.value)
+    assert "BOT_BULK_JOB_CEILING must be at least BOT_BULK_SEARCH_LIMIT" in text
+    assert "499" not in text, "values are never echoed"
 
 
 def test_integrity_key_comes_from_the_bots_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,21 +1,25 @@
-"""End to end: "Release all matching" past BOT_BULK_SEARCH_LIMIT is approved as a query (filters,
-fixed window, ceiling) and run as one Cloudflare bulk job: its progress on the card, the job
-cancelled when discovery passes the ceiling or when someone allowed presses Cancel, the fallback
-to chunks when the API refuses bulk jobs, and a restarted bot following the job it made, which
-is created once whatever happens.
+"""End to end: "Release all matching" is approved as a query (filters, fixed window, ceiling)
+and run as one Cloudflare bulk job: the search read no further than BOT_BULK_SEARCH_LIMIT + 1
+matches, its ceiling the count (when the search ended there) or BOT_BULK_JOB_CEILING (when it did
+not), its progress on the card, the job cancelled when discovery passes the ceiling or when
+someone allowed presses Cancel, the fallback to chunks when the API refuses bulk jobs, and a
+restarted bot following the job it made, which is created once whatever happens.
 
-A bot of its own (BOT_BULK_SEARCH_LIMIT=5: a search of more than 5 quarantined matches is a
-query) on a Redis database of its own; the simulator runs its jobs at `bulk_rate` messages a
-second (discovery ten times faster).
+A bot of its own (BOT_BULK_SEARCH_LIMIT=5, BOT_BULK_JOB_CEILING=40, BOT_BULK_ALL_AS_QUERY=true:
+every "all matching" is a query, counted up to 5 matches, else with the ceiling 40) on a Redis
+database of its own; the simulator runs its jobs at `bulk_rate` messages a second (discovery ten
+times faster).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.kit.factories import quarantined_messages
 from tests.kit.flows import approval_card, released_ids, thread_reply, wait_card
@@ -32,7 +36,12 @@ from tests.kit.slack import (
 )
 
 LIMIT = "5"
+JOB_CEILING = "40"
 DB = "5"
+SETTINGS = {
+    "BOT_BULK_SEARCH_LIMIT": LIMIT, "BOT_BULK_JOB_CEILING": JOB_CEILING,
+    "BOT_BULK_ALL_AS_QUERY": "true",
+}  # fmt: skip
 
 
 def _url(redis_server: RedisProcess) -> str:
@@ -43,9 +52,7 @@ def _url(redis_server: RedisProcess) -> str:
 def query_bot(
     shared_simulator: SimulatorProcess, standin: StandinProcess, redis_server: RedisProcess
 ) -> Iterator[BotProcess]:
-    with BotProcess(
-        shared_simulator, standin, _url(redis_server), BOT_BULK_SEARCH_LIMIT=LIMIT
-    ) as process:
+    with BotProcess(shared_simulator, standin, _url(redis_server), **SETTINGS) as process:
         yield process
 
 
@@ -74,7 +81,7 @@ def ask(
     driver.command(f'search subject:"{tag} batch"')
     driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
     driver.submit(driver.view("search_bulk_modal"), {"reason": "campaign clean-up"})
-    return approval_card(driver, f"at most {count}"), ids
+    return approval_card(driver, f"{tag} batch"), ids  # the query's filters, on its card
 
 
 def jobs_created(simulator: SimulatorProcess) -> list[dict[str, Any]]:
@@ -99,8 +106,8 @@ def test_a_query_shows_its_search_and_ceiling_then_its_job_to_the_end(
 ) -> None:
     card, _ = ask(jobs, simulator, 30, "Qprog", bounce=1)
     text = text_of(card)
-    assert "Release at most 30 messages matching a search" in text
-    assert "Approved as a query" in text and "at most 30 messages" in text
+    assert "Release the messages matching a search (more than 5 match; at most 40)" in text
+    assert "Approved as a query" in text and "at most 40 (BOT_BULK_JOB_CEILING)" in text
     assert "Qprog batch" in text and "Window" in text, text
     simulator.faults(bulk_rate=10)  # discovered in 0.3 s, then 3 s of processing
     jobs.click(card, "approval_approve", user=APPROVER)
@@ -116,19 +123,77 @@ def test_a_query_shows_its_search_and_ceiling_then_its_job_to_the_end(
     assert released_ids(simulator) == [], "no chunk was sent: the job did it"
 
 
-def test_a_job_that_finds_more_than_the_ceiling_is_cancelled(
+def test_a_search_past_the_limit_is_read_no_further_and_asked_with_the_settings_ceiling(
+    jobs: Slack, simulator: SimulatorProcess, redis_server: RedisProcess
+) -> None:
+    """Cloudflare gives no total: the bot reads BOT_BULK_SEARCH_LIMIT + 1 matches (one page of
+    6 here), not the whole search, and asks with BOT_BULK_JOB_CEILING as the ceiling, saying so
+    on the card, in the requester's answer, in the rule and in the audit."""
+    messages = quarantined_messages(30, "Qmore")
+    simulator.add_messages([dict(m, subject="Qmore batch") for m in messages])
+    jobs.command('search subject:"Qmore batch"')
+    results = jobs.private(OPERATOR, "Qmore batch")
+    mark = len(simulator.requests())
+    jobs.click(results, "search_release_all")
+    jobs.submit(jobs.view("search_bulk_modal"), {"reason": "campaign clean-up"})
+    card = text_of(approval_card(jobs, "Qmore batch"))
+    said = (
+        "More than 5 messages match (Cloudflare gives no total, so the bot counted no "
+        "further). The bulk job acts on every match still quarantined, at most 40 "
+        "(BOT_BULK_JOB_CEILING); it is cancelled if it finds more"
+    )
+    assert "Release the messages matching a search (more than 5 match; at most 40)" in card
+    assert f"*Ceiling*: {said}" in card, card
+    assert "at most 40 messages" not in card, "40 is the setting, not a count"
+    answer = text_of(jobs.private(OPERATOR, "Asked for approval"))
+    assert said in answer and "Approved as a query" in answer, answer
+    reads = [
+        r["query"] for r in simulator.requests()[mark:]
+        if r["method"] == "GET" and r["path"].endswith("/email-security/investigate")
+    ]  # fmt: skip
+    assert [(q.get("per_page"), q.get("cursor")) for q in reads] == [("6", None)], reads
+    store = redis.Redis.from_url(_url(redis_server))
+    asked = [f for _, f in store.xrange("audit") if f[b"action"] == b"request release"]
+    detail = json.loads(asked[-1][b"detail"])
+    assert (detail["ceiling"], detail["ceiling_from"]) == ("40", "setting")
+    assert said in detail["rule"] and detail["search"]["subject"] == "Qmore batch"
+
+
+def test_a_counted_ceiling_is_the_matches_and_a_job_past_it_is_cancelled(
     jobs: Slack, simulator: SimulatorProcess
 ) -> None:
-    card, _ = ask(jobs, simulator, 12, "Qceil")
-    # More mail of the same campaign within the request's window: the job will find 24.
-    late = quarantined_messages(12, "QceilLate")
+    """A search that ends within BOT_BULK_SEARCH_LIMIT is counted: its ceiling is its matches."""
+    card, _ = ask(jobs, simulator, 4, "Qceil")
+    text = text_of(card)
+    assert "Release at most 4 messages matching a search" in text
+    assert "Approved as a query: at most 4 messages" in text and "BOT_BULK_JOB_CEILING" not in text
+    # More mail of the same campaign within the request's window: the job will find 8.
+    late = quarantined_messages(4, "QceilLate")
     simulator.add_messages([dict(m, subject="Qceil batch") for m in late])
     simulator.faults(bulk_rate=1)
     jobs.click(card, "approval_approve", user=APPROVER)
-    done = wait_card(jobs, card["ts"], "more than the ceiling of 12", timeout=30)
-    assert "cancelled" in text_of(done).lower()
+    done = wait_card(jobs, card["ts"], "more than the ceiling of 4 messages approved", timeout=30)
+    assert "cancelled" in text_of(done).lower() and "BOT_BULK_JOB_CEILING" not in text_of(done)
     wait_card(jobs, card["ts"], "Job cancelled", timeout=30)
-    assert quarantined(simulator, "Qceil") >= 22, "the job stopped before acting on most"
+    assert quarantined(simulator, "Qceil") >= 6, "the job stopped before acting on most"
+
+
+def test_a_job_that_finds_more_than_bot_bulk_job_ceiling_is_cancelled(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    card, _ = ask(jobs, simulator, 12, "Qset")
+    # The campaign grew within the request's window: the job finds 42, past the setting's 40.
+    late = quarantined_messages(30, "QsetLate")
+    simulator.add_messages([dict(m, subject="Qset batch") for m in late])
+    simulator.faults(bulk_rate=3)  # all found in 1.4 s; 14 s of processing
+    jobs.click(card, "approval_approve", user=APPROVER)
+    done = wait_card(jobs, card["ts"], "Job cancelled", timeout=30)
+    assert (
+        "Cancelled by the bot: the job found more than the ceiling of 40 messages "
+        "(BOT_BULK_JOB_CEILING)" in text_of(done)
+    ), text_of(done)
+    thread_reply(jobs, card["ts"], "it found more than the ceiling of 40 (BOT_BULK_JOB_CEILING)")
+    assert quarantined(simulator, "Qset") >= 20, "the job stopped before acting on most"
 
 
 @pytest.mark.starts_first(15)
@@ -174,7 +239,7 @@ def test_a_restarted_bot_follows_the_job_it_made(
     standin: StandinProcess,
     redis_server: RedisProcess,
 ) -> None:
-    victim = BotProcess(shared_simulator, standin, _url(redis_server), BOT_BULK_SEARCH_LIMIT=LIMIT)
+    victim = BotProcess(shared_simulator, standin, _url(redis_server), **SETTINGS)
     try:
         driver = Slack(victim, standin)
         card, _ = ask(driver, simulator, 30, "Qkill")

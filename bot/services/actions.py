@@ -4,6 +4,7 @@ Each entry point takes the actor first and does all of it: the role, the message
 (never a stale card's), the approval rule, one claim so that a double click does not act twice,
 the API call, the audit entry, and the outcome on the card it came from (or a new card). It
 returns an `ActionResult`, or raises a `bot.errors.BotError` whose sentence the person reads.
+"Release/Move all matching" a search is bot/services/querying.py.
 """
 
 from __future__ import annotations
@@ -12,22 +13,18 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Literal
 
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.models import Destination, MessageDetails, PatternType, ReclassifyDisposition
 from bot.commands import role_for
 from bot.config import Settings
-from bot.errors import Gone, InProgress, InvalidInput, StoreUnavailable
+from bot.errors import InProgress, InvalidInput, StoreUnavailable
 from bot.roles import Role
-from bot.services.approvals.eligible import freeze, search_args
-from bot.services.approvals.jobstate import CEILING
-from bot.services.approvals.models import FrozenSearch
 from bot.services.approvals.service import ApprovalService
 from bot.services.audit import AuditLog
 from bot.services.blocking import BlockRules, block_pattern, forged_from
-from bot.services.briefs import Brief, Described
+from bot.services.briefs import Described
 from bot.services.guard import ApprovalNeeded, Verdicts, approval_needed
 from bot.services.lookup import LookupService
 from bot.services.outcomes import (
@@ -45,21 +42,10 @@ from bot.services.policy import Policy
 from bot.services.ports import Origin
 from bot.services.showing import CardKeeper
 from bot.services.submissions import SubmissionService
-from bot.store import Once, SearchStore
+from bot.store import Once
 
 log = logging.getLogger("bot.actions")
 RUNNING_SECONDS = 120  # how long a claim on an action in progress lasts if its process dies
-
-
-QUERY_READ_MAX = 1_000_000  # matches a query's ceiling is counted over, at most
-
-
-def as_query(ceiling: int) -> str:
-    """Said of a request approved as a query, in its rule."""
-    return (
-        f"Approved as a query: at most {ceiling:,} messages, acted on by one Cloudflare bulk "
-        "job (the first ones in chunks if the API refuses bulk jobs)"
-    )
 
 
 class ActionService:
@@ -73,7 +59,6 @@ class ActionService:
         audit: AuditLog,
         once: Once,
         cards: CardKeeper,
-        searches: SearchStore,
         settings: Settings,
     ) -> None:
         self.email = email
@@ -83,11 +68,8 @@ class ActionService:
         self.audit = audit
         self.once = once
         self.cards = cards
-        self.searches = searches
         self.bulk_threshold = settings.bot_bulk_threshold
         self.guarded = frozenset(settings.bot_guarded_dispositions)
-        self.search_limit = settings.bot_bulk_search_limit
-        self.all_as_query = settings.bot_bulk_all_as_query
         self.verdicts = Verdicts(email)
         self.block_rules = BlockRules(email)
         self.submissions: SubmissionService | None = None  # follows reclassifies (container)
@@ -186,77 +168,17 @@ class ActionService:
         need: ApprovalNeeded,
         reason: str,
         origin: Origin,
-        search: FrozenSearch | None = None,
         checked: list[MessageOutcome] | None = None,
     ) -> ActionResult:
         made = await self.approvals.request(
             actor, action, messages, params, rule=need.reason, reason=reason,
-            channel=origin.channel, verdicts=need.verdicts, search=search,
+            channel=origin.channel, verdicts=need.verdicts,
         )  # fmt: skip
         return ActionResult(
             outcomes=checked or [],
             requested=made,
             approvers=self.policy.who(Role.APPROVER),
         )
-
-    async def all_matching(
-        self,
-        actor: str,
-        key: str,
-        action: Literal["release", "move"],
-        origin: Origin,
-        folder: Destination | None = None,
-        reason: str = "",
-    ) -> ActionResult:
-        """Every message of a saved search (up to BOT_BULK_SEARCH_LIMIT matches) into one
-        approval request: a second person approves every action on a whole search. A search
-        with more matches is cut there, and the request says so (its card, the answer, the
-        audit): nobody is led to think the rest was handled."""
-        await self.policy.require(actor, role_for(action), f"{action} messages")
-        saved = await self.searches.load(key)
-        if saved is None:
-            raise Gone("That search has expired (searches are kept an hour); run it again.")
-        # Its window fixed now: the request and its re-check after approval see the same search.
-        frozen = freeze(saved.filters, datetime.now(UTC))
-        found, matches, covered = await self._matches(frozen, action)
-        frozen = frozen.model_copy(update={"matches": min(matches, self.search_limit)})
-        if not found:
-            raise InvalidInput("No message of that search needs it (nothing quarantined matches).")
-        if action == "move" and folder is None:
-            raise InvalidInput("Choose the folder to move the messages to.")
-        need = await self.needs_approval(action, found, folder) or ApprovalNeeded(
-            "every bulk action from a search is approved by a second person"
-        )
-        params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
-        # More than its ids cover (or every one, if the admin says so): approved as a query
-        # with a ceiling and run as one bulk job (approvals/jobstate.py); its ids are what it
-        # falls back to if the API refuses bulk jobs.
-        if self.all_as_query or covered > len(found):
-            params[CEILING] = str(covered)
-            need = ApprovalNeeded(f"{need.reason}. {as_query(covered)}")
-        return await self._request(actor, action, found, params, need, reason, origin, frozen)
-
-    async def _matches(
-        self, frozen: FrozenSearch, action: Literal["release", "move"]
-    ) -> tuple[list[Brief], int, int]:
-        """The matches of `frozen` an action on all of it covers (a release: the quarantined
-        ones), as briefs taken page by page up to BOT_BULK_SEARCH_LIMIT read; how many results
-        were read in all (to the end of the search, at most QUERY_READ_MAX); and how many of
-        them the action covers (a query's ceiling)."""
-        limit = self.search_limit
-        search = self.email.search_matches(
-            limit=QUERY_READ_MAX, per_page=1000, **search_args(frozen)
-        )
-        found: list[Brief] = []
-        seen = covered = 0
-        values: dict[str, str] = {}  # what the matches repeat (a campaign's subject) kept once
-        async for message in search:
-            seen += 1
-            if action != "release" or message.is_quarantined:
-                covered += 1
-                if seen <= limit:
-                    found.append(Brief.of(message, values))
-        return found, seen, covered
 
     # -- one message ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from bot.services.false_positive import FalsePositiveService
 from bot.services.messages import MessageService
 from bot.services.phishguard import PhishGuardService
 from bot.services.policy import Policy
+from bot.services.querying import QueryService
 from bot.services.submissions import SubmissionService
 from bot.services.vip import VipService
 
@@ -23,6 +24,7 @@ class Services:
     actions: ActionService  # release, move, reclassify, block
     messages: MessageService  # cards, evidence, search
     approvals: ApprovalService  # ask, approve, reject, cancel, execute, what is pending
+    queries: QueryService  # "Release/Move all matching": a whole search, one request
     policy: Policy  # who may do what (the services check it themselves)
     digests: DigestService  # an alert digest's list
     blocklist: BlocklistService  # the blocked senders (list, unblock), the protected domains

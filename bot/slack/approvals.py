@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks import notice
 from blocks.approvals import SUMMARY_SHOWN, approval_card, message_list_text, what
+from blocks.bulkjob import message_list_comment
 from blocks.outcomes import decision_line, finished_line
 from blocks.safety import clamp
 from bot.roles import Role
@@ -66,7 +67,7 @@ class SlackApprovals:
             channel=request.channel, thread_ts=request.message_ts,
             content=message_list_text(messages), filename=f"request-{request.id}-messages.tsv",
             title=f"The {len(messages)} messages of request {request.id}",
-            initial_comment="Every message of this request, guarded ones first.",
+            initial_comment=message_list_comment(request),
         )  # fmt: skip
 
     async def show(self, request: ApprovalRequest, totals: ExecutionReport | None) -> None:

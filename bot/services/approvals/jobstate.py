@@ -2,9 +2,12 @@
 
 A "Release/Move all matching" whose search has more matches than BOT_BULK_SEARCH_LIMIT (or
 any, with BOT_BULK_ALL_AS_QUERY) is approved as its frozen search (filters, a fixed window)
-with a ceiling: the matches counted when it was asked, kept in `params["ceiling"]` so the
-request's digest covers it. Its ids (the first BOT_BULK_SEARCH_LIMIT matches) are what the
-request falls back to when the API refuses bulk jobs.
+with a ceiling, kept in `params["ceiling"]` so the request's digest covers it: the matches
+counted when it was asked, when the search ended within BOT_BULK_SEARCH_LIMIT; else
+BOT_BULK_JOB_CEILING, since Cloudflare gives no total and the bot reads no further
+(`params["ceiling_from"]` says which, for the wording). Its ids (the first
+BOT_BULK_SEARCH_LIMIT matches) are what the request falls back to when the API refuses bulk
+jobs.
 
 Kept apart from the runner (bulkjob.py) so that renderers (blocks/) can draw a job without
 importing redis or the API client: this module imports pydantic and models.py only.
@@ -20,6 +23,9 @@ from pydantic import BaseModel
 from bot.services.approvals.models import ApprovalRequest, ExecutionReport
 
 CEILING = "ceiling"  # the params key of a query request's ceiling
+CEILING_FROM = "ceiling_from"  # the params key saying where it came from: COUNTED or SETTING
+COUNTED, SETTING = "count", "setting"
+JOB_CEILING = "BOT_BULK_JOB_CEILING"  # the setting an uncounted ceiling is
 FINISHED = frozenset({"COMPLETED", "FAILED", "CANCELLED", "SKIPPED"})
 
 # creating: the POST may be out (a restart looks the job up by its comment before creating);
@@ -32,6 +38,23 @@ def ceiling_of(request: ApprovalRequest) -> int | None:
     """The ceiling of a request approved as a query; None for any other request."""
     value = request.params.get(CEILING)
     return int(value) if value and value.isdigit() else None
+
+
+def ceiling_is_setting(request: ApprovalRequest) -> bool:
+    """True when the ceiling is BOT_BULK_JOB_CEILING (the search had more matches than the bot
+    reads); False when it is the matches counted (and for requests made before the key)."""
+    return request.params.get(CEILING_FROM) == SETTING
+
+
+def uncounted(matches: int, ceiling: int, action: str) -> str:
+    """What a query with BOT_BULK_JOB_CEILING as its ceiling is, in the rule and on the card:
+    that nobody counted its matches, and what bounds the job instead."""
+    every = "every match still quarantined" if action == "release" else "every match"
+    return (
+        f"More than {matches:,} messages match (Cloudflare gives no total, so the bot counted "
+        f"no further). The bulk job acts on {every}, at most {ceiling:,} ({JOB_CEILING}); it "
+        "is cancelled if it finds more"
+    )
 
 
 def is_query(request: ApprovalRequest) -> bool:
