@@ -40,6 +40,7 @@ from bot.services.approvals.executor import RoleCheck
 from bot.services.approvals.jobstate import FINISHED, JobFailure, JobReport, JobState, ceiling_of
 from bot.services.approvals.jobstore import JobStore
 from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
+from bot.services.approvals.renewal import lease_renewed
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.policy import GroupLookupError
@@ -95,10 +96,10 @@ class BulkJobRunner:
             request_id, self.owner, self.lease_seconds
         ):
             return None
-        renewer = asyncio.create_task(self._keep_renewed(request_id))
         release = True
         try:
-            answer = await self._run(request_id)
+            async with lease_renewed(self.store, request_id, self.owner, self.lease_seconds):
+                answer = await self._run(request_id)
             # A POST whose answer was lost (None while creating) may still land: let the
             # lease lapse rather than let another run look for the job too early.
             if answer is None:
@@ -106,9 +107,6 @@ class BulkJobRunner:
                 release = state is None or state.phase != "creating"
             return answer
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             if release:
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.release_lease(request_id, self.owner)
@@ -168,7 +166,12 @@ class BulkJobRunner:
                 )  # fmt: skip
             except ApiError as exc:
                 if exc.status is None or not 400 <= exc.status < 500 or exc.status == 429:
+                    # The job may exist all the same (a 5xx or a lost answer says nothing of
+                    # that): the card says so, and a later run looks for it before making one.
                     log.warning("approval request %s: bulk job not created: %s", made.id, exc)
+                    failed = state.model_copy(update={"error": str(exc)})
+                    if await self.jobs.save(made.id, self.owner, failed):
+                        await self._draw(made, failed, force=True)
                     return None
                 refused = state.model_copy(update={"phase": "refused", "refusal": str(exc)})
                 if not await self.jobs.save(made.id, self.owner, refused):
@@ -260,16 +263,6 @@ class BulkJobRunner:
         return done
 
     # -- lease, card, audit --------------------------------------------------------------------
-
-    async def _keep_renewed(self, request_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                if not await self.store.renew(request_id, self.owner, self.lease_seconds):
-                    log.warning("approval request %s: lease lost", request_id)
-                    return
-            except StoreUnavailable as exc:
-                log.warning("could not renew the lease of %s: %s", request_id, exc)
 
     async def _draw(self, made: ApprovalRequest, state: JobState, *, force: bool) -> None:
         if not force and time.monotonic() - self._shown < SHOW_EVERY:
