@@ -1,8 +1,9 @@
 """End to end: "Release all matching" past BOT_BULK_SEARCH_LIMIT is approved as a query (filters,
 fixed window, ceiling) and run as one Cloudflare bulk job: its progress on the card, the job
 cancelled when discovery passes the ceiling or when someone allowed presses Cancel, the fallback
-to chunks when the API refuses bulk jobs, and a restarted bot following the job it made, which
-is created once whatever happens.
+to chunks when the API refuses bulk jobs, a restarted bot following the job it made, which
+is created once whatever happens (a POST answered 5xx included), and the cards of the messages
+the request holds following the job's end.
 
 A bot of its own (BOT_BULK_SEARCH_LIMIT=5: a search of more than 5 quarantined matches is a
 query) on a Redis database of its own; the simulator runs its jobs at `bulk_rate` messages a
@@ -157,7 +158,9 @@ def test_a_job_that_finds_more_than_the_ceiling_is_cancelled(
 def test_cancel_is_for_the_requester_or_an_approver(
     jobs: Slack, simulator: SimulatorProcess
 ) -> None:
-    card, _ = ask(jobs, simulator, 30, "Qstop")
+    card, ids = ask(jobs, simulator, 30, "Qstop")
+    jobs.command(f"lookup {ids[4]}")  # one of the messages the request holds (the first 5)
+    lookup = jobs.card(lambda m: ids[4] in str(m))
     simulator.faults(bulk_rate=1)  # 30 s of processing
     jobs.click(card, "approval_approve", user=APPROVER)
     running = wait_card(jobs, card["ts"], "processing", timeout=30)
@@ -169,6 +172,9 @@ def test_cancel_is_for_the_requester_or_an_approver(
     assert f"Cancelled by <@{APPROVER}>" in text_of(stopped)
     thread_reply(jobs, card["ts"], f"Cancelled by <@{APPROVER}>")
     assert quarantined(simulator, "Qstop") >= 20, "what was not yet done stays quarantined"
+    # What the job did to it is not known: the card says so, and shows it as it is now.
+    said = text_of(card_now(jobs, lookup["ts"]))
+    assert "Release not finished (the job was cancelled before it ended" in said, said
 
 
 def test_a_refused_bulk_job_falls_back_to_chunks_of_the_first_matches(
@@ -243,14 +249,14 @@ def test_the_cards_of_the_messages_a_job_acted_on_follow_it(
     done = followed(released["ts"], "Released by the bulk job of approval request")
     assert not has_action(done, "msg_release"), "no Release on a message the job released"
     assert f"approved by <@{APPROVER}>" in text_of(done), text_of(done)
-    failed = followed(bounced["ts"], "Release failed in the bulk job of approval request")
+    failed = followed(bounced["ts"], "Release failed (Delivery failed for every recipient) in")
+    assert "the bulk job of approval request" in text_of(failed)
     assert has_action(failed, "msg_release"), "still quarantined: Release stays"
     wait_card(jobs, card["ts"], "Done", timeout=30)
     assert text_of(card_now(jobs, released["ts"])).count("bulk job") == 1, "one line"
     assert len(jobs_created(simulator)) == 1
 
 
-@pytest.mark.starts_first(10)
 @pytest.mark.parametrize("lands", [False, True], ids=["not-made", "made-answer-lost"])
 def test_a_job_creation_answered_5xx_is_told_and_resumed_into_one_job(
     jobs: Slack, simulator: SimulatorProcess, lands: bool

@@ -18,9 +18,13 @@ Exactly once, step by step:
   long job costs few calls); the card is redrawn when the counts change, at most once a second.
   Discovery past the ceiling cancels the job (`over_ceiling`); a Cancel mark (jobstore.py) is
   sent at the next poll if the click's own cancel did not go through.
-- At the end, one page of the job's failed messages (the first FAILURES_KEPT), then the request
-  is finished as any other (the lease-checked `finish`), its chunk slots filled with empty
-  results so that the finish script's count holds.
+- At the end, one page of the job's failed messages (the first FAILURES_KEPT), stored with the
+  state (`finished`); then every card of the messages the request holds says what the job did
+  to each (`MessageCards.job_ended`: the records are made from that stored state, so a resumed
+  run redoes this without adding a line twice); then the request is finished as any other (the
+  lease-checked `finish`), its chunk slots filled with empty results so that the finish
+  script's count holds. A run that dies before `finish` leaves the request executing, and the
+  sweeper's run redoes the end from the stored state.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.bulkjobs import BulkJob, BulkSearch
 from bot.cloudflare.errors import ApiError
+from bot.services.approvals.board import MessageCards
 from bot.services.approvals.eligible import search_args
 from bot.services.approvals.executor import RoleCheck
 from bot.services.approvals.jobstate import FINISHED, JobFailure, JobReport, JobState, ceiling_of
@@ -76,6 +81,7 @@ class BulkJobRunner:
         owner: str,
         *,
         show: Show,
+        cards: MessageCards | None = None,
         audit: AuditLog,
         lease_seconds: float,
         stop: asyncio.Event,
@@ -85,6 +91,7 @@ class BulkJobRunner:
     ) -> None:
         self.store, self.jobs, self.client, self.owner = store, jobs, client, owner
         self.show, self.audit, self.stop, self.roles = show, audit, stop, roles
+        self.cards = cards
         self.lease_seconds = lease_seconds
         self.poll_first, self.poll_max = poll_first, poll_max
         self._shown = 0.0
@@ -246,6 +253,8 @@ class BulkJobRunner:
             state = state.model_copy(update={"phase": "finished", "error": None})
             if not await self.jobs.save(made.id, self.owner, state):
                 return None
+        # Before `finish`: a run that dies after it would leave the cards unredrawn for good.
+        await self._cards_follow(made, state)
         for index in range(made.chunks_total):  # the finish script counts the chunk slots
             empty = ChunkResult(index=index, acted=[], skipped=[], note=None)
             if not await self.store.save_chunk(made.id, empty, self.owner):
@@ -263,6 +272,18 @@ class BulkJobRunner:
         return done
 
     # -- lease, card, audit --------------------------------------------------------------------
+
+    async def _cards_follow(self, made: ApprovalRequest, state: JobState) -> None:
+        """Every card of the request's messages says what the job did (redoable: the state is
+        the stored one). Only the messages the request holds: see `CardKeeper.job_ended`."""
+        if self.cards is None:
+            return
+        try:
+            await self.cards.job_ended(made, state)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the job's end is recorded whatever a card shows
+            log.exception("the message cards of approval request %s did not follow", made.id)
 
     async def _draw(self, made: ApprovalRequest, state: JobState, *, force: bool) -> None:
         if not force and time.monotonic() - self._shown < SHOW_EVERY:
