@@ -106,7 +106,13 @@ def job_lines(request: ApprovalRequest, totals: JobReport) -> list[Block]:
         )
         more = job.failed - min(len(job.failures), FAILURES_SHOWN)
         lines.append(f"*Failed*: {shown}" + (f" and {more:,} more" if more > 0 else ""))
-    if job.error:
+    if job.error and job.phase == "creating":
+        lines.append(
+            f"⚠️ The job could not be created ({safe(job.error, 200)}). The bot tries again "
+            "in a few seconds, looking first for a job the failed call may have made, so that "
+            "only one is ever made."
+        )
+    elif job.error:
         lines.append(f"Last poll failed ({safe(job.error, 200)}); retrying.")
     return [SectionBlock(text=mrkdwn(clamp("\n".join(lines), 3000)))]
 

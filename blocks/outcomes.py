@@ -21,6 +21,7 @@ from bot.services.outcomes import (
     Approved,
     Blocked,
     CardOutcome,
+    JobActed,
     Moved,
     NotQuarantined,
     Reclassified,
@@ -98,6 +99,8 @@ def _what_happened(outcome: CardOutcome) -> str:
             return "Checked: not in quarantine"
         case Approved():
             return _approved(outcome)
+        case JobActed():
+            return _job_acted(outcome)
         case SubmissionDecided(requested=requested, outcome=said, verdict=verdict):
             decided = safe(said, 60) or "decided"
             now = f" (verdict now {safe(verdict, 30)})" if verdict else ""
@@ -152,6 +155,27 @@ def _approved(outcome: Approved) -> str:
     }[outcome.result]
     request = safe(outcome.request_id, 42, kind=Kind.LITERAL)
     return f"{how} through approval request {request}, asked by <@{outcome.requester}>, approved"
+
+
+def _job_acted(outcome: JobActed) -> str:
+    """What a request's bulk job did to one message; the stamp after it names the approver."""
+    folder = safe(outcome.folder, 60)
+    done, asked = (
+        ("Released", "Release") if outcome.action == "release"
+        else (f"Moved to {folder}", f"Move to {folder}")
+    )  # fmt: skip
+    why = f" ({safe(outcome.reason, 200)})" if outcome.reason else ""
+    now = "this card shows the message as it is now"
+    how = {
+        "done": f"✅ {done} by",
+        "failed": f"❌ {asked} failed{why} in",
+        "unsure": f"❔ {asked} unsure (the job failed on more messages than it lists; {now}):",
+        "stopped": f"⏹️ {asked} not finished (the job was {safe(outcome.job, 20)} before it "
+        f"ended; {now}):",
+    }[outcome.result]
+    request = safe(outcome.request_id, 42, kind=Kind.LITERAL)
+    job = f"the bulk job of approval request {request}"
+    return f"{how} {job}, asked by <@{outcome.requester}>, approved"
 
 
 def outcome_line(outcome: CardOutcome) -> str:

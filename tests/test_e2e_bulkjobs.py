@@ -3,7 +3,8 @@ and run as one Cloudflare bulk job: the search read no further than BOT_BULK_SEA
 matches, its ceiling the count (when the search ended there) or BOT_BULK_JOB_CEILING (when it did
 not), its progress on the card, the job cancelled when discovery passes the ceiling or when
 someone allowed presses Cancel, the fallback to chunks when the API refuses bulk jobs, and a
-restarted bot following the job it made, which is created once whatever happens.
+restarted bot following the job it made, which is created once whatever happens (a POST
+answered 5xx included), and the cards of the messages the request holds following the job's end.
 
 A bot of its own (BOT_BULK_SEARCH_LIMIT=5, BOT_BULK_JOB_CEILING=40, BOT_BULK_ALL_AS_QUERY=true:
 every "all matching" is a query, counted up to 5 matches, else with the ceiling 40) on a Redis
@@ -22,7 +23,7 @@ import pytest
 import redis
 
 from tests.kit.factories import quarantined_messages
-from tests.kit.flows import approval_card, released_ids, thread_reply, wait_card
+from tests.kit.flows import approval_card, card_now, released_ids, thread_reply, wait_card
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APPROVER,
@@ -32,6 +33,7 @@ from tests.kit.slack import (
     Slack,
     StandinProcess,
     clean_slate,
+    has_action,
     text_of,
 )
 
@@ -72,16 +74,27 @@ def ask(
 ) -> tuple[dict[str, Any], list[str]]:
     """`count` quarantined messages "<tag> batch" (the first `bounce` of them deliverable to
     nobody), searched, "Release all matching" asked by an operator: the approval card, the ids."""
+    ids = batch(simulator, count, tag, bounce)
+    return ask_all(driver, count, tag), ids
+
+
+def batch(simulator: SimulatorProcess, count: int, tag: str, bounce: int = 0) -> list[str]:
+    """`count` quarantined messages "<tag> batch", newest first (the first `bounce` of them
+    deliverable to nobody): their ids."""
     messages = quarantined_messages(count, tag)
     for n, message in enumerate(messages):
         message["subject"] = f"{tag} batch"
         if n < bounce:
             message["to"] = [f"bounce{n}@example.com"]
-    ids = simulator.add_messages(messages)
+    return simulator.add_messages(messages)
+
+
+def ask_all(driver: Slack, count: int, tag: str) -> dict[str, Any]:
+    """The batch searched, "Release all matching" asked by an operator: the approval card."""
     driver.command(f'search subject:"{tag} batch"')
     driver.click(driver.private(OPERATOR, f"{tag} batch"), "search_release_all")
     driver.submit(driver.view("search_bulk_modal"), {"reason": "campaign clean-up"})
-    return approval_card(driver, f"{tag} batch"), ids  # the query's filters, on its card
+    return approval_card(driver, f"{tag} batch")  # the query's filters, on its card
 
 
 def jobs_created(simulator: SimulatorProcess) -> list[dict[str, Any]]:
@@ -89,6 +102,16 @@ def jobs_created(simulator: SimulatorProcess) -> list[dict[str, Any]]:
         c for c in simulator.calls()
         if c["method"] == "POST" and c["path"].endswith("/investigate/bulk")
     ]  # fmt: skip
+
+
+def jobs_made(simulator: SimulatorProcess) -> list[dict[str, Any]]:
+    """Every bulk job the simulator holds (the API's own list)."""
+    answer = httpx.get(
+        f"{simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/investigate/bulk",
+        params={"per_page": "100"},
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    return list(answer.json()["result"])
 
 
 def quarantined(simulator: SimulatorProcess, tag: str) -> int:
@@ -200,7 +223,9 @@ def test_a_job_that_finds_more_than_bot_bulk_job_ceiling_is_cancelled(
 def test_cancel_is_for_the_requester_or_an_approver(
     jobs: Slack, simulator: SimulatorProcess
 ) -> None:
-    card, _ = ask(jobs, simulator, 30, "Qstop")
+    card, ids = ask(jobs, simulator, 30, "Qstop")
+    jobs.command(f"lookup {ids[4]}")  # one of the messages the request holds (the first 5)
+    lookup = jobs.card(lambda m: ids[4] in str(m))
     simulator.faults(bulk_rate=1)  # 30 s of processing
     jobs.click(card, "approval_approve", user=APPROVER)
     running = wait_card(jobs, card["ts"], "processing", timeout=30)
@@ -212,6 +237,9 @@ def test_cancel_is_for_the_requester_or_an_approver(
     assert f"Cancelled by <@{APPROVER}>" in text_of(stopped)
     thread_reply(jobs, card["ts"], f"Cancelled by <@{APPROVER}>")
     assert quarantined(simulator, "Qstop") >= 20, "what was not yet done stays quarantined"
+    # What the job did to it is not known: the card says so, and shows it as it is now.
+    said = text_of(card_now(jobs, lookup["ts"]))
+    assert "Release not finished (the job was cancelled before it ended" in said, said
 
 
 def test_a_refused_bulk_job_falls_back_to_chunks_of_the_first_matches(
@@ -257,3 +285,60 @@ def test_a_restarted_bot_follows_the_job_it_made(
     assert "found 30 · done 30 · failed 0" in text_of(done), text_of(done)
     assert len(jobs_created(simulator)) == 1, "one job, whoever ran the request"
     assert quarantined(simulator, "Qkill") == 0
+
+
+def test_the_cards_of_the_messages_a_job_acted_on_follow_it(
+    jobs: Slack, simulator: SimulatorProcess
+) -> None:
+    """Every card of a message shows its current state: a lookup card of a message the job
+    released loses its Release button and says what the job did; one of a message the job
+    failed on says so, and keeps Release (it is still quarantined)."""
+    ids = batch(simulator, 8, "Qcard", bounce=1)  # newest first: the request holds ids[:5]
+    jobs.command(f"lookup {ids[1]}")
+    released = jobs.card(lambda m: ids[1] in str(m))
+    jobs.command(f"lookup {ids[0]}")
+    bounced = jobs.card(lambda m: ids[0] in str(m))
+    assert has_action(released, "msg_release") and has_action(bounced, "msg_release")
+    card = ask_all(jobs, 8, "Qcard")
+    simulator.faults(bulk_rate=0.1)  # 80 s of processing: it ends when the clock is moved on
+    jobs.click(card, "approval_approve", user=APPROVER)
+    wait_card(jobs, card["ts"], "Cancel job")  # the job runs
+    simulator.advance(600)  # and ends at once
+
+    def followed(ts: str, containing: str) -> dict[str, Any]:
+        return jobs.wait(
+            lambda: (lambda m: m if containing in text_of(m) else None)(card_now(jobs, ts)),
+            f"card {ts} to show {containing!r}", timeout=30,
+        )  # fmt: skip
+
+    done = followed(released["ts"], "Released by the bulk job of approval request")
+    assert not has_action(done, "msg_release"), "no Release on a message the job released"
+    assert f"approved by <@{APPROVER}>" in text_of(done), text_of(done)
+    failed = followed(bounced["ts"], "Release failed (Delivery failed for every recipient) in")
+    assert "the bulk job of approval request" in text_of(failed)
+    assert has_action(failed, "msg_release"), "still quarantined: Release stays"
+    wait_card(jobs, card["ts"], "Done", timeout=30)
+    assert text_of(card_now(jobs, released["ts"])).count("bulk job") == 1, "one line"
+    assert len(jobs_created(simulator)) == 1
+
+
+@pytest.mark.parametrize("lands", [False, True], ids=["not-made", "made-answer-lost"])
+def test_a_job_creation_answered_5xx_is_told_and_resumed_into_one_job(
+    jobs: Slack, simulator: SimulatorProcess, lands: bool
+) -> None:
+    """The job's POST answered 503 (nothing made) or 502 (made all the same, the answer lost on
+    the way): the card says so; the lease is left to lapse and the sweeper resumes the request,
+    which looks the job up by its comment before making one: one job, run to its end."""
+    tag = f"Q5xx{int(lands)}"
+    card, _ = ask(jobs, simulator, 8, tag)
+    simulator.faults(bulk_create_errors=1, bulk_create_lands=lands)
+    jobs.click(card, "approval_approve", user=APPROVER)
+    told = wait_card(jobs, card["ts"], "could not be created")
+    assert "Service temporarily unavailable" in text_of(told), text_of(told)
+    done = wait_card(jobs, card["ts"], "Done", timeout=30)
+    assert "found 8 · done 8 · failed 0" in text_of(done), text_of(done)
+    assert "could not be created" not in text_of(done)
+    statuses = [c["status"] for c in jobs_created(simulator)]
+    assert statuses == ([502] if lands else [503, 201]), statuses
+    assert len(jobs_made(simulator)) == 1, "one job, whatever the POST's answer said"
+    assert quarantined(simulator, tag) == 0

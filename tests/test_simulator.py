@@ -704,6 +704,7 @@ def test_reset_restores_data_logs_and_faults(
     simulator.add_messages({"subject": "temporary"})
     simulator.faults(latency_ms=50, search_202=1, fail_next=[{"status": 500, "count": 9}])
     simulator.faults(body_shapes="sdk", repeat_pages=True, bulk_jobs=False, bulk_rate=5)
+    simulator.faults(bulk_create_errors=2, bulk_create_lands=True)
     simulator.reset()
     assert simulator.calls() == []
     assert simulator.requests() == []
@@ -717,6 +718,8 @@ def test_reset_restores_data_logs_and_faults(
         "repeat_pages": False,
         "bulk_jobs": True,
         "bulk_rate": 1000.0,
+        "bulk_create_errors": 0,
+        "bulk_create_lands": False,
     }
     assert everything(api) == before
 

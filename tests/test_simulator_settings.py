@@ -133,6 +133,26 @@ async def test_a_bulk_job_moves_what_its_search_finds_when_it_runs(
     assert [j.job_id for j in await es.bulk_jobs.list(status="COMPLETED")] == [job.job_id]
 
 
+async def test_bulk_create_errors_answer_5xx_with_or_without_the_job_made(
+    es: EmailSecurityClient, simulator: SimulatorProcess
+) -> None:
+    """The next `bulk_create_errors` creations fail on the server's side: 503 and nothing made,
+    or (`bulk_create_lands`) 502 with the job made, as a gateway that lost the answer."""
+    search = BulkSearch(exact_subject="nothing here", detections_only=False)
+    simulator.faults(bulk_create_errors=1)
+    with pytest.raises(ApiError) as refused:
+        await es.bulk_jobs.create("RELEASE", search, comment="first")
+    assert refused.value.status == 503 and await es.bulk_jobs.list() == []
+    simulator.faults(bulk_create_errors=1, bulk_create_lands=True)
+    with pytest.raises(ApiError) as lost:
+        await es.bulk_jobs.create("RELEASE", search, comment="second")
+    assert lost.value.status == 502
+    assert [j.comment for j in await es.bulk_jobs.list()] == ["second"]
+    made = await es.bulk_jobs.create("RELEASE", search, comment="third")  # counted down
+    assert [j.comment for j in await es.bulk_jobs.list()] == ["third", "second"]
+    assert made.comment == "third"
+
+
 async def test_a_bulk_job_discovers_then_acts_at_its_pace_and_reports_each_failure(
     es: EmailSecurityClient, simulator: SimulatorProcess
 ) -> None:

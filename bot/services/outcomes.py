@@ -78,6 +78,25 @@ class Approved(_Record):
     result: Literal["done", "failed", "undelivered", "skipped"]
 
 
+class JobActed(_Record):
+    """A message of a request approved as a query, when the Cloudflare bulk job that ran it
+    ended (`actor`: the approver whose approval ran it; `at`: when the bot saw the job last, so
+    that the record is the same each time a run redoes the end). `job`: how the job ended, the
+    API's status in lower case (completed, cancelled, failed). `result`: failed when the
+    message is among the job's failures (`reason`: the API's), done when the job completed
+    without failing it, unsure when it completed with more failures than it lists, stopped
+    when the job ended before completing (what it did to this message is not known)."""
+
+    kind: Literal["job_acted"] = "job_acted"
+    request_id: str
+    requester: str
+    action: Literal["release", "move"]
+    folder: str | None = None
+    job: str
+    result: Literal["done", "failed", "unsure", "stopped"]
+    reason: str | None = None
+
+
 class SubmissionDecided(_Record):
     """Cloudflare decided a reclassify submission made from the bot (`actor` asked for it, at
     `at`): `outcome` is its word ("Reclassified", "No change"), `verdict` the disposition it
@@ -121,6 +140,7 @@ CardOutcome = Annotated[
     | Unblocked
     | NotQuarantined
     | Approved
+    | JobActed
     | SubmissionDecided
     | Requested
     | RequestEnded,

@@ -15,12 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 from bot.cloudflare import NotFoundError
+from bot.cloudflare.ids import parse_message_id
 from bot.errors import StoreUnavailable
+from bot.services.approvals.jobstate import JobState
 from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
 from bot.services.lookup import Investigation, LookupService
 from bot.services.outcomes import (
     Approved,
     CardOutcome,
+    JobActed,
     MessageOutcome,
     RequestEnded,
     dump_outcome,
@@ -129,14 +132,42 @@ class CardKeeper:
 
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """After an approval request ran: every card of each message it acted on follows."""
-        approver = request.approvals[-1].user if request.approvals else "bot"
+        approver = _approver(request)
         statuses = {
             message_id: status
             for result in results
             for message_id, status in _statuses(result).items()
         }
-        for message_id in await self._with_cards(sorted(statuses)):
-            await self.follow(message_id, _approved(request, approver, statuses[message_id]))
+        await self._follow_each(
+            sorted(statuses), lambda i: _approved(request, approver, statuses[i])
+        )
+
+    async def job_ended(self, request: ApprovalRequest, job: JobState) -> None:
+        """After the bulk job of a request approved as a query ended: every card of each
+        message the request holds follows, with what the job did to it (`JobActed`). Only
+        those: the request holds the first BOT_BULK_SEARCH_LIMIT matches, and which others
+        the job acted on is known only by paging its messages (one call per 1,000: a hundred
+        for a job of 100,000), too costly for cards a lookup may never have posted. Redoable
+        (the runner calls it before it records the request done, and a resumed run calls it
+        again): each record is the same each time and added to a card only once."""
+        approver = _approver(request)
+        await self._follow_each(
+            request.ids, lambda i: job_acted(request, approver, job, i), once=True
+        )
+
+    async def _follow_each(
+        self, ids: Sequence[str], outcome_of: Callable[[str], CardOutcome], *, once: bool = False
+    ) -> None:
+        """Every card of each message of `ids` that has one follows with `outcome_of` it; a
+        card that cannot be redrawn (Slack or the API failing) does not keep the others from
+        it. Redis failing is raised: nothing more could be kept."""
+        for message_id in await self._with_cards(ids):
+            try:
+                await self.follow(message_id, outcome_of(message_id), once=once)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("the cards of %s could not follow", message_id)
 
     async def ended(self, request: ApprovalRequest, actor: str) -> None:
         """A request ended without running: every card of each of its messages says so, so the
@@ -190,6 +221,7 @@ class CardKeeper:
 
 
 Status = Literal["done", "failed", "undelivered", "skipped"]
+JobResult = Literal["done", "failed", "unsure", "stopped"]
 _ENDED: dict[ApprovalState, Literal["rejected", "cancelled", "expired", "refused"]] = {
     ApprovalState.REJECTED: "rejected",
     ApprovalState.CANCELLED: "cancelled",
@@ -205,6 +237,33 @@ def _statuses(result: ChunkResult) -> dict[str, Status]:
     statuses.update(dict.fromkeys(result.undelivered, "undelivered"))
     statuses.update(dict.fromkeys(result.failed, "failed"))
     return statuses
+
+
+def _approver(request: ApprovalRequest) -> str:
+    """Whose approval ran the request (the last one)."""
+    return request.approvals[-1].user if request.approvals else "bot"
+
+
+def job_acted(request: ApprovalRequest, approver: str, job: JobState, message_id: str) -> JobActed:
+    """What `job` did to `message_id` (JobActed); failures are named by postfix id, and the
+    copies of one mail (one per recipient) share it, so a failed copy marks them all."""
+    parsed = parse_message_id(message_id)
+    postfix = parsed.postfix_id if parsed is not None else message_id
+    reasons = {f.postfix_id: f.reason for f in job.failures}
+    result: JobResult
+    if postfix in reasons:
+        result = "failed"
+    elif job.status != "COMPLETED":
+        result = "stopped"
+    else:
+        result = "unsure" if job.failed > len(job.failures) else "done"
+    return JobActed(
+        actor=approver, at=job.updated_at or request.executing_at or request.created_at,
+        request_id=request.id, requester=request.requester,
+        action="move" if request.action == "move" else "release",
+        folder=request.params.get("folder"), job=(job.status or "ended").lower(),
+        result=result, reason=reasons.get(postfix),
+    )  # fmt: skip
 
 
 def _approved(request: ApprovalRequest, approver: str, status: Status) -> Approved:

@@ -2,7 +2,10 @@
 two ways the real API may differ from the spec: which release/preview body shape it accepts
 (`body_shapes`), and list pages whose totals cannot be trusted (`repeat_pages`). Bulk jobs: the
 pace they run at (`bulk_rate`, messages a second) and whether the account has them at all
-(`bulk_jobs`: false answers their creation 403, as an account without the feature would).
+(`bulk_jobs`: false answers their creation 403, as an account without the feature would), and
+creations that fail on the server's side (`bulk_create_errors`: the next N are answered 503 and
+make nothing, or, with `bulk_create_lands`, make the job and answer 502, as a gateway that lost
+the answer would; counted down by the create route, settings_routes.py).
 
 All of it is off unless a CLI flag or `POST /__simulator/faults` turns it on. The middleware
 asks `Faults.check` in this order, after auth: one-shot failures, rate limit, error rate; then
@@ -66,6 +69,8 @@ class FaultSettings:
     repeat_pages: bool = False
     bulk_jobs: bool = True
     bulk_rate: float = 1000.0
+    bulk_create_errors: int = 0
+    bulk_create_lands: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,8 @@ class FaultSettings:
             "repeat_pages": self.repeat_pages,
             "bulk_jobs": self.bulk_jobs,
             "bulk_rate": self.bulk_rate,
+            "bulk_create_errors": self.bulk_create_errors,
+            "bulk_create_lands": self.bulk_create_lands,
         }
 
 
@@ -98,7 +105,9 @@ def parse_rate_limit(text: str) -> tuple[int, float]:
 def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings:
     """`settings` with `updates` applied (a `fail_next` list replaces the old one)."""
     known = {"latency_ms", "error_rate", "rate_limit", "search_202", "fail_next"}
-    unknown = set(updates) - known - {"body_shapes", "repeat_pages", "bulk_jobs", "bulk_rate"}
+    known |= {"body_shapes", "repeat_pages", "bulk_jobs", "bulk_rate"}
+    known |= {"bulk_create_errors", "bulk_create_lands"}
+    unknown = set(updates) - known
     if unknown:
         raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
     # Rules are copied: `check` counts them down, and the CLI defaults must survive a reset.
@@ -127,6 +136,14 @@ def merged(settings: FaultSettings, updates: Mapping[str, Any]) -> FaultSettings
         result.bulk_jobs = updates["bulk_jobs"]
     if "bulk_rate" in updates:
         result.bulk_rate = _number(updates["bulk_rate"], "bulk_rate", float, 0.001)
+    if "bulk_create_errors" in updates:
+        result.bulk_create_errors = _number(
+            updates["bulk_create_errors"], "bulk_create_errors", int, 0
+        )
+    if "bulk_create_lands" in updates:
+        if not isinstance(updates["bulk_create_lands"], bool):
+            raise ValueError("bulk_create_lands must be true or false")
+        result.bulk_create_lands = updates["bulk_create_lands"]
     return result
 
 

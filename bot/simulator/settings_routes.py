@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.simulator.errors import ApiError
+from bot.simulator.faults import injected_error
 from bot.simulator.kinds import KINDS
 from bot.simulator.routes import BASE, _json, _page, _sim, ok, params_of
 from bot.simulator.runtime import now
@@ -139,9 +140,15 @@ async def jobs_create(request: web.Request) -> web.Response:
     if not simulator.faults.settings.bulk_jobs:
         raise ApiError(403, BULK_JOBS_OFF, "Bulk actions are not enabled for this account")
     body = await _json(request)
-    store = simulator.store
-    rate = simulator.faults.settings.bulk_rate
-    job = store.bulk_jobs.create(body, store.find_all, store.clock(now()), rate)
+    store, faults = simulator.store, simulator.faults.settings
+    failing = faults.bulk_create_errors > 0  # faults.py: a server-side failure, counted down
+    if failing:
+        faults.bulk_create_errors -= 1
+        if not faults.bulk_create_lands:
+            raise injected_error(503)
+    job = store.bulk_jobs.create(body, store.find_all, store.clock(now()), faults.bulk_rate)
+    if failing:  # made, but the answer is lost on the way back
+        raise injected_error(502)
     return ok(job, status=201)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot.services.approvals.jobstate import JobState
 from bot.services.approvals.models import (
     ApprovalEvent,
     ApprovalRequest,
@@ -19,6 +20,11 @@ from bot.services.approvals.models import (
 class MessageCards(Protocol):
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
         """A request ran: every card of each message it acted on shows what happened."""
+
+    async def job_ended(self, request: ApprovalRequest, job: JobState) -> None:
+        """The bulk job of a request approved as a query ended: every card of each message the
+        request holds shows what the job did to it. May be called again for the same end (a
+        run resumed after a replica died part way) without adding a line twice."""
 
     async def ended(self, request: ApprovalRequest, actor: str) -> None:
         """A request ended without running anything (rejected, cancelled, expired, refused by

@@ -18,9 +18,13 @@ Exactly once, step by step:
   long job costs few calls); the card is redrawn when the counts change, at most once a second.
   Discovery past the ceiling cancels the job (`over_ceiling`); a Cancel mark (jobstore.py) is
   sent at the next poll if the click's own cancel did not go through.
-- At the end, one page of the job's failed messages (the first FAILURES_KEPT), then the request
-  is finished as any other (the lease-checked `finish`), its chunk slots filled with empty
-  results so that the finish script's count holds.
+- At the end, one page of the job's failed messages (the first FAILURES_KEPT), stored with the
+  state (`finished`); then every card of the messages the request holds says what the job did
+  to each (`MessageCards.job_ended`: the records are made from that stored state, so a resumed
+  run redoes this without adding a line twice); then the request is finished as any other (the
+  lease-checked `finish`), its chunk slots filled with empty results so that the finish
+  script's count holds. A run that dies before `finish` leaves the request executing, and the
+  sweeper's run redoes the end from the stored state.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from datetime import UTC, datetime
 from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.bulkjobs import BulkJob, BulkSearch
 from bot.cloudflare.errors import ApiError
+from bot.services.approvals.board import MessageCards
 from bot.services.approvals.eligible import search_args
 from bot.services.approvals.executor import RoleCheck
 from bot.services.approvals.jobstate import FINISHED, JobFailure, JobReport, JobState, ceiling_of
 from bot.services.approvals.jobstore import JobStore
 from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
+from bot.services.approvals.renewal import lease_renewed
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.policy import GroupLookupError
@@ -75,6 +81,7 @@ class BulkJobRunner:
         owner: str,
         *,
         show: Show,
+        cards: MessageCards | None = None,
         audit: AuditLog,
         lease_seconds: float,
         stop: asyncio.Event,
@@ -84,6 +91,7 @@ class BulkJobRunner:
     ) -> None:
         self.store, self.jobs, self.client, self.owner = store, jobs, client, owner
         self.show, self.audit, self.stop, self.roles = show, audit, stop, roles
+        self.cards = cards
         self.lease_seconds = lease_seconds
         self.poll_first, self.poll_max = poll_first, poll_max
         self._shown = 0.0
@@ -95,10 +103,10 @@ class BulkJobRunner:
             request_id, self.owner, self.lease_seconds
         ):
             return None
-        renewer = asyncio.create_task(self._keep_renewed(request_id))
         release = True
         try:
-            answer = await self._run(request_id)
+            async with lease_renewed(self.store, request_id, self.owner, self.lease_seconds):
+                answer = await self._run(request_id)
             # A POST whose answer was lost (None while creating) may still land: let the
             # lease lapse rather than let another run look for the job too early.
             if answer is None:
@@ -106,9 +114,6 @@ class BulkJobRunner:
                 release = state is None or state.phase != "creating"
             return answer
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             if release:
                 with contextlib.suppress(StoreUnavailable):
                     await self.store.release_lease(request_id, self.owner)
@@ -168,7 +173,12 @@ class BulkJobRunner:
                 )  # fmt: skip
             except ApiError as exc:
                 if exc.status is None or not 400 <= exc.status < 500 or exc.status == 429:
+                    # The job may exist all the same (a 5xx or a lost answer says nothing of
+                    # that): the card says so, and a later run looks for it before making one.
                     log.warning("approval request %s: bulk job not created: %s", made.id, exc)
+                    failed = state.model_copy(update={"error": str(exc)})
+                    if await self.jobs.save(made.id, self.owner, failed):
+                        await self._draw(made, failed, force=True)
                     return None
                 refused = state.model_copy(update={"phase": "refused", "refusal": str(exc)})
                 if not await self.jobs.save(made.id, self.owner, refused):
@@ -243,6 +253,8 @@ class BulkJobRunner:
             state = state.model_copy(update={"phase": "finished", "error": None})
             if not await self.jobs.save(made.id, self.owner, state):
                 return None
+        # Before `finish`: a run that dies after it would leave the cards unredrawn for good.
+        await self._cards_follow(made, state)
         for index in range(made.chunks_total):  # the finish script counts the chunk slots
             empty = ChunkResult(index=index, acted=[], skipped=[], note=None)
             if not await self.store.save_chunk(made.id, empty, self.owner):
@@ -261,15 +273,17 @@ class BulkJobRunner:
 
     # -- lease, card, audit --------------------------------------------------------------------
 
-    async def _keep_renewed(self, request_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                if not await self.store.renew(request_id, self.owner, self.lease_seconds):
-                    log.warning("approval request %s: lease lost", request_id)
-                    return
-            except StoreUnavailable as exc:
-                log.warning("could not renew the lease of %s: %s", request_id, exc)
+    async def _cards_follow(self, made: ApprovalRequest, state: JobState) -> None:
+        """Every card of the request's messages says what the job did (redoable: the state is
+        the stored one). Only the messages the request holds: see `CardKeeper.job_ended`."""
+        if self.cards is None:
+            return
+        try:
+            await self.cards.job_ended(made, state)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the job's end is recorded whatever a card shows
+            log.exception("the message cards of approval request %s did not follow", made.id)
 
     async def _draw(self, made: ApprovalRequest, state: JobState, *, force: bool) -> None:
         if not force and time.monotonic() - self._shown < SHOW_EVERY:

@@ -5,7 +5,8 @@ stored before the next, resumable after a crash without repeating a chunk.
 Exactly-once, step by step (DESIGN.md "Policy and approvals"):
 
 - Only the holder of the request's lease (bot.store.lease.Lease) acts on it. The lease has a
-  TTL and is renewed in the background while the executor works, so a slow chunk keeps it; a
+  TTL and is renewed in the background while the executor works (renewal.py), so a slow chunk
+  keeps it; a
   killed process loses it after `lease_seconds` and any replica's sweeper resumes the request
   (`store.stalled()`, then `run` for each: handlers/approvals.py `sweep`).
 - A chunk's result is stored once (`save_chunk`, lease-checked); a chunk with a stored result
@@ -52,6 +53,7 @@ from bot.services.approvals.models import (
     ChunkResult,
     report,
 )
+from bot.services.approvals.renewal import lease_renewed
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.policy import GroupLookupError
@@ -128,13 +130,13 @@ class Executor:
         ):
             return None
         run = _Run(request_id)
-        renewer = asyncio.create_task(self._keep_renewed(run))
         try:
-            return await self._execute(run)
+            async with lease_renewed(
+                self.store, request_id, self.owner, self.lease_seconds,
+                lost=lambda: setattr(run, "lost", True),
+            ):  # fmt: skip
+                return await self._execute(run)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             if not run.posting and not run.lost and not run.hold:
                 # Let another replica resume at once; never while a POST may still land.
                 with contextlib.suppress(StoreUnavailable):
@@ -306,18 +308,6 @@ class Executor:
         return found
 
     # -- lease, progress, audit ----------------------------------------------------------------
-
-    async def _keep_renewed(self, run: _Run) -> None:
-        interval = self.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if not await self.store.renew(run.request_id, self.owner, self.lease_seconds):
-                    run.lost = True
-                    log.warning("approval request %s: lease lost", run.request_id)
-                    return
-            except StoreUnavailable as exc:
-                log.warning("could not renew the lease of %s: %s", run.request_id, exc)
 
     async def _progress(self, run: _Run, made: ApprovalRequest | None) -> None:
         run.last_progress = time.monotonic()

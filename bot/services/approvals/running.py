@@ -66,7 +66,8 @@ class Running(ApprovalBase):
     def _job_runner(self) -> BulkJobRunner:
         return BulkJobRunner(
             self.store, self.jobs, self.email, f"{self.owner}:{secrets.token_hex(4)}",
-            show=self.board.show, audit=self.audit, lease_seconds=self.lease_seconds,
+            show=self.board.show, cards=self.cards, audit=self.audit,
+            lease_seconds=self.lease_seconds,
             stop=self.stopping, roles=self._roles, poll_max=self.job_poll_max,
         )  # fmt: skip
 
