@@ -168,6 +168,7 @@ def test_a_search_past_the_limit_is_read_no_further_and_asked_with_the_settings_
     assert "Release the messages matching a search (more than 5 match; at most 40)" in card
     assert f"*Ceiling*: {said}" in card, card
     assert "at most 40 messages" not in card, "40 is the setting, not a count"
+    assert "it touches more than 5 messages" in card, "the first 5 are not all of it"
     answer = text_of(jobs.private(OPERATOR, "Asked for approval"))
     assert said in answer and "Approved as a query" in answer, answer
     reads = [

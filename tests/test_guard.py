@@ -38,6 +38,22 @@ def test_every_rule_that_applies_is_named() -> None:
     )
 
 
+def test_the_first_of_a_search_that_goes_on_are_not_taken_for_all_of_it() -> None:
+    """A query holds the first matches of a search Cloudflare gives no total for: its rule
+    says "more than", and the guard's counts are of those first ones."""
+    messages = [make_message(id=f"q{n}") for n in range(3)]
+    verdicts = {"q0": D.MALICIOUS, "q1": D.SPAM, "q2": None}
+    need = approval_needed(
+        "release", messages, verdicts, bulk_threshold=10, guarded=GUARDED, first_of_more=True
+    )
+    assert need is not None and need.reason == (
+        "it touches more than 3 messages (BOT_BULK_THRESHOLD is 10); "
+        "of the first 3, it releases 1 MALICIOUS message (BOT_GUARDED_DISPOSITIONS); "
+        "of the first 3, it releases 1 message whose disposition could not be determined "
+        "(guarded: fail closed)"
+    )
+
+
 def test_guarded_verdicts_are_counted_most_severe_first() -> None:
     reason = rule("release", [D.MALICIOUS, D.MALICIOUS_BEC, D.MALICIOUS, D.SPAM])
     assert (

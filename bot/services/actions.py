@@ -79,6 +79,8 @@ class ActionService:
         action: Literal["release", "move"],
         messages: Sequence[Described],
         folder: Destination | None = None,
+        *,
+        first_of_more: bool = False,
     ) -> ApprovalNeeded | None:
         """Every rule (bot.services.guard) that makes this action wait for an approver. The
         verdicts are looked up only when a guard applies (a release, a move to Inbox)."""
@@ -86,7 +88,7 @@ class ActionService:
         verdicts = await self.verdicts.of(messages) if guarding else {}
         return approval_needed(
             action, messages, verdicts, bulk_threshold=self.bulk_threshold,
-            guarded=self.guarded, folder=folder,
+            guarded=self.guarded, folder=folder, first_of_more=first_of_more,
         )  # fmt: skip
 
     # -- release and move ----------------------------------------------------------------------

@@ -69,14 +69,16 @@ def approval_needed(
     bulk_threshold: int,
     guarded: frozenset[str],
     folder: str | None = None,
+    first_of_more: bool = False,
 ) -> ApprovalNeeded | None:
     """Every rule that makes this action wait for an approver, or None. A message missing from
-    `verdicts` has no verdict, so it counts as guarded."""
+    `verdicts` has no verdict, so it counts as guarded. With `first_of_more`, `messages` are
+    only the first of a search that goes on (a query): the rules say so, not undercount."""
     rules: list[str] = []
-    if len(messages) >= bulk_threshold:
-        rules.append(
-            f"it touches {len(messages)} messages (BOT_BULK_THRESHOLD is {bulk_threshold})"
-        )
+    if first_of_more or len(messages) >= bulk_threshold:
+        many = f"more than {len(messages):,}" if first_of_more else str(len(messages))
+        rules.append(f"it touches {many} messages (BOT_BULK_THRESHOLD is {bulk_threshold})")
+    lead = f"of the first {len(messages):,}, " if first_of_more else ""
     if action == "release" or folder == "Inbox":
         found = [verdicts.get(m.id) for m in messages]
         hits = Counter(d for d in found if d is not None and d.value in guarded)
@@ -85,10 +87,12 @@ def approval_needed(
         if hits:
             named = " and ".join(f"{hits[d]} {d.value}" for d in BY_SEVERITY if d in hits)
             total = hits.total()
-            rules.append(f"it {verb} {named} {_noun(total)}{where} (BOT_GUARDED_DISPOSITIONS)")
+            rules.append(
+                f"{lead}it {verb} {named} {_noun(total)}{where} (BOT_GUARDED_DISPOSITIONS)"
+            )
         if unknown:
             rules.append(
-                f"it {verb} {unknown} {_noun(unknown)}{where} whose disposition could not be "
+                f"{lead}it {verb} {unknown} {_noun(unknown)}{where} whose disposition could not be "
                 "determined (guarded: fail closed)"
             )
     if not rules:

@@ -121,9 +121,9 @@ class QueryService:
             raise InvalidInput("Choose the folder to move the messages to.")
         # The re-check after approval reads that many results (and a page more) for its ids.
         frozen = frozen.model_copy(update={"matches": read.results})
-        need = await self.actions.needs_approval(action, read.found, folder) or ApprovalNeeded(
-            EVERY
-        )
+        need = await self.actions.needs_approval(
+            action, read.found, folder, first_of_more=read.more
+        ) or ApprovalNeeded(EVERY)
         params: dict[str, str] = {"folder": folder} if action == "move" and folder else {}
         ceiling = self._ceiling(read)
         if ceiling is not None:  # a query, run as one bulk job (approvals/jobstate.py)
