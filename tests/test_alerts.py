@@ -171,7 +171,10 @@ class RecordingSender:
 @pytest.fixture(scope="module", autouse=True)
 def past_sample_data(shared_simulator: SimulatorProcess) -> None:
     """The sample data ends at the simulator's start (second precision). A poller's first
-    start (its floor) must fall in a later second, so that no sample message is "new"."""
+    start (its floor) must fall in a later second, so that no sample message is "new". Reset
+    first: an earlier module's test on this worker may have left a fault (an outage) set, and
+    the per-test reset (`simulator`) comes after this module-wide fixture."""
+    shared_simulator.reset()
     answer = LOCAL.get(
         f"{shared_simulator.base_url}/accounts/{ACCOUNT_ID}/email-security/investigate",
         params={"detections_only": "false", "per_page": "1"},
