@@ -136,5 +136,5 @@ def test_an_api_failure_says_what_happened(slack: Slack, simulator: SimulatorPro
     rule = {"status": 503, "count": 5, "method": "GET", "path_contains": "impersonation"}
     simulator.faults(fail_next=[rule])
     slack.command("vip")
-    said = text_of(slack.private(OPERATOR, "Email Security"))
-    assert "try again" in said.lower() or "retry" in said.lower(), said
+    said = text_of(slack.private(OPERATOR, "Email Security API answered 503 to"))
+    assert "; try again shortly" in said, said  # what happened, and what to do
