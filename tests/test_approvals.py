@@ -556,6 +556,36 @@ async def test_chunks_are_saved_once_by_the_lease_holder_then_finished_once(
     assert not await store.claim(made.id, "A", 5), "a finished request is never run again"
 
 
+async def test_an_ended_run_owes_its_announcement_until_announced(
+    store: ApprovalStore, other_rdb: aioredis.Redis, clock: Clock
+) -> None:
+    """The end of a run is recorded as unannounced by the step that ends it (announcing.py);
+    a sweep takes it only a lease later, one sweeper at a time, again a lease after that if
+    its taker did not announce it; the thread line is claimed once."""
+    other = ApprovalStore(other_rdb, clock, key=TEST_KEY)
+    done, refused = await executing(store), await executing(store, ids=IDS[:2])
+    for made in (done, refused):
+        assert await store.claim(made.id, "A", 30)
+    assert await store.save_chunk(done.id, ChunkResult(index=0, acted=IDS, skipped=[]), "A")
+    assert await store.finish(done.id, "A") is not None
+    clock.advance(1)
+    assert await store.refuse_run(refused.id, "A", "no longer an approver") is not None
+    endings, elsewhere = store.endings, other.endings
+    assert await endings.take_due(clock.now, 10, 20) == [], "left to the replica that ended it"
+    clock.advance(9)
+    assert await endings.take_due(clock.now, 10, 20) == [done.id], "a lease after its end"
+    assert await elsewhere.take_due(clock.now, 10, 20) == [], "taken by one sweeper"
+    clock.advance(1)
+    assert await elsewhere.take_due(clock.now, 10, 20) == [refused.id]
+    clock.advance(9)
+    await endings.keep(refused.id, clock.now)  # its taker is still at it
+    assert await elsewhere.take_due(clock.now, 10, 20) == [done.id], "its taker died: again"
+    await endings.announced(done.id)
+    clock.advance(60)
+    assert await elsewhere.take_due(clock.now, 10, 20) == [refused.id]
+    assert await endings.first_telling(done.id) and not await elsewhere.first_telling(done.id)
+
+
 async def test_works_with_decoded_responses(
     redis_server: RedisProcess, rdb: aioredis.Redis
 ) -> None:

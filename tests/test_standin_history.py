@@ -180,3 +180,20 @@ async def test_the_alert_sender_finds_its_own_posts_by_their_alert_id(
     assert await sender.find_posted("C1", "thread:m:3", "1.000001", since, []) is None
     await server.ahook("POST", "conversations", {"channel": "C1", "bot": False})
     assert await sender.find_posted("C1", "root:m:1", None, since, []) is None
+
+
+async def test_a_hold_containing_a_text_holds_only_the_call_that_has_it(
+    client: AsyncWebClient, server: StandinProcess
+) -> None:
+    await server.ahook("POST", "hold", {"method": "chat.postMessage", "containing": "finished."})
+    await client.chat_postMessage(channel="C1", text="running now")  # not held
+    posting = asyncio.create_task(client.chat_postMessage(channel="C1", text="finished."))
+
+    async def held() -> None:
+        while not (await server.ahook("GET", "hold"))["held"]:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(held(), 5)
+    assert not posting.done()
+    await server.ahook("POST", "hold/release")
+    assert (await asyncio.wait_for(posting, 5))["ok"]

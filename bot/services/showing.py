@@ -18,7 +18,7 @@ from bot.cloudflare import NotFoundError
 from bot.cloudflare.ids import parse_message_id
 from bot.errors import StoreUnavailable
 from bot.services.approvals.jobstate import JobState
-from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult
+from bot.services.approvals.models import ApprovalRequest, ApprovalState, ChunkResult, now_utc
 from bot.services.lookup import Investigation, LookupService
 from bot.services.outcomes import (
     Approved,
@@ -131,7 +131,10 @@ class CardKeeper:
             await self.board.update(card, found, history, None)
 
     async def settled(self, request: ApprovalRequest, results: Sequence[ChunkResult]) -> None:
-        """After an approval request ran: every card of each message it acted on follows."""
+        """After an approval request ran: every card of each message it acted on follows.
+        Redoable (a replica's sweep announces the end again when the one that ran it died
+        first): each record is dated by the request's end, so it is the same each time and
+        added to a card only once."""
         approver = _approver(request)
         statuses = {
             message_id: status
@@ -139,7 +142,7 @@ class CardKeeper:
             for message_id, status in _statuses(result).items()
         }
         await self._follow_each(
-            sorted(statuses), lambda i: _approved(request, approver, statuses[i])
+            sorted(statuses), lambda i: _approved(request, approver, statuses[i]), once=True
         )
 
     async def job_ended(self, request: ApprovalRequest, job: JobState) -> None:
@@ -171,7 +174,8 @@ class CardKeeper:
 
     async def ended(self, request: ApprovalRequest, actor: str) -> None:
         """A request ended without running: every card of each of its messages says so, so the
-        one that said it was asked for approval (`Requested`) does not keep saying it."""
+        one that said it was asked for approval (`Requested`) does not keep saying it. Redoable
+        as `settled` is (the record is dated by the request's end)."""
         how = _ENDED.get(request.state)
         if how is None:
             return
@@ -179,9 +183,10 @@ class CardKeeper:
             actor=actor, request_id=request.id, action=request.action, how=how,
             pattern=request.params.get("pattern"),
             reason=request.end_reason if how in ("rejected", "refused") else None,
+            at=request.ended_at or now_utc(),
         )  # fmt: skip
         for message_id in await self._with_cards(request.ids):
-            await self.follow(message_id, outcome)
+            await self.follow(message_id, outcome, once=True)
 
     async def _with_cards(self, ids: Sequence[str]) -> list[str]:
         """The messages of `ids` with a card (a request has up to 10,000 messages: an outcome
@@ -270,4 +275,5 @@ def _approved(request: ApprovalRequest, approver: str, status: Status) -> Approv
     return Approved(
         actor=approver, request_id=request.id, requester=request.requester,
         action=request.action, folder=request.params.get("folder"), result=status,
+        at=request.ended_at or now_utc(),
     )  # fmt: skip

@@ -1,10 +1,17 @@
 """Approval requests in Slack: the `ApprovalBoard` the approval service draws through (the
-request's card, its thread, the Home tabs of the people concerned)."""
+request's card, its thread, the Home tabs of the people concerned).
+
+Every thread line carries Slack message metadata: event type `approval_event`, the request's id
+and the event in its payload. `say_once` reads the thread back (`conversations.replies` with
+`include_all_metadata`, the `channels:history` and `groups:history` scopes) to find a line a
+replica posted as it died, so that it is not said twice; without those scopes it is said again.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -29,6 +36,9 @@ from bot.slack.refusals import not_there
 log = logging.getLogger("bot.slack.approvals")
 PREPARING = "⏳ Preparing an approval request…"
 NOT_MADE = "The approval request could not be made; nothing was asked or done."
+APPROVAL_EVENT = "approval_event"  # the metadata event type of every thread line
+REPLIES_PAGE, REPLIES_PAGES = 200, 5  # a request's thread: its lines since its end, at most
+UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
 
 
 class SlackApprovals:
@@ -94,8 +104,60 @@ class SlackApprovals:
         else:
             line = decision_line(request, event, actor)
         if line and request.channel and request.message_ts:
+            metadata = {"event_type": APPROVAL_EVENT,
+                        "event_payload": {"request_id": request.id, "event": event}}  # fmt: skip
             await self.client.chat_postMessage(
                 channel=request.channel, thread_ts=request.message_ts, text=clamp(line, 3000),
-                unfurl_links=False, unfurl_media=False,
+                unfurl_links=False, unfurl_media=False, metadata=metadata,
             )  # fmt: skip
         await self.homes.refresh(request)
+
+    async def say_once(
+        self,
+        request: ApprovalRequest,
+        event: ApprovalEvent,
+        totals: ExecutionReport | None,
+        first_telling: Callable[[], Awaitable[bool]],
+    ) -> None:
+        if not await first_telling() and await self._said(request, event):
+            await self.homes.refresh(request)
+            return
+        await self.say(request, event, "bot", totals)
+
+    async def _said(self, request: ApprovalRequest, event: ApprovalEvent) -> bool:
+        """Whether the request's thread has the bot's line of `event` (since its end)."""
+        if not request.channel or not request.message_ts:
+            return True  # no thread: nothing to say
+        since = (request.ended_at or request.created_at).timestamp() - 120  # clocks differ
+        cursor: str | None = None
+        try:
+            for _ in range(REPLIES_PAGES):
+                page: Any = await self.client.conversations_replies(
+                    channel=request.channel, ts=request.message_ts, oldest=f"{since:.6f}",
+                    limit=REPLIES_PAGE, include_all_metadata=True, cursor=cursor,
+                )  # fmt: skip
+                if any(_carries(m, request.id, event) for m in page["messages"]):
+                    return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    return False
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", ""))
+            if code not in UNREADABLE:
+                raise
+            log.error(
+                "approval request %s: cannot read its thread to check whether its %s line was "
+                "said (%s): saying it again; add the channels:history and groups:history "
+                "scopes (docs/install.md)", request.id, event, code,
+            )  # fmt: skip
+        return False
+
+
+def _carries(message: dict[str, Any], request_id: str, event: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == APPROVAL_EVENT
+        and payload.get("request_id") == request_id
+        and payload.get("event") == event
+    )

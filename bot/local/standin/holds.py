@@ -3,16 +3,19 @@ answer waits until a test releases it. A test can then kill the caller in the on
 matters for exactly-once delivery: after Slack accepted a post, before the caller heard so.
 
 Hooks: `POST /__standin/hold {"method": "chat.postMessage", "count": 1}` holds the answers of
-the next `count` calls of `method`; `GET /__standin/hold` says which answers wait now (and how
-many calls are still to be held); `POST /__standin/hold/release` lets every held answer go and
-forgets what was still to be held. A held answer goes anyway after HOLD_LIMIT seconds, so a
-forgotten hold never wedges the stand-in; a reset releases them too.
+the next `count` calls of `method` (with `"containing": "text"`, only of calls whose arguments,
+as JSON, contain that text: the one call that matters among many of its method);
+`GET /__standin/hold` says which answers wait now (and how many calls are still to be held);
+`POST /__standin/hold/release` lets every held answer go and forgets what was still to be held.
+A held answer goes anyway after HOLD_LIMIT seconds, so a forgotten hold never wedges the
+stand-in; a reset releases them too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 
 from aiohttp import web
@@ -25,12 +28,14 @@ HOLD_LIMIT = 30.0  # seconds
 
 class Holds:
     def __init__(self) -> None:
-        self.pending: dict[str, int] = {}  # method -> answers still to hold
+        # (method, text its arguments contain) -> answers still to hold
+        self.pending: dict[tuple[str, str], int] = {}
         self.held: list[JsonObject] = []  # the calls whose answers wait now
         self._release = asyncio.Event()
 
-    def hold(self, method: str, count: int) -> None:
-        self.pending[method] = self.pending.get(method, 0) + count
+    def hold(self, method: str, count: int, containing: str = "") -> None:
+        key = (method, containing)
+        self.pending[key] = self.pending.get(key, 0) + count
 
     def release(self) -> None:
         """Every held answer goes now; nothing more is held."""
@@ -40,9 +45,14 @@ class Holds:
 
     async def wait(self, method: str, entry: JsonObject, changes: Changes) -> None:
         """Hold this call's answer if one of `method` is still to be held (the call is done)."""
-        if self.pending.get(method, 0) <= 0:
+        args = json.dumps(entry["args"], ensure_ascii=False, default=str)
+        key = next(
+            (k for k, n in self.pending.items() if n > 0 and k[0] == method and k[1] in args),
+            None,
+        )
+        if key is None:
             return
-        self.pending[method] -= 1
+        self.pending[key] -= 1
         release = self._release
         self.held.append(entry)
         changes.bump()  # a waiting test sees the call held
@@ -54,7 +64,11 @@ class Holds:
 
     def to_json(self) -> JsonObject:
         return {
-            "pending": {m: n for m, n in self.pending.items() if n > 0},
+            "pending": {
+                m + (f" containing {c!r}" if c else ""): n
+                for (m, c), n in self.pending.items()
+                if n > 0
+            },
             "held": [{"method": e["method"], "args": e["args"]} for e in self.held],
         }
 
@@ -69,7 +83,13 @@ def add_hold_hooks(app: web.Application, holds: Callable[[web.Request], Holds]) 
         try:
             body = await request.json()
             method, count = body["method"], body.get("count", 1)
-            if not isinstance(method, str) or not isinstance(count, int) or count < 1:
+            containing = body.get("containing", "")
+            if (
+                not isinstance(method, str)
+                or not isinstance(count, int)
+                or count < 1
+                or not isinstance(containing, str)
+            ):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return web.json_response(
@@ -77,7 +97,7 @@ def add_hold_hooks(app: web.Application, holds: Callable[[web.Request], Holds]) 
                 status=400,
             )
         found = holds(request)
-        found.hold(method, count)
+        found.hold(method, count, containing)
         return web.json_response(found.to_json())
 
     async def release(request: web.Request) -> web.Response:

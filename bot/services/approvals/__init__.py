@@ -9,6 +9,9 @@ execution that resumes after a crash, expiry (DESIGN.md "Policy and approvals").
     service.py   ApprovalService, the use cases' one face, made of base.py (what they are
                  given), asking.py, deciding.py, running.py and reading.py
     executor.py  Executor: runs an approved request chunk by chunk, exactly once
+    endings.py   the scripts that end a run, and the record that its end is owed
+    announcing.py  a run's end shown (card, thread line, message cards), redone by a sweep
+                 when the replica that ended it died first
     eligible.py  what still needs doing just before acting: by the request's frozen search,
                  else one GET per id
     rechecks.py  the roles a request needs, checked again at each approval and run

@@ -4,7 +4,7 @@ exist before anyone can approve), its redraws as the request moves, and the news
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.services.approvals.jobstate import JobState
@@ -57,3 +57,14 @@ class ApprovalBoard(Protocol):
         totals: ExecutionReport | None = None,
     ) -> None:
         """Tell the request's thread and the people concerned what just happened."""
+
+    async def say_once(
+        self,
+        request: ApprovalRequest,
+        event: ApprovalEvent,
+        totals: ExecutionReport | None,
+        first_telling: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """`say` the bot's `event` so that it may be redone after a replica died part way: the
+        thread is told when `first_telling()`, asked just before, says it was not yet, or else
+        when the thread does not have the line (its teller died before Slack took it)."""

@@ -24,7 +24,9 @@ Exactly once, step by step:
   run redoes this without adding a line twice); then the request is finished as any other (the
   lease-checked `finish`), its chunk slots filled with empty results so that the finish
   script's count holds. A run that dies before `finish` leaves the request executing, and the
-  sweeper's run redoes the end from the stored state.
+  sweeper's run redoes the end from the stored state; one that dies after it leaves the end owed
+  to its announcement (the final card and the thread line: announcing.py), which a sweep
+  redoes.
 """
 
 from __future__ import annotations
@@ -262,7 +264,6 @@ class BulkJobRunner:
         done = await self.store.finish(made.id, self.owner)
         if done is None:
             return None
-        await self._draw(done, state, force=True)
         await self._audit_job(
             done, "failures" if state.failed else "done",
             {"job_id": state.job_id, "status": state.status, "discovered": state.discovered,

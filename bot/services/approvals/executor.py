@@ -27,6 +27,9 @@ Exactly-once, step by step (DESIGN.md "Policy and approvals"):
   and hands the lease back at once, so another replica resumes without waiting for it to
   lapse: before a chunk, or during a chunk's re-check (nothing of it was sent; the successor
   re-checks it); a chunk whose POST is out is finished and stored first.
+- The end (done, or refused) is shown by the caller (announcing.py), not here: the step that
+  ends the run records that its end is owed, so another replica shows it if this one dies
+  before it has.
 """
 
 from __future__ import annotations
@@ -190,7 +193,6 @@ class Executor:
         if done is None:
             run.lost = True
             return None
-        await self._progress(run, done)
         await self._audit_result(done)
         return done
 
@@ -207,7 +209,8 @@ class Executor:
     async def _refuse(
         self, run: _Run, made: ApprovalRequest, refusal: str
     ) -> ApprovalRequest | None:
-        """End the run before sending anything more: executing -> refused, audited, shown."""
+        """End the run before sending anything more: executing -> refused, audited (the caller
+        shows it)."""
         ended = await self.store.refuse_run(made.id, self.owner, refusal)
         if ended is None:
             run.lost = True
@@ -220,7 +223,6 @@ class Executor:
                 detail={"reason": refusal, "approved_by": sorted(made.approvers),
                         "chunks_done": made.chunks_done, "chunks_total": made.chunks_total},
             )  # fmt: skip
-        await self._progress(run, ended)
         return ended
 
     def _stopping(self) -> bool:

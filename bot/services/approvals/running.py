@@ -1,36 +1,33 @@
 """Running approved requests: the execution (as chunks by the `Executor`, or as one bulk job
-for a request approved as a query), its progress and its end shown on the request's card and
-thread, cancelling a running bulk job, and the sweep every replica runs (expiry, and resuming
-executions nobody holds)."""
+for a request approved as a query), its progress shown on the request's card and its end
+announced (announcing.py), cancelling a running bulk job, and the sweep every replica runs
+(expiry, resuming executions nobody holds, announcing ends whose replica died first)."""
 
 from __future__ import annotations
 
 import secrets
 
-from bot.services.approvals.base import ApprovalBase
+from bot.services.approvals.announcing import Announcing
 from bot.services.approvals.bulkjob import FALLBACK, BulkJobRunner
 from bot.services.approvals.executor import Executor
 from bot.services.approvals.jobcontrol import cancel_job
 from bot.services.approvals.jobstate import JobReport, JobState, is_query
-from bot.services.approvals.models import ApprovalRequest, ApprovalState, report
+from bot.services.approvals.models import ApprovalRequest
 from bot.services.approvals.rechecks import recheck
 
 
-class Running(ApprovalBase):
+class Running(Announcing):
     async def execute(self, request_id: str) -> ApprovalRequest | None:
-        """Run (or resume) an approved request, its progress shown on its card; None when
-        another run holds it (or it was handed back at shutdown). A request approved as a
-        query runs as one bulk job (bulkjob.py), or as chunks if the API refuses bulk jobs."""
+        """Run (or resume) an approved request, its progress shown on its card and its end
+        announced (announcing.py); None when another run holds it (or it was handed back at
+        shutdown). A request approved as a query runs as one bulk job (bulkjob.py), or as
+        chunks if the API refuses bulk jobs."""
         made = await self.store.get(request_id)
         job: JobState | None = None
         if made is not None and is_query(made):
             ran = await self._job_runner().run(request_id)
-            if isinstance(ran, ApprovalRequest) and ran.state == ApprovalState.REFUSED:
-                await self.board.say(ran, "refused", "bot")
-            elif isinstance(ran, ApprovalRequest):
-                state = await self.jobs.load(ran.id)
-                if state is not None:
-                    await self.board.say(ran, "finished", "bot", JobReport.of(state))
+            if isinstance(ran, ApprovalRequest):
+                await self.announce(ran)
             if ran != FALLBACK:
                 return ran if isinstance(ran, ApprovalRequest) else None
             job = await self.jobs.load(request_id)
@@ -47,16 +44,8 @@ class Running(ApprovalBase):
             by_search=self.settings.bot_recheck_by_search,
         )  # fmt: skip
         done = await executor.run(request_id)
-        # The executor's last progress call drew the finished (or refused) card.
-        if done is not None and done.state == ApprovalState.REFUSED:
-            await self.board.say(done, "refused", "bot")
-            if not done.chunks_done:  # else some ran: "not done" would not be true
-                await self._cards_ended(done, "bot")
-        elif done is not None:
-            results = await self.store.chunks(done.id)
-            await self.board.say(done, "finished", "bot", report(results))
-            if self.cards is not None:
-                await self.cards.settled(done, results)
+        if done is not None:
+            await self.announce(done)
         return done
 
     async def _roles(self, made: ApprovalRequest) -> str | None:
@@ -80,8 +69,9 @@ class Running(ApprovalBase):
         )  # fmt: skip
 
     async def sweep(self) -> None:
-        """Expire what is overdue and resume executions nobody holds (every replica runs this;
-        the store makes each step happen once)."""
+        """Expire what is overdue, resume executions nobody holds and announce the ends whose
+        replica died before announcing them (every replica runs this; the store makes each step
+        happen once)."""
         for made in await self.store.expire_due():
             await self.audit.record(
                 actor="bot", action=f"expire {made.action}", ids=made.ids, outcome="expired",
@@ -94,3 +84,4 @@ class Running(ApprovalBase):
         # that long (a lease's worth), so the run stays where it was approved.
         for request_id in await self.store.stalled(settled_for=self.lease_seconds):
             await self.execute(request_id)
+        await self.announce_due()

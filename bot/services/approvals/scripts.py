@@ -15,6 +15,9 @@ touches one slot; the approvals' traffic is small enough for one node):
     {approvals}:pending               zset: pending ids by expiry (epoch seconds)
     {approvals}:executing             zset: executing ids by the time they started
     {approvals}:recent                zset: ended ids by end time (the last RECENT_KEEP)
+    {approvals}:unannounced           zset: ended runs whose end is not yet all shown, and
+    {approvals}:request:<id>:told     string: its thread line claimed (both: endings.py, whose
+                                      scripts end a run: `finish`, `refuse_run`)
 
 Records of ended requests (and their chunk results) are kept ENDED_TTL_SECONDS; an executing
 record never expires. (Before Redis Cluster support the names were `approval:<id>…` and
@@ -70,20 +73,6 @@ local function finish_pending(rec, id, state, now, iso, ttl, keep, pending, rece
 end
 local function overdue(rec, now)
   return tonumber(redis.call('HGET', rec, 'expires_ts') or '0') <= now
-end
-"""
-
-# The end of an execution, done or refused, by its lease holder (KEYS: rec, lease, chunks,
-# executing, recent; ARGV: id, owner, now, iso, ttl, keep): out of the executing index, into the
-# recent one, the record and its chunk results kept ENDED_TTL_SECONDS, the lease let go.
-_ENDING_RUN = """
-local function end_run()
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  redis.call('ZADD', KEYS[5], tonumber(ARGV[3]), ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[6]) + 1))
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
-  redis.call('DEL', KEYS[2])
 end
 """
 
@@ -187,22 +176,6 @@ redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 return 1
 """
 
-# KEYS: rec, lease, chunks, executing, recent. ARGV: id, owner, now, iso, ttl, keep.
-_FINISH = (
-    _ENDING_RUN
-    + """
-local rec = KEYS[1]
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'not_owner'} end
-if redis.call('HGET', rec, 'state') ~= 'executing' then return {'not_executing'} end
-local total = tonumber(redis.call('HGET', rec, 'chunks_total') or '0')
-if redis.call('HLEN', KEYS[3]) < total then return {'incomplete'} end
-redis.call('HSET', rec, 'state', 'done', 'ended_at', ARGV[4])
-end_run()
-return {'done', redis.call('HGETALL', rec)}
-"""
-)
-
-
 # KEYS: rec. ARGV: JSON array of the users whose approvals no longer count.
 _WITHDRAW = (
     _PRELUDE
@@ -225,21 +198,6 @@ return {'withdrawn', snap(rec)}
 """
 )
 
-# KEYS: rec, lease, chunks, executing, recent. ARGV: id, owner, now, iso, ttl, keep, reason.
-# Like _FINISH, but before the rest of the chunks: the lease holder ends a run that may not go on.
-_REFUSE_RUN = (
-    _ENDING_RUN
-    + """
-local rec = KEYS[1]
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {'not_owner'} end
-if redis.call('HGET', rec, 'state') ~= 'executing' then return {'not_executing'} end
-redis.call('HSET', rec, 'state', 'refused', 'ended_at', ARGV[4], 'ended_by', 'bot',
-           'end_reason', ARGV[7])
-end_run()
-return {'refused', redis.call('HGETALL', rec)}
-"""
-)
-
 
 def fingerprint(raw: Raw) -> str:
     """sha1 of the stored action, params, ids, digest and frozen search exactly as stored
@@ -249,7 +207,7 @@ def fingerprint(raw: Raw) -> str:
     return hashlib.sha1(b"\n".join(parts), usedforsecurity=False).hexdigest()
 
 
-def _answer(answer: Sequence[Any]) -> tuple[str, Raw | None]:
+def answer_of(answer: Sequence[Any]) -> tuple[str, Raw | None]:
     """A script's {word, snapshot?} as (word, the record after the step or None)."""
     return as_text(answer[0]), from_flat(answer[1]) if len(answer) > 1 else None
 
@@ -264,9 +222,7 @@ class ApprovalScripts:
         self._end = redis.register_script(_END)
         self._expire_due = redis.register_script(_EXPIRE_DUE)
         self._save_chunk = redis.register_script(_SAVE_CHUNK)
-        self._finish = redis.register_script(_FINISH)
         self._withdraw = redis.register_script(_WITHDRAW)
-        self._refuse_run = redis.register_script(_REFUSE_RUN)
 
     @staticmethod
     async def _run(script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -311,7 +267,7 @@ class ApprovalScripts:
                 RECENT_KEEP,
             ],
         )
-        return _answer(answer)
+        return answer_of(answer)
 
     async def end(
         self,
@@ -340,7 +296,7 @@ class ApprovalScripts:
                 "1" if requester_only else "0",
             ],
         )
-        return _answer(answer)
+        return answer_of(answer)
 
     async def expire_due(self, at: datetime, batch: int) -> tuple[int, list[str]]:
         """Expire up to `batch` pending requests due by `at`: (how many due entries were seen,
@@ -363,38 +319,9 @@ class ApprovalScripts:
         )
         return int(answer)
 
-    async def finish(self, request_id: str, owner: str, at: datetime) -> tuple[str, Raw | None]:
-        """executing -> done, by the lease holder once every chunk's result is stored; the
-        lease is deleted. The word is "done" (with the record) or why not: "not_owner",
-        "not_executing", "incomplete"."""
-        answer = await self._run(
-            self._finish,
-            [
-                record_key(request_id),
-                lease_key(request_id),
-                chunks_key(request_id),
-                EXECUTING_KEY,
-                RECENT_KEY,
-            ],
-            [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS, RECENT_KEEP],
-        )
-        return _answer(answer)
-
     async def withdraw(self, request_id: str, users: Sequence[str]) -> tuple[str, Raw | None]:
         """Drop the approvals of `users` from a pending request (they no longer count). The word
         is "withdrawn", "unchanged" (none of them had approved), "not_pending", "not_found" or
         "changed" (an unreadable approvals list; nothing was done)."""
         keys, args = [record_key(request_id)], [json.dumps(list(users))]
-        return _answer(await self._run(self._withdraw, keys, args))
-
-    async def refuse_run(
-        self, request_id: str, owner: str, reason: str, at: datetime
-    ) -> tuple[str, Raw | None]:
-        """executing -> refused, by the lease holder, chunks not yet stored left unsent; the
-        lease is deleted. The word is "refused" (with the record), "not_owner" or
-        "not_executing"."""
-        keys = [record_key(request_id), lease_key(request_id), chunks_key(request_id),
-                EXECUTING_KEY, RECENT_KEY]  # fmt: skip
-        args = [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS,
-                RECENT_KEEP, reason]  # fmt: skip
-        return _answer(await self._run(self._refuse_run, keys, args))
+        return answer_of(await self._run(self._withdraw, keys, args))

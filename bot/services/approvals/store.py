@@ -25,6 +25,7 @@ from bot.cloudflare.models import DESTINATIONS
 from bot.integrity import IntegrityKey
 from bot.services.approvals.changes import SETTINGS_CHANGES
 from bot.services.approvals.changes import check as check_change
+from bot.services.approvals.endings import Endings
 from bot.services.approvals.models import (
     CHUNK_SIZE,
     ApprovalRequest,
@@ -71,6 +72,7 @@ class ApprovalStore:
         self.clock = clock
         self.key = key
         self.scripts = ApprovalScripts(redis)
+        self.endings = Endings(redis)  # a run's end, and its announcement (announcing.py)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         with redis_errors():
@@ -369,9 +371,9 @@ class ApprovalStore:
         return sorted(results, key=lambda r: r.index)
 
     async def refuse_run(self, request_id: str, owner: str, reason: str) -> ApprovalRequest | None:
-        """executing -> refused before the chunks not yet stored, only by the lease holder.
-        None when this call did not end it."""
-        word, after = await self.scripts.refuse_run(request_id, owner, reason, self.clock())
+        """executing -> refused before the chunks not yet stored, only by the lease holder; its
+        end is then owed an announcement (announcing.py). None when this call did not end it."""
+        word, after = await self.endings.refuse_run(request_id, owner, reason, self.clock())
         if word != "refused" or after is None:
             log.info("refusing the run of %s by %s did not happen: %s", request_id, owner, word)
             return None
@@ -379,8 +381,9 @@ class ApprovalStore:
 
     async def finish(self, request_id: str, owner: str) -> ApprovalRequest | None:
         """executing -> done, exactly once: only by the lease holder, only when every chunk's
-        result is stored. None when this call did not finish it."""
-        word, after = await self.scripts.finish(request_id, owner, self.clock())
+        result is stored; its end is then owed an announcement (announcing.py). None when this
+        call did not finish it."""
+        word, after = await self.endings.finish(request_id, owner, self.clock())
         if word != "done" or after is None:
             log.info("finish %s by %s refused: %s", request_id, owner, word)
             return None
