@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -44,6 +43,7 @@ from bot.errors import StoreUnavailable
 from bot.metrics import Metrics
 from bot.services.alerts.models import AlertNotPosted, AlertRejected, Campaign, Digest
 from bot.slack.held import HeldAlerts
+from bot.slack.history import PAGE, UNREADABLE, carries, find_message
 from bot.slack.refusals import NOT_THERE
 from bot.store.cards import CardStore
 from bot.store.posts import PostStore
@@ -55,11 +55,7 @@ POST_INTERVAL = 1.1  # seconds between posts to one channel: Slack allows about 
 # not_in_channel and channel_not_found: those alerts are held until the bot is invited (held.py).
 PERMANENT = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"})
 ALERT_EVENT = "email_security_alert"  # the metadata event type of every alert post
-HISTORY_MARGIN = 120.0  # seconds before a post's mark to read from (clocks differ)
-HISTORY_PAGE = 200  # messages per history page (Slack recommends at most 200)
 HISTORY_PAGES = 10  # pages read at most: a post is found within its first minutes
-# Answers after which the channel cannot be read: the post is made again (at worst twice).
-UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
 
 
 class ChannelPacer:
@@ -223,23 +219,19 @@ class SlackAlertSender:
     ) -> str | None:
         """The post carrying `alert_id` in the channel (or in the thread of `thread_ts`) since
         `since`; a post found is kept and its cards registered, as if just posted."""
-        oldest = f"{since.timestamp() - HISTORY_MARGIN:.6f}"
-        cursor: str | None = None
         try:
-            for _ in range(HISTORY_PAGES):
-                page = await self._history(channel, thread_ts, oldest, cursor)
-                found = next((m for m in page["messages"] if _carries(m, alert_id)), None)
-                if found is not None:
-                    ts = str(found["ts"])
-                    blocks = found.get("blocks") or []
-                    if blocks and self.posts is not None:
-                        with contextlib.suppress(StoreUnavailable):
-                            await self.posts.keep(channel, ts, blocks)
-                    await self._register(channel, ts, message_ids)
-                    return ts
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if cursor is None:
-                    return None
+            found = await find_message(
+                self.client, channel, thread_ts, since.timestamp(),
+                lambda m: carries(m, ALERT_EVENT, alert_id=alert_id), HISTORY_PAGES,
+            )  # fmt: skip
+            if found is not None:
+                ts = str(found["ts"])
+                blocks = found.get("blocks") or []
+                if blocks and self.posts is not None:
+                    with contextlib.suppress(StoreUnavailable):
+                        await self.posts.keep(channel, ts, blocks)
+                await self._register(channel, ts, message_ids)
+                return ts
         except SlackApiError as exc:
             code = str(exc.response.get("error", ""))
             if code == "thread_not_found":
@@ -252,23 +244,7 @@ class SlackAlertSender:
                 )  # fmt: skip
                 return None
             raise
-        log.warning("alerts: %s not found in the last %d messages of %s; posting it again",
-                    alert_id, HISTORY_PAGES * HISTORY_PAGE, channel)  # fmt: skip
+        # Not there (or past the pages read, which a post made in its first minutes is not).
+        log.info("alerts: %s not found in %s (at most %d messages read); posting it",
+                 alert_id, channel, HISTORY_PAGES * PAGE)  # fmt: skip
         return None
-
-    async def _history(
-        self, channel: str, thread_ts: str | None, oldest: str, cursor: str | None
-    ) -> Any:
-        options: dict[str, Any] = {
-            "channel": channel, "oldest": oldest, "limit": HISTORY_PAGE,
-            "include_all_metadata": True, "cursor": cursor,
-        }  # fmt: skip
-        if thread_ts is not None:
-            return await self.client.conversations_replies(ts=thread_ts, **options)
-        return await self.client.conversations_history(**options)
-
-
-def _carries(message: dict[str, Any], alert_id: str) -> bool:
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return metadata.get("event_type") == ALERT_EVENT and payload.get("alert_id") == alert_id

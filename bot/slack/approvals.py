@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -30,6 +29,7 @@ from bot.services.approvals.models import (
     MessageSummary,
 )
 from bot.services.policy import Policy
+from bot.slack.history import UNREADABLE, carries, find_message
 from bot.slack.home import HomeTabs
 from bot.slack.refusals import not_there
 
@@ -37,8 +37,7 @@ log = logging.getLogger("bot.slack.approvals")
 PREPARING = "⏳ Preparing an approval request…"
 NOT_MADE = "The approval request could not be made; nothing was asked or done."
 APPROVAL_EVENT = "approval_event"  # the metadata event type of every thread line
-REPLIES_PAGE, REPLIES_PAGES = 200, 5  # a request's thread: its lines since its end, at most
-UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
+REPLIES_PAGES = 5  # pages of a request's thread read at most: its lines since its end
 
 
 class SlackApprovals:
@@ -128,19 +127,14 @@ class SlackApprovals:
         """Whether the request's thread has the bot's line of `event` (since its end)."""
         if not request.channel or not request.message_ts:
             return True  # no thread: nothing to say
-        since = (request.ended_at or request.created_at).timestamp() - 120  # clocks differ
-        cursor: str | None = None
+        since = (request.ended_at or request.created_at).timestamp()
         try:
-            for _ in range(REPLIES_PAGES):
-                page: Any = await self.client.conversations_replies(
-                    channel=request.channel, ts=request.message_ts, oldest=f"{since:.6f}",
-                    limit=REPLIES_PAGE, include_all_metadata=True, cursor=cursor,
-                )  # fmt: skip
-                if any(_carries(m, request.id, event) for m in page["messages"]):
-                    return True
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if cursor is None:
-                    return False
+            found = await find_message(
+                self.client, request.channel, request.message_ts, since,
+                lambda m: carries(m, APPROVAL_EVENT, request_id=request.id, event=event),
+                REPLIES_PAGES,
+            )  # fmt: skip
+            return found is not None
         except SlackApiError as exc:
             code = str(exc.response.get("error", ""))
             if code not in UNREADABLE:
@@ -151,13 +145,3 @@ class SlackApprovals:
                 "scopes (docs/install.md)", request.id, event, code,
             )  # fmt: skip
         return False
-
-
-def _carries(message: dict[str, Any], request_id: str, event: str) -> bool:
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return (
-        metadata.get("event_type") == APPROVAL_EVENT
-        and payload.get("request_id") == request_id
-        and payload.get("event") == event
-    )

@@ -7,7 +7,7 @@ from bot.errors import StoreUnavailable
 from bot.store.cards import CardStore
 from bot.store.lease import Lease
 from bot.store.once import Once
-from bot.store.plumbing import redis_errors
+from bot.store.plumbing import redis_errors, run_script
 from bot.store.searches import SavedSearch, SearchStore
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "SearchStore",
     "StoreUnavailable",
     "redis_errors",
+    "run_script",
 ]

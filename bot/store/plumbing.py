@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import redis.asyncio as redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException
 
 from bot.errors import StoreUnavailable
@@ -22,6 +24,12 @@ def redis_errors() -> Iterator[None]:
         yield
     except FAILURES as exc:
         raise StoreUnavailable(unavailable(exc)) from None
+
+
+async def run_script(script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """A registered Lua script's answer, its Redis failures as StoreUnavailable."""
+    with redis_errors():
+        return await script(keys=keys, args=args)
 
 
 def unavailable(exc: Exception) -> str:

@@ -20,12 +20,9 @@ Redis Cluster).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from bot.services.approvals.records import Raw, as_text
 from bot.services.approvals.scripts import (
@@ -40,7 +37,7 @@ from bot.services.approvals.scripts import (
     lease_key,
     record_key,
 )
-from bot.store import redis_errors
+from bot.store import redis_errors, run_script
 
 UNANNOUNCED_KEY = TAG + ":unannounced"
 
@@ -117,11 +114,6 @@ class Endings:
         self._take_due = redis.register_script(_TAKE_DUE)
 
     @staticmethod
-    async def _run(script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        with redis_errors():
-            return await script(keys=keys, args=args)
-
-    @staticmethod
     def _keys(request_id: str) -> list[str]:
         return [record_key(request_id), lease_key(request_id), chunks_key(request_id),
                 EXECUTING_KEY, RECENT_KEY, UNANNOUNCED_KEY]  # fmt: skip
@@ -132,7 +124,7 @@ class Endings:
         why not: "not_owner", "not_executing", "incomplete"."""
         args = [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS,
                 RECENT_KEEP]  # fmt: skip
-        return answer_of(await self._run(self._finish, self._keys(request_id), args))
+        return answer_of(await run_script(self._finish, self._keys(request_id), args))
 
     async def refuse_run(
         self, request_id: str, owner: str, reason: str, at: datetime
@@ -142,13 +134,13 @@ class Endings:
         "not_owner" or "not_executing"."""
         args = [request_id, owner, at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS,
                 RECENT_KEEP, reason]  # fmt: skip
-        return answer_of(await self._run(self._refuse_run, self._keys(request_id), args))
+        return answer_of(await run_script(self._refuse_run, self._keys(request_id), args))
 
     async def take_due(self, at: datetime, left_for: float, batch: int) -> list[str]:
         """Up to `batch` ends not announced, taken `left_for` seconds ago or more (their
         announcer died, or failed), each taken now by this caller alone."""
         args = [at.timestamp(), left_for, batch]
-        return [as_text(i) for i in await self._run(self._take_due, [UNANNOUNCED_KEY], args)]
+        return [as_text(i) for i in await run_script(self._take_due, [UNANNOUNCED_KEY], args)]
 
     async def keep(self, request_id: str, at: datetime) -> None:
         """Keep the announcement of `request_id` taken (as of `at`) while it is being shown."""

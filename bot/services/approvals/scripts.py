@@ -33,10 +33,9 @@ from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from bot.services.approvals.records import Raw, as_text, from_flat
-from bot.store import redis_errors
+from bot.store import run_script
 
 ENDED_TTL_SECONDS = 30 * 24 * 3600
 RECENT_KEEP = 200
@@ -224,11 +223,6 @@ class ApprovalScripts:
         self._save_chunk = redis.register_script(_SAVE_CHUNK)
         self._withdraw = redis.register_script(_WITHDRAW)
 
-    @staticmethod
-    async def _run(script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        with redis_errors():
-            return await script(keys=keys, args=args)
-
     async def create(
         self,
         request_id: str,
@@ -245,7 +239,7 @@ class ApprovalScripts:
         for name, value in fields.items():
             args += [name, value]
         keys = [record_key(request_id), PENDING_KEY]
-        return bool(await self._run(self._create, keys, args))
+        return bool(await run_script(self._create, keys, args))
 
     async def approve(
         self, request_id: str, user: str, verified: Raw, at: datetime
@@ -254,7 +248,7 @@ class ApprovalScripts:
         held. The word is an Outcome value, or "changed" (content changed since `verified`
         was read; nothing was done); with the record after the step (None: not found, changed).
         """
-        answer = await self._run(
+        answer = await run_script(
             self._approve,
             [record_key(request_id), PENDING_KEY, EXECUTING_KEY, RECENT_KEY],
             [
@@ -281,7 +275,7 @@ class ApprovalScripts:
     ) -> tuple[str, Raw | None]:
         """Move a pending request to `state` (rejected, cancelled), by `user`. The word is
         `state` or an Outcome value (not_found, not_pending, expired, not_requester)."""
-        answer = await self._run(
+        answer = await run_script(
             self._end,
             [record_key(request_id), PENDING_KEY, RECENT_KEY],
             [
@@ -301,7 +295,7 @@ class ApprovalScripts:
     async def expire_due(self, at: datetime, batch: int) -> tuple[int, list[str]]:
         """Expire up to `batch` pending requests due by `at`: (how many due entries were seen,
         the ids this call moved to expired)."""
-        seen, moved = await self._run(
+        seen, moved = await run_script(
             self._expire_due,
             [PENDING_KEY, RECENT_KEY],
             [at.timestamp(), at.isoformat(), ENDED_TTL_SECONDS, RECENT_KEEP, batch, PREFIX],
@@ -312,7 +306,7 @@ class ApprovalScripts:
         """Store chunk `index`'s result JSON while `owner` holds the lease of an executing
         request: 1 stored now, 0 stored before (a chunk's result is written once), -1 `owner`
         does not hold the lease, -2 the request is not executing."""
-        answer = await self._run(
+        answer = await run_script(
             self._save_chunk,
             [record_key(request_id), lease_key(request_id), chunks_key(request_id)],
             [owner, str(index), result],
@@ -324,4 +318,4 @@ class ApprovalScripts:
         is "withdrawn", "unchanged" (none of them had approved), "not_pending", "not_found" or
         "changed" (an unreadable approvals list; nothing was done)."""
         keys, args = [record_key(request_id)], [json.dumps(list(users))]
-        return answer_of(await self._run(self._withdraw, keys, args))
+        return answer_of(await run_script(self._withdraw, keys, args))
