@@ -23,7 +23,14 @@ import pytest
 import redis
 
 from tests.kit.factories import quarantined_messages
-from tests.kit.flows import approval_card, card_now, released_ids, thread_reply, wait_card
+from tests.kit.flows import (
+    approval_card,
+    card_now,
+    released_ids,
+    request_id_of,
+    thread_reply,
+    wait_card,
+)
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     APPROVER,
@@ -125,7 +132,7 @@ def quarantined(simulator: SimulatorProcess, tag: str) -> int:
 
 
 def test_a_query_shows_its_search_and_ceiling_then_its_job_to_the_end(
-    jobs: Slack, simulator: SimulatorProcess
+    jobs: Slack, simulator: SimulatorProcess, redis_server: RedisProcess
 ) -> None:
     card, _ = ask(jobs, simulator, 30, "Qprog", bounce=1)
     text = text_of(card)
@@ -142,6 +149,13 @@ def test_a_query_shows_its_search_and_ceiling_then_its_job_to_the_end(
     assert "`Qprog000000` (Delivery failed for every recipient)" in final
     assert "Cancel job" not in final
     thread_reply(jobs, card["ts"], "bulk job completed. 29 done, 1 failed.")
+    # The job's end is audited once, by the announcement (end_audit.py), before the card.
+    wanted = (request_id_of(card).encode(), b"bulk job release")
+    trail = [f for _, f in redis.Redis.from_url(_url(redis_server)).xrange("audit")
+             if (f[b"request_id"], f[b"action"]) == wanted]  # fmt: skip
+    assert [f[b"outcome"] for f in trail] == [b"created", b"failures"]
+    ended = json.loads(trail[-1][b"detail"])
+    assert (ended["discovered"], ended["successful"], ended["failed"]) == (30, 29, 1), ended
     assert len(jobs_created(simulator)) == 1
     assert released_ids(simulator) == [], "no chunk was sent: the job did it"
 

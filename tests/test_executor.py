@@ -25,7 +25,8 @@ from bot.services.approvals import (
     Executor,
     report,
 )
-from bot.services.approvals.endings import UNANNOUNCED_KEY
+from bot.services.approvals.end_audit import audit_end, end_entry
+from bot.services.approvals.endings import UNANNOUNCED_KEY, audited_key
 from bot.services.approvals.scripts import record_key
 from bot.services.audit import AuditLog
 from bot.store import StoreUnavailable
@@ -121,6 +122,16 @@ async def test_release_2500_in_three_chunks_each_id_once(
     assert len(seen) <= int(elapsed)
     assert await rdb.zscore(UNANNOUNCED_KEY, made.id) is not None
     assert await store.stalled() == [] and await store.lease_holder(made.id) is None
+    assert [(e.action, e.outcome) for e in await audit.recent(request_id=made.id)] == [
+        ("execute release", "started")
+    ], "the result entry is left to the announcement"
+    # The announcement's (end_audit.py): written once, however often it is redone, even when
+    # its writer died before marking it written.
+    entry = end_entry(done, None, results)
+    for redo in (False, True):
+        await audit_end(audit, store.endings, done, entry, redo=redo)
+    await rdb.delete(audited_key(made.id))
+    await audit_end(audit, store.endings, done, entry, redo=True)
     entries = await audit.recent(request_id=made.id)
     assert [(e.action, e.outcome) for e in entries] == [
         ("result release", "done"),

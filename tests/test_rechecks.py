@@ -24,6 +24,7 @@ from bot.services.approvals import (
     MessageSummary,
     Outcome,
 )
+from bot.services.approvals.end_audit import audit_end, end_entry
 from bot.services.approvals.endings import UNANNOUNCED_KEY
 from bot.services.approvals.rechecks import recheck
 from bot.services.audit import AuditLog
@@ -192,8 +193,14 @@ async def test_a_refused_run_sends_nothing_and_ends_audited(
     assert shown == [], "the card is drawn refused by the caller's announcement"
     assert await rdb.zscore(UNANNOUNCED_KEY, made.id) is not None, "which is owed"
     assert await store.lease_holder(made.id) is None and await store.stalled() == []
+    assert await audit.recent(request_id=made.id) == [], "audited by the announcement"
+    await audit_end(audit, store.endings, ended, end_entry(ended, None, []), redo=False)
     [entry] = await audit.recent(request_id=made.id)
     assert (entry.action, entry.outcome) == ("refuse release", "refused")
+    assert entry.detail == {
+        "reason": ended.end_reason, "approved_by": sorted(made.approvers), "chunks_done": 0,
+        "chunks_total": 1,
+    }  # fmt: skip
 
 
 async def test_a_run_whose_roles_cannot_be_checked_waits_for_the_sweeper(

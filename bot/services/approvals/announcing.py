@@ -5,6 +5,11 @@ when that one died (or failed) before it was all shown.
 
 What happens once and what may be redone, step by step (endings.py keeps the Redis side):
 
+- The run's audit entry ("result <action>", a bulk job's end, or the bot's refusal) is the
+  announcement's first step, before anything is shown, and is written once (end_audit.py):
+  marked written; a redo without the mark looks for it in the trail before writing it. The
+  step that ends the run does not write it, so a replica killed right after ending a run
+  loses no audit entry: the sweep that announces its end writes it.
 - The script that ends a run also records it as unannounced, in the same step: no run ends
   without its announcement owed. The announcer removes the record once all is shown.
 - The announcer keeps the record taken while it works (re-taken every third of a lease), so a
@@ -29,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from bot.services.approvals.base import ApprovalBase
+from bot.services.approvals.end_audit import EndEntry, audit_end, end_entry
 from bot.services.approvals.jobstate import JobReport, JobState, is_query
 from bot.services.approvals.models import (
     ApprovalRequest,
@@ -45,28 +51,43 @@ GIVE_UP = timedelta(days=1)  # an end still not shown by then (Slack refusing) i
 
 
 class Announcing(ApprovalBase):
-    async def announce(self, ended: ApprovalRequest) -> None:
-        """Show the end of `ended` (done or refused) everywhere it shows; safe to redo."""
+    async def announce(self, ended: ApprovalRequest, *, redo: bool = False) -> None:
+        """Audit the end of `ended` (done or refused) and show it everywhere it shows; safe to
+        redo (`redo`: a sweep announcing an end whose announcer died or failed)."""
         async with self._kept(ended.id):
             job = await self.jobs.load(ended.id) if is_query(ended) else None
+            by_job = job is not None and job.phase == "finished"
+            done = ended.state == ApprovalState.DONE
+            results = await self.store.chunks(ended.id) if done and not by_job else []
+            audited = await self._audit(ended, end_entry(ended, job, results), redo=redo)
             if ended.state == ApprovalState.REFUSED:
                 await self.board.show(ended, _beside(job, await self._totals(ended)))
                 await self.board.say_once(ended, "refused", None, self._first(ended))
                 nothing_ran = not ended.chunks_done and (job is None or job.phase == "refused")
                 if nothing_ran:  # else some ran: "not done" would not be true
                     await self._cards_ended(ended, "bot")
-            elif job is not None and job.phase == "finished":
+            elif job is not None and by_job:
                 # The cards followed the job before the run was finished (bulkjob.py).
                 totals = JobReport.of(job)
                 await self.board.show(ended, totals)
                 await self.board.say_once(ended, "finished", totals, self._first(ended))
             else:
-                results = await self.store.chunks(ended.id)
                 await self.board.show(ended, _beside(job, report(results)))
                 await self.board.say_once(ended, "finished", report(results), self._first(ended))
                 if self.cards is not None:
                     await self.cards.settled(ended, results)
-        await self.store.endings.announced(ended.id)
+        if audited:  # else left for a sweep, which writes the entry (and shows the end again)
+            await self.store.endings.announced(ended.id)
+
+    async def _audit(self, ended: ApprovalRequest, entry: EndEntry, *, redo: bool) -> bool:
+        """Write the end's audit entry once (end_audit.py); False when it could not be."""
+        try:
+            await audit_end(self.audit, self.store.endings, ended, entry, redo=redo)
+        except Exception:  # the end is shown all the same; the entry is tried again a lease on
+            log.exception("approval request %s: the audit entry of its end could not be "
+                          "written", ended.id)  # fmt: skip
+            return False
+        return True
 
     async def announce_due(self) -> None:
         """Announce the ends whose announcer died or failed a lease ago (the sweep's part)."""
@@ -85,7 +106,7 @@ class Announcing(ApprovalBase):
                 continue
             log.info("approval request %s: announcing its end (its replica did not)", request_id)
             try:
-                await self.announce(ended)
+                await self.announce(ended, redo=True)
             except StoreUnavailable:
                 raise
             except Exception:  # the others are shown all the same; this one again a lease on

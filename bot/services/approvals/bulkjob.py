@@ -25,8 +25,8 @@ Exactly once, step by step:
   lease-checked `finish`), its chunk slots filled with empty results so that the finish
   script's count holds. A run that dies before `finish` leaves the request executing, and the
   sweeper's run redoes the end from the stored state; one that dies after it leaves the end owed
-  to its announcement (the final card and the thread line: announcing.py), which a sweep
-  redoes.
+  to its announcement (the audit entry of the job's end, the final card and the thread line:
+  announcing.py), which a sweep redoes.
 """
 
 from __future__ import annotations
@@ -148,13 +148,8 @@ class BulkJobRunner:
         return await self._finish(made, state)
 
     async def _refuse(self, made: ApprovalRequest, refusal: str) -> ApprovalRequest | None:
-        ended = await self.store.refuse_run(made.id, self.owner, refusal)
-        if ended is not None:
-            await self.audit.record(
-                actor="bot", action=f"refuse {made.action}", ids=[], outcome="refused",
-                request_id=made.id, digest=made.digest, detail={"reason": refusal},
-            )  # fmt: skip
-        return ended
+        # Audited and shown by the caller's announcement (end_audit.py, announcing.py).
+        return await self.store.refuse_run(made.id, self.owner, refusal)
 
     # -- creating ------------------------------------------------------------------------------
 
@@ -261,16 +256,8 @@ class BulkJobRunner:
             empty = ChunkResult(index=index, acted=[], skipped=[], note=None)
             if not await self.store.save_chunk(made.id, empty, self.owner):
                 return None
-        done = await self.store.finish(made.id, self.owner)
-        if done is None:
-            return None
-        await self._audit_job(
-            done, "failures" if state.failed else "done",
-            {"job_id": state.job_id, "status": state.status, "discovered": state.discovered,
-             "successful": state.successful, "failed": state.failed,
-             "over_ceiling": state.over_ceiling, "cancelled_by": state.cancelled_by},
-        )  # fmt: skip
-        return done
+        # The job's end is audited by the announcement, from the state stored (end_audit.py).
+        return await self.store.finish(made.id, self.owner)
 
     # -- lease, card, audit --------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The end of a run in Redis: the scripts that end it (`finish`, `refuse_run`, by the lease
 holder) and the bookkeeping that makes its end shown even when the replica that ended it dies
-before showing it (announcing.py).
+before showing it or writing its audit entry (announcing.py, end_audit.py).
 
     {approvals}:unannounced         zset: id -> when its announcement was last taken (epoch
                                     seconds): a run ended and not yet all shown. The script
@@ -13,8 +13,11 @@ before showing it (announcing.py).
                                     kept ENDED_TTL_SECONDS): the first to claim it says it; a
                                     later announcer finds the claim taken and looks in the
                                     thread before saying it (its claimer may have died).
+    {approvals}:request:<id>:audited  string: the end's audit entry was written (kept
+                                    ENDED_TTL_SECONDS): a later announcer does not write it
+                                    again (end_audit.py).
 
-Both carry the `{approvals}` hash tag, like every key the ending scripts touch (one slot on a
+All carry the `{approvals}` hash tag, like every key the ending scripts touch (one slot on a
 Redis Cluster).
 """
 
@@ -44,6 +47,10 @@ UNANNOUNCED_KEY = TAG + ":unannounced"
 
 def told_key(request_id: str) -> str:
     return f"{PREFIX}{request_id}:told"
+
+
+def audited_key(request_id: str) -> str:
+    return f"{PREFIX}{request_id}:audited"
 
 
 # The end of an execution, done or refused, by its lease holder (KEYS: rec, lease, chunks,
@@ -159,3 +166,12 @@ class Endings:
                 told_key(request_id), b"1", nx=True, ex=ENDED_TTL_SECONDS
             )
         return bool(claimed)
+
+    async def audited(self, request_id: str) -> None:
+        """The end's audit entry is written: nobody writes it again."""
+        with redis_errors():
+            await self.redis.set(audited_key(request_id), b"1", ex=ENDED_TTL_SECONDS)
+
+    async def was_audited(self, request_id: str) -> bool:
+        with redis_errors():
+            return bool(await self.redis.exists(audited_key(request_id)))

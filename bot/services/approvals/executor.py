@@ -21,15 +21,15 @@ Exactly-once, step by step (DESIGN.md "Policy and approvals"):
   lapse rather than released, so a resume cannot re-check before that POST has landed.
 - Before anything is sent (a first run or a resume), `roles` says whether the request still
   has what it needs (roles: `rechecks.py`). A refusal ends it (executing -> refused, lease
-  checked, the chunks not yet stored left unsent, audited); a check that could not be made
+  checked, the chunks not yet stored left unsent); a check that could not be made
   (Slack did not answer) keeps the lease until it lapses, so the sweeper tries again then.
 - Told to stop (`stop` set: the process is shutting down), the run ends at the next safe point
   and hands the lease back at once, so another replica resumes without waiting for it to
   lapse: before a chunk, or during a chunk's re-check (nothing of it was sent; the successor
   re-checks it); a chunk whose POST is out is finished and stored first.
-- The end (done, or refused) is shown by the caller (announcing.py), not here: the step that
-  ends the run records that its end is owed, so another replica shows it if this one dies
-  before it has.
+- The end (done, or refused) is audited and shown by the caller (announcing.py), not here:
+  the step that ends the run records that its end is owed, so another replica audits and
+  shows it if this one dies before it has.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from bot.services.approvals.models import (
     ApprovalRequest,
     ApprovalState,
     ChunkResult,
-    report,
 )
 from bot.services.approvals.renewal import lease_renewed
 from bot.services.approvals.store import ApprovalStore
@@ -192,8 +191,6 @@ class Executor:
         done = await self.store.finish(made.id, self.owner)
         if done is None:
             run.lost = True
-            return None
-        await self._audit_result(done)
         return done
 
     async def _check_roles(self, run: _Run, made: ApprovalRequest) -> str | None:
@@ -209,20 +206,13 @@ class Executor:
     async def _refuse(
         self, run: _Run, made: ApprovalRequest, refusal: str
     ) -> ApprovalRequest | None:
-        """End the run before sending anything more: executing -> refused, audited (the caller
-        shows it)."""
+        """End the run before sending anything more: executing -> refused (the caller audits
+        and shows it)."""
         ended = await self.store.refuse_run(made.id, self.owner, refusal)
         if ended is None:
             run.lost = True
             return None
         log.warning("approval request %s: %s", made.id, refusal)
-        if self.audit is not None:
-            await self.audit.record(
-                actor="bot", action=f"refuse {made.action}", ids=made.ids, outcome="refused",
-                request_id=made.id, digest=made.digest,
-                detail={"reason": refusal, "approved_by": sorted(made.approvers),
-                        "chunks_done": made.chunks_done, "chunks_total": made.chunks_total},
-            )  # fmt: skip
         return ended
 
     def _stopping(self) -> bool:
@@ -309,7 +299,7 @@ class Executor:
             found.update(await self.eligibility.one_by_one(made, rest))
         return found
 
-    # -- lease, progress, audit ----------------------------------------------------------------
+    # -- progress, audit ----------------------------------------------------------------
 
     async def _progress(self, run: _Run, made: ApprovalRequest | None) -> None:
         run.last_progress = time.monotonic()
@@ -340,31 +330,3 @@ class Executor:
                 "chunks_total": made.chunks_total,
             },
         )
-
-    async def _audit_result(self, done: ApprovalRequest) -> None:
-        if self.audit is None:
-            return
-        totals = report(await self.store.chunks(done.id))
-        try:
-            await self.audit.record(
-                actor="bot",
-                action=f"result {done.action}",
-                ids=done.ids,
-                outcome="failures" if totals.failed or totals.errors else "done",
-                request_id=done.id,
-                digest=done.digest,
-                detail={
-                    "acted": totals.acted,
-                    "succeeded": totals.succeeded,
-                    "skipped": totals.skipped,
-                    "not_found": totals.not_found,
-                    "failed": len(totals.failed),
-                    "undelivered": len(totals.undelivered),
-                    "failed_ids": totals.failed[:20],
-                    "errors": totals.errors[:5],
-                    **({"notes": totals.notes[:5]} if totals.notes else {}),
-                },
-            )
-        except StoreUnavailable:
-            # The request is done and stored; the caller still gets it to show the result.
-            log.exception("could not write the result audit entry of %s", done.id)

@@ -15,9 +15,11 @@ touches one slot; the approvals' traffic is small enough for one node):
     {approvals}:pending               zset: pending ids by expiry (epoch seconds)
     {approvals}:executing             zset: executing ids by the time they started
     {approvals}:recent                zset: ended ids by end time (the last RECENT_KEEP)
-    {approvals}:unannounced           zset: ended runs whose end is not yet all shown, and
-    {approvals}:request:<id>:told     string: its thread line claimed (both: endings.py, whose
-                                      scripts end a run: `finish`, `refuse_run`)
+    {approvals}:unannounced           zset: ended runs whose end is not yet all shown,
+    {approvals}:request:<id>:told     string: its thread line claimed, and
+    {approvals}:request:<id>:audited  string: its end's audit entry written (all three:
+                                      endings.py, whose scripts end a run: `finish`,
+                                      `refuse_run`)
 
 Records of ended requests (and their chunk results) are kept ENDED_TTL_SECONDS; an executing
 record never expires. (Before Redis Cluster support the names were `approval:<id>…` and

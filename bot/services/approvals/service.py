@@ -14,7 +14,8 @@ the modules named for what they hold:
     asking.py    `request`: the card first, then the request with its place
     deciding.py  `approve`, `reject`, `cancel`: rechecks, the store's decision, its refusals
     running.py   `execute`, `cancel_job`, `sweep`: chunks or one bulk job, progress
-    announcing.py  `announce`: the end of a run shown, redone by the sweep if its replica died
+    announcing.py  `announce`: the end of a run audited (end_audit.py: once) and shown, redone
+                 by the sweep if its replica died
     reading.py   `pending_for`, `home`, `trail`, `check_trail`: what waits, the audit trail
 """
 
