@@ -467,15 +467,17 @@ async def test_lease_is_renewed_while_a_slow_chunk_is_in_flight(
         executor_client(simulator, StallingClient, stall_on=1, after_post=True) as es,
         executor_client(simulator) as plain,
     ):
-        first = Executor(store, es, "replica-a", lease_seconds=0.3)
+        # A lease of 1.2 s renewed every 0.4 s: long enough that a loaded 2-core machine's
+        # scheduling delays (a 0.3 s lease lapsed once under the full suite) are not a lapse.
+        first = Executor(store, es, "replica-a", lease_seconds=1.2)
         task = asyncio.create_task(first.run(made.id))
         await asyncio.wait_for(es.stalled.wait(), 10)
-        # Three lease lengths pass while the chunk hangs: the lease never lapses.
-        deadline = time.monotonic() + 1.0
+        # Two lease lengths pass while the chunk hangs: the lease never lapses.
+        deadline = time.monotonic() + 2.4
         while time.monotonic() < deadline:
             assert await other.lease_holder(made.id) == "replica-a"
             assert await other.stalled() == []
-            assert await Executor(other, plain, "replica-b", lease_seconds=0.3).run(made.id) is None
+            assert await Executor(other, plain, "replica-b", lease_seconds=1.2).run(made.id) is None
             await asyncio.sleep(0.05)
         es.resume.set()
         done = await asyncio.wait_for(task, 10)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -16,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -44,10 +46,42 @@ def log_file(prefix: str) -> IO[bytes]:
     return tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False, dir=where)
 
 
+# Where the tests' listeners go: below the system's ephemeral ports (32768 and up on Linux), so
+# that no outgoing connection holds one as its local port. Asking the system for a free port
+# (bind to 0) gave two pytest-xdist workers the same port now and then: both children bound
+# it in turn, the second failed "address in use", and its health check was answered by the
+# first worker's process, so a test drove another worker's bot.
+PORTS = range(10000, 30000)
+
+
+def _ports() -> Iterator[int]:
+    """This process's ports: under pytest-xdist each worker walks a slice of PORTS no other
+    worker of the run uses, from a random point (another run beside it starts elsewhere)."""
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) % count if worker[2:].isdigit() else 0
+    size = len(PORTS) // count
+    first = PORTS.start + index * size
+    offset = random.randrange(size)
+    for n in itertools.count():
+        yield first + (offset + n) % size
+
+
+@functools.cache
+def _walk() -> Iterator[int]:
+    return _ports()  # made on first use: by then pytest-xdist has named the worker
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, that no other worker of this run will pick."""
+    for port in _walk():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("unreachable: the port walk is endless")
 
 
 # Between looks at a condition nothing signals: short at first (most things happen within
