@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import parts
+from blocks.blocklist import TYPE_LABELS
 from blocks.ids import ActionId, CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, page_heading, plain, safe_or, when
@@ -37,7 +38,6 @@ from bot.services.outcomes import RECENT_DAYS
 PATTERN_CHARS = 300
 COMMENT_CHARS = 300
 COMMENT_INPUT = 500
-TYPE_LABELS = {"EMAIL": "address", "DOMAIN": "domain", "IP": "IP address"}
 KIND_LABELS = {"trusted": "Trusted sender", "acceptable": "Acceptable sender",
                "exempt": "Exempt recipient"}  # fmt: skip
 # The API's flags in our words (an entry read from the list).
@@ -138,9 +138,9 @@ def allow_modal(
         blocks.append(ContextBlock(elements=[mrkdwn(forged)]))
     kinds, verify = kind_options(), verify_options()
     blocks += [
-        _radio(InputId.PATTERN_TYPE, "What to allow", choices, choices[0]),
-        _radio(InputId.ALLOW_KIND, "Kind of policy", kinds, None),
-        _radio(InputId.VERIFY_SENDER, "Verify sender", verify, verify[0]),
+        radio(InputId.PATTERN_TYPE, "What to allow", choices, choices[0]),
+        radio(InputId.ALLOW_KIND, "Kind of policy", kinds, None),
+        radio(InputId.VERIFY_SENDER, "Verify sender", verify, verify[0]),
         InputBlock(
             block_id=InputId.COMMENT,
             label=plain("Comment"),
@@ -164,9 +164,17 @@ def _view(ctx: ModalContext, submit: str | None, blocks: list[Block]) -> View:
     )  # fmt: skip
 
 
-def _radio(block_id: str, label: str, options: list[Option], initial: Option | None) -> InputBlock:
+def radio(
+    block_id: str,
+    label: str,
+    options: list[Option],
+    initial: Option | None,
+    *,
+    optional: bool = False,
+) -> InputBlock:
+    """A radio-button input (this modal's and "False positive…"'s)."""
     element = RadioButtonsElement(action_id=block_id, options=options, initial_option=initial)
-    return InputBlock(block_id=block_id, label=plain(label), element=element)
+    return InputBlock(block_id=block_id, label=plain(label), element=element, optional=optional)
 
 
 # -- the lists -----------------------------------------------------------------------------------
@@ -258,5 +266,5 @@ def removed_text(what: str, pattern: str, entry_id: str, *, unaudited: bool = Fa
         "other mail again."
     )
     if unaudited:
-        line += " The audit trail could not record it (the bot's Redis is unreachable)."
+        line += parts.UNAUDITED
     return line

@@ -100,7 +100,7 @@ def unblocked_text(entry: BlockedSender, *, unaudited: bool = False) -> str:
         "that entry."
     )
     if unaudited:
-        line += " The audit trail could not record it (the bot's Redis is unreachable)."
+        line += parts.UNAUDITED
     return line
 
 

@@ -11,12 +11,11 @@ from slack_sdk.models.blocks import (
     InputBlock,
     Option,
     PlainTextInputElement,
-    RadioButtonsElement,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
-from blocks.allowlist import kind_options, verify_options
+from blocks.allowlist import kind_options, radio, verify_options
 from blocks.ids import CallbackId, InputId
 from blocks.modals import ModalContext
 from blocks.parts import mrkdwn, plain, safe_or
@@ -39,6 +38,7 @@ def false_positive_modal(
         if message.is_quarantined
         else "Not in quarantine: nothing to release"
     )
+    verify = verify_options()
     steps = [
         f"*{safe_or(message.subject, 200, '(no subject)')}* · {safe_or(message.sender, 150)}",
         f"1. {release}",
@@ -63,11 +63,9 @@ def false_positive_modal(
             ),
             hint=plain("Kept with each step; the approver reads it."),
         ),
-        _radio(InputId.ASK_ALLOW, "Allow policy for its sender", asks, asks[0]),
-        _radio(InputId.ALLOW_KIND, "Kind (if asked)", kind_options(), None, optional=True),
-        _radio(
-            InputId.VERIFY_SENDER, "Verify sender (if asked)", verify_options(), verify_options()[0]
-        ),
+        radio(InputId.ASK_ALLOW, "Allow policy for its sender", asks, asks[0]),
+        radio(InputId.ALLOW_KIND, "Kind (if asked)", kind_options(), None, optional=True),
+        radio(InputId.VERIFY_SENDER, "Verify sender (if asked)", verify, verify[0]),
     ]
     return _view(ctx, "Submit", blocks)
 
@@ -78,15 +76,3 @@ def _view(ctx: ModalContext, submit: str | None, blocks: list[Block]) -> View:
         submit=plain(submit) if submit else None, close=plain("Cancel"),
         private_metadata=ctx.dump(), blocks=blocks,
     )  # fmt: skip
-
-
-def _radio(
-    block_id: str,
-    label: str,
-    options: list[Option],
-    initial: Option | None,
-    *,
-    optional: bool = False,
-) -> InputBlock:
-    element = RadioButtonsElement(action_id=block_id, options=options, initial_option=initial)
-    return InputBlock(block_id=block_id, label=plain(label), element=element, optional=optional)

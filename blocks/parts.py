@@ -25,6 +25,8 @@ from bot.cloudflare.models import DESTINATIONS, RECLASSIFY_DISPOSITIONS, Message
 
 # Shown where a value is missing, so no text object is ever empty (Slack rejects empty text).
 MISSING = "—"
+# Ends what a settings change said when it was done but Redis refused its audit entry.
+UNAUDITED = " The audit trail could not record it (the bot's Redis is unreachable)."
 
 # Colour cue per final disposition; anything else (UNKNOWN, new values) is white.
 _CUES = {

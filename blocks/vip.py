@@ -130,7 +130,7 @@ def vip_added_text(entry: ImpersonationEntry, *, unaudited: bool = False) -> str
         f"Added {safe_or(entry.name, NAME_CHARS)} ({_address(entry)}) to the VIP list; id "
         f"{safe_or(entry.id, 60, kind=Kind.LITERAL)}."
     )
-    return line + (_UNAUDITED if unaudited else "")
+    return line + (parts.UNAUDITED if unaudited else "")
 
 
 def vip_removed_text(entry: ImpersonationEntry, *, unaudited: bool = False) -> str:
@@ -138,7 +138,4 @@ def vip_removed_text(entry: ImpersonationEntry, *, unaudited: bool = False) -> s
         f"Removed {safe_or(entry.name, NAME_CHARS)} ({_address(entry)}) from the VIP list: "
         "mail using that name is no longer checked against this entry."
     )
-    return line + (_UNAUDITED if unaudited else "")
-
-
-_UNAUDITED = " The audit trail could not record it (the bot's Redis is unreachable)."
+    return line + (parts.UNAUDITED if unaudited else "")
