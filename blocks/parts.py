@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from slack_sdk.models.blocks import (
@@ -77,6 +77,18 @@ def page_heading(
     count = f"{total:,} {counted}" if total is not None else uncounted
     span = f"showing {shown_before + 1}-{shown_before + shown}"
     return SectionBlock(text=mrkdwn(f"*{count}*{what} · {span}"))
+
+
+def span(length: timedelta) -> str:
+    """A listing's window as the person gave it (`since:30m`, `24h`, `7d`, `2w`): `7 days`,
+    `24 hours`, `30 minutes`."""
+    seconds = int(length.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 60} minutes"
 
 
 def when(moment: datetime | None) -> str:

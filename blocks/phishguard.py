@@ -12,18 +12,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, DividerBl
 from blocks import parts
 from blocks.alerts import report_card
 from blocks.ids import ActionId
-from blocks.parts import mrkdwn
+from blocks.parts import mrkdwn, page_heading, span
 from bot.cloudflare.models import PhishGuardReport
-
-
-def _window(since: timedelta) -> str:
-    seconds = int(since.total_seconds())
-    if seconds % 86400 == 0:
-        days = seconds // 86400
-        return f"{days} day{'s' if days != 1 else ''}"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} hours"
-    return f"{seconds // 60} minutes"
 
 
 def reports_list(
@@ -36,12 +26,13 @@ def reports_list(
 ) -> list[Block]:
     """One page of the window's reports (newest first; at most REPORTS_SHOWN,
     bot/services/phishguard.py) of `total`, `more` the next page's key."""
-    window = f"in the last {_window(since)}"
+    window = f"in the last {span(since)}"
     if not reports:
         return [SectionBlock(text=mrkdwn(f"No PhishGuard reports {window}."))]
-    first, last = shown_before + 1, shown_before + len(reports)
-    title = f"*{total} PhishGuard reports* {window} · showing {first}-{last}"
-    blocks: list[Block] = [SectionBlock(text=mrkdwn(title))]
+    heading = page_heading(
+        "PhishGuard reports", "PhishGuard reports", total, f" {window}", shown_before, len(reports)
+    )
+    blocks: list[Block] = [heading]
     for report in reports:
         blocks += [DividerBlock(), *report_card(report, compact=True)]
     if more is not None:

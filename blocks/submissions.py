@@ -5,24 +5,18 @@ the original one, its status and outcome, who asked and when. A subject is the e
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from slack_sdk.models.blocks import ActionsBlock, Block, SectionBlock
 
 from blocks import parts
 from blocks.ids import ActionId
-from blocks.parts import mrkdwn, page_heading, safe_or, when
+from blocks.parts import mrkdwn, page_heading, safe_or, span, when
 from blocks.safety import Kind, safe
 from bot.cloudflare.models import Submission
 
 SUBJECT_CHARS = 150
 PER_SECTION = 5  # submissions to a section: 5 of at most ~560 characters (3,000 allowed)
-
-
-def _since(days: float) -> str:
-    if days >= 1 and days == int(days):
-        return f"{int(days)} day{'s' if days != 1 else ''}"
-    hours = days * 24
-    return f"{hours:g} hours" if hours >= 1 else f"{hours * 60:g} minutes"
 
 
 def _line(s: Submission) -> str:
@@ -46,14 +40,14 @@ def _line(s: Submission) -> str:
 def submissions_list(
     submissions: Sequence[Submission],
     *,
-    since_days: float,
+    since: timedelta,
     status: str | None,
     shown_before: int,
     total: int | None,
     more: str | None,
 ) -> list[Block]:
     """One page of submissions (at most PAGE, bot/services/paging.py)."""
-    what = f"in the last {_since(since_days)}" + (f", {safe(status, 20)}" if status else "")
+    what = f"in the last {span(since)}" + (f", {safe(status, 20)}" if status else "")
     if not submissions:
         return [SectionBlock(text=mrkdwn(f"No submissions {what}."))]
     heading = page_heading(

@@ -11,7 +11,7 @@ from handlers.replies import Reply
 async def show_submissions(reply: Reply, page: SubmissionsPage) -> None:
     listed = page.listed
     blocks = submissions_list(
-        listed.entries, since_days=page.since_days, status=page.status,
+        listed.entries, since=page.since, status=page.status,
         shown_before=listed.shown_before, total=listed.total, more=listed.more,
     )  # fmt: skip
     await reply.private_blocks(blocks, f"Submissions: {len(listed.entries)} shown")

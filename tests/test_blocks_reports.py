@@ -72,12 +72,12 @@ def submission(n: int, text: str = WORST) -> Submission:
 def test_the_largest_submissions_page_fits() -> None:
     page = [submission(n) for n in range(PAGE)]
     more = submissions_key(2, timedelta(days=90), "completed")
-    blocks = submissions_list(page, since_days=90, status="completed", shown_before=0,
+    blocks = submissions_list(page, since=timedelta(days=90), status="completed", shown_before=0,
                               total=10**9, more=more)  # fmt: skip
     assert_clean(blocks)
     assert [e["value"] for e in by_action(blocks, "submissions_more")] == [more]
-    hostile = submissions_list([submission(1, HOSTILE_TEXT)], since_days=0.5, status=None,
-                               shown_before=0, total=1, more=None)  # fmt: skip
+    hostile = submissions_list([submission(1, HOSTILE_TEXT)], since=timedelta(hours=12),
+                               status=None, shown_before=0, total=1, more=None)  # fmt: skip
     assert_no_injection(hostile)
     text = all_text(hostile)
     assert "SPAM → asked NONE · completed: Reclassified (NONE)" in text

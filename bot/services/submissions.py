@@ -57,7 +57,7 @@ class SubmissionsPage:
     """One page of submissions (`listed`), and the window and status they were read with."""
 
     listed: Page[Submission]
-    since_days: float
+    since: timedelta
     status: str | None
 
 
@@ -163,7 +163,7 @@ class SubmissionService:
             filters["status"] = status
         found = await self.email.submissions_page(number, paging.PAGE, **filters)
         listed = paging.page_of(found, number, _filter(since, status))
-        return SubmissionsPage(listed, since_days=since.total_seconds() / 86400, status=status)
+        return SubmissionsPage(listed, since=since, status=status)
 
     # -- following -----------------------------------------------------------------------------
 
