@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -249,13 +250,10 @@ class AllowlistService:
             target.strip(), ALLOW_POLICY, by_id=self.email.allow_policies.get,
             by_pattern=lambda pattern: self.email.list_allow_policies(pattern=pattern),
         )  # fmt: skip
-        try:
-            await self.email.allow_policies.delete(entry.id)
-        except NotFoundError:
-            raise NotFound(entry.id, "That allow policy was already removed.") from None
         action = f"disallow {entry.pattern_type.lower()} {entry.pattern}"
-        unaudited = await self._audit(actor, action, entry.id)
-        return RemovedEntry(entry.pattern, "allow policy", entry.id, unaudited)
+        return await self._removed(
+            actor, entry, ALLOW_POLICY, self.email.allow_policies.delete, action
+        )
 
     async def remove_trusted(self, actor: str, target: str) -> RemovedEntry:
         """Remove one trusted domain, by its id or its exact pattern (a pattern several
@@ -265,15 +263,26 @@ class AllowlistService:
             target.strip(), TRUSTED_DOMAIN, by_id=self.email.trusted_domains.get,
             by_pattern=lambda pattern: self.email.list_trusted_domains(pattern=pattern),
         )  # fmt: skip
-        try:
-            await self.email.trusted_domains.delete(entry.id)
-        except NotFoundError:
-            raise NotFound(entry.id, "That trusted domain was already removed.") from None
-        unaudited = await self._audit(actor, f"untrust domain {entry.pattern}", entry.id)
-        return RemovedEntry(entry.pattern, "trusted domain", entry.id, unaudited)
-
-    async def _audit(self, actor: str, action: str, entry_id: str) -> bool:
-        """Record a removal (done already: a Redis failure is reported, True, not raised)."""
-        return await self.audit.record_done(
-            actor=actor, action=action, outcome="removed", detail={"id": entry_id}
+        action = f"untrust domain {entry.pattern}"
+        return await self._removed(
+            actor, entry, TRUSTED_DOMAIN, self.email.trusted_domains.delete, action
         )
+
+    async def _removed(
+        self,
+        actor: str,
+        entry: AllowPolicy | TrustedDomain,
+        words: EntryWords,
+        delete: Callable[[str], Awaitable[object]],
+        action: str,
+    ) -> RemovedEntry:
+        """Delete the entry and record it (done already: a Redis failure is reported in
+        `unaudited`, not raised)."""
+        try:
+            await delete(entry.id)
+        except NotFoundError:
+            raise NotFound(entry.id, f"That {words.noun} was already removed.") from None
+        unaudited = await self.audit.record_done(
+            actor=actor, action=action, outcome="removed", detail={"id": entry.id}
+        )
+        return RemovedEntry(entry.pattern, words.noun, entry.id, unaudited)
