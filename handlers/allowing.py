@@ -73,8 +73,7 @@ async def on_false_positive_button(request: Request) -> None:
         trigger_id=request.body["trigger_id"], view=false_positive_modal(ctx, None)
     )
     await keep_post(request)
-    message = await request.services.messages.peek(request.actor, ctx.message_id)
-    found = await request.services.allowlist.choices(request.actor, ctx.message_id)
+    message, found = await request.services.false_positives.modal(request.actor, ctx.message_id)
     view = false_positive_modal(ctx, message, list(found.patterns))
     await request.client.views_update(view_id=opened["view"]["id"], view=view)
 

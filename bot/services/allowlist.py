@@ -81,6 +81,13 @@ class RemovedEntry:
     unaudited: bool = False
 
 
+def sender_choices(message: MessageDetails) -> AllowChoices:
+    """What an allow policy for `message` may name: its envelope sender's address and domain."""
+    kinds: list[PatternType] = ["EMAIL", "DOMAIN"]
+    found = [(k, p) for k in kinds if (p := block_pattern(message, k)) is not None]
+    return AllowChoices(found, forged_from(message))
+
+
 class AllowlistService:
     def __init__(
         self,
@@ -108,10 +115,7 @@ class AllowlistService:
     async def choices(self, actor: str, message_id: str) -> AllowChoices:
         """The patterns a card's modal offers: its envelope sender's address and domain."""
         await self.may_allow(actor)
-        message = await self.lookup.one(message_id)
-        kinds: list[PatternType] = ["EMAIL", "DOMAIN"]
-        found = [(k, p) for k in kinds if (p := block_pattern(message, k)) is not None]
-        return AllowChoices(found, forged_from(message))
+        return sender_choices(await self.lookup.one(message_id))
 
     async def exposure(self, pattern: str, *, recipient: bool = False) -> Exposure:
         """The mail from `pattern` (to it, for an exempt recipient) in the last RECENT_DAYS

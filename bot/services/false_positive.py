@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.cloudflare.models import PatternType
+from bot.cloudflare.models import MessageDetails, PatternType
 from bot.commands import role_for
 from bot.services.actions import ActionService
-from bot.services.allowlist import AllowlistService
+from bot.services.allowlist import AllowChoices, AllowlistService, sender_choices
 from bot.services.approvals.changes import AllowKind
 from bot.services.lookup import LookupService
 from bot.services.outcomes import ActionResult, MessageOutcome, Requested
@@ -50,6 +50,14 @@ class FalsePositiveService:
     async def may_report(self, actor: str) -> None:
         """Refused unless `actor` may reclassify (and release): before any modal opens."""
         await self.policy.require(actor, role_for("reclassify"), "report false positives")
+
+    async def modal(self, actor: str, message_id: str) -> tuple[MessageDetails, AllowChoices]:
+        """What the modal shows: the message and the patterns its allow policy may name,
+        looked up once (the allow choices keep their own role check)."""
+        await self.may_report(actor)
+        await self.allowlist.may_allow(actor)
+        message = await self.lookup.one(message_id)
+        return message, sender_choices(message)
 
     async def report(
         self,
