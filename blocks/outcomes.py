@@ -289,7 +289,7 @@ def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
             else f" Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else ""
         )  # fmt: skip
         return (
-            f"{what(request)}: bulk job {(job.status or '?').lower()}. {job.successful:,} done, "
+            f"{what(request)}: bulk job {safe(job.status or '?', 30).lower()}. {job.successful:,} done, "
             f"{job.failed:,} failed.{stopped}"
         )
     if totals.notes:  # one step (a block, an allow, a trust): what it did, its error if any
