@@ -97,6 +97,7 @@ class BulkJobRunner:
         self.lease_seconds = lease_seconds
         self.poll_first, self.poll_max = poll_first, poll_max
         self._shown = 0.0
+        self._drawn: JobState | None = None  # the state the card shows, as drawn last
 
     async def run(self, request_id: str) -> ApprovalRequest | str | None:
         """The request done (or refused), FALLBACK when it must run as chunks, None when it is
@@ -206,9 +207,10 @@ class BulkJobRunner:
             if await self._stopped_within(wait):
                 return None
             wait = min(wait * 2, self.poll_max)
-            asked = await self.jobs.cancel_asked(made.id)
+            # The Cancel mark is read until the cancel is sent: after that it changes nothing.
+            asked = await self.jobs.cancel_asked(made.id) if state.cancelled_by is None else None
             try:
-                if asked and state.cancelled_by is None:
+                if asked:
                     state = state.model_copy(update={"cancelled_by": asked})
                     job = await self._cancel(job_id)
                 else:
@@ -274,11 +276,15 @@ class BulkJobRunner:
             log.exception("the message cards of approval request %s did not follow", made.id)
 
     async def _draw(self, made: ApprovalRequest, state: JobState, *, force: bool) -> None:
-        if not force and time.monotonic() - self._shown < SHOW_EVERY:
+        # A poll that saw nothing new (only `updated_at`, which the card does not show, moved)
+        # leaves the card as it is: a long job costs no Slack call per poll.
+        drawn = state.model_copy(update={"updated_at": None})
+        if not force and (drawn == self._drawn or time.monotonic() - self._shown < SHOW_EVERY):
             return
         self._shown = time.monotonic()
         try:
             await self.show(made, JobReport.of(state))
+            self._drawn = drawn
         except StoreUnavailable:
             raise
         except Exception:  # drawing must never stop the job being followed

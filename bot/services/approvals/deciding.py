@@ -50,7 +50,7 @@ class Deciding(Running):
         decision = await self.store.approve(request_id, actor)
         await self._decided(actor, decision, "approve")
         if decision.outcome == Outcome.EXECUTE:
-            await self.execute(request_id)
+            await self.execute(request_id, decision.request)
         return decision
 
     async def _recheck_pending(self, actor: str, request_id: str) -> None:

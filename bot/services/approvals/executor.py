@@ -56,6 +56,7 @@ from bot.services.approvals.models import (
     ChunkResult,
 )
 from bot.services.approvals.renewal import lease_renewed
+from bot.services.approvals.step import Step
 from bot.services.approvals.store import ApprovalStore
 from bot.services.audit import AuditLog
 from bot.services.policy import GroupLookupError
@@ -72,6 +73,8 @@ SEARCH_MAX_AGE = 60.0  # seconds a run trusts its search's answer before asking 
 TAMPERED_ERROR = (
     "the request's stored content no longer matches its approved digest; nothing was sent"
 )
+# The requests that are one settings-list step, not chunks of messages (step.py).
+ONE_STEP: dict[str, Step] = {"block": apply_block, **dict.fromkeys(SETTINGS_CHANGES, apply_change)}
 
 
 @dataclass
@@ -235,15 +238,11 @@ class Executor:
         self, run: _Run, made: ApprovalRequest, index: int, ids: list[str]
     ) -> ChunkResult | None:
         """Re-check and act on one chunk; None when told to stop before anything was sent."""
-        if made.action == "block":
-            return await apply_block(
+        step = ONE_STEP.get(made.action)
+        if step is not None:
+            return await step(
                 self.client, made, index, ids, self._unless_stopped,
-                posting=lambda: setattr(run, "posting", True),
-            )  # fmt: skip
-        if made.action in SETTINGS_CHANGES:
-            return await apply_change(
-                self.client, made, index, ids, self._unless_stopped,
-                posting=lambda: setattr(run, "posting", True),
+                lambda: setattr(run, "posting", True),
             )  # fmt: skip
         checks = await self._unless_stopped(self._recheck(run, made, index, ids))
         if checks is None:

@@ -17,12 +17,17 @@ from bot.services.approvals.rechecks import recheck
 
 
 class Running(Announcing):
-    async def execute(self, request_id: str) -> ApprovalRequest | None:
+    async def execute(
+        self, request_id: str, made: ApprovalRequest | None = None
+    ) -> ApprovalRequest | None:
         """Run (or resume) an approved request, its progress shown on its card and its end
         announced (announcing.py); None when another run holds it (or it was handed back at
         shutdown). A request approved as a query runs as one bulk job (bulkjob.py), or as
-        chunks if the API refuses bulk jobs."""
-        made = await self.store.get(request_id)
+        chunks if the API refuses bulk jobs. `made`: the request as its approval just returned
+        it, not read again here (whether it is a query never changes; the run reads it afresh
+        once it holds the lease)."""
+        if made is None:
+            made = await self.store.get(request_id)
         job: JobState | None = None
         if made is not None and is_query(made):
             ran = await self._job_runner().run(request_id)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
+from bot.cloudflare import EmailSecurityClient
 from bot.cloudflare.errors import ApiError
 from bot.services.approvals.models import ApprovalRequest, ChunkResult
 
@@ -39,6 +40,12 @@ class Entry(Protocol):
 
 
 L = TypeVar("L", bound=Entry)
+# One such step (apply.py, block_step.py): client, request, chunk index (0), its ids, the
+# executor's `_unless_stopped`, `posting`; None when told to stop before anything was sent.
+Step = Callable[
+    [EmailSecurityClient, ApprovalRequest, int, list[str], Stoppable, Callable[[], None]],
+    Awaitable[ChunkResult | None],
+]
 
 
 async def add_once(
