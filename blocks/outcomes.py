@@ -288,8 +288,9 @@ def finished_line(request: ApprovalRequest, totals: ExecutionReport) -> str:
             f" Cancelled by the bot: it found more than the ceiling{over}." if job.over_ceiling
             else f" Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else ""
         )  # fmt: skip
+        status = safe(job.status or "?", 30).lower()  # the API's word
         return (
-            f"{what(request)}: bulk job {safe(job.status or '?', 30).lower()}. {job.successful:,} done, "
+            f"{what(request)}: bulk job {status}. {job.successful:,} done, "
             f"{job.failed:,} failed.{stopped}"
         )
     if totals.notes:  # one step (a block, an allow, a trust): what it did, its error if any
