@@ -122,10 +122,7 @@ def test_a_window_of_more_than_a_page_pages_with_more(
 
     # Digits str.isdigit() takes and int() refuses: the same answer, not "something went wrong".
     def refusals() -> int:
-        return sum(
-            m["ephemeral"] and m.get("user") == VIEWER and "page of PhishGuard reports cannot"
-            in text_of(m) for m in slack.standin.messages(None)
-        )  # fmt: skip
+        return len(slack.privates(VIEWER, "page of PhishGuard reports cannot"))
 
     before = refusals()
     button["value"] = f"\u00b2:{asked}:86400"

@@ -89,14 +89,7 @@ def test_trusted_lists_and_remove_redraws(slack: Slack, simulator: SimulatorProc
     slack.command("trusted")
     page = slack.private(OPERATOR, "3 trusted domains")
     slack.click(page, "trusted_remove", value=value)
-
-    def redrawn() -> dict[str, Any] | None:
-        return next(
-            (m for m in slack.standin.messages(None)
-             if m["ephemeral"] and "Removed the trusted domain acme" in text_of(m)), None,
-        )  # fmt: skip
-
-    after = text_of(slack.wait(redrawn, "the page redrawn"))
+    after = text_of(slack.private(OPERATOR, "Removed the trusted domain acme"))  # page redrawn
     assert "2 trusted domains" in after and "acme[.]example*" not in after
     assert "acme.example" not in trusted(simulator)
     slack.command("untrust lawfirm.test")
