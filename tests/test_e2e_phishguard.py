@@ -15,7 +15,7 @@ import pytest
 
 from bot.services.phishguard import REPORTS_SHOWN
 from tests.kit.factories import add
-from tests.kit.flows import settle
+from tests.kit.flows import ALERTS, settle
 from tests.kit.servers import RedisProcess, SimulatorProcess, wait_until
 from tests.kit.slack import (
     OPERATOR,
@@ -155,7 +155,7 @@ def alert_bot(
 ) -> Iterator[BotProcess]:
     clean_slate(standin, redis_server.url)
     with BotProcess(
-        shared_simulator, standin, redis_server.url, ALERT_CHANNEL="C0ALERTS",
+        shared_simulator, standin, redis_server.url, ALERT_CHANNEL=ALERTS,
         ALERT_POLL_SECONDS="1",
     ) as process:  # fmt: skip
         yield process
@@ -171,7 +171,7 @@ def test_the_alert_for_a_new_report_carries_open(
 
     def posted() -> dict[str, Any] | None:
         found = [
-            m for channel in ("C0ALERTS", REPORTS) for m in standin.messages(channel)
+            m for channel in (ALERTS, REPORTS) for m in standin.messages(channel)
             if "Report 9101" in text_of(m)
         ]  # fmt: skip
         return found[0] if found else None

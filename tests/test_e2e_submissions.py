@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.kit.factories import add
-from tests.kit.flows import settle, thread_reply, updated_card
+from tests.kit.flows import ALERTS, reclassify_from_card, settle, thread_reply, updated_card
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     CHANNEL,
@@ -28,7 +28,6 @@ from tests.kit.slack import (
     text_of,
 )
 
-ALERTS = "C0ALERTS"
 DECIDED = "Cloudflare reviewed the reclassification as NONE"
 
 
@@ -78,15 +77,6 @@ def follower(
 @pytest.fixture
 def clean(standin: StandinProcess, simulator: SimulatorProcess, redis_server: RedisProcess) -> None:
     clean_slate(standin, redis_server.url)
-
-
-def reclassify_from_card(slack: Slack, message_id: str, subject: str) -> dict[str, Any]:
-    slack.command(f"lookup {message_id}")
-    card = slack.card(lambda m: subject in text_of(m))
-    slack.click(card, "msg_reclassify", option="NONE")
-    slack.submit(slack.view("reclassify_modal"), {"disposition": "NONE"})
-    updated_card(slack, card["ts"], "Reclassification as NONE requested")
-    return card
 
 
 def the_outcome(simulator: SimulatorProcess, postfix_id: str) -> str:
