@@ -53,7 +53,9 @@ def test_the_list_pages_and_filters(slack: Slack, simulator: SimulatorProcess) -
     asked = f"asked {newest['requested_disposition']}"
     assert asked in text and f"{newest.get('original_disposition', '?')} → " in text
     slack.click(first, "submissions_more", user=VIEWER)
-    slack.private(VIEWER, "showing 11-")
+    second = text_of(slack.private(VIEWER, "showing 11-"))
+    for submission in submissions_api(simulator, start=start, per_page=10, page=2)["result"]:
+        assert submission["submission_id"] in second, "More shows the next page"
     slack.command("submissions since:30d status:completed", user=VIEWER)
     done = text_of(slack.private(VIEWER, "30 days, completed"))
     assert "· pending" not in done and "· completed:" in done
