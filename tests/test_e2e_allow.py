@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.kit.approvals import posts
 from tests.kit.factories import add
 from tests.kit.flows import (
     accessory_values,
@@ -88,8 +89,7 @@ def test_allow_from_a_card_is_approved_then_created_once(
     assert not has_action(done, "approval_approve")
     thread_reply(slack, request["ts"], f"allow policy {made['id']} created")
     updated_card(slack, card["ts"], "Allow policy created through approval request")
-    posts = [c for c in calls_to(simulator, "/settings/allow_policies") if c["method"] == "POST"]
-    assert len(posts) == 1, "created exactly once"
+    assert len(posts(simulator, "/settings/allow_policies")) == 1, "created exactly once"
     slack.command(f"audit {message_id}")
     trail = text_of(slack.private(OPERATOR, "result allow"))
     assert "request allow" in trail and "approve allow" in trail
