@@ -25,11 +25,10 @@ from bot.commands import (
 from bot.services.approvals.changes import Exposure, allow_params, trust_params
 from bot.services.approvals.models import ApprovalRequest, MessageSummary
 from bot.services.paging import PAGE, page_key
-from tests.kit.factories import HOSTILE, make_message
+from tests.kit.factories import HOSTILE_TEXT, make_message
 from tests.test_blocks import WORST, all_text, assert_clean, assert_no_injection, by_action, texts
 
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-HOSTILE_TEXT = " ".join(HOSTILE) + " https://evil.example/x"
 
 
 def policy(n: int, pattern: str = WORST, comments: str | None = WORST) -> AllowPolicy:

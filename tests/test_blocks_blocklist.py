@@ -10,7 +10,7 @@ from blocks.blocklist import blocked_list, domains_list, unblocked_text
 from blocks.limits import problems
 from bot.cloudflare.settings_models import BlockedSender, EmailsProcessed, ProtectedDomain
 from bot.services.paging import PAGE, page_key
-from tests.kit.factories import HOSTILE
+from tests.kit.factories import HOSTILE_TEXT
 from tests.test_blocks import (
     WORST,
     all_text,
@@ -23,7 +23,6 @@ from tests.test_blocks import (
 )
 
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-HOSTILE_TEXT = " ".join(HOSTILE) + " https://evil.example/x"
 
 
 def entry(n: int, pattern: str = WORST, comments: str | None = WORST) -> BlockedSender:

@@ -20,11 +20,10 @@ from bot.services.paging import page_key as vip_key
 from bot.services.phishguard import REPORTS_SHOWN
 from bot.services.phishguard import page_key as reports_key
 from bot.services.submissions import page_key as submissions_key
-from tests.kit.factories import HOSTILE
+from tests.kit.factories import HOSTILE_TEXT
 from tests.test_blocks import WORST, all_text, assert_clean, assert_no_injection, by_action
 
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-HOSTILE_TEXT = " ".join(HOSTILE) + " https://evil.example/x"
 
 
 def vip(n: int, text: str = WORST, provenance: str = "A1S_INTERNAL") -> ImpersonationEntry:

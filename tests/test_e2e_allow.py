@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.kit.approvals import posts
 from tests.kit.factories import add
 from tests.kit.flows import (
     accessory_values,
@@ -88,8 +89,7 @@ def test_allow_from_a_card_is_approved_then_created_once(
     assert not has_action(done, "approval_approve")
     thread_reply(slack, request["ts"], f"allow policy {made['id']} created")
     updated_card(slack, card["ts"], "Allow policy created through approval request")
-    posts = [c for c in calls_to(simulator, "/settings/allow_policies") if c["method"] == "POST"]
-    assert len(posts) == 1, "created exactly once"
+    assert len(posts(simulator, "/settings/allow_policies")) == 1, "created exactly once"
     slack.command(f"audit {message_id}")
     trail = text_of(slack.private(OPERATOR, "result allow"))
     assert "request allow" in trail and "approve allow" in trail
@@ -126,10 +126,9 @@ def test_a_viewer_may_not_ask_and_bad_input_says_how(
     assert "operator" in refusal.lower()
     slack.command("allow someone@else.example", user=VIEWER)
     slack.wait(
-        lambda: sum("ask for allow policies" in text_of(m) for m in slack.standin.messages(None)
-                    if m["ephemeral"] and m.get("user") == VIEWER) == 2,
+        lambda: len(slack.privates(VIEWER, "ask for allow policies")) == 2,
         "the command's refusal too",
-    )  # fmt: skip
+    )
     assert views(slack, "allow_modal") == [], "no modal for someone who may not ask"
     slack.command("allow someone@else.example")
     view = slack.view("allow_modal", containing="else[.]example")
@@ -182,11 +181,7 @@ def test_allowed_lists_pages_and_remove_redraws(slack: Slack, simulator: Simulat
     assert "partner-firm[.]example* (domain) · acceptable sender · verify sender" in text
     entry = policies(simulator)["partner-firm.example"]
     slack.click(page, "allowlist_remove", value=accessory_values(page, "allowlist_remove")[0])
-    redrawn = slack.wait(
-        lambda: next((m for m in slack.standin.messages(None) if m["ephemeral"]
-                      and "Removed the allow policy partner-firm" in text_of(m)), None),
-        "the page redrawn",
-    )  # fmt: skip
+    redrawn = slack.private(OPERATOR, "Removed the allow policy partner-firm")  # the page redrawn
     assert "No allow policies matching" in text_of(redrawn), "the page shows it gone"
     assert entry["id"] in text_of(redrawn)
     assert "partner-firm.example" not in policies(simulator)

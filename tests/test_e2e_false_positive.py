@@ -6,7 +6,7 @@ sender is asked for (an approval request); the card shows one line per step."""
 from __future__ import annotations
 
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, updated_card, views
+from tests.kit.flows import approval_card, calls_to, false_positive_modal, updated_card, views
 from tests.kit.servers import SimulatorProcess
 from tests.kit.slack import APPROVER, OPERATOR, VIEWER, Slack, text_of
 
@@ -18,10 +18,7 @@ def test_a_spam_verdict_is_released_reclassified_and_its_sender_asked_for(
         simulator, subject="Quarterly report", final_disposition="SPAM", is_quarantined=True,
         envelope_from="reports@auditors-llp.example",
     )  # fmt: skip
-    slack.command(f"lookup {message_id}")
-    card = slack.card(lambda m: "Quarterly report" in text_of(m))
-    slack.click(card, "msg_false_positive")
-    view = slack.view("false_positive_modal", containing="Reclassify it as NONE")
+    card, view = false_positive_modal(slack, message_id, "Quarterly report")
     assert "Release it from quarantine" in text_of(view)
     assert "reports@auditors-llp[.]example" in text_of(view)
     slack.submit(view, {"reason": "our auditors", "ask_allow": "DOMAIN",
@@ -47,10 +44,7 @@ def test_a_guarded_release_becomes_a_request_and_the_rest_still_runs(
         simulator, subject="Board minutes", final_disposition="MALICIOUS", is_quarantined=True,
         envelope_from="secretary@board-co.example",
     )  # fmt: skip
-    slack.command(f"lookup {message_id}")
-    card = slack.card(lambda m: "Board minutes" in text_of(m))
-    slack.click(card, "msg_false_positive")
-    view = slack.view("false_positive_modal", containing="Reclassify it as NONE")
+    card, view = false_positive_modal(slack, message_id, "Board minutes")
     slack.submit(view, {"reason": "the board's own mail", "ask_allow": "no"})
     shown = updated_card(slack, card["ts"], "Reclassification as NONE requested")
     assert "Release: asked for approval" in text_of(shown)

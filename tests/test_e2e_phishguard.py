@@ -15,7 +15,7 @@ import pytest
 
 from bot.services.phishguard import REPORTS_SHOWN
 from tests.kit.factories import add
-from tests.kit.flows import settle
+from tests.kit.flows import ALERTS, settle
 from tests.kit.servers import RedisProcess, SimulatorProcess, wait_until
 from tests.kit.slack import (
     OPERATOR,
@@ -122,10 +122,7 @@ def test_a_window_of_more_than_a_page_pages_with_more(
 
     # Digits str.isdigit() takes and int() refuses: the same answer, not "something went wrong".
     def refusals() -> int:
-        return sum(
-            m["ephemeral"] and m.get("user") == VIEWER and "page of PhishGuard reports cannot"
-            in text_of(m) for m in slack.standin.messages(None)
-        )  # fmt: skip
+        return len(slack.privates(VIEWER, "page of PhishGuard reports cannot"))
 
     before = refusals()
     button["value"] = f"\u00b2:{asked}:86400"
@@ -158,7 +155,7 @@ def alert_bot(
 ) -> Iterator[BotProcess]:
     clean_slate(standin, redis_server.url)
     with BotProcess(
-        shared_simulator, standin, redis_server.url, ALERT_CHANNEL="C0ALERTS",
+        shared_simulator, standin, redis_server.url, ALERT_CHANNEL=ALERTS,
         ALERT_POLL_SECONDS="1",
     ) as process:  # fmt: skip
         yield process
@@ -174,7 +171,7 @@ def test_the_alert_for_a_new_report_carries_open(
 
     def posted() -> dict[str, Any] | None:
         found = [
-            m for channel in ("C0ALERTS", REPORTS) for m in standin.messages(channel)
+            m for channel in (ALERTS, REPORTS) for m in standin.messages(channel)
             if "Report 9101" in text_of(m)
         ]  # fmt: skip
         return found[0] if found else None

@@ -8,7 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kit.factories import add
-from tests.kit.flows import approval_card, calls_to, request_id_of, updated_card, wait_card
+from tests.kit.flows import (
+    approval_card,
+    calls_to,
+    false_positive_modal,
+    request_id_of,
+    updated_card,
+    wait_card,
+)
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import APPROVER, OPERATOR, BotProcess, Slack, StandinProcess, text_of
 
@@ -63,10 +70,7 @@ def test_a_cancelled_release_request_is_said_on_the_card(
         simulator, subject="Cancelled release", final_disposition="MALICIOUS",
         is_quarantined=True, envelope_from="x@cancel-me.example",
     )  # fmt: skip
-    slack.command(f"lookup {message_id}")
-    card = slack.card(lambda m: "Cancelled release" in text_of(m))
-    slack.click(card, "msg_false_positive")
-    view = slack.view("false_positive_modal", containing="Reclassify it as NONE")
+    card, view = false_positive_modal(slack, message_id, "Cancelled release")
     slack.submit(view, {"reason": "ours", "ask_allow": "no"})
     updated_card(slack, card["ts"], "Release: asked for approval")
     request = approval_card(slack, "Cancelled release")

@@ -11,11 +11,17 @@ import pytest
 import redis
 
 from tests.kit.factories import add
-from tests.kit.flows import card_now, settle, thread_reply, updated_card
+from tests.kit.flows import (
+    ALERTS,
+    card_now,
+    reclassify_from_card,
+    settle,
+    thread_reply,
+    updated_card,
+)
 from tests.kit.servers import RedisProcess, SimulatorProcess
 from tests.kit.slack import CHANNEL, BotProcess, Slack, StandinProcess, clean_slate, text_of
 
-ALERTS = "C0ALERTS"
 DECIDED = "Cloudflare reviewed the reclassification as NONE"
 
 
@@ -54,11 +60,7 @@ def test_an_outcome_being_shown_as_the_bot_died_is_shown_once(
     first = follower(shared_simulator, standin, redis_server.url)
     try:
         slack = Slack(first, standin)
-        slack.command(f"lookup {message_id}")
-        card = slack.card(lambda m: subject in text_of(m))
-        slack.click(card, "msg_reclassify", option="NONE")
-        slack.submit(slack.view("reclassify_modal"), {"disposition": "NONE"})
-        updated_card(slack, card["ts"], "Reclassification as NONE requested")
+        card = reclassify_from_card(slack, message_id, subject)
         slack.command(f"lookup {message_id}")  # a second card of the message
         other = slack.card(lambda m: m["ts"] != card["ts"] and subject in text_of(m))
         standin.hook("POST", "hold", {"method": died_in})

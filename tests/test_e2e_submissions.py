@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.kit.factories import add
-from tests.kit.flows import settle, thread_reply, updated_card
+from tests.kit.flows import ALERTS, reclassify_from_card, settle, thread_reply, updated_card
 from tests.kit.servers import ACCOUNT_ID, API_TOKEN, RedisProcess, SimulatorProcess
 from tests.kit.slack import (
     CHANNEL,
@@ -28,7 +28,6 @@ from tests.kit.slack import (
     text_of,
 )
 
-ALERTS = "C0ALERTS"
 DECIDED = "Cloudflare reviewed the reclassification as NONE"
 
 
@@ -54,7 +53,9 @@ def test_the_list_pages_and_filters(slack: Slack, simulator: SimulatorProcess) -
     asked = f"asked {newest['requested_disposition']}"
     assert asked in text and f"{newest.get('original_disposition', '?')} → " in text
     slack.click(first, "submissions_more", user=VIEWER)
-    slack.private(VIEWER, "showing 11-")
+    second = text_of(slack.private(VIEWER, "showing 11-"))
+    for submission in submissions_api(simulator, start=start, per_page=10, page=2)["result"]:
+        assert submission["submission_id"] in second, "More shows the next page"
     slack.command("submissions since:30d status:completed", user=VIEWER)
     done = text_of(slack.private(VIEWER, "30 days, completed"))
     assert "· pending" not in done and "· completed:" in done
@@ -78,15 +79,6 @@ def follower(
 @pytest.fixture
 def clean(standin: StandinProcess, simulator: SimulatorProcess, redis_server: RedisProcess) -> None:
     clean_slate(standin, redis_server.url)
-
-
-def reclassify_from_card(slack: Slack, message_id: str, subject: str) -> dict[str, Any]:
-    slack.command(f"lookup {message_id}")
-    card = slack.card(lambda m: subject in text_of(m))
-    slack.click(card, "msg_reclassify", option="NONE")
-    slack.submit(slack.view("reclassify_modal"), {"disposition": "NONE"})
-    updated_card(slack, card["ts"], "Reclassification as NONE requested")
-    return card
 
 
 def the_outcome(simulator: SimulatorProcess, postfix_id: str) -> str:

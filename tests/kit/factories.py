@@ -185,3 +185,6 @@ HOSTILE = (
     "*bold*",
     " ",
 )
+
+# Every piece in one string, with a plain link: an attacker's field for the renderer tests.
+HOSTILE_TEXT = " ".join(HOSTILE) + " https://evil.example/x"

@@ -1,7 +1,8 @@
 """Multi-step end-to-end helpers over the Slack stand-in and the simulator: waiting for a card
-to change or a thread reply, what the simulator was asked to do, approval cards and the bulk
-"Release all matching" flow, the roots the alert poller posts, and the simulator's
-email-security settings (allow policies, blocked senders, trusted domains, the VIP list)."""
+to change or a thread reply, what the simulator was asked to do, a card's "Reclassify" and
+"False positive…", approval cards and the bulk "Release all matching" flow, the roots the alert
+poller posts, and the simulator's email-security settings (allow policies, blocked senders,
+trusted domains, the VIP list)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,27 @@ def thread_reply(slack: Slack, ts: str, containing: str) -> dict[str, Any]:
         return found[0] if found else None
 
     return slack.wait(probe, f"a reply in thread {ts} with {containing!r}")
+
+
+def reclassify_from_card(slack: Slack, message_id: str, subject: str) -> dict[str, Any]:
+    """A lookup of `message_id` and "Reclassify as NONE" from its card: the card, once it says
+    the reclassification was requested."""
+    slack.command(f"lookup {message_id}")
+    card = slack.card(lambda m: subject in text_of(m))
+    slack.click(card, "msg_reclassify", option="NONE")
+    slack.submit(slack.view("reclassify_modal"), {"disposition": "NONE"})
+    return updated_card(slack, card["ts"], "Reclassification as NONE requested")
+
+
+def false_positive_modal(
+    slack: Slack, message_id: str, subject: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A lookup of `message_id` and "False positive…" clicked on its card: the card and the
+    modal it opened."""
+    slack.command(f"lookup {message_id}")
+    card = slack.card(lambda m: subject in text_of(m))
+    slack.click(card, "msg_false_positive")
+    return card, slack.view("false_positive_modal", containing="Reclassify it as NONE")
 
 
 # -- approvals ---------------------------------------------------------------------------------

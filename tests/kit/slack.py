@@ -326,19 +326,23 @@ class Slack:
 
         return self.wait(probe, f"the {callback_id} modal")
 
+    def privates(self, user: str, containing: str) -> list[dict[str, Any]]:
+        """Every ephemeral message to `user`, in any channel, whose text contains `containing`,
+        oldest first (now: no waiting)."""
+        return [
+            message
+            for message in self.standin.messages(None)
+            if message["ephemeral"] and message.get("user") == user
+            and containing in text_of(message)
+        ]  # fmt: skip
+
     def private(self, user: str, containing: str) -> dict[str, Any]:
         """The newest ephemeral message to `user`, in any channel, whose text contains
         `containing` (an answer goes where the click or command was)."""
 
         def probe() -> dict[str, Any] | None:
-            for message in reversed(self.standin.messages(None)):
-                if (
-                    message["ephemeral"]
-                    and message.get("user") == user
-                    and containing in text_of(message)
-                ):
-                    return message
-            return None
+            found = self.privates(user, containing)
+            return found[-1] if found else None
 
         return self.wait(probe, f"a private message to {user} containing {containing!r}")
 
