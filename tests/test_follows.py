@@ -29,3 +29,16 @@ async def test_an_overdue_record_is_taken_over_once(rdb: aioredis.Redis) -> None
     await asyncio.sleep(0.01)  # the lease is 1 ms: let it pass (not a synchronisation)
     taken = await asyncio.gather(*(store.overdue(f"r{n}", 60) for n in range(3)))
     assert sorted(taken, key=len) == [{}, {}, {"k": "what to show"}]
+
+
+async def test_an_update_rewrites_a_held_follow_and_never_brings_back_a_claimed_one(
+    rdb: aioredis.Redis,
+) -> None:
+    store = FollowStore(rdb)
+    await store.add("k", "first")
+    await store.update("k", "second")
+    assert await store.all() == {"k": "second"}
+    assert await store.claim("k", "show", "r1", 60)
+    # Updates racing the claim, as another replica's poll would send them.
+    await asyncio.gather(*(store.update("k", f"late{n}") for n in range(5)))
+    assert await store.all() == {}, "a claimed follow stays claimed"

@@ -34,6 +34,15 @@ redis.call('HSET', KEYS[2], ARGV[1],
 return 1
 """
 
+# KEYS: follows. ARGV: key, record. The record rewritten only if the follow is still there: a
+# claim (another replica) between a look and a write must not be undone by the write.
+_UPDATE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0
+"""
+
 # KEYS: showing. ARGV: owner, lease ms. Every record whose lease passed, taken over by `owner`:
 # a flat list key, record, key, record...
 _OVERDUE = """
@@ -63,6 +72,7 @@ class FollowStore:
         self.redis = client
         self._claim = client.register_script(_CLAIM)
         self._overdue = client.register_script(_OVERDUE)
+        self._update = client.register_script(_UPDATE)
 
     async def add(self, key: str, record: str) -> bool:
         """Keep `record` under `key`; False when too many are followed already."""
@@ -80,8 +90,7 @@ class FollowStore:
     async def update(self, key: str, record: str) -> None:
         """Rewrite a follow still held (one claimed meanwhile is not brought back)."""
         with redis_errors():
-            if await self.redis.hexists(FOLLOWS_KEY, key):
-                await self.redis.hset(FOLLOWS_KEY, key, record)
+            await self._update(keys=[FOLLOWS_KEY], args=[key, record])
 
     async def drop(self, key: str) -> None:
         """Stop following `key` (unreadable, or too old), with nothing to show."""
